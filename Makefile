@@ -1,0 +1,30 @@
+# The two commands: `make demo` runs the main job, `make test` runs the whole suite.
+# Both install what they need first (scripts/setup.sh is idempotent).
+VENV := .venv/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint typecheck pytest demo bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup lint typecheck pytest
+
+lint:
+	$(VENV)/ruff format --check .
+	$(VENV)/ruff check .
+
+typecheck:
+	$(VENV)/mypy
+
+pytest:
+	$(VENV)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/python -m devnode.demo
+
+bench: setup
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/python $$script; done
+
+clean:
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+"""Two-tier model cache: in-process LRU and shared Redis."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""A Substrate-compatible development chain in Python."""
+
+__all__: list[str] = []

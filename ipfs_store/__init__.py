@@ -1,0 +1,3 @@
+"""Verified, streaming, content-addressed storage of models and payloads on Kubo."""
+
+__all__: list[str] = []
