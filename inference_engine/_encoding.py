@@ -1,0 +1,205 @@
+"""The canonical binary encoding of an output record and its on-chain hash.
+
+Specified in docs/output-format.md. Every record has exactly one encoding and every byte string
+decodes to at most one record: varints must be minimal, enumerations known, top-k lists sorted,
+text valid UTF-8, and nothing may follow the last field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+from ._errors import InvalidRequestError, OutputDecodeError
+from ._types import (
+    MAX_TOP_LOGPROBS,
+    FinishReason,
+    GenerationOutput,
+    RequestId,
+    TokenLogprobs,
+)
+
+__all__ = [
+    "LOGPROB_SCALE",
+    "MAGIC",
+    "MAX_LOGPROB_Q",
+    "decode_output",
+    "dequantize_logprob",
+    "encode_output",
+    "output_hash",
+    "quantize_logprob",
+]
+
+#: "IEO" (inference-engine output) and the format version.
+MAGIC = b"IEO\x01"
+#: Log-probabilities are stored as round(-logprob * LOGPROB_SCALE), an unsigned varint.
+LOGPROB_SCALE = 1024
+#: The largest stored magnitude (logprob -1e6); anything lower (or -inf) is clamped to it.
+MAX_LOGPROB_Q = 1_000_000 * LOGPROB_SCALE
+_MAX_VARINT_BYTES = 10
+_MAX_STRING_BYTES = 1 << 24
+
+
+def quantize_logprob(logprob: float) -> int:
+    """The stored integer for a log-probability: round(-logprob * 1024), clamped to [0, max]."""
+    if math.isnan(logprob):
+        raise InvalidRequestError("a logprob is NaN")
+    if logprob >= 0.0:
+        return 0
+    if logprob == -math.inf:
+        return MAX_LOGPROB_Q
+    return min(round(-logprob * LOGPROB_SCALE), MAX_LOGPROB_Q)
+
+
+def dequantize_logprob(q: int) -> float:
+    """The float a stored integer stands for (exact: q / 1024 is representable)."""
+    return -q / LOGPROB_SCALE if q else 0.0
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    if value < 0:
+        raise InvalidRequestError(f"cannot encode negative integer {value}")
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return
+
+
+def _put_bytes(out: bytearray, data: bytes) -> None:
+    _put_varint(out, len(data))
+    out += data
+
+
+def encode_output(output: GenerationOutput) -> bytes:
+    """The canonical bytes of `output` (see docs/output-format.md)."""
+    k = output.top_logprobs
+    if not (0 <= k <= MAX_TOP_LOGPROBS):
+        raise InvalidRequestError(f"top_logprobs must be in [0, {MAX_TOP_LOGPROBS}], got {k}")
+    if len(output.logprobs) != len(output.tokens):
+        raise InvalidRequestError("an output needs one logprobs entry per token")
+    out = bytearray(MAGIC)
+    _put_bytes(out, output.request_id.encode("utf-8"))
+    out.append(int(output.finish_reason))
+    out.append(k)
+    _put_varint(out, output.prompt_token_count)
+    _put_varint(out, len(output.tokens))
+    for token, entry in zip(output.tokens, output.logprobs, strict=True):
+        if entry.token != token:
+            raise InvalidRequestError("logprobs entry does not match its token")
+        if len(entry.top) != k:
+            raise InvalidRequestError(f"each token needs exactly {k} top logprobs")
+        _put_varint(out, token)
+        _put_varint(out, quantize_logprob(entry.logprob))
+        previous: tuple[int, int] | None = None
+        for alt_token, alt_logprob in entry.top:
+            key = (quantize_logprob(alt_logprob), alt_token)
+            if previous is not None and key <= previous:
+                raise InvalidRequestError(
+                    "top logprobs must be distinct and sorted by logprob descending, then id"
+                )
+            previous = key
+            _put_varint(out, alt_token)
+            _put_varint(out, key[0])
+    _put_bytes(out, output.text.encode("utf-8"))
+    return bytes(out)
+
+
+def output_hash(encoded: bytes) -> bytes:
+    """blake2b-256 of the canonical encoding: the 32 bytes that go on-chain."""
+    return hashlib.blake2b(encoded, digest_size=32).digest()
+
+
+class _Reader:
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise OutputDecodeError("truncated")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def varint(self) -> int:
+        value = 0
+        for i in range(_MAX_VARINT_BYTES):
+            byte = self.byte()
+            value |= (byte & 0x7F) << (7 * i)
+            if not byte & 0x80:
+                if byte == 0 and i > 0:
+                    raise OutputDecodeError("non-minimal varint")
+                return value
+        raise OutputDecodeError("varint too long")
+
+    def string(self) -> str:
+        length = self.varint()
+        if length > _MAX_STRING_BYTES or self.pos + length > len(self.data):
+            raise OutputDecodeError("string length out of range")
+        raw = self.data[self.pos : self.pos + length]
+        self.pos += length
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise OutputDecodeError("string is not valid UTF-8") from exc
+
+
+def decode_output(data: bytes) -> GenerationOutput:
+    """Parse canonical bytes back into a record; anything non-canonical is `OutputDecodeError`."""
+    if data[: len(MAGIC)] != MAGIC:
+        raise OutputDecodeError("bad magic or unsupported version")
+    reader = _Reader(data)
+    reader.pos = len(MAGIC)
+    request_id = reader.string()
+    if not request_id:
+        raise OutputDecodeError("empty request id")
+    try:
+        finish = FinishReason(reader.byte())
+    except ValueError as exc:
+        raise OutputDecodeError("unknown finish reason") from exc
+    k = reader.byte()
+    if k > MAX_TOP_LOGPROBS:
+        raise OutputDecodeError(f"top_logprobs {k} > {MAX_TOP_LOGPROBS}")
+    prompt_count = reader.varint()
+    count = reader.varint()
+    # Each token takes at least 2 + 2k bytes: reject absurd counts before allocating.
+    if count * (2 + 2 * k) > len(data) - reader.pos:
+        raise OutputDecodeError("token count exceeds the data")
+    tokens: list[int] = []
+    entries: list[TokenLogprobs] = []
+    for _ in range(count):
+        token = reader.varint()
+        q = reader.varint()
+        if q > MAX_LOGPROB_Q:
+            raise OutputDecodeError("logprob out of range")
+        top: list[tuple[int, float]] = []
+        previous: tuple[int, int] | None = None
+        for _ in range(k):
+            alt = reader.varint()
+            alt_q = reader.varint()
+            if alt_q > MAX_LOGPROB_Q:
+                raise OutputDecodeError("logprob out of range")
+            if previous is not None and (alt_q, alt) <= previous:
+                raise OutputDecodeError("top logprobs not in canonical order")
+            previous = (alt_q, alt)
+            top.append((alt, dequantize_logprob(alt_q)))
+        tokens.append(token)
+        entries.append(TokenLogprobs(token, dequantize_logprob(q), tuple(top)))
+    text = reader.string()
+    if reader.pos != len(data):
+        raise OutputDecodeError("trailing bytes")
+    return GenerationOutput(
+        request_id=RequestId(request_id),
+        prompt_token_count=prompt_count,
+        tokens=tuple(tokens),
+        text=text,
+        logprobs=tuple(entries),
+        finish_reason=finish,
+        top_logprobs=k,
+    )

@@ -1,0 +1,90 @@
+"""The exception hierarchy: one root, typed subclasses, each naming its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "EngineClosedError",
+    "EngineOverloadedError",
+    "GenerationCancelledError",
+    "GenerationTimeoutError",
+    "InferenceError",
+    "InsufficientMemoryError",
+    "InvalidRequestError",
+    "ModelLoadError",
+    "NoTokenizerError",
+    "OutputDecodeError",
+    "PickleWeightsRefusedError",
+    "RemoteCodeRefusedError",
+    "UnknownArchitectureRefusedError",
+    "UnsafeModelError",
+]
+
+
+class InferenceError(Exception):
+    """Root of every error raised by `inference_engine`."""
+
+
+class ModelLoadError(InferenceError):
+    """A model directory could not be loaded (missing or malformed files, foreign library error)."""
+
+
+class UnsafeModelError(ModelLoadError):
+    """A model directory was refused on safety grounds; `reason` names why."""
+
+    reason: str = "unsafe"
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(f"{self.reason}: {message}")
+        self.path = path
+
+
+class PickleWeightsRefusedError(UnsafeModelError):
+    """The directory holds a pickle-based file (.bin, .pt, .pth, .pkl, ...); it was not opened."""
+
+    reason = "pickle weights refused"
+
+
+class RemoteCodeRefusedError(UnsafeModelError):
+    """A config asks for remote code (`auto_map`, `trust_remote_code`)."""
+
+    reason = "remote code refused"
+
+
+class UnknownArchitectureRefusedError(UnsafeModelError):
+    """The config names an architecture this engine does not allow."""
+
+    reason = "unknown architecture refused"
+
+
+class InsufficientMemoryError(ModelLoadError):
+    """No device has room for the model's estimated memory."""
+
+
+class NoTokenizerError(InferenceError):
+    """Text was given to (or asked of) a model that has no tokenizer; give token ids instead."""
+
+
+class InvalidRequestError(InferenceError):
+    """A request or its parameters are out of range or inconsistent with the model."""
+
+
+class OutputDecodeError(InferenceError):
+    """Bytes are not a canonical encoding of an output record (see docs/output-format.md)."""
+
+
+class EngineClosedError(InferenceError):
+    """The engine is closed (or closing) and accepts no more work."""
+
+
+class EngineOverloadedError(InferenceError):
+    """The engine's bounded request queue is full."""
+
+
+class GenerationTimeoutError(InferenceError):
+    """A request ran past its timeout; it was stopped at a token boundary."""
+
+
+class GenerationCancelledError(InferenceError):
+    """A request was cancelled; it was stopped at a token boundary."""
