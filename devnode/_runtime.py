@@ -1,0 +1,743 @@
+"""The runtime: pallets composed into one state machine, its metadata, and extrinsic handling.
+
+Everything here is a plain function of storage: a block is executed against a read function and
+yields the storage changes, so it can be tested without a server or a clock.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._crypto import verify_signature
+from ._errors import DispatchFailure, ScaleDecodeError, TransactionRejected
+from ._hashing import blake2_256
+from ._pallet import CallSpec, Origin, Pallet, StorageItem, Weight
+from ._primitives import (
+    DISPATCH_CLASS,
+    ERA,
+    MULTI_ADDRESS,
+    MULTI_SIGNATURE,
+    RUNTIME_CALL,
+    RUNTIME_EVENT,
+    UNIT,
+    WEIGHT,
+    era_birth,
+)
+from ._scale import Reader, encode_compact, encode_str
+from ._types import (
+    H256,
+    U32,
+    U128,
+    VEC_U8,
+    Composite,
+    Compact,
+    Field,
+    OptionType,
+    ScaleType,
+    TypeRegistry,
+    Variant,
+    VariantCase,
+    bytes_array,
+)
+from .pallets import RUNTIME_PALLETS
+from .pallets.balances import Balances
+from .pallets.system import System
+from .pallets.transaction_payment import TransactionPayment, compute_fee
+
+__all__ = [
+    "RUNTIME",
+    "BlockResult",
+    "CallContext",
+    "Extrinsic",
+    "Overlay",
+    "Runtime",
+    "RuntimeVersion",
+    "ValidTransaction",
+]
+
+ReadFn = Callable[[bytes], bytes | None]
+
+SIGNED_V4 = 0x84
+UNSIGNED_V4 = 0x04
+MAX_EXTRINSIC_BYTES = 4 * 1024 * 1024
+METADATA_MAGIC = b"meta"
+
+
+def _blake2_64(name: str) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(name.encode(), digest_size=8).digest()
+
+
+@dataclass(frozen=True)
+class RuntimeVersion:
+    spec_name: str = "devnode"
+    impl_name: str = "devnode"
+    authoring_version: int = 1
+    spec_version: int = 100
+    impl_version: int = 1
+    transaction_version: int = 1
+    state_version: int = 1
+    apis: tuple[tuple[str, int], ...] = (
+        ("Core", 4),
+        ("Metadata", 2),
+        ("BlockBuilder", 6),
+        ("TaggedTransactionQueue", 3),
+        ("AccountNonceApi", 1),
+        ("TransactionPaymentApi", 4),
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "specName": self.spec_name,
+            "implName": self.impl_name,
+            "authoringVersion": self.authoring_version,
+            "specVersion": self.spec_version,
+            "implVersion": self.impl_version,
+            "apis": [["0x" + _blake2_64(name).hex(), version] for name, version in self.apis],
+            "transactionVersion": self.transaction_version,
+            "stateVersion": self.state_version,
+        }
+
+    def encode(self) -> bytes:
+        out = bytearray(encode_str(self.spec_name) + encode_str(self.impl_name))
+        for number in (self.authoring_version, self.spec_version, self.impl_version):
+            out += number.to_bytes(4, "little")
+        out += encode_compact(len(self.apis))
+        for name, version in self.apis:
+            out += _blake2_64(name) + version.to_bytes(4, "little")
+        out += self.transaction_version.to_bytes(4, "little") + bytes([self.state_version])
+        return bytes(out)
+
+
+@dataclass(frozen=True)
+class Extrinsic:
+    """A decoded v4 extrinsic. `signer` is None for unsigned ones (inherents)."""
+
+    raw: bytes
+    call_bytes: bytes
+    call: Any
+    signer: bytes | None = None
+    scheme: str = ""
+    signature: bytes = b""
+    era: Any = "Immortal"
+    era_bytes: bytes = b"\x00"
+    nonce: int = 0
+    tip: int = 0
+    metadata_hash_mode: int = 0
+
+    @property
+    def hash(self) -> bytes:
+        return blake2_256(self.raw)
+
+    def extra_bytes(self) -> bytes:
+        return (
+            self.era_bytes
+            + encode_compact(self.nonce)
+            + encode_compact(self.tip)
+            + bytes([self.metadata_hash_mode])
+        )
+
+
+@dataclass(frozen=True)
+class ValidTransaction:
+    """The pool's view of a checked transaction (Substrate's `ValidTransaction`)."""
+
+    sender: bytes
+    nonce: int
+    fee: int
+    weight: Weight
+    longevity: int
+    #: False when the nonce is in the future: the transaction waits for its predecessors.
+    ready: bool
+
+
+@dataclass
+class BlockResult:
+    included: list[bytes]
+    changes: dict[bytes, bytes | None]
+    events: list[dict[str, Any]]
+    dropped: list[tuple[bytes, TransactionRejected]]
+
+
+class Overlay:
+    """Copy-on-write storage changes over a read function, nestable for transactional calls."""
+
+    __slots__ = ("changes", "parent", "read")
+
+    def __init__(self, read: ReadFn, parent: Overlay | None = None) -> None:
+        self.read = read
+        self.parent = parent
+        self.changes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        layer: Overlay | None = self
+        while layer is not None:
+            if key in layer.changes:
+                return layer.changes[key]
+            layer = layer.parent
+        return self.read(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self.changes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.changes[key] = None
+
+    def child(self) -> Overlay:
+        return Overlay(self.read, self)
+
+    def merge_into_parent(self) -> None:
+        assert self.parent is not None
+        self.parent.changes.update(self.changes)
+
+
+class CallContext:
+    """What a dispatching call sees: storage, the block being built, and event deposit."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        overlay: Overlay,
+        block_number: int,
+        parent_hash: bytes,
+        digest_logs: list[Any] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.overlay = overlay
+        self.block_number = block_number
+        self.parent_hash = parent_hash
+        self.digest_logs = digest_logs or []
+        self.events: list[dict[str, Any]] = []
+        self.phase: Any = ("Initialization", None)
+        self.system: System = runtime.system
+        self._defaults: dict[int, Any] = {}
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def get(self, item: StorageItem, *keys: Any) -> Any:
+        raw = self.overlay.get(item.key(*keys))
+        if raw is None:
+            if item.optional:
+                return None
+            return copy.deepcopy(item.default)
+        return item.value.decode_all(raw)
+
+    def exists(self, item: StorageItem, *keys: Any) -> bool:
+        return self.overlay.get(item.key(*keys)) is not None
+
+    def put(self, item: StorageItem, value: Any, *keys: Any) -> None:
+        self.overlay.set(item.key(*keys), item.value.encode(value))
+
+    def remove(self, item: StorageItem, *keys: Any) -> None:
+        self.overlay.delete(item.key(*keys))
+
+    # -- events and dispatch -----------------------------------------------------------------
+
+    def deposit_event(self, pallet: str, event: str, payload: Any = None) -> None:
+        self.events.append({"phase": self.phase, "event": (pallet, (event, payload)), "topics": []})
+
+    @contextmanager
+    def transactional(self) -> Iterator[None]:
+        """Run a block of changes that is rolled back, events included, if it raises."""
+        outer = self.overlay
+        inner = outer.child()
+        events_before = len(self.events)
+        self.overlay = inner
+        try:
+            yield
+        except BaseException:
+            del self.events[events_before:]
+            raise
+        else:
+            inner.merge_into_parent()
+        finally:
+            self.overlay = outer
+
+    def dispatch(self, call: Any, origin: Origin) -> None:
+        self.runtime.dispatch(self, call, origin)
+
+    # -- origins and lookups -----------------------------------------------------------------
+
+    @staticmethod
+    def bad_origin(reason: str = "") -> DispatchFailure:
+        return DispatchFailure(("BadOrigin", None), reason or "BadOrigin")
+
+    def ensure_signed(self, origin: Origin) -> bytes:
+        if origin.kind != "Signed" or origin.who is None:
+            raise self.bad_origin("a signed origin is required")
+        return origin.who
+
+    def ensure_root(self, origin: Origin) -> None:
+        if origin.kind != "Root":
+            raise self.bad_origin("the root origin is required")
+
+    def ensure_none(self, origin: Origin) -> None:
+        if origin.kind != "None":
+            raise self.bad_origin("only an inherent may make this call")
+
+    @staticmethod
+    def lookup(address: Any) -> bytes:
+        kind, value = address
+        if kind in ("Id", "Address32"):
+            return bytes(value)
+        raise DispatchFailure(("CannotLookup", None), f"cannot look up a {kind} address")
+
+
+def _signed_extension(name: str, crate_path: list[str], fields: list[Field]) -> Composite:
+    return Composite([*crate_path, name], fields)
+
+
+class Runtime:
+    """The composed runtime. One per process: pallets hold declarations, storage holds state."""
+
+    def __init__(self, pallet_types: tuple[type[Pallet], ...]) -> None:
+        self.version = RuntimeVersion()
+        self.pallets: list[Pallet] = [cls() for cls in pallet_types]
+        self.by_name = {p.name: p for p in self.pallets}
+        indices = [p.index for p in self.pallets]
+        if len(set(indices)) != len(indices):
+            raise ValueError(f"pallet indices collide: {indices}")
+        system = self.by_name["System"]
+        balances = self.by_name["Balances"]
+        payment = self.by_name["TransactionPayment"]
+        assert isinstance(system, System)
+        assert isinstance(balances, Balances)
+        assert isinstance(payment, TransactionPayment)
+        self.system = system
+        self.balances = balances
+        self.payment = payment
+        if not RUNTIME_CALL.cases:
+            for pallet in self.pallets:
+                if pallet.call_type is not None:
+                    RUNTIME_CALL.add(
+                        VariantCase(
+                            pallet.name,
+                            pallet.index,
+                            [Field(None, pallet.call_type, f"self::sp_api_hidden_includes_construct_runtime::hidden_include::dispatch::CallableCallFor<{pallet.name}, Runtime>")],
+                        )
+                    )
+                if pallet.event_type is not None:
+                    RUNTIME_EVENT.add(
+                        VariantCase(pallet.name, pallet.index, [Field(None, pallet.event_type, f"{pallet.crate or 'pallet'}::Event<Runtime>")])
+                    )
+        self.signed_extensions = self._signed_extensions()
+        self.extrinsic_type = Composite(
+            ["sp_runtime", "generic", "unchecked_extrinsic", "UncheckedExtrinsic"],
+            [Field(None, VEC_U8)],
+            params=[
+                ("Address", MULTI_ADDRESS),
+                ("Call", RUNTIME_CALL),
+                ("Signature", MULTI_SIGNATURE),
+                ("Extra", self._extra_type),
+            ],
+        )
+        self.runtime_type = Composite(["devnode_runtime", "Runtime"], [])
+        self._metadata: bytes | None = None
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    def _signed_extensions(self) -> list[tuple[str, ScaleType, ScaleType]]:
+        checks = ["frame_system", "extensions"]
+        mode = Variant(
+            ["frame_metadata_hash_extension", "Mode"],
+            [VariantCase("Disabled", 0), VariantCase("Enabled", 1)],
+        )
+        extensions: list[tuple[str, ScaleType, ScaleType]] = [
+            ("CheckNonZeroSender", _signed_extension("CheckNonZeroSender", [*checks, "check_non_zero_sender"], []), UNIT),
+            ("CheckSpecVersion", _signed_extension("CheckSpecVersion", [*checks, "check_spec_version"], []), U32),
+            ("CheckTxVersion", _signed_extension("CheckTxVersion", [*checks, "check_tx_version"], []), U32),
+            ("CheckGenesis", _signed_extension("CheckGenesis", [*checks, "check_genesis"], []), H256),
+            (
+                "CheckMortality",
+                _signed_extension("CheckMortality", [*checks, "check_mortality"], [Field(None, ERA, "Era")]),
+                H256,
+            ),
+            (
+                "CheckNonce",
+                _signed_extension("CheckNonce", [*checks, "check_nonce"], [Field(None, Compact(U32), "T::Nonce")]),
+                UNIT,
+            ),
+            ("CheckWeight", _signed_extension("CheckWeight", [*checks, "check_weight"], []), UNIT),
+            (
+                "ChargeTransactionPayment",
+                _signed_extension(
+                    "ChargeTransactionPayment",
+                    ["pallet_transaction_payment"],
+                    [Field(None, Compact(U128), "BalanceOf<T>")],
+                ),
+                UNIT,
+            ),
+            (
+                "CheckMetadataHash",
+                _signed_extension("CheckMetadataHash", ["frame_metadata_hash_extension"], [Field("mode", mode, "Mode")]),
+                OptionType(bytes_array(32)),
+            ),
+        ]
+        from ._types import TupleType
+
+        self._extra_type = TupleType(*(ty for _, ty, _ in extensions))
+        return extensions
+
+    def metadata(self) -> bytes:
+        """`RuntimeMetadataPrefixed` with metadata V14, built from the pallet declarations."""
+        if self._metadata is None:
+            self._metadata = self._build_metadata()
+        return self._metadata
+
+    def _build_metadata(self) -> bytes:
+        registry = TypeRegistry()
+
+        def ty(scale_type: ScaleType) -> bytes:
+            return encode_compact(registry.id_of(scale_type))
+
+        def strings(items: tuple[str, ...]) -> bytes:
+            return encode_compact(len(items)) + b"".join(encode_str(s) for s in items)
+
+        pallets = bytearray(encode_compact(len(self.pallets)))
+        for pallet in self.pallets:
+            pallets += encode_str(pallet.name)
+            items = list(pallet.storage_items())
+            if items:
+                pallets += b"\x01" + encode_str(pallet.name) + encode_compact(len(items))
+                for item in items:
+                    pallets += encode_str(item.name)
+                    pallets += b"\x00" if item.optional else b"\x01"
+                    if not item.keys:
+                        pallets += b"\x00" + ty(item.value)
+                    else:
+                        pallets += b"\x01" + encode_compact(len(item.keys))
+                        pallets += bytes(h for h, _ in item.keys)
+                        pallets += ty(item.key_type()) + ty(item.value)
+                    pallets += VEC_U8.encode(item.default_bytes)
+                    pallets += strings(item.docs)
+            else:
+                pallets += b"\x00"
+            for enum_type in (pallet.call_type, pallet.event_type):
+                pallets += b"\x00" if enum_type is None else b"\x01" + ty(enum_type)
+            pallets += encode_compact(len(pallet.constants))
+            for name, constant in pallet.constants.items():
+                pallets += encode_str(name) + ty(constant.type)
+                pallets += VEC_U8.encode(constant.type.encode(constant.value))
+                pallets += strings(constant.docs)
+            pallets += b"\x00" if pallet.error_type is None else b"\x01" + ty(pallet.error_type)
+            pallets += bytes([pallet.index])
+
+        extrinsic = bytearray(ty(self.extrinsic_type) + bytes([4]))
+        extrinsic += encode_compact(len(self.signed_extensions))
+        for identifier, extra, additional in self.signed_extensions:
+            extrinsic += encode_str(identifier) + ty(extra) + ty(additional)
+        runtime_ty = ty(self.runtime_type)
+        types = registry.encode()
+        return METADATA_MAGIC + bytes([14]) + types + bytes(pallets) + bytes(extrinsic) + runtime_ty
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def call_spec(self, call: Any) -> CallSpec:
+        pallet_name, (call_name, _) = call
+        return self.by_name[pallet_name].calls[call_name]
+
+    def call_weight(self, call: Any) -> Weight:
+        _, (_, args) = call
+        return self.call_spec(call).weight_of(args or {})
+
+    def dispatch(self, ctx: CallContext, call: Any, origin: Origin) -> None:
+        _, (_, args) = call
+        spec = self.call_spec(call)
+        spec.handler(ctx, origin, **(args or {}))
+
+    def encode_call(self, pallet: str, call: str, args: dict[str, Any] | None = None) -> bytes:
+        return bytes(RUNTIME_CALL.encode((pallet, (call, args))))
+
+    # -- extrinsics --------------------------------------------------------------------------
+
+    def decode_extrinsic(self, raw: bytes) -> Extrinsic:
+        """Decode an encoded extrinsic (with its length prefix); `TransactionRejected` (1001) if malformed."""
+        if len(raw) > MAX_EXTRINSIC_BYTES:
+            raise TransactionRejected.bad_format(f"extrinsic of {len(raw)} bytes exceeds {MAX_EXTRINSIC_BYTES}")
+        try:
+            reader = Reader(raw)
+            length = reader.compact()
+            if length != reader.remaining():
+                raise ScaleDecodeError(f"length prefix says {length} bytes, {reader.remaining()} follow")
+            version = reader.u8()
+            if version == UNSIGNED_V4:
+                call_bytes = raw[reader.pos :]
+                return Extrinsic(raw, call_bytes, RUNTIME_CALL.decode_all(call_bytes))
+            if version != SIGNED_V4:
+                raise ScaleDecodeError(f"unsupported extrinsic version byte 0x{version:02x}")
+            address = MULTI_ADDRESS.decode(reader)
+            if address[0] not in ("Id", "Address32"):
+                raise TransactionRejected.invalid("Invalid signing address")
+            scheme, signature = MULTI_SIGNATURE.decode(reader)
+            era_start = reader.pos
+            era = ERA.decode(reader)
+            era_bytes = raw[era_start : reader.pos]
+            nonce = reader.compact()
+            tip = reader.compact()
+            mode = reader.u8()
+            if mode > 1:
+                raise ScaleDecodeError(f"invalid CheckMetadataHash mode {mode}")
+            call_bytes = raw[reader.pos :]
+            call = RUNTIME_CALL.decode_all(call_bytes)
+        except ScaleDecodeError as exc:
+            raise TransactionRejected.bad_format(str(exc)) from exc
+        return Extrinsic(
+            raw,
+            call_bytes,
+            call,
+            signer=bytes(address[1]),
+            scheme=scheme,
+            signature=bytes(signature),
+            era=era,
+            era_bytes=era_bytes,
+            nonce=nonce,
+            tip=tip,
+            metadata_hash_mode=mode,
+        )
+
+    def signing_payload(self, ext: Extrinsic, genesis_hash: bytes, birth_hash: bytes) -> bytes:
+        payload = (
+            ext.call_bytes
+            + ext.extra_bytes()
+            + self.version.spec_version.to_bytes(4, "little")
+            + self.version.transaction_version.to_bytes(4, "little")
+            + genesis_hash
+            + birth_hash
+            + b"\x00"  # CheckMetadataHash: no hash (mode Disabled)
+        )
+        return blake2_256(payload) if len(payload) > 256 else payload
+
+    def fee_of(self, ext: Extrinsic) -> tuple[Weight, int]:
+        weight = self.call_weight(ext.call)
+        return weight, compute_fee(len(ext.raw), weight, ext.tip)
+
+    def validate(
+        self,
+        ext: Extrinsic,
+        read: ReadFn,
+        best_number: int,
+        block_hash_at: Callable[[int], bytes | None],
+        check_signature: bool = True,
+    ) -> ValidTransaction:
+        """Check a transaction against the state after block `best_number`, as the pool does."""
+        if ext.signer is None:
+            raise TransactionRejected.invalid("Transaction call is not expected")
+        if ext.metadata_hash_mode != 0:
+            raise TransactionRejected.invalid(
+                "Transaction has a bad signature (CheckMetadataHash mode Enabled is not supported by devnode)"
+            )
+        if ext.signer == bytes(32):
+            raise TransactionRejected.invalid("Invalid signing address")
+        current = best_number + 1
+        genesis = block_hash_at(0)
+        assert genesis is not None
+        if ext.era == "Immortal":
+            birth_hash: bytes | None = genesis
+            longevity = 2**64 - 1
+        else:
+            _, (period, phase) = ext.era
+            birth = era_birth(period, phase, current)
+            birth_hash = block_hash_at(birth) if birth <= best_number else None
+            longevity = birth + period - current
+            if birth_hash is None:
+                raise TransactionRejected.invalid("Transaction has an ancient birth block")
+        if check_signature:
+            payload = self.signing_payload(ext, genesis, birth_hash)
+            if not verify_signature(ext.scheme, ext.signature, payload, ext.signer):
+                raise TransactionRejected.invalid(self._explain_bad_proof(ext, genesis, current, block_hash_at))
+        account = self.system.account_from(read, ext.signer)
+        if ext.nonce < account["nonce"]:
+            raise TransactionRejected.invalid("Transaction is outdated")
+        weight, fee = self.fee_of(ext)
+        if account["data"]["free"] - account["data"]["frozen"] < fee:
+            raise TransactionRejected.invalid("Inability to pay some fees (e.g. account balance too low)")
+        return ValidTransaction(
+            sender=ext.signer,
+            nonce=ext.nonce,
+            fee=fee,
+            weight=weight,
+            longevity=longevity,
+            ready=ext.nonce == account["nonce"],
+        )
+
+    def _explain_bad_proof(
+        self, ext: Extrinsic, genesis: bytes, current: int, block_hash_at: Callable[[int], bytes | None]
+    ) -> str:
+        """Substrate answers BadProof; where devnode can tell an expired era, it says so."""
+        if ext.scheme == "Ecdsa":
+            return "Transaction has a bad signature (ecdsa signatures are not supported by devnode)"
+        if ext.era != "Immortal":
+            _, (period, phase) = ext.era
+            birth = era_birth(period, phase, current) - period
+            while birth >= 0:
+                earlier = block_hash_at(birth)
+                if earlier is not None and verify_signature(
+                    ext.scheme, ext.signature, self.signing_payload(ext, genesis, earlier), ext.signer or b""
+                ):
+                    return f"Transaction is outdated (its mortal era ended at block {birth + period})"
+                birth -= period
+                if birth < current - 4 * period:
+                    break
+        return "Transaction has a bad signature"
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    def timestamp_inherent(self, now_ms: int) -> bytes:
+        body = bytes([UNSIGNED_V4]) + self.encode_call("Timestamp", "set", {"now": now_ms})
+        return encode_compact(len(body)) + body
+
+    def execute_block(
+        self,
+        read: ReadFn,
+        number: int,
+        parent_hash: bytes,
+        timestamp_ms: int,
+        extrinsics: list[Extrinsic],
+        block_hash_at: Callable[[int], bytes | None],
+        digest_logs: list[Any] | None = None,
+        max_weight: int = 2_000_000_000_000,
+    ) -> BlockResult:
+        """Build block `number` on top of the state `read` sees: inherents, then `extrinsics`."""
+        ctx = CallContext(self, Overlay(read), number, parent_hash, digest_logs)
+        ctx.remove(self.system.Events)
+        ctx.remove(self.system.EventCount)
+        for pallet in self.pallets:
+            pallet.on_initialize(ctx)
+        inherent = self.decode_extrinsic(self.timestamp_inherent(timestamp_ms))
+        included = [inherent.raw]
+        self._apply_inherent(ctx, inherent, 0)
+        dropped: list[tuple[bytes, TransactionRejected]] = []
+        used_weight = 0
+        for ext in extrinsics:
+            index = len(included)
+            weight, _ = self.fee_of(ext)
+            if used_weight + weight.ref_time > max_weight and len(included) > 1:
+                break
+            try:
+                self._apply_signed(ctx, ext, index, block_hash_at)
+            except TransactionRejected as rejected:
+                dropped.append((ext.raw, rejected))
+                continue
+            used_weight += weight.ref_time
+            included.append(ext.raw)
+        ctx.phase = ("Finalization", None)
+        for pallet in self.pallets:
+            pallet.on_finalize(ctx)
+        ctx.put(self.system.ExtrinsicCount, len(included))
+        ctx.put(self.system.Events, ctx.events)
+        ctx.put(self.system.EventCount, len(ctx.events))
+        return BlockResult(included, ctx.overlay.changes, ctx.events, dropped)
+
+    def _dispatch_info(self, spec: CallSpec, weight: Weight) -> dict[str, Any]:
+        return {
+            "weight": weight.to_value(),
+            "class": (spec.dispatch_class, None),
+            "pays_fee": ("Yes" if spec.pays_fee else "No", None),
+        }
+
+    def _apply_inherent(self, ctx: CallContext, ext: Extrinsic, index: int) -> None:
+        ctx.phase = ("ApplyExtrinsic", index)
+        spec = self.call_spec(ext.call)
+        info = self._dispatch_info(spec, self.call_weight(ext.call))
+        try:
+            with ctx.transactional():
+                self.dispatch(ctx, ext.call, Origin.none())
+        except DispatchFailure as failure:
+            self.system.emit(ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info})
+        else:
+            self.system.emit(ctx, "ExtrinsicSuccess", {"dispatch_info": info})
+
+    def _apply_signed(
+        self, ctx: CallContext, ext: Extrinsic, index: int, block_hash_at: Callable[[int], bytes | None]
+    ) -> None:
+        assert ext.signer is not None
+        # Re-validate against the block's own state (nonce and fee may have changed since the
+        # pool admitted it); the signature was checked at admission.
+        self.validate(ext, ctx.overlay.get, ctx.block_number - 1, block_hash_at, check_signature=False)
+        account = self.system.account_from(ctx.overlay.get, ext.signer)
+        if ext.nonce != account["nonce"]:
+            raise TransactionRejected.invalid("Transaction will be valid in the future")
+        ctx.phase = ("ApplyExtrinsic", index)
+        spec = self.call_spec(ext.call)
+        weight, fee = self.fee_of(ext)
+        events_before = len(ctx.events)
+        self.system.inc_nonce(ctx, ext.signer)
+        try:
+            with ctx.transactional():
+                self.balances.withdraw(ctx, ext.signer, fee, keep_alive=False)
+        except DispatchFailure as failure:
+            del ctx.events[events_before:]
+            raise TransactionRejected.invalid("Inability to pay some fees (e.g. account balance too low)") from failure
+        info = self._dispatch_info(spec, weight)
+        try:
+            with ctx.transactional():
+                self.dispatch(ctx, ext.call, Origin.signed(ext.signer))
+        except DispatchFailure as failure:
+            self.payment.fee_paid(ctx, ext.signer, fee, ext.tip)
+            self.system.emit(ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info})
+        else:
+            self.payment.fee_paid(ctx, ext.signer, fee, ext.tip)
+            self.system.emit(ctx, "ExtrinsicSuccess", {"dispatch_info": info})
+
+    # -- genesis -----------------------------------------------------------------------------
+
+    def genesis_changes(self, endowed: list[tuple[bytes, int]], sudo_key: bytes | None) -> dict[bytes, bytes | None]:
+        ctx = CallContext(self, Overlay(lambda _key: None), 0, bytes(32))
+        for who, amount in endowed:
+            self.balances.endow(ctx, who, amount)
+        if sudo_key is not None:
+            sudo = self.by_name["Sudo"]
+            ctx.put(sudo.storage["Key"], sudo_key)
+        for pallet in self.pallets:
+            pallet.genesis(ctx)
+        ctx.put(self.system.Number, 0)
+        return ctx.overlay.changes
+
+    # -- runtime API (state_call) ------------------------------------------------------------
+
+    def runtime_api(self, method: str, data: bytes, read: ReadFn) -> bytes:
+        """Answer a `state_call`; raises `KeyError` for an unknown method, `ScaleDecodeError` for bad input."""
+        reader = Reader(data)
+        if method == "AccountNonceApi_account_nonce":
+            who = reader.read(32)
+            reader.finish()
+            nonce: int = self.system.account_from(read, who)["nonce"]
+            return nonce.to_bytes(4, "little")
+        if method in ("TransactionPaymentApi_query_info", "TransactionPaymentApi_query_fee_details"):
+            length_prefixed = bytes(reader.data[reader.pos : len(reader.data) - 4])
+            length = int.from_bytes(data[-4:], "little") if len(data) >= 4 else 0
+            try:
+                ext = self.decode_extrinsic(length_prefixed)
+            except TransactionRejected as exc:
+                raise ScaleDecodeError(exc.reason) from exc
+            weight = self.call_weight(ext.call)
+            spec = self.call_spec(ext.call)
+            fee = compute_fee(length or len(ext.raw), weight, 0)
+            if method.endswith("query_info"):
+                return (
+                    WEIGHT.encode(weight.to_value())
+                    + DISPATCH_CLASS.encode((spec.dispatch_class, None))
+                    + U128.encode(fee)
+                )
+            base = compute_fee(0, Weight(0), 0)
+            length_fee = (length or len(ext.raw)) * (compute_fee(1, Weight(0)) - base)
+            inclusion = U128.encode(base) + U128.encode(length_fee) + U128.encode(fee - base - length_fee)
+            return b"\x01" + inclusion + U128.encode(0)
+        if method == "Metadata_metadata":
+            return VEC_U8.encode(self.metadata())
+        if method == "Metadata_metadata_versions":
+            return encode_compact(1) + (14).to_bytes(4, "little")
+        if method == "Metadata_metadata_at_version":
+            version = U32.decode(reader)
+            return b"\x01" + VEC_U8.encode(self.metadata()) if version == 14 else b"\x00"
+        if method == "Core_version":
+            return self.version.encode()
+        raise KeyError(method)
+
+
+RUNTIME = Runtime(RUNTIME_PALLETS)

@@ -1,0 +1,164 @@
+"""frame_system: accounts, nonces, block bookkeeping and per-extrinsic outcome events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._hashing import StorageHasher, blake2_256
+from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._primitives import (
+    ACCOUNT_ID,
+    ACCOUNT_INFO,
+    DIGEST,
+    DISPATCH_ERROR,
+    DISPATCH_INFO,
+    EVENT_RECORD,
+)
+from .._types import H256, U16, U32, VEC_U8, Field, SequenceType, TupleType
+
+if TYPE_CHECKING:
+    from .._runtime import CallContext
+
+__all__ = ["System", "empty_account"]
+
+KEY_VALUE = TupleType(VEC_U8, VEC_U8)
+
+
+def empty_account() -> dict[str, Any]:
+    return {
+        "nonce": 0,
+        "consumers": 0,
+        "providers": 0,
+        "sufficients": 0,
+        "data": {"free": 0, "reserved": 0, "frozen": 0, "flags": 1 << 127},
+    }
+
+
+class System(Pallet):
+    name = "System"
+    index = 0
+    crate = "frame_system"
+
+    Account = StorageItem(
+        ACCOUNT_INFO,
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID)],
+        default=empty_account(),
+        docs=["The full account information for a particular account ID."],
+    )
+    BlockHash = StorageItem(
+        H256,
+        keys=[(StorageHasher.TWOX_64_CONCAT, U32)],
+        default=bytes(32),
+        docs=["Map of block numbers to block hashes."],
+    )
+    Number = StorageItem(U32, default=0, docs=["The current block number being processed."])
+    ParentHash = StorageItem(H256, default=bytes(32), docs=["Hash of the previous block."])
+    Digest = StorageItem(DIGEST, default={"logs": []}, docs=["Digest of the current block."])
+    EventCount = StorageItem(U32, default=0, docs=["The number of events in `Events`."])
+    ExtrinsicCount = StorageItem(U32, docs=["Total extrinsics count for the current block."])
+    Events = StorageItem(
+        SequenceType(EVENT_RECORD),
+        default=[],
+        docs=["Events deposited for the current block."],
+    )
+
+    event_decls: ClassVar = [
+        (
+            "ExtrinsicSuccess",
+            0,
+            [Field("dispatch_info", DISPATCH_INFO, "DispatchInfo")],
+            "An extrinsic completed successfully.",
+        ),
+        (
+            "ExtrinsicFailed",
+            1,
+            [
+                Field("dispatch_error", DISPATCH_ERROR, "DispatchError"),
+                Field("dispatch_info", DISPATCH_INFO, "DispatchInfo"),
+            ],
+            "An extrinsic failed.",
+        ),
+        ("CodeUpdated", 2, [], "`:code` was updated."),
+        ("NewAccount", 3, [Field("account", ACCOUNT_ID, "T::AccountId")], "A new account was created."),
+        ("KilledAccount", 4, [Field("account", ACCOUNT_ID, "T::AccountId")], "An account was reaped."),
+        (
+            "Remarked",
+            5,
+            [Field("sender", ACCOUNT_ID, "T::AccountId"), Field("hash", H256, "T::Hash")],
+            "On on-chain remark happened.",
+        ),
+    ]
+    error_decls: ClassVar = [
+        ("InvalidSpecName", 0, "The name of specification does not match between the current runtime and the new runtime."),
+        ("SpecVersionNeedsToIncrease", 1, "The specification version is not allowed to decrease."),
+        ("FailedToExtractRuntimeVersion", 2, "Failed to extract the runtime version from the new runtime."),
+        ("NonDefaultComposite", 3, "Suicide called when the account has non-default composite data."),
+        ("NonZeroRefCount", 4, "There is a non-zero reference count preventing the account from being purged."),
+        ("CallFiltered", 5, "The origin filter prevent the call to be dispatched."),
+    ]
+    constants: ClassVar = {
+        "BlockHashCount": Constant(U32, 4096, ("Maximum number of block number to block hash mappings to keep.",)),
+        "SS58Prefix": Constant(U16, 42, ("The designated SS58 prefix of this chain.",)),
+    }
+
+    @dispatchable(0, [Field("remark", VEC_U8, "Vec<u8>")], lambda a: Weight(1_000_000 + len(a["remark"]) * 100))
+    def remark(self, ctx: CallContext, origin: Origin, remark: bytes) -> None:
+        """Make some on-chain remark."""
+        ctx.ensure_signed(origin)
+
+    @dispatchable(
+        4,
+        [Field("items", SequenceType(KEY_VALUE), "Vec<KeyValue>")],
+        lambda a: Weight(5_000_000 * max(1, len(a["items"]))),
+    )
+    def set_storage(self, ctx: CallContext, origin: Origin, items: list[tuple[bytes, bytes]]) -> None:
+        """Set some items of storage (root only)."""
+        ctx.ensure_root(origin)
+        for key, value in items:
+            ctx.overlay.set(key, value)
+
+    @dispatchable(7, [Field("remark", VEC_U8, "Vec<u8>")], lambda a: Weight(2_000_000 + len(a["remark"]) * 100))
+    def remark_with_event(self, ctx: CallContext, origin: Origin, remark: bytes) -> None:
+        """Make some on-chain remark and emit an event."""
+        who = ctx.ensure_signed(origin)
+        self.emit(ctx, "Remarked", {"sender": who, "hash": blake2_256(remark)})
+
+    # -- account helpers used by other pallets ------------------------------------------------
+
+    def account(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
+        value: dict[str, Any] = ctx.get(self.Account, who)
+        return value
+
+    def account_from(self, read: Callable[[bytes], bytes | None], who: bytes) -> dict[str, Any]:
+        """The account as stored under a raw read function (for the pool, outside a block)."""
+        raw = read(self.Account.key(who))
+        if raw is None:
+            return empty_account()
+        value: dict[str, Any] = self.Account.value.decode_all(raw)
+        return value
+
+    def account_exists(self, ctx: CallContext, who: bytes) -> bool:
+        return ctx.exists(self.Account, who)
+
+    def put_account(self, ctx: CallContext, who: bytes, info: dict[str, Any]) -> None:
+        ctx.put(self.Account, info, who)
+
+    def kill_account(self, ctx: CallContext, who: bytes) -> None:
+        ctx.remove(self.Account, who)
+        self.emit(ctx, "KilledAccount", {"account": who})
+
+    def inc_nonce(self, ctx: CallContext, who: bytes) -> None:
+        info = self.account(ctx, who)
+        info["nonce"] += 1
+        self.put_account(ctx, who, info)
+
+    def on_initialize(self, ctx: CallContext) -> None:
+        ctx.put(self.Number, ctx.block_number)
+        ctx.put(self.ParentHash, ctx.parent_hash)
+        ctx.put(self.BlockHash, ctx.parent_hash, max(ctx.block_number - 1, 0))
+        ctx.put(self.Digest, {"logs": ctx.digest_logs})
+        # Old entries past BlockHashCount are pruned, as frame_system does.
+        horizon = ctx.block_number - 1 - self.constants["BlockHashCount"].value
+        if horizon > 0:
+            ctx.remove(self.BlockHash, horizon)
