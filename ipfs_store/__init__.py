@@ -1,3 +1,52 @@
-"""Verified, streaming, content-addressed storage of models and payloads on Kubo."""
+"""Verified, streaming, content-addressed storage of models and payloads on Kubo.
 
-__all__: list[str] = []
+Put bytes in with ``IpfsStore.add`` / ``add_bytes``; know a CID offline with ``cid_of_path`` /
+``cid_of_bytes``; get bytes back with ``IpfsStore.fetch``, which accepts only blocks that hash
+to the CIDs their verified parents name and writes files through a staging path.
+"""
+
+from ._car import encode_car
+from ._cid import Cid
+from ._client import GatewaySource, IpfsStore, KuboSource, Source
+from ._errors import (
+    ContentNotFound,
+    IntegrityError,
+    InvalidCid,
+    IpfsStoreError,
+    KuboUnavailable,
+    TooLarge,
+    UnsupportedContent,
+)
+from ._importer import DagEntry, FileBuilder, cid_of_bytes, cid_of_path
+from ._profile import PROFILES, UNIXFS_V0_2015, UNIXFS_V1_2025, ImportProfile
+from ._types import AddResult, FetchResult, KuboVersion, NodeId, Progress, StoreConfig
+
+__all__ = [
+    "PROFILES",
+    "UNIXFS_V0_2015",
+    "UNIXFS_V1_2025",
+    "AddResult",
+    "Cid",
+    "ContentNotFound",
+    "DagEntry",
+    "FetchResult",
+    "FileBuilder",
+    "GatewaySource",
+    "ImportProfile",
+    "IntegrityError",
+    "InvalidCid",
+    "IpfsStore",
+    "IpfsStoreError",
+    "KuboSource",
+    "KuboUnavailable",
+    "KuboVersion",
+    "NodeId",
+    "Progress",
+    "Source",
+    "StoreConfig",
+    "TooLarge",
+    "UnsupportedContent",
+    "cid_of_bytes",
+    "cid_of_path",
+    "encode_car",
+]

@@ -1,0 +1,559 @@
+"""The async client: Kubo's RPC API over aiohttp, uploads and verified retrieval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+
+from ._car import ChunkReader, read_car
+from ._cid import Cid
+from ._errors import (
+    ContentNotFound,
+    IntegrityError,
+    IpfsStoreError,
+    KuboUnavailable,
+    TooLarge,
+    UnsupportedContent,
+)
+from ._importer import TreeEntry, walk_tree
+from ._profile import ImportProfile
+from ._types import AddResult, FetchResult, KuboVersion, NodeId, Progress, StoreConfig
+from ._verify import DagWriter
+
+T = TypeVar("T")
+
+_NOT_FOUND_MARKERS = (
+    "not found",
+    "could not find",
+    "no link named",
+    "not pinned",
+    "no such",
+)
+
+_CAR_ACCEPT = "application/vnd.ipld.car;version=1;order=dfs;dups=n"
+
+
+@dataclass(frozen=True, slots=True)
+class KuboSource:
+    """Retrieval through a Kubo RPC API (``dag/export``)."""
+
+    api_url: str
+
+    def describe(self) -> str:
+        return f"kubo {self.api_url}"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySource:
+    """Retrieval from a trustless gateway (``/ipfs/<cid>?format=car``)."""
+
+    url: str
+
+    def describe(self) -> str:
+        return f"gateway {self.url}"
+
+
+Source = KuboSource | GatewaySource
+
+
+def _kubo_error(status: int, body: bytes) -> IpfsStoreError:
+    message = body.decode("utf-8", "replace").strip()
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(message)
+        if isinstance(parsed, dict) and isinstance(parsed.get("Message"), str):
+            message = parsed["Message"]
+    lowered = message.lower()
+    if status in (404, 410) or any(marker in lowered for marker in _NOT_FOUND_MARKERS):
+        return ContentNotFound(message or f"HTTP {status}")
+    if status in (502, 503, 504):
+        return KuboUnavailable(f"HTTP {status}: {message}")
+    return IpfsStoreError(f"HTTP {status}: {message}")
+
+
+class IpfsStore:
+    """Content-addressed storage on Kubo. Use as ``async with IpfsStore(config) as store:``."""
+
+    def __init__(self, config: StoreConfig | None = None):
+        self.config = config or StoreConfig()
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    async def __aenter__(self) -> IpfsStore:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the HTTP session. Safe to call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise IpfsStoreError("IpfsStore is closed")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self.config.headers,
+                auto_decompress=False,
+                connector=aiohttp.TCPConnector(limit=16),
+            )
+        return self._session
+
+    def _api(self, command: str, api_url: str | None = None) -> str:
+        return f"{(api_url or self.config.api_url).rstrip('/')}/api/v0/{command}"
+
+    def _stream_timeout(self) -> aiohttp.ClientTimeout:
+        c = self.config
+        return aiohttp.ClientTimeout(
+            total=None, connect=c.connect_timeout, sock_read=c.read_timeout
+        )
+
+    # -- retries -------------------------------------------------------------------------------
+
+    async def _with_retries(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt``; on connection failures retry with backoff, then KuboUnavailable."""
+        c = self.config
+        last: BaseException | None = None
+        for n in range(c.retries + 1):
+            if n:
+                await asyncio.sleep(c.retry_backoff * 2 ** (n - 1))
+            try:
+                return await attempt()
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                last = exc
+            except KuboUnavailable as exc:
+                last = exc
+        raise KuboUnavailable(
+            f"{what}: unreachable after {c.retries + 1} attempts: {last!r}"
+        ) from last
+
+    async def _rpc_json(self, command: str, params: dict[str, str] | None = None) -> Any:
+        session = self._ensure_session()
+        timeout = aiohttp.ClientTimeout(
+            total=self.config.request_timeout, connect=self.config.connect_timeout
+        )
+
+        async def attempt() -> Any:
+            async with session.post(self._api(command), params=params, timeout=timeout) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise _kubo_error(resp.status, body)
+            try:
+                return json.loads(body) if body.strip() else None
+            except ValueError as exc:
+                raise IpfsStoreError(f"{command}: malformed response {body[:200]!r}") from exc
+
+        return await self._with_retries(command, attempt)
+
+    # -- node information ----------------------------------------------------------------------
+
+    async def version(self) -> KuboVersion:
+        data = await self._rpc_json("version")
+        return KuboVersion(
+            version=str(data.get("Version", "")),
+            commit=str(data.get("Commit", "")),
+            system=str(data.get("System", "")),
+            golang=str(data.get("Golang", "")),
+        )
+
+    async def id(self) -> NodeId:
+        data = await self._rpc_json("id")
+        return NodeId(
+            peer_id=str(data.get("ID", "")),
+            agent_version=str(data.get("AgentVersion", "")),
+            addresses=tuple(str(a) for a in data.get("Addresses") or ()),
+        )
+
+    # -- pins ----------------------------------------------------------------------------------
+
+    async def pin(self, cid: Cid | str) -> None:
+        """Pin recursively (fetching through Kubo if it lacks blocks)."""
+        await self._rpc_json("pin/add", {"arg": str(Cid.parse(cid)), "recursive": "true"})
+
+    async def unpin(self, cid: Cid | str) -> None:
+        """Remove a recursive pin; ``ContentNotFound`` if it was not pinned."""
+        await self._rpc_json("pin/rm", {"arg": str(Cid.parse(cid)), "recursive": "true"})
+
+    async def is_pinned(self, cid: Cid | str) -> bool:
+        try:
+            data = await self._rpc_json("pin/ls", {"arg": str(Cid.parse(cid)), "type": "all"})
+        except ContentNotFound:
+            return False
+        keys = (data or {}).get("Keys") or {}
+        return bool(keys)
+
+    # -- add -----------------------------------------------------------------------------------
+
+    async def add(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        pin: bool = True,
+        profile: ImportProfile | None = None,
+        progress: Progress | None = None,
+        expected_cid: Cid | str | None = None,
+        follow_symlinks: bool = False,
+    ) -> AddResult:
+        """Upload a file or a directory tree as a streamed multipart request.
+
+        The profile (default: the config's) is sent to Kubo explicitly. With ``expected_cid``
+        (e.g. from ``cid_of_path``) a different result is unpinned and raises IntegrityError.
+        """
+        prof = profile or self.config.profile
+        entries = await asyncio.to_thread(
+            lambda: list(walk_tree(Path(path), prof, follow_symlinks=follow_symlinks))
+        )
+        total = sum(e.size for e in entries)
+        if total > self.config.max_add_size:
+            raise TooLarge(f"{path} holds {total} bytes, over the {self.config.max_add_size} limit")
+
+        def body(counter: list[int]) -> aiohttp.MultipartWriter:
+            writer = aiohttp.MultipartWriter("form-data")
+            for entry in entries:
+                self._append_part(writer, entry, counter, total, progress)
+            return writer
+
+        return await self._add(body, entries[0].relpath, total, prof, pin, expected_cid)
+
+    async def add_bytes(
+        self,
+        data: bytes | AsyncIterable[bytes],
+        *,
+        name: str = "data",
+        pin: bool = True,
+        profile: ImportProfile | None = None,
+        progress: Progress | None = None,
+        expected_cid: Cid | str | None = None,
+    ) -> AddResult:
+        """Upload one file from memory or from an async byte stream (consumed once: no retry)."""
+        prof = profile or self.config.profile
+        total = len(data) if isinstance(data, bytes) else None
+        limit = self.config.max_add_size
+        used = False
+
+        async def stream(counter: list[int]) -> AsyncIterator[bytes]:
+            if isinstance(data, bytes):
+                pieces: AsyncIterable[bytes] = _aiter_bytes(data, self.config.upload_chunk_size)
+            else:
+                pieces = data
+            async for piece in pieces:
+                counter[0] += len(piece)
+                if counter[0] > limit:
+                    raise TooLarge(f"upload exceeds the {limit}-byte limit")
+                if progress is not None:
+                    progress(counter[0], total)
+                yield piece
+
+        def body(counter: list[int]) -> aiohttp.MultipartWriter:
+            nonlocal used
+            if used and not isinstance(data, bytes):
+                raise KuboUnavailable("the upload stream was consumed by a failed attempt")
+            used = True
+            writer = aiohttp.MultipartWriter("form-data")
+            writer.append(stream(counter), _part_headers(name, directory=False))
+            return writer
+
+        return await self._add(body, name, total, prof, pin, expected_cid)
+
+    def _append_part(
+        self,
+        writer: aiohttp.MultipartWriter,
+        entry: TreeEntry,
+        counter: list[int],
+        total: int,
+        progress: Progress | None,
+    ) -> None:
+        if entry.is_dir:
+            writer.append(b"", _part_headers(entry.relpath, directory=True))
+            return
+        chunk = self.config.upload_chunk_size
+
+        async def read_file() -> AsyncIterator[bytes]:
+            fh = await asyncio.to_thread(open, entry.path, "rb")
+            try:
+                sent = 0
+                while piece := await asyncio.to_thread(fh.read, chunk):
+                    sent += len(piece)
+                    if sent > entry.size:
+                        raise IpfsStoreError(f"{entry.path} grew while being uploaded")
+                    counter[0] += len(piece)
+                    if progress is not None:
+                        progress(counter[0], total)
+                    yield piece
+                if sent != entry.size:
+                    raise IpfsStoreError(f"{entry.path} changed size while being uploaded")
+            finally:
+                await asyncio.to_thread(fh.close)
+
+        writer.append(read_file(), _part_headers(entry.relpath, directory=False))
+
+    async def _add(
+        self,
+        make_body: Callable[[list[int]], aiohttp.MultipartWriter],
+        root_name: str,
+        total: int | None,
+        prof: ImportProfile,
+        pin: bool,
+        expected_cid: Cid | str | None,
+    ) -> AddResult:
+        session = self._ensure_session()
+        params = prof.kubo_add_params() | {"pin": "true" if pin else "false", "progress": "false"}
+        counter = [0]
+
+        async def attempt() -> AddResult:
+            counter[0] = 0
+            lines: list[dict[str, Any]] = []
+            async with session.post(
+                self._api("add"),
+                params=params,
+                data=make_body(counter),
+                timeout=self._stream_timeout(),
+            ) as resp:
+                if resp.status != 200:
+                    raise _kubo_error(resp.status, await resp.read())
+                async for raw in resp.content:
+                    if not raw.strip():
+                        continue
+                    try:
+                        item = json.loads(raw)
+                    except ValueError as exc:
+                        raise IpfsStoreError(f"add: malformed response line {raw[:200]!r}") from exc
+                    if item.get("Type") == "error" or "Message" in item:
+                        raise IpfsStoreError(f"add: {item.get('Message')}")
+                    if "Hash" in item:
+                        lines.append(item)
+            if not lines:
+                raise IpfsStoreError("add: Kubo returned no CID")
+            root = next((i for i in lines if i.get("Name") == root_name), lines[-1])
+            return AddResult(
+                cid=Cid.parse(str(root["Hash"])),
+                name=root_name,
+                size=counter[0],
+                profile=prof.name,
+                pinned=pin,
+            )
+
+        try:
+            result = await self._with_retries("add", attempt)
+        except aiohttp.ClientError as exc:
+            raise KuboUnavailable(f"add: {exc!r}") from exc
+        if expected_cid is not None and result.cid != Cid.parse(expected_cid):
+            if pin:
+                with contextlib.suppress(IpfsStoreError):
+                    await self.unpin(result.cid)
+            raise IntegrityError(
+                f"Kubo built {result.cid} under profile {prof.name}, expected {expected_cid}"
+            )
+        return result
+
+    # -- verified retrieval --------------------------------------------------------------------
+
+    def sources(self) -> list[Source]:
+        found: list[Source] = []
+        if self.config.use_kubo_for_fetch:
+            found.append(KuboSource(self.config.api_url))
+        found += [GatewaySource(g) for g in self.config.gateways]
+        return found
+
+    async def fetch(
+        self,
+        cid: Cid | str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+        sources: list[Source] | None = None,
+        max_size: int | None = None,
+    ) -> FetchResult:
+        """Fetch ``cid`` as a verified CAR and materialise it at ``dest`` (which must not exist).
+
+        Sources are tried in order. Each attempt writes under a staging path next to ``dest``
+        and renames it into place only once every block has been verified; a failed attempt
+        removes its staging path, so nothing is left behind.
+        """
+        root = Cid.parse(cid)
+        target = Path(dest)
+        await asyncio.to_thread(_check_target, target)
+        failures: list[tuple[str, IpfsStoreError]] = []
+        for source in sources if sources is not None else self.sources():
+            try:
+                return await self._fetch_from(source, root, target, progress, max_size)
+            except (TooLarge, UnsupportedContent):
+                raise  # a property of the (verified) content: no other source will differ
+            except IpfsStoreError as exc:
+                failures.append((source.describe(), exc))
+        if not failures:
+            raise IpfsStoreError("no sources configured")
+        detail = "; ".join(f"{name}: {exc}" for name, exc in failures)
+        errors = [exc for _, exc in failures]
+        cls: type[IpfsStoreError]
+        if any(isinstance(e, IntegrityError) for e in errors):
+            cls = IntegrityError
+        elif any(isinstance(e, ContentNotFound) for e in errors):
+            cls = ContentNotFound
+        elif all(isinstance(e, KuboUnavailable) for e in errors):
+            cls = KuboUnavailable
+        else:
+            cls = IpfsStoreError
+        error = cls(f"could not fetch {root}: {detail}")
+        error.attempts = tuple(failures)
+        raise error from errors[-1]
+
+    async def fetch_bytes(self, cid: Cid | str, *, max_size: int = 64 * 1024 * 1024) -> bytes:
+        """A small file's verified content in memory (payloads, configs), at most ``max_size``."""
+        with tempfile.TemporaryDirectory(prefix="ipfs-store-") as tmp:
+            result = await self.fetch(cid, Path(tmp) / "content", max_size=max_size)
+            if result.is_dir:
+                raise UnsupportedContent(f"{cid} is a directory")
+            return await asyncio.to_thread(result.path.read_bytes)
+
+    @contextlib.asynccontextmanager
+    async def _open_car(self, source: Source, cid: Cid) -> AsyncIterator[aiohttp.ClientResponse]:
+        session = self._ensure_session()
+        timeout = self._stream_timeout()
+
+        async def connect() -> aiohttp.ClientResponse:
+            if isinstance(source, KuboSource):
+                resp = await session.post(
+                    self._api("dag/export", source.api_url),
+                    params={"arg": str(cid), "progress": "false"},
+                    timeout=timeout,
+                )
+            else:
+                resp = await session.get(
+                    f"{source.url.rstrip('/')}/ipfs/{cid}",
+                    params={"format": "car", "dag-scope": "all", "car-dups": "n"},
+                    headers={"Accept": _CAR_ACCEPT},
+                    timeout=timeout,
+                )
+            if resp.status != 200:
+                body = await resp.read()
+                resp.release()
+                raise _kubo_error(resp.status, body)
+            return resp
+
+        resp = await self._with_retries(source.describe(), connect)
+        try:
+            yield resp
+        finally:
+            resp.release()
+
+    async def _fetch_from(
+        self,
+        source: Source,
+        root: Cid,
+        target: Path,
+        progress: Progress | None,
+        max_size: int | None,
+    ) -> FetchResult:
+        c = self.config
+        staging = target.with_name(f".{target.name}.partial-{secrets.token_hex(6)}")
+        writer = DagWriter(root, staging, max_size=max_size or c.max_fetch_size)
+        try:
+            async with self._open_car(source, root) as resp:
+                reader = ChunkReader(resp.content.iter_any().__aiter__())
+                try:
+                    await self._pump(reader, writer, progress)
+                except aiohttp.ClientPayloadError as exc:
+                    raise IntegrityError(f"stream from {source.describe()} broken: {exc}") from exc
+                except aiohttp.ClientConnectionError as exc:
+                    raise IntegrityError(f"stream from {source.describe()} cut: {exc}") from exc
+                except TimeoutError as exc:
+                    raise KuboUnavailable(f"{source.describe()} stalled: {exc!r}") from exc
+            await asyncio.to_thread(writer.finish)
+            await asyncio.to_thread(os.rename, staging, target)
+        except BaseException:
+            writer.close()
+            await asyncio.shield(asyncio.to_thread(_remove, staging))
+            raise
+        return FetchResult(
+            cid=root,
+            path=target,
+            size=writer.written,
+            blocks=writer.blocks,
+            is_dir=bool(writer.root_is_dir),
+            source=source.describe(),
+        )
+
+    async def _pump(
+        self, reader: ChunkReader, writer: DagWriter, progress: Progress | None
+    ) -> None:
+        """Network reading and verified writing run concurrently through a bounded queue."""
+        roots, frames = await read_car(reader, max_block_size=self.config.max_block_size)
+        if writer.root not in roots:
+            raise IntegrityError(
+                f"CAR roots {[str(r) for r in roots]} do not include {writer.root}"
+            )
+        queue: asyncio.Queue[tuple[Cid, bytes] | BaseException | None] = asyncio.Queue(
+            self.config.queue_blocks
+        )
+
+        async def produce() -> None:
+            try:
+                async for frame in frames:
+                    await queue.put(frame)
+            except Exception as exc:  # handed to the consumer, which re-raises it
+                await queue.put(exc)
+            else:
+                await queue.put(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                await asyncio.to_thread(writer.accept, *item)
+                if progress is not None:
+                    progress(writer.written, writer.declared)
+        finally:
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+
+
+def _check_target(target: Path) -> None:
+    if target.exists() or target.is_symlink():
+        raise IpfsStoreError(f"{target} already exists")
+    if not target.parent.is_dir():
+        raise IpfsStoreError(f"{target.parent} is not a directory")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _part_headers(relpath: str, *, directory: bool) -> dict[str, str]:
+    return {
+        "Content-Type": "application/x-directory" if directory else "application/octet-stream",
+        "Content-Disposition": f'form-data; name="file"; filename="{quote(relpath, safe="")}"',
+    }
+
+
+async def _aiter_bytes(data: bytes, size: int) -> AsyncIterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(data), size):
+        yield bytes(view[start : start + size])
