@@ -130,7 +130,7 @@ def decode_car_header(buf: bytes) -> list[Cid]:
 
 async def read_car(
     reader: ChunkReader, *, max_block_size: int
-) -> tuple[list[Cid], AsyncIterator[tuple[Cid, bytes]]]:
+) -> tuple[list[Cid], AsyncIterator[tuple[Cid, memoryview]]]:
     """Parse the header, then return the roots and an iterator over ``(cid, block)`` frames.
 
     Blocks are *not* verified here; frames larger than ``max_block_size`` (plus CID) are
@@ -141,7 +141,7 @@ async def read_car(
         raise IntegrityError(f"CAR header length {header_len} out of range")
     roots = decode_car_header(await reader.readexactly(header_len))
 
-    async def frames() -> AsyncIterator[tuple[Cid, bytes]]:
+    async def frames() -> AsyncIterator[tuple[Cid, memoryview]]:
         while not await reader.at_eof():
             frame_len = await reader.read_varint()
             if frame_len > max_block_size + 128:
@@ -151,7 +151,7 @@ async def read_car(
                 cid, offset = Cid.decode_prefix(frame)
             except InvalidCid as exc:
                 raise IntegrityError(f"malformed CID in CAR frame: {exc}") from exc
-            yield cid, frame[offset:]
+            yield cid, memoryview(frame)[offset:]  # no copy of the block
 
     return roots, frames()
 

@@ -25,6 +25,9 @@ class StoreConfig:
     """
 
     api_url: str = "http://127.0.0.1:5001"
+    # The same Kubo's gateway (``Addresses.Gateway``), if reachable: fetches from the local
+    # node then use its trustless CAR endpoint instead of the slower ``dag/export``.
+    kubo_gateway_url: str | None = None
     gateways: tuple[str, ...] = ()
     use_kubo_for_fetch: bool = True
     profile: ImportProfile = UNIXFS_V1_2025

@@ -89,7 +89,7 @@ class DagWriter:
 
     # -- public ------------------------------------------------------------------------------
 
-    def accept(self, cid: Cid, data: bytes) -> None:
+    def accept(self, cid: Cid, data: bytes | memoryview) -> None:
         if cid in self._done:
             # A repeated frame (a CAR with duplicates): harmless once it hashes right.
             if not cid.matches(data):
@@ -106,7 +106,7 @@ class DagWriter:
             for placement in placements:
                 self._place_content(cid, data, placement)
         elif cid.codec == DAG_PB:
-            node, unixfs = self._decode(cid, data)
+            node, unixfs = self._decode(cid, bytes(data))
             if unixfs.type in (UnixFSType.FILE, UnixFSType.RAW) and not node.links:
                 for placement in placements:
                     self._place_content(cid, unixfs.data or b"", placement, unixfs)
@@ -196,7 +196,7 @@ class DagWriter:
             os.close(f.fd)
             f.fd = None
 
-    def _write(self, span: _Span, data: bytes) -> None:
+    def _write(self, span: _Span, data: bytes | memoryview) -> None:
         f = span.file
         if not data:
             return
@@ -210,7 +210,11 @@ class DagWriter:
         self._maybe_close(f)
 
     def _place_content(
-        self, cid: Cid, content: bytes, placement: _Placement, unixfs: UnixFSData | None = None
+        self,
+        cid: Cid,
+        content: bytes | memoryview,
+        placement: _Placement,
+        unixfs: UnixFSData | None = None,
     ) -> None:
         """A leaf: a raw block, or a dag-pb File/Raw node without links."""
         if unixfs is not None and unixfs.filesize is not None and unixfs.filesize != len(content):

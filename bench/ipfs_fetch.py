@@ -1,0 +1,85 @@
+"""Verified fetch throughput vs plain `ipfs cat > /dev/null` of the same 512 MiB model.
+
+Starts its own offline Kubo (from .tools/bin, see scripts/setup.d/20-kubo.sh), adds a
+512 MiB file with the unixfs-v1-2025 profile, then times, alternately and several times,
+`ipfs cat <cid> > /dev/null` and `IpfsStore.fetch` (CAR via dag/export, every block hashed and
+checked, file written to disk). Reports the best of each and the throughput ratio.
+
+    .venv/bin/python bench/ipfs_fetch.py [--size-mib 512] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ipfs_store import IpfsStore, StoreConfig  # noqa: E402
+from tests.ipfs_store.conftest import start_kubo  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+async def _data(size: int) -> AsyncIterator[bytes]:
+    base = hashlib.shake_256(b"bench").digest(MiB)
+    for index in range(size // MiB):
+        yield index.to_bytes(8, "big") + base[8:]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mib * MiB
+    with tempfile.TemporaryDirectory(prefix="ipfs-bench-") as tmp:
+        kubo = start_kubo(Path(tmp) / "repo")
+        try:
+            config = StoreConfig(api_url=kubo.api_url, kubo_gateway_url=kubo.gateway_url)
+            async with IpfsStore(config) as store:
+                added = await store.add_bytes(_data(size), name="model.bin")
+                cid = str(added.cid)
+                cat_times, fetch_times = [], []
+                env = {**os.environ, "IPFS_PATH": str(kubo.repo)}
+                for round_no in range(args.rounds):
+                    start = time.perf_counter()
+                    proc = await asyncio.create_subprocess_exec(
+                        kubo.binary, "cat", cid, stdout=subprocess.DEVNULL, env=env
+                    )
+                    assert await proc.wait() == 0
+                    cat_times.append(time.perf_counter() - start)
+                    dest = Path(tmp) / f"out-{round_no}"
+                    start = time.perf_counter()
+                    result = await store.fetch(cid, dest)
+                    fetch_times.append(time.perf_counter() - start)
+                    assert result.size == size
+                    await asyncio.to_thread(shutil.rmtree if dest.is_dir() else os.unlink, dest)
+        finally:
+            kubo.stop()
+    cat_best, fetch_best = min(cat_times), min(fetch_times)
+    report = {
+        "size_mib": args.size_mib,
+        "cid": cid,
+        "ipfs_cat_s": [round(t, 3) for t in cat_times],
+        "verified_fetch_s": [round(t, 3) for t in fetch_times],
+        "ipfs_cat_mib_s": round(args.size_mib / cat_best, 1),
+        "verified_fetch_mib_s": round(args.size_mib / fetch_best, 1),
+        "ratio_fetch_over_cat": round(cat_best / fetch_best, 3),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,182 @@
+"""Kubo fixtures: a real `ipfs daemon --offline` on random loopback ports, and a fault proxy."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from ipfs_store import IpfsStore, StoreConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+_LISTEN = re.compile(r"(RPC API|Gateway) server listening on /ip4/([\d.]+)/tcp/(\d+)")
+
+
+def kubo_binary() -> str:
+    local = ROOT / ".tools" / "bin" / "ipfs"
+    if local.exists():
+        return str(local)
+    found = shutil.which("ipfs")
+    if found is None:
+        raise RuntimeError("Kubo not found: run `bash scripts/setup.sh` (builds .tools/bin/ipfs)")
+    return found
+
+
+@dataclass
+class KuboDaemon:
+    binary: str
+    repo: Path
+    api_url: str
+    gateway_url: str
+    proc: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    def cli(
+        self, *args: str, stdout: int | None = subprocess.PIPE
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "IPFS_PATH": str(self.repo)}
+        return subprocess.run(
+            [self.binary, *args], env=env, check=True, text=True, stdout=stdout, timeout=600
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_kubo(repo: Path) -> KuboDaemon:
+    binary = kubo_binary()
+    env = {**os.environ, "IPFS_PATH": str(repo), "GOLOG_LOG_LEVEL": "error"}
+    subprocess.run(
+        [binary, "init", "--profile=test", "--empty-repo"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    proc = subprocess.Popen(
+        [binary, "daemon", "--offline"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    urls: dict[str, str] = {}
+    output: list[str] = []
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        output.append(line)
+        if m := _LISTEN.search(line):
+            urls[m.group(1)] = f"http://{m.group(2)}:{m.group(3)}"
+        if "Daemon is ready" in line or time.monotonic() > deadline:
+            break
+    if "RPC API" not in urls or "Gateway" not in urls:
+        proc.kill()
+        raise RuntimeError("Kubo did not start:\n" + "".join(output))
+    stream = proc.stdout
+    # Keep draining the daemon's output so it never blocks on a full pipe.
+    threading.Thread(target=lambda: output.extend(stream), daemon=True).start()
+    return KuboDaemon(binary, repo, urls["RPC API"], urls["Gateway"], proc, output)
+
+
+@pytest.fixture(scope="session")
+def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuboDaemon]:
+    daemon = start_kubo(tmp_path_factory.mktemp("kubo") / "repo")
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def store_config(api_url: str, **overrides: object) -> StoreConfig:
+    params: dict[str, object] = {
+        "api_url": api_url,
+        "retries": 2,
+        "retry_backoff": 0.05,
+        "connect_timeout": 2.0,
+        "read_timeout": 30.0,
+    }
+    params.update(overrides)
+    return StoreConfig(**params)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(kubo: KuboDaemon) -> AsyncIterator[IpfsStore]:
+    async with IpfsStore(store_config(kubo.api_url)) as s:
+        yield s
+
+
+@dataclass
+class FaultProxy:
+    """Forwards every request to an upstream; can flip one byte or cut a response body."""
+
+    upstream: str
+    url: str = ""
+    flip_at: int | None = None
+    cut_at: int | None = None
+    requests: int = 0
+
+
+@pytest.fixture
+async def fault_proxy(kubo: KuboDaemon) -> AsyncIterator[FaultProxy]:
+    proxy = FaultProxy(kubo.api_url)
+    session = aiohttp.ClientSession(auto_decompress=False)
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        proxy.requests += 1
+        upstream_url = proxy.upstream + str(request.rel_url)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host",)}
+        async with session.request(
+            request.method, upstream_url, headers=headers, data=await request.read()
+        ) as upstream:
+            response = web.StreamResponse(status=upstream.status)
+            for key in ("Content-Type",):
+                if key in upstream.headers:
+                    response.headers[key] = upstream.headers[key]
+            await response.prepare(request)
+            sent = 0
+            async for chunk in upstream.content.iter_any():
+                data = bytearray(chunk)
+                if proxy.flip_at is not None and sent <= proxy.flip_at < sent + len(data):
+                    data[proxy.flip_at - sent] ^= 0x01
+                if proxy.cut_at is not None and sent + len(data) >= proxy.cut_at:
+                    await response.write(bytes(data[: proxy.cut_at - sent]))
+                    # Abort the connection: the client sees a broken chunked stream.
+                    assert request.transport is not None
+                    request.transport.close()
+                    return response
+                await response.write(bytes(data))
+                sent += len(data)
+            await response.write_eof()
+            return response
+
+    app = web.Application(client_max_size=1024**3)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    proxy.url = f"http://127.0.0.1:{port}"
+    try:
+        yield proxy
+    finally:
+        await runner.cleanup()
+        await session.close()
