@@ -122,8 +122,8 @@ def config_editor() -> Callable[..., None]:
 def _quiet_transformers() -> Iterator[None]:
     import transformers
 
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     yield
 
 

@@ -128,4 +128,4 @@ def test_engine_config_checks() -> None:
         {"memory_headroom": 0.0},
     ):
         with pytest.raises(InvalidRequestError):
-            EngineConfig(**kwargs)  # type: ignore[arg-type]
+            EngineConfig(**kwargs)
