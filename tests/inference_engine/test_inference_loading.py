@@ -15,6 +15,7 @@ from inference_engine import (
     EngineConfig,
     GenerationRequest,
     InferenceError,
+    InsufficientMemoryError,
     InvalidRequestError,
     ModelLoadError,
     NoTokenizerError,
@@ -199,3 +200,31 @@ def test_model_without_tokenizer_takes_token_ids(
     assert out.text == ""
     with pytest.raises(InvalidRequestError, match="vocab"):
         generate_batch(model, [GenerationRequest(RequestId("r"), (64,), params)])
+
+
+def test_gpu_placement_by_free_memory(gpt2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The placement policy with simulated GPUs (the logic runs the same without hardware)."""
+    manifest = inspect_model_dir(gpt2_dir)
+    gib = 1 << 30
+    free = {0: 2 * gib, 1: 9 * gib, 2: 5 * gib}
+    capability = {0: (9, 0), 1: (7, 5), 2: (8, 0)}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: (free[i], 80 * gib))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: capability[i])
+
+    auto = select_placement(EngineConfig(), manifest)
+    assert (auto.device, auto.dtype) == ("cuda:1", "float16")  # most free; pre-Ampere: fp16
+    chosen = select_placement(EngineConfig(device="cuda:2"), manifest)
+    assert (chosen.device, chosen.dtype) == ("cuda:2", "bfloat16")
+    forced = select_placement(EngineConfig(device="cuda:0", dtype="float32"), manifest)
+    assert (forced.device, forced.dtype) == ("cuda:0", "float32")
+    with pytest.raises(InvalidRequestError):
+        select_placement(EngineConfig(device="cuda:7"), manifest)
+
+    need = estimate_memory(manifest, "float16").total_bytes(16, 2048)
+    free.update({0: need // 2, 1: need // 2, 2: need // 2})
+    with pytest.raises(InsufficientMemoryError):
+        select_placement(EngineConfig(), manifest)
+    free[0] = need * 2
+    assert select_placement(EngineConfig(), manifest).device == "cuda:0"
