@@ -496,6 +496,14 @@ class IpfsStore:
                 reader = ChunkReader(resp.content.iter_any().__aiter__())
                 try:
                     await self._pump(reader, writer, progress)
+                except IntegrityError as exc:
+                    if writer.blocks == 0:
+                        # Gateways commit to 200 before finding the root; one that lacks it
+                        # sends a CAR header and an error text instead of blocks.
+                        raise ContentNotFound(
+                            f"{source.describe()} sent no block of {root}: {exc}"
+                        ) from exc
+                    raise
                 except aiohttp.ClientPayloadError as exc:
                     raise IntegrityError(f"stream from {source.describe()} broken: {exc}") from exc
                 except aiohttp.ClientConnectionError as exc:

@@ -1,0 +1,124 @@
+"""Fault injection at the HTTP boundary: a proxy between the client and Kubo flips a byte or
+cuts the stream; Kubo itself is stopped."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from ipfs_store import (
+    GatewaySource,
+    IntegrityError,
+    IpfsStore,
+    KuboSource,
+    KuboUnavailable,
+    Source,
+)
+
+from .conftest import FaultProxy, KuboDaemon, start_kubo, store_config
+
+SIZE = 3 * 1024 * 1024 + 11
+
+
+@pytest.fixture
+async def content(store: IpfsStore) -> tuple[str, bytes]:
+    data = os.urandom(SIZE)
+    added = await store.add_bytes(data)
+    return str(added.cid), data
+
+
+def _proxied(kind: str, proxy: FaultProxy, kubo: KuboDaemon) -> Source:
+    if kind == "dag-export":
+        proxy.upstream = kubo.api_url
+        return KuboSource(proxy.url)
+    proxy.upstream = kubo.gateway_url
+    return GatewaySource(proxy.url)
+
+
+@pytest.mark.parametrize("kind", ["dag-export", "gateway"])
+async def test_flipped_byte_raises_and_leaves_nothing(
+    kind: str,
+    store: IpfsStore,
+    kubo: KuboDaemon,
+    fault_proxy: FaultProxy,
+    content: tuple[str, bytes],
+    tmp_path: Path,
+) -> None:
+    cid, _ = content
+    source = _proxied(kind, fault_proxy, kubo)
+    fault_proxy.flip_at = 1_500_000  # inside the second 1 MiB leaf
+    dest = tmp_path / "model.bin"
+    with pytest.raises(IntegrityError, match="does not match"):
+        await store.fetch(cid, dest, sources=[source])
+    assert fault_proxy.requests == 1
+    assert os.listdir(tmp_path) == []  # no file, no staging leftovers
+
+
+@pytest.mark.parametrize("kind", ["dag-export", "gateway"])
+@pytest.mark.parametrize("cut_at", [2_000_000, 1024 * 1024 + 200])
+async def test_cut_stream_raises_and_leaves_nothing(
+    kind: str,
+    cut_at: int,
+    store: IpfsStore,
+    kubo: KuboDaemon,
+    fault_proxy: FaultProxy,
+    content: tuple[str, bytes],
+    tmp_path: Path,
+) -> None:
+    cid, _ = content
+    source = _proxied(kind, fault_proxy, kubo)
+    fault_proxy.cut_at = cut_at
+    dest = tmp_path / "model"
+    with pytest.raises(IntegrityError):
+        await store.fetch(cid, dest, sources=[source])
+    assert os.listdir(tmp_path) == []
+
+
+async def test_next_source_after_tampering(
+    store: IpfsStore,
+    kubo: KuboDaemon,
+    fault_proxy: FaultProxy,
+    content: tuple[str, bytes],
+    tmp_path: Path,
+) -> None:
+    cid, data = content
+    bad = _proxied("dag-export", fault_proxy, kubo)
+    fault_proxy.flip_at = 2_500_000
+    good = GatewaySource(kubo.gateway_url)
+    dest = tmp_path / "model.bin"
+    result = await store.fetch(cid, dest, sources=[bad, good])
+    assert result.source == good.describe()
+    assert dest.read_bytes() == data
+    assert sorted(os.listdir(tmp_path)) == ["model.bin"]
+
+
+async def test_stopped_kubo_is_unavailable_after_bounded_retries(tmp_path: Path) -> None:
+    daemon = start_kubo(tmp_path / "repo")
+    try:
+        async with IpfsStore(store_config(daemon.api_url)) as live:
+            added = await live.add_bytes(b"soon unreachable")
+    finally:
+        daemon.stop()
+    config = store_config(daemon.api_url, retries=2, retry_backoff=0.1)
+    async with IpfsStore(config) as store:
+        start = time.monotonic()
+        with pytest.raises(KuboUnavailable, match="after 3 attempts"):
+            await store.version()
+        elapsed = time.monotonic() - start
+        assert 0.3 <= elapsed < 5  # backoff 0.1 + 0.2, then give up
+        with pytest.raises(KuboUnavailable):
+            await store.fetch(added.cid, tmp_path / "out")
+        with pytest.raises(KuboUnavailable):
+            await store.add_bytes(b"x")
+    assert not (tmp_path / "out").exists()
+
+
+async def test_close_is_idempotent(kubo: KuboDaemon) -> None:
+    store = IpfsStore(store_config(kubo.api_url))
+    async with store:
+        assert (await store.version()).version
+    await store.close()
+    await store.close()
