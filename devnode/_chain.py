@@ -42,7 +42,8 @@ class ChainStore:
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path / "chain.sqlite", isolation_level=None)
+        # Opened in a worker thread at start-up, then used only by the node's event loop.
+        self.db = sqlite3.connect(path / "chain.sqlite", isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(

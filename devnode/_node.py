@@ -94,6 +94,17 @@ class DevNode:
         return self.chain.produce_block().number
 
     async def _produce_forever(self) -> None:
+        while True:
+            try:
+                await self._produce_loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A failing block must not stop the chain for everyone; it is logged and retried.
+                log.exception("block production failed")
+                await asyncio.sleep(0.5)
+
+    async def _produce_loop(self) -> None:
         block_time = self.config.block_time
         while True:
             if block_time is None:
