@@ -19,17 +19,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="A Substrate-compatible development chain: JSON-RPC over WebSocket and HTTP.",
     )
     storage = parser.add_mutually_exclusive_group()
-    storage.add_argument("--dev", action="store_true", help="keep the chain in memory (the default)")
-    storage.add_argument("--base-path", type=Path, help="persist the chain here; a restart continues it")
+    storage.add_argument(
+        "--dev", action="store_true", help="keep the chain in memory (the default)"
+    )
+    storage.add_argument(
+        "--base-path", type=Path, help="persist the chain here; a restart continues it"
+    )
     parser.add_argument("--config", type=Path, help="TOML file with a [devnode] table of settings")
     parser.add_argument("--rpc-host", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--rpc-port", type=int, help="port to listen on (default 9944, 0 picks one)")
+    parser.add_argument(
+        "--rpc-port", type=int, help="port to listen on (default 9944, 0 picks one)"
+    )
     parser.add_argument(
         "--block-time",
         type=float,
         help="seconds between blocks; without it a block is sealed as soon as transactions arrive",
     )
-    parser.add_argument("--finality-lag", type=int, help="blocks finality trails the best block (default 0)")
+    parser.add_argument(
+        "--finality-lag", type=int, help="blocks finality trails the best block (default 0)"
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -58,14 +66,19 @@ async def serve(config: DevNodeConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with DevNode(config) as node:
-        print(f"devnode: serving {node.url} (HTTP {node.http_url}), best block #{node.chain.best_number}", flush=True)
+        print(
+            f"devnode: serving {node.url} (HTTP {node.http_url}), best block #{node.chain.best_number}",
+            flush=True,
+        )
         await stop.wait()
         print("devnode: shutting down", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = config_from_args(args)
     except (OSError, ValueError) as exc:

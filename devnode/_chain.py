@@ -43,7 +43,9 @@ class ChainStore:
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         # Opened in a worker thread at start-up, then used only by the node's event loop.
-        self.db = sqlite3.connect(path / "chain.sqlite", isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(
+            path / "chain.sqlite", isolation_level=None, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
@@ -52,7 +54,9 @@ class ChainStore:
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS changes (number INTEGER NOT NULL, key BLOB NOT NULL, value BLOB)"
         )
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
 
     def save(self, block: Block, changes: dict[bytes, bytes | None], finalized: int) -> None:
         with self.db:
@@ -65,7 +69,9 @@ class ChainStore:
                 "INSERT INTO changes VALUES (?, ?, ?)",
                 [(block.number, k, v) for k, v in changes.items()],
             )
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('finalized', ?)", (str(finalized),))
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('finalized', ?)", (str(finalized),)
+            )
 
     def save_finalized(self, finalized: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('finalized', ?)", (str(finalized),))
@@ -75,9 +81,13 @@ class ChainStore:
 
         blocks = []
         changes: dict[int, dict[bytes, bytes | None]] = {}
-        for number, key, value in self.db.execute("SELECT number, key, value FROM changes ORDER BY rowid"):
+        for number, key, value in self.db.execute(
+            "SELECT number, key, value FROM changes ORDER BY rowid"
+        ):
             changes.setdefault(number, {})[bytes(key)] = None if value is None else bytes(value)
-        for number, header, body in self.db.execute("SELECT number, header, body FROM blocks ORDER BY number"):
+        for number, header, body in self.db.execute(
+            "SELECT number, header, body FROM blocks ORDER BY number"
+        ):
             reader = Reader(bytes(body))
             extrinsics = []
             for _ in range(reader.compact()):
@@ -127,7 +137,9 @@ class Chain:
                         )
                     self._append(Block.build(header, extrinsics))
                 self.finalized = min(finalized, self.best_number)
-                log.info("resumed chain at block %d from %s", self.best_number, self.config.base_path)
+                log.info(
+                    "resumed chain at block %d from %s", self.best_number, self.config.base_path
+                )
                 return
         self._genesis()
 
@@ -249,7 +261,9 @@ class Chain:
             digest_logs=[DIGEST_ITEM.decode_all(d) for d in digest],
         )
         root = self.storage.apply(number, result.changes)
-        header = Header(bytes(parent.hash), number, root, extrinsics_root(result.included), tuple(digest))
+        header = Header(
+            bytes(parent.hash), number, root, extrinsics_root(result.included), tuple(digest)
+        )
         block = Block.build(header, result.included)
         self._append(block)
         finalized_before = self.finalized

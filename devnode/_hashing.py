@@ -31,9 +31,7 @@ def twox_64(data: bytes) -> bytes:
 
 
 def twox_128(data: bytes) -> bytes:
-    return (
-        xxhash.xxh64(data, seed=0).digest()[::-1] + xxhash.xxh64(data, seed=1).digest()[::-1]
-    )
+    return xxhash.xxh64(data, seed=0).digest()[::-1] + xxhash.xxh64(data, seed=1).digest()[::-1]
 
 
 class StorageHasher(IntEnum):

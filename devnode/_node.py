@@ -56,9 +56,14 @@ class DevNode:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self._port = sockets[0].getsockname()[1] if sockets else self.config.port
-        self._producer = asyncio.create_task(self._produce_forever(), name="devnode-block-production")
+        self._producer = asyncio.create_task(
+            self._produce_forever(), name="devnode-block-production"
+        )
         log.info(
-            "devnode serving %s (chain %s at block %d)", self.url, self.config.chain_name, self.chain.best_number
+            "devnode serving %s (chain %s at block %d)",
+            self.url,
+            self.config.chain_name,
+            self.chain.best_number,
         )
         return self
 

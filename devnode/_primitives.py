@@ -25,9 +25,6 @@ from ._types import (
 )
 
 __all__ = [
-    "EVENT_RECORD",
-    "RUNTIME_CALL",
-    "RUNTIME_EVENT",
     "ACCOUNT_DATA",
     "ACCOUNT_ID",
     "ACCOUNT_INFO",
@@ -38,10 +35,13 @@ __all__ = [
     "DISPATCH_ERROR",
     "DISPATCH_INFO",
     "ERA",
+    "EVENT_RECORD",
     "MULTI_ADDRESS",
     "MULTI_SIGNATURE",
     "PAYS",
     "PHASE",
+    "RUNTIME_CALL",
+    "RUNTIME_EVENT",
     "UNIT",
     "WEIGHT",
     "EraType",
@@ -51,7 +51,9 @@ __all__ = [
 UNIT = TupleType()
 BALANCE = U128
 
-ACCOUNT_ID = Composite(["sp_core", "crypto", "AccountId32"], [Field(None, bytes_array(32), "[u8; 32]")])
+ACCOUNT_ID = Composite(
+    ["sp_core", "crypto", "AccountId32"], [Field(None, bytes_array(32), "[u8; 32]")]
+)
 
 MULTI_ADDRESS = Variant(
     ["sp_runtime", "multiaddress", "MultiAddress"],
@@ -67,7 +69,9 @@ MULTI_ADDRESS = Variant(
 
 
 def _signature(module: str, length: int) -> Composite:
-    return Composite(["sp_core", module, "Signature"], [Field(None, bytes_array(length), f"[u8; {length}]")])
+    return Composite(
+        ["sp_core", module, "Signature"], [Field(None, bytes_array(length), f"[u8; {length}]")]
+    )
 
 
 MULTI_SIGNATURE = Variant(
@@ -141,7 +145,10 @@ DISPATCH_INFO = Composite(
 
 MODULE_ERROR = Composite(
     ["sp_runtime", "ModuleError"],
-    [Field("index", U8, "u8"), Field("error", bytes_array(4), "[u8; MAX_MODULE_ERROR_ENCODED_SIZE]")],
+    [
+        Field("index", U8, "u8"),
+        Field("error", bytes_array(4), "[u8; MAX_MODULE_ERROR_ENCODED_SIZE]"),
+    ],
 )
 TOKEN_ERROR = Variant(
     ["sp_runtime", "TokenError"],

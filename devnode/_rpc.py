@@ -70,7 +70,11 @@ class Session:
         if self.closed:
             return
         message = json.dumps(
-            {"jsonrpc": "2.0", "method": method, "params": {"subscription": subscription, "result": result}}
+            {
+                "jsonrpc": "2.0",
+                "method": method,
+                "params": {"subscription": subscription, "result": result},
+            }
         )
         try:
             self.outgoing.put_nowait(message)
@@ -179,7 +183,9 @@ class RpcServer:
             if not writer.done():
                 writer.cancel()
             if session.overflowed:
-                await ws.close(code=1008, message=b"too many pending notifications: client too slow")
+                await ws.close(
+                    code=1008, message=b"too many pending notifications: client too slow"
+                )
             else:
                 await ws.close()
         return ws
@@ -206,11 +212,17 @@ class RpcServer:
         try:
             request = json.loads(text)
         except ValueError:
-            return json.dumps({"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None})
+            return json.dumps(
+                {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None}
+            )
         if isinstance(request, list):
             if not request:
                 return json.dumps(
-                    {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None}
+                    {
+                        "jsonrpc": "2.0",
+                        "error": {"code": -32600, "message": "Invalid request"},
+                        "id": None,
+                    }
                 )
             replies = [await self.handle_request(session, item) for item in request]
             answered = [r for r in replies if r is not None]
@@ -220,7 +232,11 @@ class RpcServer:
 
     async def handle_request(self, session: Session, request: Any) -> dict[str, Any] | None:
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
-            return {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None}
+            return {
+                "jsonrpc": "2.0",
+                "error": {"code": -32600, "message": "Invalid request"},
+                "id": None,
+            }
         request_id = request.get("id")
         method = request["method"]
         params = request.get("params", [])
@@ -236,17 +252,17 @@ class RpcServer:
             result = handler(session, params)
             if isinstance(result, Awaitable):
                 result = await result
-        except RpcError as error:
-            return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
+        except RpcError as failure:
+            return {"jsonrpc": "2.0", "error": failure.to_json(), "id": request_id}
         except TransactionRejected as rejected:
-            error = RpcError(rejected.code, rejected.message, rejected.reason)
-            return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
+            refusal = RpcError(rejected.code, rejected.message, rejected.reason)
+            return {"jsonrpc": "2.0", "error": refusal.to_json(), "id": request_id}
         except ScaleDecodeError as exc:
             return {"jsonrpc": "2.0", "error": _invalid(str(exc)).to_json(), "id": request_id}
         except Exception:
             log.exception("internal error in %s", method)
-            error = RpcError(-32603, "Internal error")
-            return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
+            internal = RpcError(-32603, "Internal error")
+            return {"jsonrpc": "2.0", "error": internal.to_json(), "id": request_id}
         if isinstance(result, Subscribed):
             session.pending_starts.append(result.start)
             result = result.subscription_id
@@ -262,7 +278,9 @@ class RpcServer:
             return self.chain.best
         block = self.chain.block_by_hash(_bytes_param(value, "block hash"))
         if block is None:
-            raise RpcError(4003, "Client error: UnknownBlock: Header was not found in the database", value)
+            raise RpcError(
+                4003, "Client error: UnknownBlock: Header was not found in the database", value
+            )
         return block
 
     def _maybe_block(self, value: Any) -> Block | None:
@@ -301,11 +319,15 @@ class RpcServer:
         }
         m["system_health"] = self._system_health
         m["system_peers"] = lambda s, p: []
-        m["system_accountNextIndex"] = lambda s, p: self.chain.next_index(self._account_param(_param(p, 0)))
+        m["system_accountNextIndex"] = lambda s, p: self.chain.next_index(
+            self._account_param(_param(p, 0))
+        )
 
         m["chain_getBlockHash"] = self._chain_get_block_hash
         m["chain_getHead"] = self._chain_get_block_hash
-        m["chain_getFinalizedHead"] = lambda s, p: _hex(self.chain.blocks[self.chain.finalized].hash)
+        m["chain_getFinalizedHead"] = lambda s, p: _hex(
+            self.chain.blocks[self.chain.finalized].hash
+        )
         m["chain_getFinalisedHead"] = m["chain_getFinalizedHead"]
         m["chain_getHeader"] = self._chain_get_header
         m["chain_getBlock"] = self._chain_get_block
@@ -344,7 +366,9 @@ class RpcServer:
 
         m["author_submitExtrinsic"] = self._author_submit
         m["author_submitAndWatchExtrinsic"] = self._author_submit_and_watch
-        m["author_pendingExtrinsics"] = lambda s, p: [_hex(tx.ext.raw) for tx in self.chain.pool.by_hash.values()]
+        m["author_pendingExtrinsics"] = lambda s, p: [
+            _hex(tx.ext.raw) for tx in self.chain.pool.by_hash.values()
+        ]
         m["payment_queryInfo"] = self._payment_query_info
         m["payment_queryFeeDetails"] = self._payment_query_fee_details
 
@@ -388,7 +412,9 @@ class RpcServer:
 
     def _subscribe_heads(self, notification: str, finalized: bool) -> Handler:
         def subscribe(session: Session, params: list[Any]) -> Subscribed:
-            listeners = self.chain.finalized_listeners if finalized else self.chain.new_head_listeners
+            listeners = (
+                self.chain.finalized_listeners if finalized else self.chain.new_head_listeners
+            )
             subscription_id = ""
 
             def on_block(block: Block) -> None:
@@ -435,7 +461,9 @@ class RpcServer:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise _invalid("count must be a non-negative integer")
         if count > 1000:
-            raise RpcError(4002, "count exceeds maximum value", "count exceeds maximum value. value: 1000")
+            raise RpcError(
+                4002, "count exceeds maximum value", "count exceeds maximum value. value: 1000"
+            )
         start_param = _param(params, 2)
         start = None if start_param in (None, "0x") else _bytes_param(start_param, "start key")
         block = self._block_at(_param(params, 3))
@@ -487,7 +515,9 @@ class RpcServer:
                 read = self.chain.reader(best)
                 initial = {
                     "block": _hex(best.hash),
-                    "changes": [[_hex(k), None if (v := read(k)) is None else _hex(v)] for k in keys],
+                    "changes": [
+                        [_hex(k), None if (v := read(k)) is None else _hex(v)] for k in keys
+                    ],
                 }
                 session.notify("state_storage", subscription_id, initial)
             listeners.add(on_changes)
@@ -498,7 +528,9 @@ class RpcServer:
         subscription_id = session.add_subscription(lambda: None)
 
         def start() -> None:
-            session.notify("state_runtimeVersion", subscription_id, self.chain.runtime.version.to_json())
+            session.notify(
+                "state_runtimeVersion", subscription_id, self.chain.runtime.version.to_json()
+            )
 
         return Subscribed(subscription_id, start)
 
@@ -515,7 +547,9 @@ class RpcServer:
                 4003, f"Client error: Execution failed: Exported method {method} is not found"
             ) from exc
         except ScaleDecodeError as exc:
-            raise RpcError(4003, f"Client error: Execution failed: could not decode input: {exc}") from exc
+            raise RpcError(
+                4003, f"Client error: Execution failed: could not decode input: {exc}"
+            ) from exc
 
     def _author_submit(self, session: Session, params: list[Any]) -> str:
         raw = _bytes_param(_param(params, 0), "extrinsic")
@@ -563,8 +597,8 @@ class RpcServer:
         }
 
     def _payment_query_fee_details(self, session: Session, params: list[Any]) -> dict[str, Any]:
-        from .pallets.transaction_payment import compute_fee
         from ._pallet import Weight
+        from .pallets.transaction_payment import compute_fee
 
         raw = _bytes_param(_param(params, 0), "extrinsic")
         self._block_at(_param(params, 1))
@@ -575,6 +609,10 @@ class RpcServer:
         length_fee = compute_fee(len(ext.raw), Weight(0)) - base
         weight_fee = compute_fee(0, weight) - base
         return {
-            "inclusionFee": {"baseFee": hex(base), "lenFee": hex(length_fee), "adjustedWeightFee": hex(weight_fee)},
+            "inclusionFee": {
+                "baseFee": hex(base),
+                "lenFee": hex(length_fee),
+                "adjustedWeightFee": hex(weight_fee),
+            },
             "tip": hex(ext.tip),
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._crypto import verify_signature
@@ -33,8 +33,8 @@ from ._types import (
     U32,
     U128,
     VEC_U8,
-    Composite,
     Compact,
+    Composite,
     Field,
     OptionType,
     ScaleType,
@@ -318,12 +318,28 @@ class Runtime:
                         VariantCase(
                             pallet.name,
                             pallet.index,
-                            [Field(None, pallet.call_type, f"self::sp_api_hidden_includes_construct_runtime::hidden_include::dispatch::CallableCallFor<{pallet.name}, Runtime>")],
+                            [
+                                Field(
+                                    None,
+                                    pallet.call_type,
+                                    f"self::sp_api_hidden_includes_construct_runtime::hidden_include::dispatch::CallableCallFor<{pallet.name}, Runtime>",
+                                )
+                            ],
                         )
                     )
                 if pallet.event_type is not None:
                     RUNTIME_EVENT.add(
-                        VariantCase(pallet.name, pallet.index, [Field(None, pallet.event_type, f"{pallet.crate or 'pallet'}::Event<Runtime>")])
+                        VariantCase(
+                            pallet.name,
+                            pallet.index,
+                            [
+                                Field(
+                                    None,
+                                    pallet.event_type,
+                                    f"{pallet.crate or 'pallet'}::Event<Runtime>",
+                                )
+                            ],
+                        )
                     )
         self.signed_extensions = self._signed_extensions()
         self.extrinsic_type = Composite(
@@ -348,18 +364,38 @@ class Runtime:
             [VariantCase("Disabled", 0), VariantCase("Enabled", 1)],
         )
         extensions: list[tuple[str, ScaleType, ScaleType]] = [
-            ("CheckNonZeroSender", _signed_extension("CheckNonZeroSender", [*checks, "check_non_zero_sender"], []), UNIT),
-            ("CheckSpecVersion", _signed_extension("CheckSpecVersion", [*checks, "check_spec_version"], []), U32),
-            ("CheckTxVersion", _signed_extension("CheckTxVersion", [*checks, "check_tx_version"], []), U32),
-            ("CheckGenesis", _signed_extension("CheckGenesis", [*checks, "check_genesis"], []), H256),
+            (
+                "CheckNonZeroSender",
+                _signed_extension("CheckNonZeroSender", [*checks, "check_non_zero_sender"], []),
+                UNIT,
+            ),
+            (
+                "CheckSpecVersion",
+                _signed_extension("CheckSpecVersion", [*checks, "check_spec_version"], []),
+                U32,
+            ),
+            (
+                "CheckTxVersion",
+                _signed_extension("CheckTxVersion", [*checks, "check_tx_version"], []),
+                U32,
+            ),
+            (
+                "CheckGenesis",
+                _signed_extension("CheckGenesis", [*checks, "check_genesis"], []),
+                H256,
+            ),
             (
                 "CheckMortality",
-                _signed_extension("CheckMortality", [*checks, "check_mortality"], [Field(None, ERA, "Era")]),
+                _signed_extension(
+                    "CheckMortality", [*checks, "check_mortality"], [Field(None, ERA, "Era")]
+                ),
                 H256,
             ),
             (
                 "CheckNonce",
-                _signed_extension("CheckNonce", [*checks, "check_nonce"], [Field(None, Compact(U32), "T::Nonce")]),
+                _signed_extension(
+                    "CheckNonce", [*checks, "check_nonce"], [Field(None, Compact(U32), "T::Nonce")]
+                ),
                 UNIT,
             ),
             ("CheckWeight", _signed_extension("CheckWeight", [*checks, "check_weight"], []), UNIT),
@@ -374,7 +410,11 @@ class Runtime:
             ),
             (
                 "CheckMetadataHash",
-                _signed_extension("CheckMetadataHash", ["frame_metadata_hash_extension"], [Field("mode", mode, "Mode")]),
+                _signed_extension(
+                    "CheckMetadataHash",
+                    ["frame_metadata_hash_extension"],
+                    [Field("mode", mode, "Mode")],
+                ),
                 OptionType(bytes_array(32)),
             ),
         ]
@@ -458,12 +498,16 @@ class Runtime:
     def decode_extrinsic(self, raw: bytes) -> Extrinsic:
         """Decode an encoded extrinsic (with its length prefix); `TransactionRejected` (1001) if malformed."""
         if len(raw) > MAX_EXTRINSIC_BYTES:
-            raise TransactionRejected.bad_format(f"extrinsic of {len(raw)} bytes exceeds {MAX_EXTRINSIC_BYTES}")
+            raise TransactionRejected.bad_format(
+                f"extrinsic of {len(raw)} bytes exceeds {MAX_EXTRINSIC_BYTES}"
+            )
         try:
             reader = Reader(raw)
             length = reader.compact()
             if length != reader.remaining():
-                raise ScaleDecodeError(f"length prefix says {length} bytes, {reader.remaining()} follow")
+                raise ScaleDecodeError(
+                    f"length prefix says {length} bytes, {reader.remaining()} follow"
+                )
             version = reader.u8()
             if version == UNSIGNED_V4:
                 call_bytes = raw[reader.pos :]
@@ -544,18 +588,22 @@ class Runtime:
             birth = era_birth(period, phase, current)
             birth_hash = block_hash_at(birth) if birth <= best_number else None
             longevity = birth + period - current
-            if birth_hash is None:
-                raise TransactionRejected.invalid("Transaction has an ancient birth block")
+        if birth_hash is None:
+            raise TransactionRejected.invalid("Transaction has an ancient birth block")
         if check_signature:
             payload = self.signing_payload(ext, genesis, birth_hash)
             if not verify_signature(ext.scheme, ext.signature, payload, ext.signer):
-                raise TransactionRejected.invalid(self._explain_bad_proof(ext, genesis, current, block_hash_at))
+                raise TransactionRejected.invalid(
+                    self._explain_bad_proof(ext, genesis, current, block_hash_at)
+                )
         account = self.system.account_from(read, ext.signer)
         if ext.nonce < account["nonce"]:
             raise TransactionRejected.invalid("Transaction is outdated")
         weight, fee = self.fee_of(ext)
         if account["data"]["free"] - account["data"]["frozen"] < fee:
-            raise TransactionRejected.invalid("Inability to pay some fees (e.g. account balance too low)")
+            raise TransactionRejected.invalid(
+                "Inability to pay some fees (e.g. account balance too low)"
+            )
         return ValidTransaction(
             sender=ext.signer,
             nonce=ext.nonce,
@@ -566,7 +614,11 @@ class Runtime:
         )
 
     def _explain_bad_proof(
-        self, ext: Extrinsic, genesis: bytes, current: int, block_hash_at: Callable[[int], bytes | None]
+        self,
+        ext: Extrinsic,
+        genesis: bytes,
+        current: int,
+        block_hash_at: Callable[[int], bytes | None],
     ) -> str:
         """Substrate answers BadProof; where devnode can tell an expired era, it says so."""
         if ext.scheme == "Ecdsa":
@@ -577,9 +629,14 @@ class Runtime:
             while birth >= 0:
                 earlier = block_hash_at(birth)
                 if earlier is not None and verify_signature(
-                    ext.scheme, ext.signature, self.signing_payload(ext, genesis, earlier), ext.signer or b""
+                    ext.scheme,
+                    ext.signature,
+                    self.signing_payload(ext, genesis, earlier),
+                    ext.signer or b"",
                 ):
-                    return f"Transaction is outdated (its mortal era ended at block {birth + period})"
+                    return (
+                        f"Transaction is outdated (its mortal era ended at block {birth + period})"
+                    )
                 birth -= period
                 if birth < current - 4 * period:
                     break
@@ -648,17 +705,25 @@ class Runtime:
             with ctx.transactional():
                 self.dispatch(ctx, ext.call, Origin.none())
         except DispatchFailure as failure:
-            self.system.emit(ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info})
+            self.system.emit(
+                ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info}
+            )
         else:
             self.system.emit(ctx, "ExtrinsicSuccess", {"dispatch_info": info})
 
     def _apply_signed(
-        self, ctx: CallContext, ext: Extrinsic, index: int, block_hash_at: Callable[[int], bytes | None]
+        self,
+        ctx: CallContext,
+        ext: Extrinsic,
+        index: int,
+        block_hash_at: Callable[[int], bytes | None],
     ) -> None:
         assert ext.signer is not None
         # Re-validate against the block's own state (nonce and fee may have changed since the
         # pool admitted it); the signature was checked at admission.
-        self.validate(ext, ctx.overlay.get, ctx.block_number - 1, block_hash_at, check_signature=False)
+        self.validate(
+            ext, ctx.overlay.get, ctx.block_number - 1, block_hash_at, check_signature=False
+        )
         account = self.system.account_from(ctx.overlay.get, ext.signer)
         if ext.nonce != account["nonce"]:
             raise TransactionRejected.invalid("Transaction will be valid in the future")
@@ -672,21 +737,27 @@ class Runtime:
                 self.balances.withdraw(ctx, ext.signer, fee, keep_alive=False)
         except DispatchFailure as failure:
             del ctx.events[events_before:]
-            raise TransactionRejected.invalid("Inability to pay some fees (e.g. account balance too low)") from failure
+            raise TransactionRejected.invalid(
+                "Inability to pay some fees (e.g. account balance too low)"
+            ) from failure
         info = self._dispatch_info(spec, weight)
         try:
             with ctx.transactional():
                 self.dispatch(ctx, ext.call, Origin.signed(ext.signer))
         except DispatchFailure as failure:
             self.payment.fee_paid(ctx, ext.signer, fee, ext.tip)
-            self.system.emit(ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info})
+            self.system.emit(
+                ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info}
+            )
         else:
             self.payment.fee_paid(ctx, ext.signer, fee, ext.tip)
             self.system.emit(ctx, "ExtrinsicSuccess", {"dispatch_info": info})
 
     # -- genesis -----------------------------------------------------------------------------
 
-    def genesis_changes(self, endowed: list[tuple[bytes, int]], sudo_key: bytes | None) -> dict[bytes, bytes | None]:
+    def genesis_changes(
+        self, endowed: list[tuple[bytes, int]], sudo_key: bytes | None
+    ) -> dict[bytes, bytes | None]:
         ctx = CallContext(self, Overlay(lambda _key: None), 0, bytes(32))
         for who, amount in endowed:
             self.balances.endow(ctx, who, amount)
@@ -708,7 +779,10 @@ class Runtime:
             reader.finish()
             nonce: int = self.system.account_from(read, who)["nonce"]
             return nonce.to_bytes(4, "little")
-        if method in ("TransactionPaymentApi_query_info", "TransactionPaymentApi_query_fee_details"):
+        if method in (
+            "TransactionPaymentApi_query_info",
+            "TransactionPaymentApi_query_fee_details",
+        ):
             length_prefixed = bytes(reader.data[reader.pos : len(reader.data) - 4])
             length = int.from_bytes(data[-4:], "little") if len(data) >= 4 else 0
             try:
@@ -726,7 +800,9 @@ class Runtime:
                 )
             base = compute_fee(0, Weight(0), 0)
             length_fee = (length or len(ext.raw)) * (compute_fee(1, Weight(0)) - base)
-            inclusion = U128.encode(base) + U128.encode(length_fee) + U128.encode(fee - base - length_fee)
+            inclusion = (
+                U128.encode(base) + U128.encode(length_fee) + U128.encode(fee - base - length_fee)
+            )
             return b"\x01" + inclusion + U128.encode(0)
         if method == "Metadata_metadata":
             return VEC_U8.encode(self.metadata())

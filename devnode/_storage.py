@@ -98,4 +98,3 @@ class VersionedStorage:
 
     def __len__(self) -> int:
         return len(self._current)
-

@@ -177,7 +177,9 @@ class SequenceType(ScaleType):
             return reader.bytes_vec()
         count = reader.compact()
         if count > reader.remaining():
-            raise ScaleDecodeError(f"sequence claims {count} items, only {reader.remaining()} bytes left")
+            raise ScaleDecodeError(
+                f"sequence claims {count} items, only {reader.remaining()} bytes left"
+            )
         return [self.inner.decode(reader) for _ in range(count)]
 
     def children(self) -> Iterable[ScaleType]:
@@ -215,7 +217,9 @@ class Array(ScaleType):
         return ("array", self.length, registry.id_of(self.inner))
 
     def encode_def(self, registry: TypeRegistry) -> bytes:
-        return b"\x03" + self.length.to_bytes(4, "little") + encode_compact(registry.id_of(self.inner))
+        return (
+            b"\x03" + self.length.to_bytes(4, "little") + encode_compact(registry.id_of(self.inner))
+        )
 
 
 class TupleType(ScaleType):

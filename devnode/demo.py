@@ -19,8 +19,12 @@ def _client_session(url: str, blocks_to_watch: int) -> None:
     from substrateinterface import Keypair, SubstrateInterface
 
     substrate = SubstrateInterface(url=url)
-    print(f"connected with substrate-interface: chain {substrate.chain!r}, runtime {substrate.runtime_version},")
-    print(f"  token {substrate.token_symbol} ({substrate.token_decimals} decimals), SS58 prefix {substrate.ss58_format}")
+    print(
+        f"connected with substrate-interface: chain {substrate.chain!r}, runtime {substrate.runtime_version},"
+    )
+    print(
+        f"  token {substrate.token_symbol} ({substrate.token_decimals} decimals), SS58 prefix {substrate.ss58_format}"
+    )
 
     seen: list[int] = []
 
@@ -42,7 +46,9 @@ def _client_session(url: str, blocks_to_watch: int) -> None:
         return int(substrate.query("System", "Account", [who.ss58_address]).value["data"]["free"])
 
     before_alice, before_bob = free(alice), free(bob)
-    call = substrate.compose_call("Balances", "transfer_keep_alive", {"dest": bob.ss58_address, "value": 5 * UNIT})
+    call = substrate.compose_call(
+        "Balances", "transfer_keep_alive", {"dest": bob.ss58_address, "value": 5 * UNIT}
+    )
     fee = substrate.get_payment_info(call, alice)["partialFee"]
     print(f"Alice sends Bob 5 {substrate.token_symbol} (estimated fee {fee / UNIT:.6f})")
     receipt = substrate.submit_extrinsic(
@@ -55,7 +61,10 @@ def _client_session(url: str, blocks_to_watch: int) -> None:
     after_alice, after_bob = free(alice), free(bob)
     print(f"  Alice {before_alice / UNIT:,.6f} -> {after_alice / UNIT:,.6f}")
     print(f"  Bob   {before_bob / UNIT:,.6f} -> {after_bob / UNIT:,.6f}")
-    if after_bob - before_bob != 5 * UNIT or before_alice - after_alice != 5 * UNIT + receipt.total_fee_amount:
+    if (
+        after_bob - before_bob != 5 * UNIT
+        or before_alice - after_alice != 5 * UNIT + receipt.total_fee_amount
+    ):
         raise SystemExit("demo: balances do not add up")
     substrate.close()
 

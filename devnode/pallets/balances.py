@@ -23,14 +23,19 @@ class Balances(Pallet):
 
     TotalIssuance = StorageItem(BALANCE, default=0, docs=["The total units issued in the system."])
     InactiveIssuance = StorageItem(
-        BALANCE, default=0, docs=["The total units of outstanding deactivated balance in the system."]
+        BALANCE,
+        default=0,
+        docs=["The total units of outstanding deactivated balance in the system."],
     )
 
     event_decls: ClassVar = [
         (
             "Endowed",
             0,
-            [Field("account", ACCOUNT_ID, "T::AccountId"), Field("free_balance", BALANCE, "T::Balance")],
+            [
+                Field("account", ACCOUNT_ID, "T::AccountId"),
+                Field("free_balance", BALANCE, "T::Balance"),
+            ],
             "An account was created with some free balance.",
         ),
         (
@@ -97,7 +102,11 @@ class Balances(Pallet):
         ("TooManyReserves", 7, "Number of named reserves exceed `MaxReserves`."),
         ("TooManyHolds", 8, "Number of holds exceed `VariantCountOf<T::RuntimeHoldReason>`."),
         ("TooManyFreezes", 9, "Number of freezes exceed `MaxFreezes`."),
-        ("IssuanceDeactivated", 10, "The issuance cannot be modified since it is already deactivated."),
+        (
+            "IssuanceDeactivated",
+            10,
+            "The issuance cannot be modified since it is already deactivated.",
+        ),
         ("DeltaZero", 11, "The delta cannot be zero."),
     ]
     constants: ClassVar = {
@@ -112,7 +121,10 @@ class Balances(Pallet):
 
     @dispatchable(
         0,
-        [Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"), Field("value", Compact(BALANCE), "T::Balance")],
+        [
+            Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
+            Field("value", Compact(BALANCE), "T::Balance"),
+        ],
         TRANSFER_WEIGHT,
     )
     def transfer_allow_death(self, ctx: CallContext, origin: Origin, dest: Any, value: int) -> None:
@@ -129,14 +141,19 @@ class Balances(Pallet):
         ],
         TRANSFER_WEIGHT,
     )
-    def force_transfer(self, ctx: CallContext, origin: Origin, source: Any, dest: Any, value: int) -> None:
+    def force_transfer(
+        self, ctx: CallContext, origin: Origin, source: Any, dest: Any, value: int
+    ) -> None:
         """Exactly as `transfer_allow_death`, except the origin must be root and the source account may be specified."""
         ctx.ensure_root(origin)
         self.transfer(ctx, ctx.lookup(source), ctx.lookup(dest), value, keep_alive=False)
 
     @dispatchable(
         3,
-        [Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"), Field("value", Compact(BALANCE), "T::Balance")],
+        [
+            Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
+            Field("value", Compact(BALANCE), "T::Balance"),
+        ],
         TRANSFER_WEIGHT,
     )
     def transfer_keep_alive(self, ctx: CallContext, origin: Origin, dest: Any, value: int) -> None:
@@ -159,7 +176,10 @@ class Balances(Pallet):
 
     @dispatchable(
         8,
-        [Field("who", MULTI_ADDRESS, "AccountIdLookupOf<T>"), Field("new_free", Compact(BALANCE), "T::Balance")],
+        [
+            Field("who", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
+            Field("new_free", Compact(BALANCE), "T::Balance"),
+        ],
         Weight(30_000_000, 3_593),
         DispatchClass.OPERATIONAL,
     )
@@ -200,7 +220,9 @@ class Balances(Pallet):
             self.emit(ctx, "Endowed", {"account": who, "free_balance": data["free"]})
         ctx.system.put_account(ctx, who, info)
 
-    def transfer(self, ctx: CallContext, source: bytes, dest: bytes, value: int, keep_alive: bool) -> None:
+    def transfer(
+        self, ctx: CallContext, source: bytes, dest: bytes, value: int, keep_alive: bool
+    ) -> None:
         system = ctx.system
         if value == 0 or source == dest:
             self.emit(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
@@ -256,7 +278,7 @@ class Balances(Pallet):
     def unreserve(self, ctx: CallContext, who: bytes, amount: int) -> int:
         """Move up to `amount` back to free; returns what was actually moved."""
         info = ctx.system.account(ctx, who)
-        moved = min(amount, info["data"]["reserved"])
+        moved: int = min(amount, info["data"]["reserved"])
         info["data"]["reserved"] -= moved
         info["data"]["free"] += moved
         ctx.system.put_account(ctx, who, info)

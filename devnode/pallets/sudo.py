@@ -31,7 +31,12 @@ class Sudo(Pallet):
     Key = StorageItem(ACCOUNT_ID, docs=["The `AccountId` of the sudo key."])
 
     event_decls: ClassVar = [
-        ("Sudid", 0, [Field("sudo_result", DISPATCH_RESULT, "DispatchResult")], "A sudo call just took place."),
+        (
+            "Sudid",
+            0,
+            [Field("sudo_result", DISPATCH_RESULT, "DispatchResult")],
+            "A sudo call just took place.",
+        ),
         (
             "KeyChanged",
             1,
@@ -42,7 +47,12 @@ class Sudo(Pallet):
             "The sudo key has been updated.",
         ),
         ("KeyRemoved", 2, [], "The key was permanently removed."),
-        ("SudoAsDone", 3, [Field("sudo_result", DISPATCH_RESULT, "DispatchResult")], "A sudo call just took place."),
+        (
+            "SudoAsDone",
+            3,
+            [Field("sudo_result", DISPATCH_RESULT, "DispatchResult")],
+            "A sudo call just took place.",
+        ),
     ]
     error_decls: ClassVar = [("RequireSudo", 0, "Sender must be the Sudo account.")]
 
@@ -68,10 +78,15 @@ class Sudo(Pallet):
 
     @dispatchable(
         1,
-        [Field("call", RUNTIME_CALL, "Box<<T as Config>::RuntimeCall>"), Field("weight", WEIGHT, "Weight")],
+        [
+            Field("call", RUNTIME_CALL, "Box<<T as Config>::RuntimeCall>"),
+            Field("weight", WEIGHT, "Weight"),
+        ],
         lambda a: SUDO_WEIGHT + Weight(a["weight"]["ref_time"], a["weight"]["proof_size"]),
     )
-    def sudo_unchecked_weight(self, ctx: CallContext, origin: Origin, call: Any, weight: Any) -> None:
+    def sudo_unchecked_weight(
+        self, ctx: CallContext, origin: Origin, call: Any, weight: Any
+    ) -> None:
         """As `sudo`, with the weight given by the caller."""
         self._ensure_key(ctx, origin)
         self.emit(ctx, "Sudid", {"sudo_result": self._run(ctx, call, Origin.root())})

@@ -80,8 +80,18 @@ class System(Pallet):
             "An extrinsic failed.",
         ),
         ("CodeUpdated", 2, [], "`:code` was updated."),
-        ("NewAccount", 3, [Field("account", ACCOUNT_ID, "T::AccountId")], "A new account was created."),
-        ("KilledAccount", 4, [Field("account", ACCOUNT_ID, "T::AccountId")], "An account was reaped."),
+        (
+            "NewAccount",
+            3,
+            [Field("account", ACCOUNT_ID, "T::AccountId")],
+            "A new account was created.",
+        ),
+        (
+            "KilledAccount",
+            4,
+            [Field("account", ACCOUNT_ID, "T::AccountId")],
+            "An account was reaped.",
+        ),
         (
             "Remarked",
             5,
@@ -90,19 +100,41 @@ class System(Pallet):
         ),
     ]
     error_decls: ClassVar = [
-        ("InvalidSpecName", 0, "The name of specification does not match between the current runtime and the new runtime."),
+        (
+            "InvalidSpecName",
+            0,
+            "The name of specification does not match between the current runtime and the new runtime.",
+        ),
         ("SpecVersionNeedsToIncrease", 1, "The specification version is not allowed to decrease."),
-        ("FailedToExtractRuntimeVersion", 2, "Failed to extract the runtime version from the new runtime."),
-        ("NonDefaultComposite", 3, "Suicide called when the account has non-default composite data."),
-        ("NonZeroRefCount", 4, "There is a non-zero reference count preventing the account from being purged."),
+        (
+            "FailedToExtractRuntimeVersion",
+            2,
+            "Failed to extract the runtime version from the new runtime.",
+        ),
+        (
+            "NonDefaultComposite",
+            3,
+            "Suicide called when the account has non-default composite data.",
+        ),
+        (
+            "NonZeroRefCount",
+            4,
+            "There is a non-zero reference count preventing the account from being purged.",
+        ),
         ("CallFiltered", 5, "The origin filter prevent the call to be dispatched."),
     ]
     constants: ClassVar = {
-        "BlockHashCount": Constant(U32, 4096, ("Maximum number of block number to block hash mappings to keep.",)),
+        "BlockHashCount": Constant(
+            U32, 4096, ("Maximum number of block number to block hash mappings to keep.",)
+        ),
         "SS58Prefix": Constant(U16, 42, ("The designated SS58 prefix of this chain.",)),
     }
 
-    @dispatchable(0, [Field("remark", VEC_U8, "Vec<u8>")], lambda a: Weight(1_000_000 + len(a["remark"]) * 100))
+    @dispatchable(
+        0,
+        [Field("remark", VEC_U8, "Vec<u8>")],
+        lambda a: Weight(1_000_000 + len(a["remark"]) * 100),
+    )
     def remark(self, ctx: CallContext, origin: Origin, remark: bytes) -> None:
         """Make some on-chain remark."""
         ctx.ensure_signed(origin)
@@ -112,13 +144,19 @@ class System(Pallet):
         [Field("items", SequenceType(KEY_VALUE), "Vec<KeyValue>")],
         lambda a: Weight(5_000_000 * max(1, len(a["items"]))),
     )
-    def set_storage(self, ctx: CallContext, origin: Origin, items: list[tuple[bytes, bytes]]) -> None:
+    def set_storage(
+        self, ctx: CallContext, origin: Origin, items: list[tuple[bytes, bytes]]
+    ) -> None:
         """Set some items of storage (root only)."""
         ctx.ensure_root(origin)
         for key, value in items:
             ctx.overlay.set(key, value)
 
-    @dispatchable(7, [Field("remark", VEC_U8, "Vec<u8>")], lambda a: Weight(2_000_000 + len(a["remark"]) * 100))
+    @dispatchable(
+        7,
+        [Field("remark", VEC_U8, "Vec<u8>")],
+        lambda a: Weight(2_000_000 + len(a["remark"]) * 100),
+    )
     def remark_with_event(self, ctx: CallContext, origin: Origin, remark: bytes) -> None:
         """Make some on-chain remark and emit an event."""
         who = ctx.ensure_signed(origin)

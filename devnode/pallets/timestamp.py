@@ -18,7 +18,9 @@ class Timestamp(Pallet):
     index = 2
 
     Now = StorageItem(U64, default=0, docs=["The current time for the current block."])
-    DidUpdate = StorageItem(BOOL, default=False, docs=["Whether the timestamp has been updated in this block."])
+    DidUpdate = StorageItem(
+        BOOL, default=False, docs=["Whether the timestamp has been updated in this block."]
+    )
 
     constants: ClassVar = {
         "MinimumPeriod": Constant(U64, 1, ("The minimum period between blocks, in milliseconds.",)),

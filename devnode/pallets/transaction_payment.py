@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .._pallet import Constant, Pallet, StorageItem, Weight
 from .._primitives import ACCOUNT_ID, BALANCE
-from .._types import U8, Composite, Field, U128
+from .._types import U8, U128, Composite, Field
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -48,7 +48,9 @@ class TransactionPayment(Pallet):
         ),
     ]
     constants: ClassVar = {
-        "OperationalFeeMultiplier": Constant(U8, 5, ("A fee multiplier for `Operational` extrinsics.",)),
+        "OperationalFeeMultiplier": Constant(
+            U8, 5, ("A fee multiplier for `Operational` extrinsics.",)
+        ),
     }
 
     def fee_paid(self, ctx: CallContext, who: bytes, fee: int, tip: int) -> None:

@@ -15,11 +15,19 @@ ENDOWMENT = DevNodeConfig().endowment
 
 
 def free_balance(substrate: SubstrateInterface, who: Keypair, block_hash: str | None = None) -> int:
-    return int(substrate.query("System", "Account", [who.ss58_address], block_hash=block_hash).value["data"]["free"])
+    return int(
+        substrate.query("System", "Account", [who.ss58_address], block_hash=block_hash).value[
+            "data"
+        ]["free"]
+    )
 
 
-def transfer(substrate: SubstrateInterface, sender: Keypair, dest: Keypair, value: int, **kwargs: object):
-    call = substrate.compose_call("Balances", "transfer_keep_alive", {"dest": dest.ss58_address, "value": value})
+def transfer(
+    substrate: SubstrateInterface, sender: Keypair, dest: Keypair, value: int, **kwargs: object
+):
+    call = substrate.compose_call(
+        "Balances", "transfer_keep_alive", {"dest": dest.ss58_address, "value": value}
+    )
     return substrate.create_signed_extrinsic(call, sender, **kwargs)
 
 
@@ -29,7 +37,11 @@ def test_connects_and_reads_chain_identity(substrate: SubstrateInterface) -> Non
     assert substrate.ss58_format == 42
     version = substrate.get_block_runtime_version(substrate.get_chain_head())
     assert version["specName"] == "devnode"
-    modules = {p.name for p in substrate.get_metadata_modules_list()} if hasattr(substrate, "get_metadata_modules_list") else {m["name"] for m in substrate.get_metadata_modules()}
+    modules = (
+        {p.name for p in substrate.get_metadata_modules_list()}
+        if hasattr(substrate, "get_metadata_modules_list")
+        else {m["name"] for m in substrate.get_metadata_modules()}
+    )
     assert {"System", "Timestamp", "Balances", "TransactionPayment", "Sudo"} <= modules
     assert substrate.get_constant("Balances", "ExistentialDeposit").value == 10**9
 
@@ -38,7 +50,10 @@ def test_query_and_query_map(substrate: SubstrateInterface, alice: Keypair) -> N
     info = substrate.query("System", "Account", [alice.ss58_address]).value
     assert info["nonce"] == 0
     assert info["data"]["free"] == ENDOWMENT
-    accounts = {account.value: data.value["data"]["free"] for account, data in substrate.query_map("System", "Account")}
+    accounts = {
+        account.value: data.value["data"]["free"]
+        for account, data in substrate.query_map("System", "Account")
+    }
     expected = {Keypair.create_from_uri(f"//{name}").ss58_address for name in DEV_ACCOUNTS}
     assert set(accounts) == expected
     assert all(free == ENDOWMENT for free in accounts.values())
@@ -53,17 +68,25 @@ def test_transfer_included_with_receipt_events_and_fee(
     substrate: SubstrateInterface, alice: Keypair, bob: Keypair
 ) -> None:
     before_alice, before_bob = free_balance(substrate, alice), free_balance(substrate, bob)
-    call = substrate.compose_call("Balances", "transfer_keep_alive", {"dest": bob.ss58_address, "value": 3 * UNIT})
+    call = substrate.compose_call(
+        "Balances", "transfer_keep_alive", {"dest": bob.ss58_address, "value": 3 * UNIT}
+    )
     estimate = substrate.get_payment_info(call, alice)
     assert estimate["partialFee"] > 0
-    receipt = substrate.submit_extrinsic(substrate.create_signed_extrinsic(call, alice), wait_for_inclusion=True)
+    receipt = substrate.submit_extrinsic(
+        substrate.create_signed_extrinsic(call, alice), wait_for_inclusion=True
+    )
     assert receipt.is_success
     assert receipt.error_message is None
     events = [(e.value["module_id"], e.value["event_id"]) for e in receipt.triggered_events]
     assert ("Balances", "Transfer") in events
     assert events[-1] == ("System", "ExtrinsicSuccess")
     transfer_event = next(e for e in receipt.triggered_events if e.value["event_id"] == "Transfer")
-    assert transfer_event.value["attributes"] == {"from": alice.ss58_address, "to": bob.ss58_address, "amount": 3 * UNIT}
+    assert transfer_event.value["attributes"] == {
+        "from": alice.ss58_address,
+        "to": bob.ss58_address,
+        "amount": 3 * UNIT,
+    }
     assert receipt.total_fee_amount == estimate["partialFee"]
     assert receipt.weight["ref_time"] == estimate["weight"]["ref_time"]
     assert free_balance(substrate, bob) == before_bob + 3 * UNIT
@@ -77,7 +100,9 @@ def test_transfer_included_with_receipt_events_and_fee(
 def test_failed_call_is_charged_and_reports_module_error(
     substrate: SubstrateInterface, alice: Keypair, bob: Keypair
 ) -> None:
-    receipt = substrate.submit_extrinsic(transfer(substrate, bob, alice, 2 * ENDOWMENT), wait_for_inclusion=True)
+    receipt = substrate.submit_extrinsic(
+        transfer(substrate, bob, alice, 2 * ENDOWMENT), wait_for_inclusion=True
+    )
     assert not receipt.is_success
     assert receipt.error_message["name"] == "InsufficientBalance"
     assert receipt.total_fee_amount > 0
@@ -89,7 +114,9 @@ def test_transfer_waits_for_lagging_finality(alice: Keypair, bob: Keypair) -> No
     running = start_node(block_time=0.2, finality_lag=2)
     try:
         substrate = SubstrateInterface(url=running.url)
-        receipt = substrate.submit_extrinsic(transfer(substrate, alice, bob, UNIT), wait_for_finalization=True)
+        receipt = substrate.submit_extrinsic(
+            transfer(substrate, alice, bob, UNIT), wait_for_finalization=True
+        )
         assert receipt.finalized
         assert receipt.is_success
         included = substrate.get_block_number(receipt.block_hash)
@@ -142,7 +169,9 @@ def test_rejects_bad_signature(substrate: SubstrateInterface, alice: Keypair, bo
     assert "bad signature" in error["data"]
 
 
-def test_rejects_replayed_nonce(substrate: SubstrateInterface, alice: Keypair, bob: Keypair) -> None:
+def test_rejects_replayed_nonce(
+    substrate: SubstrateInterface, alice: Keypair, bob: Keypair
+) -> None:
     extrinsic = transfer(substrate, alice, bob, UNIT)
     assert substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True).is_success
     with pytest.raises(SubstrateRequestException) as caught:
@@ -166,7 +195,9 @@ def test_rejects_wrong_genesis(substrate: SubstrateInterface, alice: Keypair, bo
     assert "bad signature" in caught.value.args[0]["data"]
 
 
-def test_mortal_era_accepted_then_expired(node: NodeThread, substrate: SubstrateInterface, alice: Keypair, bob: Keypair) -> None:
+def test_mortal_era_accepted_then_expired(
+    node: NodeThread, substrate: SubstrateInterface, alice: Keypair, bob: Keypair
+) -> None:
     for _ in range(3):
         node.run(node.node.produce_block())  # type: ignore[union-attr]
     mortal = transfer(substrate, alice, bob, UNIT, era={"period": 4})
@@ -181,7 +212,9 @@ def test_mortal_era_accepted_then_expired(node: NodeThread, substrate: Substrate
     assert "outdated" in caught.value.args[0]["data"]
 
 
-def test_future_nonce_waits_for_its_turn(node: NodeThread, substrate: SubstrateInterface, alice: Keypair, bob: Keypair) -> None:
+def test_future_nonce_waits_for_its_turn(
+    node: NodeThread, substrate: SubstrateInterface, alice: Keypair, bob: Keypair
+) -> None:
     later = transfer(substrate, alice, bob, UNIT, nonce=1)
     first = transfer(substrate, alice, bob, UNIT, nonce=0)
     later_hash = substrate.submit_extrinsic(later).extrinsic_hash
@@ -202,13 +235,17 @@ def test_sudo_dispatches_as_root_only_for_the_key(
         "Balances", "force_set_balance", {"who": charlie.ss58_address, "new_free": 7 * UNIT}
     )
     sudo = substrate.compose_call("Sudo", "sudo", {"call": inner})
-    receipt = substrate.submit_extrinsic(substrate.create_signed_extrinsic(sudo, alice), wait_for_inclusion=True)
+    receipt = substrate.submit_extrinsic(
+        substrate.create_signed_extrinsic(sudo, alice), wait_for_inclusion=True
+    )
     assert receipt.is_success
     sudid = next(e for e in receipt.triggered_events if e.value["event_id"] == "Sudid")
     assert "Ok" in sudid.value["attributes"]["sudo_result"]
     assert free_balance(substrate, charlie) == 7 * UNIT
 
-    denied = substrate.submit_extrinsic(substrate.create_signed_extrinsic(sudo, bob), wait_for_inclusion=True)
+    denied = substrate.submit_extrinsic(
+        substrate.create_signed_extrinsic(sudo, bob), wait_for_inclusion=True
+    )
     assert not denied.is_success
     assert denied.error_message["name"] == "RequireSudo"
 
@@ -218,7 +255,9 @@ def test_restart_with_base_path_keeps_state(base_path, alice: Keypair, bob: Keyp
     try:
         substrate = SubstrateInterface(url=first.url)
         for _ in range(2):
-            assert substrate.submit_extrinsic(transfer(substrate, alice, bob, UNIT), wait_for_inclusion=True).is_success
+            assert substrate.submit_extrinsic(
+                transfer(substrate, alice, bob, UNIT), wait_for_inclusion=True
+            ).is_success
         head = substrate.get_chain_head()
         number = substrate.get_block_number(head)
         bob_balance = free_balance(substrate, bob)
@@ -235,7 +274,9 @@ def test_restart_with_base_path_keeps_state(base_path, alice: Keypair, bob: Keyp
         assert substrate.get_block_hash(0) == genesis
         assert free_balance(substrate, bob) == bob_balance
         assert substrate.get_account_nonce(alice.ss58_address) == 2
-        receipt = substrate.submit_extrinsic(transfer(substrate, alice, bob, UNIT), wait_for_inclusion=True)
+        receipt = substrate.submit_extrinsic(
+            transfer(substrate, alice, bob, UNIT), wait_for_inclusion=True
+        )
         assert receipt.is_success
         assert substrate.get_block_number(receipt.block_hash) == number + 1
         substrate.close()
