@@ -1,0 +1,55 @@
+"""One exception root for the cache, with a subclass per way a caller may react."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CacheError(Exception):
+    """Root of every error raised by the cache package."""
+
+
+class CacheClosedError(CacheError):
+    """The cache was used after ``close()``."""
+
+
+class OriginError(CacheError):
+    """The origin (IPFS) could not deliver the model; the cause is chained."""
+
+
+class ModelLoadError(CacheError):
+    """The loader could not turn a local model directory into a loaded model."""
+
+
+class ModelTooLargeError(CacheError):
+    """A model does not fit the tier-1 capacity even with everything else evicted."""
+
+    def __init__(self, key: str, size: int, capacity: int) -> None:
+        super().__init__(f"model {key} needs {size} bytes; tier-1 capacity is {capacity} bytes")
+        self.key = key
+        self.size = size
+        self.capacity = capacity
+
+
+class InsufficientSpaceError(CacheError):
+    """The local model directory cannot hold an entry (cap or full disk)."""
+
+    def __init__(self, directory: Path, requested: int, available: int) -> None:
+        super().__init__(
+            f"no space in {directory}: {requested} bytes requested, {available} bytes available"
+        )
+        self.directory = directory
+        self.requested = requested
+        self.available = available
+
+
+class TierUnavailableError(CacheError):
+    """Tier 2 (Redis) is down or too slow; callers bypass it."""
+
+
+class ChunkCorruptError(CacheError):
+    """A tier-2 chunk did not hash to the value in its manifest."""
+
+
+class ManifestError(CacheError, ValueError):
+    """A tier-2 manifest is malformed."""

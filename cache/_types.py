@@ -1,0 +1,91 @@
+"""Identifiers, configuration and metric records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NewType
+
+# A model is named by its CID: entries never go stale; a new version is a new CID.
+ModelKey = NewType("ModelKey", str)
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    """How big each tier is and how hard to try.
+
+    ``tier1_capacity`` is bytes of (device) memory for loaded models, as the loader measures
+    them. ``disk_capacity`` caps the local model directory ``disk_dir``. ``redis_url`` of
+    ``None`` disables tier 2.
+    """
+
+    disk_dir: Path
+    tier1_capacity: int = 8 * GiB
+    disk_capacity: int = 64 * GiB
+    redis_url: str | None = None
+    # Every key starts with this prefix; the CID goes in a {hash tag} so a model's keys share
+    # one Redis Cluster slot (multi-key publish stays atomic there too).
+    redis_prefix: str = "mc"
+    chunk_size: int = 4 * MiB
+    # Chunks per pipelined round trip when reading or writing tier 2.
+    pipeline_chunks: int = 4
+    # Any single Redis call slower than this counts as Redis being down.
+    redis_timeout: float = 5.0
+    # After a Redis failure, tier 2 is skipped for this long before it is tried again.
+    redis_retry_after: float = 5.0
+    # The cross-daemon fill lock expires after this long (a crashed filler frees it).
+    fill_lock_ttl: float = 120.0
+    # How long a daemon waits for another daemon's fill before fetching from the origin itself.
+    fill_wait: float = 120.0
+    fill_poll: float = 0.05
+    # Staging keys of an abandoned fill expire after this long.
+    staging_ttl: float = 600.0
+    # Tier-1 policy name: see ``POLICIES``.
+    policy: str = "lfu-da-h"
+    # Models loaded at once (each load can take gigabytes of host memory on its way in).
+    max_concurrent_loads: int = 2
+    # Demand estimator half-life in seconds.
+    demand_half_life: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.tier1_capacity <= 0 or self.disk_capacity <= 0:
+            raise ValueError("capacities must be positive")
+        if self.chunk_size < 1 or self.pipeline_chunks < 1 or self.max_concurrent_loads < 1:
+            raise ValueError("chunk_size, pipeline_chunks and max_concurrent_loads must be >= 1")
+        if "{" in self.redis_prefix or "}" in self.redis_prefix:
+            raise ValueError("redis_prefix must not contain braces")
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    """One tier-1 or disk eviction: which entry, how big, and how long it had been cached."""
+
+    tier: str
+    key: ModelKey
+    size: int
+    age_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CacheMetrics:
+    """A snapshot of the cache's counters."""
+
+    tier1_hits: int = 0
+    tier1_misses: int = 0
+    disk_hits: int = 0
+    disk_misses: int = 0
+    tier2_hits: int = 0
+    tier2_misses: int = 0
+    origin_fetches: int = 0
+    bytes_from_origin: int = 0
+    bytes_from_tier2: int = 0
+    bytes_to_tier2: int = 0
+    corrupt_chunks: int = 0
+    tier2_bypassed: int = 0
+    loads: int = 0
+    load_seconds: float = 0.0
+    tier1_bytes: int = 0
+    evictions: tuple[Eviction, ...] = field(default_factory=tuple)
