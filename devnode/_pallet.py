@@ -85,6 +85,7 @@ class StorageItem:
         self.docs = tuple(docs)
         self.name = ""
         self.prefix = b""
+        self._key_cache: dict[bytes, bytes] = {}
         self.default_bytes = b"" if default is _NO_DEFAULT else value.encode(default)
 
     @property
@@ -98,6 +99,18 @@ class StorageItem:
     def key(self, *keys: Any) -> bytes:
         if len(keys) != len(self.keys):
             raise ValueError(f"{self.name} takes {len(self.keys)} keys, got {len(keys)}")
+        if len(keys) == 1 and isinstance(keys[0], bytes):
+            # Account-keyed maps are hit several times per extrinsic: remember their hashed keys.
+            cached = self._key_cache.get(keys[0])
+            if cached is None:
+                if len(self._key_cache) >= 65_536:
+                    self._key_cache.clear()
+                cached = self._hashed_key(keys)
+                self._key_cache[keys[0]] = cached
+            return cached
+        return self._hashed_key(keys)
+
+    def _hashed_key(self, keys: tuple[Any, ...]) -> bytes:
         out = self.prefix
         for (hasher, key_type), key in zip(self.keys, keys, strict=True):
             out += hash_key(hasher, key_type.encode(key))

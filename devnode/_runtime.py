@@ -215,7 +215,6 @@ class CallContext:
         self.events: list[dict[str, Any]] = []
         self.phase: Any = ("Initialization", None)
         self.system: System = runtime.system
-        self._defaults: dict[int, Any] = {}
 
     # -- storage -----------------------------------------------------------------------------
 
@@ -721,11 +720,10 @@ class Runtime:
         assert ext.signer is not None
         # Re-validate against the block's own state (nonce and fee may have changed since the
         # pool admitted it); the signature was checked at admission.
-        self.validate(
+        valid = self.validate(
             ext, ctx.overlay.get, ctx.block_number - 1, block_hash_at, check_signature=False
         )
-        account = self.system.account_from(ctx.overlay.get, ext.signer)
-        if ext.nonce != account["nonce"]:
+        if not valid.ready:
             raise TransactionRejected.invalid("Transaction will be valid in the future")
         ctx.phase = ("ApplyExtrinsic", index)
         spec = self.call_spec(ext.call)

@@ -15,7 +15,7 @@ Python values used for each kind of type:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,17 +264,32 @@ class Field:
         return bytes(out)
 
 
-def _encode_fields(fields: Sequence[Field], value: Any) -> bytes:
+def _compile_encoder(fields: Sequence[Field]) -> Callable[[Any], bytes]:
+    """An encoder for a field list, resolved once instead of on every value."""
     if not fields:
-        return b""
+        return lambda value: b""
     if len(fields) == 1 and fields[0].name is None:
-        return fields[0].type.encode(value)
+        return fields[0].type.encode
+    encoders = [f.type.encode for f in fields]
     if fields[0].name is None:
-        return b"".join(f.type.encode(v) for f, v in zip(fields, value, strict=True))
-    try:
-        return b"".join(f.type.encode(value[f.name]) for f in fields)
-    except KeyError as exc:
-        raise ValueError(f"missing field {exc.args[0]!r}") from exc
+
+        def encode_unnamed(value: Any) -> bytes:
+            return b"".join([enc(v) for enc, v in zip(encoders, value, strict=True)])
+
+        return encode_unnamed
+    named = [(f.name, f.type.encode) for f in fields]
+
+    def encode_named(value: Any) -> bytes:
+        try:
+            return b"".join([enc(value[name]) for name, enc in named])
+        except KeyError as exc:
+            raise ValueError(f"missing field {exc.args[0]!r}") from exc
+
+    return encode_named
+
+
+def _encode_fields(fields: Sequence[Field], value: Any) -> bytes:
+    return _compile_encoder(fields)(value)
 
 
 def _decode_fields(fields: Sequence[Field], reader: Reader) -> Any:
@@ -285,6 +300,27 @@ def _decode_fields(fields: Sequence[Field], reader: Reader) -> Any:
     if fields[0].name is None:
         return tuple(f.type.decode(reader) for f in fields)
     return {f.name: f.type.decode(reader) for f in fields}
+
+
+def _fixed_layout(scale_type: ScaleType) -> list[tuple[tuple[str, ...], int, bool]] | None:
+    """Flatten a composite made only of fixed-width integers into (path, width, signed) slots."""
+    if isinstance(scale_type, Primitive):
+        if scale_type.name in ("str", "char", "bool"):
+            return None
+        return [((), scale_type.width, scale_type.signed)]
+    if isinstance(scale_type, Composite) and scale_type.fields:
+        named = scale_type.fields[0].name is not None
+        if not named and len(scale_type.fields) != 1:
+            return None
+        slots: list[tuple[tuple[str, ...], int, bool]] = []
+        for f in scale_type.fields:
+            inner = _fixed_layout(f.type)
+            if inner is None:
+                return None
+            prefix = (f.name,) if named and f.name is not None else ()
+            slots += [(prefix + path, width, signed) for path, width, signed in inner]
+        return slots
+    return None
 
 
 class Composite(ScaleType):
@@ -299,15 +335,46 @@ class Composite(ScaleType):
         self.fields = list(fields)
         self.params = list(params)
         self.docs = tuple(docs)
+        self._layout: list[tuple[tuple[str, ...], int, bool]] | bool | None = False
+        self._encoder: Callable[[Any], bytes] | None = None
 
     def type_params(self) -> Sequence[tuple[str, ScaleType | None]]:
         return self.params
 
+    def _fixed(self) -> list[tuple[tuple[str, ...], int, bool]] | None:
+        # Hot records (accounts) are all fixed-width integers: encode and decode them by slot,
+        # without walking the type tree per value. Computed lazily: fields may be filled late.
+        if self._layout is False:
+            layout = _fixed_layout(self)
+            self._layout = layout if layout and all(path for path, _, _ in layout) else None
+        return self._layout if isinstance(self._layout, list) else None
+
     def encode(self, value: Any) -> bytes:
-        return _encode_fields(self.fields, value)
+        if self._encoder is not None:
+            return self._encoder(value)
+        layout = self._fixed()
+        if layout is None:
+            self._encoder = _compile_encoder(self.fields)
+            return self._encoder(value)
+        out = bytearray()
+        for path, width, signed in layout:
+            item = value
+            for name in path:
+                item = item[name]
+            out += int(item).to_bytes(width, "little", signed=signed)
+        return bytes(out)
 
     def decode(self, reader: Reader) -> Any:
-        return _decode_fields(self.fields, reader)
+        layout = self._fixed()
+        if layout is None:
+            return _decode_fields(self.fields, reader)
+        result: dict[str, Any] = {}
+        for path, width, signed in layout:
+            target = result
+            for name in path[:-1]:
+                target = target.setdefault(name, {})
+            target[path[-1]] = int.from_bytes(reader.read(width), "little", signed=signed)
+        return result
 
     def children(self) -> Iterable[ScaleType]:
         return [f.type for f in self.fields]
@@ -342,6 +409,7 @@ class Variant(ScaleType):
         self.params = list(params)
         self.docs = tuple(docs)
         self.cases: list[VariantCase] = []
+        self._encoders: dict[str, tuple[bytes, Callable[[Any], bytes]]] = {}
         self._by_name: dict[str, VariantCase] = {}
         self._by_index: dict[int, VariantCase] = {}
         for case in cases:
@@ -351,6 +419,7 @@ class Variant(ScaleType):
         if case.name in self._by_name or case.index in self._by_index:
             raise ValueError(f"{'::'.join(self.path)}: duplicate variant {case.name}/{case.index}")
         self.cases.append(case)
+        self._encoders.pop(case.name, None)
         self._by_name[case.name] = case
         self._by_index[case.index] = case
         return case
@@ -369,11 +438,16 @@ class Variant(ScaleType):
             name, payload = value, None
         else:
             name, payload = value
-        try:
-            case = self._by_name[name]
-        except KeyError as exc:
-            raise ValueError(f"{'::'.join(self.path)} has no variant {name!r}") from exc
-        return bytes([case.index]) + _encode_fields(case.fields, payload)
+        compiled = self._encoders.get(name)
+        if compiled is None:
+            try:
+                case = self._by_name[name]
+            except KeyError as exc:
+                raise ValueError(f"{'::'.join(self.path)} has no variant {name!r}") from exc
+            compiled = (bytes([case.index]), _compile_encoder(case.fields))
+            self._encoders[name] = compiled
+        tag, encode_payload = compiled
+        return tag + encode_payload(payload)
 
     def decode(self, reader: Reader) -> Any:
         index = reader.u8()
