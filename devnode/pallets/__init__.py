@@ -8,11 +8,33 @@ from __future__ import annotations
 
 from .._pallet import Pallet
 from .balances import Balances
+from .model_registry import ModelRegistry
+from .providers import Providers
 from .sudo import Sudo
 from .system import System
 from .timestamp import Timestamp
+from .tokens import Tokens
 from .transaction_payment import TransactionPayment
 
-__all__ = ["RUNTIME_PALLETS", "Balances", "Sudo", "System", "Timestamp", "TransactionPayment"]
+__all__ = [
+    "RUNTIME_PALLETS",
+    "Balances",
+    "ModelRegistry",
+    "Providers",
+    "Sudo",
+    "System",
+    "Timestamp",
+    "Tokens",
+    "TransactionPayment",
+]
 
-RUNTIME_PALLETS: tuple[type[Pallet], ...] = (System, Timestamp, Balances, TransactionPayment, Sudo)
+RUNTIME_PALLETS: tuple[type[Pallet], ...] = (
+    System,
+    Timestamp,
+    Balances,
+    TransactionPayment,
+    Sudo,
+    Tokens,
+    ModelRegistry,
+    Providers,
+)

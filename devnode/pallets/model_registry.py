@@ -1,0 +1,358 @@
+"""ModelRegistry: AI models registered by their IPFS CID, versioned, priced per 1,000 tokens."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._hashing import StorageHasher, blake2_256
+from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
+from .._types import H256, U32, U64, VEC_U8, Composite, Field, Variant, VariantCase
+from ._cid import Cid, ModelId, is_valid_cid
+from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+
+if TYPE_CHECKING:
+    from .._runtime import CallContext
+
+__all__ = [
+    "MAX_CID_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MODEL_ID",
+    "PERMILL",
+    "ModelRegistry",
+    "model_id_of",
+    "registry_of",
+]
+
+MAX_CID_LENGTH = 128
+MAX_NAME_LENGTH = 64
+PERMILL_ONE = 1_000_000
+
+MODEL_ID = H256
+PERMILL = Composite(["sp_arithmetic", "per_things", "Permill"], [Field(None, U32, "u32")])
+MODEL_TASK = Variant(
+    ["pallet_model_registry", "ModelTask"],
+    [
+        VariantCase("TextGeneration", 0),
+        VariantCase("Embedding", 1),
+        VariantCase("ImageGeneration", 2),
+        VariantCase("SpeechToText", 3),
+        VariantCase("Other", 4),
+    ],
+)
+WEIGHT_FORMAT = Variant(
+    ["pallet_model_registry", "WeightFormat"],
+    [VariantCase("Safetensors", 0), VariantCase("Gguf", 1), VariantCase("Onnx", 2)],
+)
+MODEL_STATUS = Variant(
+    ["pallet_model_registry", "ModelStatus"],
+    [VariantCase("Active", 0), VariantCase("Deprecated", 1)],
+)
+MODEL_INFO = Composite(
+    ["pallet_model_registry", "ModelInfo"],
+    [
+        Field("owner", ACCOUNT_ID, "T::AccountId"),
+        Field("cid", VEC_U8, "BoundedVec<u8, T::MaxCidLength>"),
+        Field("name", VEC_U8, "BoundedVec<u8, T::MaxNameLength>"),
+        Field("task", MODEL_TASK, "ModelTask"),
+        Field("format", WEIGHT_FORMAT, "WeightFormat"),
+        Field("size_bytes", U64, "u64"),
+        Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
+        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+        Field("author_share", PERMILL, "Permill"),
+        Field("version", U32, "u32"),
+        Field("status", MODEL_STATUS, "ModelStatus"),
+        Field("registered_at", U32, "BlockNumberFor<T>"),
+    ],
+)
+MODEL_VERSION = Composite(
+    ["pallet_model_registry", "ModelVersion"],
+    [
+        Field("cid", VEC_U8, "BoundedVec<u8, T::MaxCidLength>"),
+        Field("size_bytes", U64, "u64"),
+        Field("registered_at", U32, "BlockNumberFor<T>"),
+    ],
+)
+
+_MODEL_ID = Field("model_id", MODEL_ID, "ModelId")
+
+
+def model_id_of(cid: Cid) -> ModelId:
+    """A model's id: blake2_256 of its first CID's bytes (the seed's `hash(ipfs_hash)`)."""
+    return ModelId(blake2_256(cid))
+
+
+def registry_of(ctx: CallContext) -> ModelRegistry:
+    pallet = ctx.runtime.by_name["ModelRegistry"]
+    assert isinstance(pallet, ModelRegistry)
+    return pallet
+
+
+class ModelRegistry(Pallet):
+    name = "ModelRegistry"
+    index = 11
+
+    Models = StorageItem(
+        MODEL_INFO,
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, MODEL_ID)],
+        docs=["Registered models by id."],
+    )
+    ModelVersions = StorageItem(
+        MODEL_VERSION,
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, MODEL_ID), (StorageHasher.TWOX_64_CONCAT, U32)],
+        docs=["Every version of every model, 1-based; never removed."],
+    )
+    CidToModel = StorageItem(
+        MODEL_ID,
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, VEC_U8)],
+        docs=["Every CID ever registered, to the model it belongs to."],
+    )
+    ModelCount = StorageItem(U32, default=0, docs=["Number of models registered."])
+
+    event_decls: ClassVar = [
+        (
+            "ModelRegistered",
+            0,
+            [
+                _MODEL_ID,
+                Field("owner", ACCOUNT_ID, "T::AccountId"),
+                Field("cid", VEC_U8, "Vec<u8>"),
+            ],
+            "A model was registered.",
+        ),
+        (
+            "ModelUpdated",
+            1,
+            [_MODEL_ID, Field("version", U32, "u32"), Field("cid", VEC_U8, "Vec<u8>")],
+            "A new version of a model was registered.",
+        ),
+        (
+            "PriceSet",
+            2,
+            [
+                _MODEL_ID,
+                Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
+                Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+            ],
+            "A model's price changed.",
+        ),
+        ("ModelDeprecated", 3, [_MODEL_ID], "A model was deprecated."),
+        (
+            "OwnershipTransferred",
+            4,
+            [
+                _MODEL_ID,
+                Field("from", ACCOUNT_ID, "T::AccountId"),
+                Field("to", ACCOUNT_ID, "T::AccountId"),
+            ],
+            "A model changed owner.",
+        ),
+    ]
+    error_decls: ClassVar = [
+        ("InvalidCid", 0, "Not a valid CIDv0 or base32 CIDv1."),
+        ("CidTooLong", 1, "The CID is longer than `MaxCidLength`."),
+        ("DuplicateCid", 2, "This CID is already registered."),
+        ("UnknownModel", 3, "No model with this id."),
+        ("NotOwner", 4, "Only the model's owner may do this."),
+        ("ModelDeprecated", 5, "The model is deprecated."),
+        ("EmptyName", 6, "The name is empty."),
+        ("NameTooLong", 7, "The name is longer than `MaxNameLength`."),
+        ("InvalidAuthorShare", 8, "The author share is above 100%."),
+        ("ZeroSize", 9, "The model's size must be positive."),
+        ("UnknownCurrency", 10, "The currency has no issuance."),
+    ]
+    constants: ClassVar = {
+        "MaxCidLength": Constant(U32, MAX_CID_LENGTH, ("Longest accepted CID, in bytes.",)),
+        "MaxNameLength": Constant(U32, MAX_NAME_LENGTH, ("Longest accepted name, in bytes.",)),
+    }
+
+    # -- validation helpers ----------------------------------------------------------------
+
+    def check_cid(self, cid: bytes) -> Cid:
+        if len(cid) > MAX_CID_LENGTH:
+            self.fail("CidTooLong")
+        if not is_valid_cid(cid):
+            self.fail("InvalidCid")
+        return Cid(bytes(cid))
+
+    def _check_new_cid(self, ctx: CallContext, cid: bytes) -> Cid:
+        checked = self.check_cid(cid)
+        if ctx.exists(self.CidToModel, checked):
+            self.fail("DuplicateCid")
+        return checked
+
+    def _check_currency(self, ctx: CallContext, currency_id: int) -> None:
+        if tokens_of(ctx).total_issuance(ctx, CurrencyId(currency_id)) == 0:
+            self.fail("UnknownCurrency")
+
+    def model(self, ctx: CallContext, model_id: bytes) -> dict[str, Any]:
+        info: dict[str, Any] | None = ctx.get(self.Models, model_id)
+        if info is None:
+            self.fail("UnknownModel")
+        return info
+
+    def _owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> dict[str, Any]:
+        who = ctx.ensure_signed(origin)
+        info = self.model(ctx, model_id)
+        if info["owner"] != who:
+            self.fail("NotOwner")
+        return info
+
+    def _active_owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> dict[str, Any]:
+        info = self._owned(ctx, origin, model_id)
+        if info["status"][0] != "Active":
+            self.fail("ModelDeprecated")
+        return info
+
+    # -- calls -----------------------------------------------------------------------------
+
+    @dispatchable(
+        0,
+        [
+            Field("cid", VEC_U8, "Vec<u8>"),
+            Field("name", VEC_U8, "Vec<u8>"),
+            Field("task", MODEL_TASK, "ModelTask"),
+            Field("format", WEIGHT_FORMAT, "WeightFormat"),
+            Field("size_bytes", U64, "u64"),
+            Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
+            Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+            Field("author_share", PERMILL, "Permill"),
+        ],
+        Weight(80_000_000, 3_000),
+    )
+    def register_model(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        cid: bytes,
+        name: bytes,
+        task: Any,
+        format: Any,
+        size_bytes: int,
+        price_per_1k_tokens: int,
+        currency_id: int,
+        author_share: int,
+    ) -> None:
+        """Register a model stored on IPFS; its id is blake2_256 of the CID."""
+        who = ctx.ensure_signed(origin)
+        checked = self._check_new_cid(ctx, cid)
+        if not name:
+            self.fail("EmptyName")
+        if len(name) > MAX_NAME_LENGTH:
+            self.fail("NameTooLong")
+        if author_share > PERMILL_ONE:
+            self.fail("InvalidAuthorShare")
+        if size_bytes == 0:
+            self.fail("ZeroSize")
+        self._check_currency(ctx, currency_id)
+        model_id = model_id_of(checked)
+        info = {
+            "owner": who,
+            "cid": checked,
+            "name": bytes(name),
+            "task": task,
+            "format": format,
+            "size_bytes": size_bytes,
+            "price_per_1k_tokens": price_per_1k_tokens,
+            "currency_id": currency_id,
+            "author_share": author_share,
+            "version": 1,
+            "status": ("Active", None),
+            "registered_at": ctx.block_number,
+        }
+        ctx.put(self.Models, info, model_id)
+        ctx.put(
+            self.ModelVersions,
+            {"cid": checked, "size_bytes": size_bytes, "registered_at": ctx.block_number},
+            model_id,
+            1,
+        )
+        ctx.put(self.CidToModel, model_id, checked)
+        ctx.put(self.ModelCount, ctx.get(self.ModelCount) + 1)
+        self.emit(ctx, "ModelRegistered", {"model_id": model_id, "owner": who, "cid": checked})
+
+    @dispatchable(
+        1,
+        [_MODEL_ID, Field("new_cid", VEC_U8, "Vec<u8>"), Field("size_bytes", U64, "u64")],
+        Weight(60_000_000, 3_000),
+    )
+    def update_model(
+        self, ctx: CallContext, origin: Origin, model_id: bytes, new_cid: bytes, size_bytes: int
+    ) -> None:
+        """Publish a new version (new CID); earlier versions stay readable."""
+        info = self._active_owned(ctx, origin, model_id)
+        checked = self._check_new_cid(ctx, new_cid)
+        if size_bytes == 0:
+            self.fail("ZeroSize")
+        info["version"] += 1
+        info["cid"] = checked
+        info["size_bytes"] = size_bytes
+        ctx.put(self.Models, info, model_id)
+        ctx.put(
+            self.ModelVersions,
+            {"cid": checked, "size_bytes": size_bytes, "registered_at": ctx.block_number},
+            model_id,
+            info["version"],
+        )
+        ctx.put(self.CidToModel, model_id, checked)
+        self.emit(
+            ctx, "ModelUpdated", {"model_id": model_id, "version": info["version"], "cid": checked}
+        )
+
+    @dispatchable(
+        2,
+        [
+            _MODEL_ID,
+            Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
+            Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+        ],
+        Weight(30_000_000, 3_000),
+    )
+    def set_price(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        model_id: bytes,
+        price_per_1k_tokens: int,
+        currency_id: int,
+    ) -> None:
+        """Change the price per 1,000 tokens; requests already placed keep their price."""
+        info = self._active_owned(ctx, origin, model_id)
+        self._check_currency(ctx, currency_id)
+        info["price_per_1k_tokens"] = price_per_1k_tokens
+        info["currency_id"] = currency_id
+        ctx.put(self.Models, info, model_id)
+        self.emit(
+            ctx,
+            "PriceSet",
+            {
+                "model_id": model_id,
+                "price_per_1k_tokens": price_per_1k_tokens,
+                "currency_id": currency_id,
+            },
+        )
+
+    @dispatchable(3, [_MODEL_ID], Weight(30_000_000, 3_000))
+    def deprecate_model(self, ctx: CallContext, origin: Origin, model_id: bytes) -> None:
+        """Stop new requests for this model."""
+        info = self._active_owned(ctx, origin, model_id)
+        info["status"] = ("Deprecated", None)
+        ctx.put(self.Models, info, model_id)
+        self.emit(ctx, "ModelDeprecated", {"model_id": model_id})
+
+    @dispatchable(
+        4,
+        [_MODEL_ID, Field("new_owner", MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        Weight(30_000_000, 3_000),
+    )
+    def transfer_ownership(
+        self, ctx: CallContext, origin: Origin, model_id: bytes, new_owner: Any
+    ) -> None:
+        """Hand the model (and its author share of future payments) to another account."""
+        info = self._owned(ctx, origin, model_id)
+        old = info["owner"]
+        info["owner"] = ctx.lookup(new_owner)
+        ctx.put(self.Models, info, model_id)
+        self.emit(
+            ctx, "OwnershipTransferred", {"model_id": model_id, "from": old, "to": info["owner"]}
+        )

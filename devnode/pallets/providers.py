@@ -1,0 +1,370 @@
+"""Providers: staked compute providers, the models they serve, their reputation and weight."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._hashing import StorageHasher
+from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
+from .._types import (
+    U8,
+    U32,
+    U128,
+    VEC_U8,
+    Compact,
+    Composite,
+    Field,
+    SequenceType,
+    Variant,
+    VariantCase,
+)
+from .model_registry import MODEL_ID, registry_of
+from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+
+if TYPE_CHECKING:
+    from .._runtime import CallContext
+
+__all__ = [
+    "MAX_PROVIDERS_PER_MODEL",
+    "MIN_STAKE",
+    "STAKE_CURRENCY",
+    "UNBONDING_PERIOD",
+    "Providers",
+    "provider_weight",
+    "providers_of",
+]
+
+STAKE_CURRENCY = CurrencyId(1)
+MIN_STAKE = 100 * 10**12
+WEIGHT_STAKE_UNIT = 10**12
+UNBONDING_PERIOD = 10
+MAX_ENDPOINT_LENGTH = 256
+MAX_MODELS_PER_PROVIDER = 16
+MAX_PROVIDERS_PER_MODEL = 64
+MAX_CAPACITY = 1024
+INITIAL_REPUTATION = 0
+MAX_REPUTATION = 100
+
+PROVIDER_STATUS = Variant(
+    ["pallet_providers", "ProviderStatus"],
+    [
+        VariantCase("Active", 0),
+        VariantCase("Unbonding", 1, [Field("unlock_at", U32, "BlockNumberFor<T>")]),
+    ],
+)
+PROVIDER_INFO = Composite(
+    ["pallet_providers", "ProviderInfo"],
+    [
+        Field("stake", BALANCE, "BalanceOf<T>"),
+        Field("endpoint", VEC_U8, "BoundedVec<u8, T::MaxEndpointLength>"),
+        Field("models", SequenceType(MODEL_ID), "BoundedVec<ModelId, T::MaxModelsPerProvider>"),
+        Field("capacity", U32, "u32"),
+        Field("in_flight", U32, "u32"),
+        Field("reputation", U8, "u8"),
+        Field("weight", U128, "u128"),
+        Field("status", PROVIDER_STATUS, "ProviderStatus<BlockNumberFor<T>>"),
+        Field("registered_at", U32, "BlockNumberFor<T>"),
+    ],
+)
+_PROVIDER = Field("provider", ACCOUNT_ID, "T::AccountId")
+
+
+def provider_weight(stake: int, reputation: int) -> int:
+    """Weight from stake and reputation; reputation 0 keeps 1/11 of the full weight."""
+    return (stake // WEIGHT_STAKE_UNIT) * (10 + reputation)
+
+
+def providers_of(ctx: CallContext) -> Providers:
+    pallet = ctx.runtime.by_name["Providers"]
+    assert isinstance(pallet, Providers)
+    return pallet
+
+
+def _per_model(base: int) -> Any:
+    return lambda args: Weight(base + 10_000_000 * len(args["models"]), 4_000)
+
+
+class Providers(Pallet):
+    name = "Providers"
+    index = 12
+
+    Providers = StorageItem(
+        PROVIDER_INFO,
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID)],
+        docs=["Registered compute providers."],
+    )
+    ModelProviders = StorageItem(
+        SequenceType(ACCOUNT_ID),
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, MODEL_ID)],
+        default=[],
+        docs=["Active providers serving each model, in registration order."],
+    )
+    TotalWeight = StorageItem(U128, default=0, docs=["Sum of the weights of active providers."])
+
+    event_decls: ClassVar = [
+        (
+            "ProviderRegistered",
+            0,
+            [_PROVIDER, Field("stake", BALANCE, "BalanceOf<T>"), Field("capacity", U32, "u32")],
+            "A provider registered and reserved its stake.",
+        ),
+        ("ProviderUpdated", 1, [_PROVIDER], "A provider changed endpoint, models or capacity."),
+        (
+            "ProviderUnbonding",
+            2,
+            [_PROVIDER, Field("unlock_at", U32, "BlockNumberFor<T>")],
+            "A provider stopped taking work; its stake unlocks at `unlock_at`.",
+        ),
+        (
+            "ProviderUnregistered",
+            3,
+            [_PROVIDER, Field("stake", BALANCE, "BalanceOf<T>")],
+            "A provider left and its stake was unreserved.",
+        ),
+        (
+            "ReputationChanged",
+            4,
+            [_PROVIDER, Field("old", U8, "u8"), Field("new", U8, "u8")],
+            "A provider's reputation changed.",
+        ),
+        (
+            "StakeSlashed",
+            5,
+            [_PROVIDER, Field("amount", BALANCE, "BalanceOf<T>")],
+            "Part of a provider's stake was slashed.",
+        ),
+    ]
+    error_decls: ClassVar = [
+        ("AlreadyRegistered", 0, "The account is already a provider."),
+        ("NotRegistered", 1, "The account is not a provider."),
+        ("InsufficientStake", 2, "The stake is below `MinStake`."),
+        ("EmptyEndpoint", 3, "The endpoint is empty."),
+        ("EndpointTooLong", 4, "The endpoint is longer than `MaxEndpointLength`."),
+        ("NoModels", 5, "A provider must serve at least one model."),
+        ("TooManyModels", 6, "More than `MaxModelsPerProvider` models."),
+        ("DuplicateModel", 7, "A model is listed twice."),
+        ("UnknownModel", 8, "A listed model is not registered."),
+        ("ModelFull", 9, "A model already has `MaxProvidersPerModel` providers."),
+        ("InvalidCapacity", 10, "Capacity must be between 1 and `MaxCapacity`."),
+        ("NotActive", 11, "The provider is unbonding."),
+        ("NotUnbonding", 12, "The provider has not called `unregister`."),
+        ("StillUnbonding", 13, "The unbonding period has not ended."),
+        ("RequestsInFlight", 14, "The provider still has requests in flight."),
+        ("InvalidReputation", 15, "Reputation is at most 100."),
+    ]
+    constants: ClassVar = {
+        "StakeCurrencyId": Constant(CURRENCY_ID, STAKE_CURRENCY, ("Currency of stakes.",)),
+        "MinStake": Constant(BALANCE, MIN_STAKE, ("Smallest stake accepted.",)),
+        "WeightStakeUnit": Constant(BALANCE, WEIGHT_STAKE_UNIT, ("Stake per weight unit.",)),
+        "UnbondingPeriod": Constant(U32, UNBONDING_PERIOD, ("Blocks before stake unlocks.",)),
+        "MaxEndpointLength": Constant(U32, MAX_ENDPOINT_LENGTH, ("Longest endpoint URL.",)),
+        "MaxModelsPerProvider": Constant(U32, MAX_MODELS_PER_PROVIDER, ("Models per provider.",)),
+        "MaxProvidersPerModel": Constant(U32, MAX_PROVIDERS_PER_MODEL, ("Providers per model.",)),
+        "MaxCapacity": Constant(U32, MAX_CAPACITY, ("Largest capacity (requests in flight).",)),
+        "InitialReputation": Constant(U8, INITIAL_REPUTATION, ("Reputation of a newcomer.",)),
+    }
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def info(self, ctx: CallContext, who: bytes) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = ctx.get(self.Providers, who)
+        return value
+
+    def _registered(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
+        info = self.info(ctx, who)
+        if info is None:
+            self.fail("NotRegistered")
+        return info
+
+    def _active(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
+        info = self._registered(ctx, who)
+        if info["status"][0] != "Active":
+            self.fail("NotActive")
+        return info
+
+    @staticmethod
+    def is_active(info: dict[str, Any]) -> bool:
+        return bool(info["status"][0] == "Active")
+
+    def _check_profile(
+        self, ctx: CallContext, endpoint: bytes, models: list[bytes], capacity: int
+    ) -> None:
+        if not endpoint:
+            self.fail("EmptyEndpoint")
+        if len(endpoint) > MAX_ENDPOINT_LENGTH:
+            self.fail("EndpointTooLong")
+        if not models:
+            self.fail("NoModels")
+        if len(models) > MAX_MODELS_PER_PROVIDER:
+            self.fail("TooManyModels")
+        if len(set(models)) != len(models):
+            self.fail("DuplicateModel")
+        registry = registry_of(ctx)
+        for model in models:
+            if not ctx.exists(registry.Models, model):
+                self.fail("UnknownModel")
+        if not 1 <= capacity <= MAX_CAPACITY:
+            self.fail("InvalidCapacity")
+
+    def _index(self, ctx: CallContext, who: bytes, models: list[bytes]) -> None:
+        for model in models:
+            listed: list[bytes] = ctx.get(self.ModelProviders, model)
+            if who in listed:
+                continue
+            if len(listed) >= MAX_PROVIDERS_PER_MODEL:
+                self.fail("ModelFull")
+            listed.append(who)
+            ctx.put(self.ModelProviders, listed, model)
+
+    def _unindex(self, ctx: CallContext, who: bytes, models: list[bytes]) -> None:
+        for model in models:
+            listed: list[bytes] = ctx.get(self.ModelProviders, model)
+            remaining = [p for p in listed if p != who]
+            if remaining:
+                ctx.put(self.ModelProviders, remaining, model)
+            else:
+                ctx.remove(self.ModelProviders, model)
+
+    def total_weight(self, ctx: CallContext) -> int:
+        total: int = ctx.get(self.TotalWeight)
+        return total
+
+    def store(self, ctx: CallContext, who: bytes, info: dict[str, Any]) -> None:
+        """Write `info`, recomputing its weight and keeping `TotalWeight` in step."""
+        old = self.info(ctx, who)
+        old_weight = old["weight"] if old is not None and self.is_active(old) else 0
+        info["weight"] = provider_weight(info["stake"], info["reputation"])
+        new_weight = info["weight"] if self.is_active(info) else 0
+        ctx.put(self.TotalWeight, self.total_weight(ctx) - old_weight + new_weight)
+        ctx.put(self.Providers, info, who)
+
+    def set_reputation_of(self, ctx: CallContext, who: bytes, reputation: int) -> None:
+        info = self._registered(ctx, who)
+        old = info["reputation"]
+        new = max(0, min(MAX_REPUTATION, reputation))
+        if new == old:
+            return
+        info["reputation"] = new
+        self.store(ctx, who, info)
+        self.emit(ctx, "ReputationChanged", {"provider": who, "old": old, "new": new})
+
+    def slash(self, ctx: CallContext, who: bytes, amount: int) -> int:
+        """Burn up to `amount` of `who`'s stake; returns what was slashed."""
+        info = self._registered(ctx, who)
+        slashed = tokens_of(ctx).slash_reserved(
+            ctx, STAKE_CURRENCY, who, min(amount, info["stake"])
+        )
+        info["stake"] -= slashed
+        self.store(ctx, who, info)
+        self.emit(ctx, "StakeSlashed", {"provider": who, "amount": slashed})
+        return slashed
+
+    # -- calls -----------------------------------------------------------------------------
+
+    @dispatchable(
+        0,
+        [
+            Field("stake", Compact(BALANCE), "BalanceOf<T>"),
+            Field("endpoint", VEC_U8, "Vec<u8>"),
+            Field("models", SequenceType(MODEL_ID), "Vec<ModelId>"),
+            Field("capacity", U32, "u32"),
+        ],
+        _per_model(100_000_000),
+    )
+    def register_provider(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        stake: int,
+        endpoint: bytes,
+        models: list[bytes],
+        capacity: int,
+    ) -> None:
+        """Become a compute provider: reserve `stake`, announce endpoint, models and capacity."""
+        who = ctx.ensure_signed(origin)
+        if ctx.exists(self.Providers, who):
+            self.fail("AlreadyRegistered")
+        if stake < MIN_STAKE:
+            self.fail("InsufficientStake")
+        models = [bytes(m) for m in models]
+        self._check_profile(ctx, endpoint, models, capacity)
+        tokens_of(ctx).reserve(ctx, STAKE_CURRENCY, who, stake)
+        self._index(ctx, who, models)
+        info = {
+            "stake": stake,
+            "endpoint": bytes(endpoint),
+            "models": models,
+            "capacity": capacity,
+            "in_flight": 0,
+            "reputation": INITIAL_REPUTATION,
+            "weight": 0,
+            "status": ("Active", None),
+            "registered_at": ctx.block_number,
+        }
+        self.store(ctx, who, info)
+        self.emit(
+            ctx, "ProviderRegistered", {"provider": who, "stake": stake, "capacity": capacity}
+        )
+
+    @dispatchable(
+        1,
+        [
+            Field("endpoint", VEC_U8, "Vec<u8>"),
+            Field("models", SequenceType(MODEL_ID), "Vec<ModelId>"),
+            Field("capacity", U32, "u32"),
+        ],
+        _per_model(80_000_000),
+    )
+    def update_provider(
+        self, ctx: CallContext, origin: Origin, endpoint: bytes, models: list[bytes], capacity: int
+    ) -> None:
+        """Replace endpoint, served models and capacity."""
+        who = ctx.ensure_signed(origin)
+        info = self._active(ctx, who)
+        models = [bytes(m) for m in models]
+        self._check_profile(ctx, endpoint, models, capacity)
+        self._unindex(ctx, who, [m for m in info["models"] if m not in models])
+        self._index(ctx, who, models)
+        info.update(endpoint=bytes(endpoint), models=models, capacity=capacity)
+        self.store(ctx, who, info)
+        self.emit(ctx, "ProviderUpdated", {"provider": who})
+
+    @dispatchable(2, [], Weight(60_000_000, 4_000))
+    def unregister(self, ctx: CallContext, origin: Origin) -> None:
+        """Stop taking work; the stake can be withdrawn after `UnbondingPeriod` blocks."""
+        who = ctx.ensure_signed(origin)
+        info = self._active(ctx, who)
+        self._unindex(ctx, who, info["models"])
+        unlock_at = ctx.block_number + UNBONDING_PERIOD
+        info["status"] = ("Unbonding", {"unlock_at": unlock_at})
+        self.store(ctx, who, info)
+        self.emit(ctx, "ProviderUnbonding", {"provider": who, "unlock_at": unlock_at})
+
+    @dispatchable(3, [], Weight(50_000_000, 4_000))
+    def withdraw_unbonded(self, ctx: CallContext, origin: Origin) -> None:
+        """After unbonding, unreserve the remaining stake and delete the provider."""
+        who = ctx.ensure_signed(origin)
+        info = self._registered(ctx, who)
+        status, payload = info["status"]
+        if status != "Unbonding":
+            self.fail("NotUnbonding")
+        if ctx.block_number < payload["unlock_at"]:
+            self.fail("StillUnbonding")
+        if info["in_flight"]:
+            self.fail("RequestsInFlight")
+        tokens_of(ctx).unreserve(ctx, STAKE_CURRENCY, who, info["stake"])
+        ctx.remove(self.Providers, who)
+        self.emit(ctx, "ProviderUnregistered", {"provider": who, "stake": info["stake"]})
+
+    @dispatchable(
+        4,
+        [Field("who", MULTI_ADDRESS, "AccountIdLookupOf<T>"), Field("reputation", U8, "u8")],
+        Weight(20_000_000, 4_000),
+    )
+    def set_reputation(self, ctx: CallContext, origin: Origin, who: Any, reputation: int) -> None:
+        """Set a provider's reputation (root only)."""
+        ctx.ensure_root(origin)
+        if reputation > MAX_REPUTATION:
+            self.fail("InvalidReputation")
+        self.set_reputation_of(ctx, ctx.lookup(who), reputation)

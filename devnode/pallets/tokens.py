@@ -1,0 +1,420 @@
+"""orml_tokens: multi-currency balances (free, reserved, frozen) for non-native currencies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, NewType
+
+from .._hashing import StorageHasher, storage_prefix
+from .._pallet import Constant, DispatchClass, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
+from .._types import BOOL, U32, Compact, Composite, Field, Variant, VariantCase
+
+if TYPE_CHECKING:
+    from .._runtime import CallContext
+
+__all__ = [
+    "CURRENCY_ID",
+    "EXISTENTIAL_DEPOSIT",
+    "GENESIS_CURRENCIES",
+    "GENESIS_ENDOWMENT",
+    "CurrencyId",
+    "Tokens",
+    "tokens_of",
+]
+
+CurrencyId = NewType("CurrencyId", int)
+
+CURRENCY_ID = U32
+EXISTENTIAL_DEPOSIT = 1_000_000
+GENESIS_ENDOWMENT = 10**18
+#: INFER (staking) and USDD (a stable unit of account).
+GENESIS_CURRENCIES: tuple[CurrencyId, ...] = (CurrencyId(1), CurrencyId(2))
+
+TOKENS_ACCOUNT_DATA = Composite(
+    ["orml_tokens", "AccountData"],
+    [
+        Field("free", BALANCE, "Balance"),
+        Field("reserved", BALANCE, "Balance"),
+        Field("frozen", BALANCE, "Balance"),
+    ],
+)
+BALANCE_STATUS = Variant(
+    ["frame_support", "traits", "tokens", "misc", "BalanceStatus"],
+    [VariantCase("Free", 0), VariantCase("Reserved", 1)],
+)
+TRANSFER_WEIGHT = Weight(60_000_000, 3_593)
+
+_CUR = Field("currency_id", CURRENCY_ID, "T::CurrencyId")
+_WHO = Field("who", ACCOUNT_ID, "T::AccountId")
+_AMOUNT = Field("amount", BALANCE, "T::Balance")
+
+
+def _empty() -> dict[str, int]:
+    return {"free": 0, "reserved": 0, "frozen": 0}
+
+
+def tokens_of(ctx: CallContext) -> Tokens:
+    pallet = ctx.runtime.by_name["Tokens"]
+    assert isinstance(pallet, Tokens)
+    return pallet
+
+
+class Tokens(Pallet):
+    name = "Tokens"
+    index = 10
+    crate = "orml_tokens"
+
+    TotalIssuance = StorageItem(
+        BALANCE,
+        keys=[(StorageHasher.TWOX_64_CONCAT, CURRENCY_ID)],
+        default=0,
+        docs=["The total issuance of a token type."],
+    )
+    Accounts = StorageItem(
+        TOKENS_ACCOUNT_DATA,
+        keys=[
+            (StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID),
+            (StorageHasher.TWOX_64_CONCAT, CURRENCY_ID),
+        ],
+        default=_empty(),
+        docs=["The balance of a token type under an account."],
+    )
+
+    event_decls: ClassVar = [
+        ("Endowed", 0, [_CUR, _WHO, _AMOUNT], "An account was created with some free balance."),
+        (
+            "DustLost",
+            1,
+            [_CUR, _WHO, _AMOUNT],
+            "An account was removed whose balance was below ED.",
+        ),
+        (
+            "Transfer",
+            2,
+            [
+                _CUR,
+                Field("from", ACCOUNT_ID, "T::AccountId"),
+                Field("to", ACCOUNT_ID, "T::AccountId"),
+                _AMOUNT,
+            ],
+            "Transfer succeeded.",
+        ),
+        ("Reserved", 3, [_CUR, _WHO, _AMOUNT], "Some balance was reserved (free -> reserved)."),
+        ("Unreserved", 4, [_CUR, _WHO, _AMOUNT], "Some balance was unreserved (reserved -> free)."),
+        (
+            "ReserveRepatriated",
+            5,
+            [
+                _CUR,
+                Field("from", ACCOUNT_ID, "T::AccountId"),
+                Field("to", ACCOUNT_ID, "T::AccountId"),
+                _AMOUNT,
+                Field("status", BALANCE_STATUS, "BalanceStatus"),
+            ],
+            "Some reserved balance was repatriated (moved from reserved to another account).",
+        ),
+        (
+            "BalanceSet",
+            6,
+            [
+                _CUR,
+                _WHO,
+                Field("free", BALANCE, "T::Balance"),
+                Field("reserved", BALANCE, "T::Balance"),
+            ],
+            "A balance was set by root.",
+        ),
+        (
+            "Slashed",
+            9,
+            [
+                _CUR,
+                _WHO,
+                Field("free_amount", BALANCE, "T::Balance"),
+                Field("reserved_amount", BALANCE, "T::Balance"),
+            ],
+            "Some balances were slashed (e.g. due to mis-behavior).",
+        ),
+    ]
+    error_decls: ClassVar = [
+        ("BalanceTooLow", 0, "The balance is too low."),
+        ("AmountIntoBalanceFailed", 1, "Cannot convert Amount into Balance type."),
+        ("LiquidityRestrictions", 2, "Failed because liquidity restrictions due to locking."),
+        ("MaxLocksExceeded", 3, "Failed because the maximum locks was exceeded."),
+        ("KeepAlive", 4, "Transfer/payment would kill account."),
+        ("ExistentialDeposit", 5, "Value too low to create account due to existential deposit."),
+        ("DeadAccount", 6, "Beneficiary account must pre-exist."),
+        ("TooManyReserves", 7, "Number of named reserves exceed `MaxReserves`."),
+    ]
+    constants: ClassVar = {
+        "ExistentialDeposit": Constant(
+            BALANCE, EXISTENTIAL_DEPOSIT, ("The minimum balance an account may hold.",)
+        ),
+        "GenesisEndowment": Constant(
+            BALANCE, GENESIS_ENDOWMENT, ("What each genesis account holds of each currency.",)
+        ),
+    }
+
+    # -- calls -----------------------------------------------------------------------------
+
+    @dispatchable(
+        0,
+        [
+            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
+            _CUR,
+            Field("amount", Compact(BALANCE), "T::Balance"),
+        ],
+        TRANSFER_WEIGHT,
+    )
+    def transfer(
+        self, ctx: CallContext, origin: Origin, dest: Any, currency_id: int, amount: int
+    ) -> None:
+        """Transfer some liquid free balance to another account."""
+        who = ctx.ensure_signed(origin)
+        self.do_transfer(ctx, CurrencyId(currency_id), who, ctx.lookup(dest), amount, False)
+
+    @dispatchable(
+        1,
+        [
+            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
+            _CUR,
+            Field("keep_alive", BOOL, "bool"),
+        ],
+        TRANSFER_WEIGHT,
+    )
+    def transfer_all(
+        self, ctx: CallContext, origin: Origin, dest: Any, currency_id: int, keep_alive: bool
+    ) -> None:
+        """Transfer all remaining transferable balance to `dest`."""
+        who = ctx.ensure_signed(origin)
+        cur = CurrencyId(currency_id)
+        data = self.account(ctx, who, cur)
+        amount = max(0, data["free"] - data["frozen"])
+        if keep_alive:
+            amount = max(0, min(amount, data["free"] + data["reserved"] - EXISTENTIAL_DEPOSIT))
+        self.do_transfer(ctx, cur, who, ctx.lookup(dest), amount, keep_alive)
+
+    @dispatchable(
+        2,
+        [
+            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
+            _CUR,
+            Field("amount", Compact(BALANCE), "T::Balance"),
+        ],
+        TRANSFER_WEIGHT,
+    )
+    def transfer_keep_alive(
+        self, ctx: CallContext, origin: Origin, dest: Any, currency_id: int, amount: int
+    ) -> None:
+        """Same as `transfer`, but refuses to take the sender below the existential deposit."""
+        who = ctx.ensure_signed(origin)
+        self.do_transfer(ctx, CurrencyId(currency_id), who, ctx.lookup(dest), amount, True)
+
+    @dispatchable(
+        3,
+        [
+            Field("source", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
+            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
+            _CUR,
+            Field("amount", Compact(BALANCE), "T::Balance"),
+        ],
+        TRANSFER_WEIGHT,
+    )
+    def force_transfer(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        source: Any,
+        dest: Any,
+        currency_id: int,
+        amount: int,
+    ) -> None:
+        """Exactly as `transfer`, except the origin must be root and the source may be any account."""
+        ctx.ensure_root(origin)
+        src = ctx.lookup(source)
+        self.do_transfer(ctx, CurrencyId(currency_id), src, ctx.lookup(dest), amount, False)
+
+    @dispatchable(
+        4,
+        [
+            Field("who", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
+            _CUR,
+            Field("new_free", Compact(BALANCE), "T::Balance"),
+            Field("new_reserved", Compact(BALANCE), "T::Balance"),
+        ],
+        Weight(40_000_000, 3_593),
+        DispatchClass.OPERATIONAL,
+    )
+    def set_balance(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        who: Any,
+        currency_id: int,
+        new_free: int,
+        new_reserved: int,
+    ) -> None:
+        """Set the balances of a given account (root only); total issuance follows."""
+        ctx.ensure_root(origin)
+        account = ctx.lookup(who)
+        cur = CurrencyId(currency_id)
+        data = self.account(ctx, account, cur)
+        old_total = data["free"] + data["reserved"]
+        data["free"], data["reserved"] = new_free, new_reserved
+        self._add_issuance(ctx, cur, new_free + new_reserved - old_total)
+        self._store(ctx, account, cur, data)
+        self.emit(
+            ctx,
+            "BalanceSet",
+            {"currency_id": cur, "who": account, "free": new_free, "reserved": new_reserved},
+        )
+
+    # -- state helpers ---------------------------------------------------------------------
+
+    def account(self, ctx: CallContext, who: bytes, currency: CurrencyId) -> dict[str, int]:
+        data: dict[str, int] = ctx.get(self.Accounts, who, currency)
+        return data
+
+    def free_balance(self, ctx: CallContext, who: bytes, currency: CurrencyId) -> int:
+        return self.account(ctx, who, currency)["free"]
+
+    def reserved_balance(self, ctx: CallContext, who: bytes, currency: CurrencyId) -> int:
+        return self.account(ctx, who, currency)["reserved"]
+
+    def total_issuance(self, ctx: CallContext, currency: CurrencyId) -> int:
+        total: int = ctx.get(self.TotalIssuance, currency)
+        return total
+
+    def _add_issuance(self, ctx: CallContext, currency: CurrencyId, delta: int) -> None:
+        ctx.put(self.TotalIssuance, self.total_issuance(ctx, currency) + delta, currency)
+
+    def _store(
+        self, ctx: CallContext, who: bytes, currency: CurrencyId, data: dict[str, int]
+    ) -> None:
+        existed = ctx.exists(self.Accounts, who, currency)
+        if data["free"] + data["reserved"] == 0:
+            if existed:
+                ctx.remove(self.Accounts, who, currency)
+            return
+        ctx.put(self.Accounts, data, who, currency)
+        if not existed:
+            self.emit(ctx, "Endowed", {"currency_id": currency, "who": who, "amount": data["free"]})
+
+    def do_transfer(
+        self,
+        ctx: CallContext,
+        currency: CurrencyId,
+        source: bytes,
+        dest: bytes,
+        amount: int,
+        keep_alive: bool,
+    ) -> None:
+        if amount == 0 or source == dest:
+            self.emit(
+                ctx,
+                "Transfer",
+                {"currency_id": currency, "from": source, "to": dest, "amount": amount},
+            )
+            return
+        src = self.account(ctx, source, currency)
+        if src["free"] - src["frozen"] < amount:
+            self.fail("BalanceTooLow")
+        remaining = src["free"] - amount + src["reserved"]
+        if keep_alive and remaining < EXISTENTIAL_DEPOSIT:
+            self.fail("KeepAlive")
+        if not ctx.exists(self.Accounts, dest, currency) and amount < EXISTENTIAL_DEPOSIT:
+            self.fail("ExistentialDeposit")
+        dst = self.account(ctx, dest, currency)
+        src["free"] -= amount
+        dst["free"] += amount
+        self._store(ctx, dest, currency, dst)
+        self.emit(
+            ctx, "Transfer", {"currency_id": currency, "from": source, "to": dest, "amount": amount}
+        )
+        if 0 < remaining < EXISTENTIAL_DEPOSIT:
+            dust = src["free"]
+            src["free"] = 0
+            self._add_issuance(ctx, currency, -dust)
+            self.emit(ctx, "DustLost", {"currency_id": currency, "who": source, "amount": dust})
+        self._store(ctx, source, currency, src)
+
+    def reserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> None:
+        """Move `amount` from free to reserved; `BalanceTooLow` if not enough is transferable."""
+        data = self.account(ctx, who, currency)
+        if data["free"] - data["frozen"] < amount:
+            self.fail("BalanceTooLow")
+        data["free"] -= amount
+        data["reserved"] += amount
+        self._store(ctx, who, currency, data)
+        self.emit(ctx, "Reserved", {"currency_id": currency, "who": who, "amount": amount})
+
+    def unreserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> int:
+        """Move up to `amount` back to free; returns what was moved."""
+        data = self.account(ctx, who, currency)
+        moved = min(amount, data["reserved"])
+        data["reserved"] -= moved
+        data["free"] += moved
+        self._store(ctx, who, currency, data)
+        self.emit(ctx, "Unreserved", {"currency_id": currency, "who": who, "amount": moved})
+        return moved
+
+    def repatriate_reserved(
+        self, ctx: CallContext, currency: CurrencyId, source: bytes, dest: bytes, amount: int
+    ) -> int:
+        """Move up to `amount` of `source`'s reserve into `dest`'s free balance."""
+        src = self.account(ctx, source, currency)
+        moved = min(amount, src["reserved"])
+        if moved == 0:
+            return 0
+        if source == dest:
+            return self.unreserve(ctx, currency, source, moved)
+        src["reserved"] -= moved
+        self._store(ctx, source, currency, src)
+        dst = self.account(ctx, dest, currency)
+        dst["free"] += moved
+        self._store(ctx, dest, currency, dst)
+        self.emit(
+            ctx,
+            "ReserveRepatriated",
+            {
+                "currency_id": currency,
+                "from": source,
+                "to": dest,
+                "amount": moved,
+                "status": "Free",
+            },
+        )
+        return moved
+
+    def slash_reserved(
+        self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int
+    ) -> int:
+        """Burn up to `amount` of `who`'s reserve; returns what was slashed."""
+        data = self.account(ctx, who, currency)
+        slashed = min(amount, data["reserved"])
+        data["reserved"] -= slashed
+        self._store(ctx, who, currency, data)
+        self._add_issuance(ctx, currency, -slashed)
+        self.emit(
+            ctx,
+            "Slashed",
+            {"currency_id": currency, "who": who, "free_amount": 0, "reserved_amount": slashed},
+        )
+        return slashed
+
+    # -- genesis ----------------------------------------------------------------------------
+
+    def genesis(self, ctx: CallContext) -> None:
+        """Endow every account the native token was endowed with, in each genesis currency."""
+        prefix = storage_prefix("System", "Account")
+        accounts = sorted(
+            key[len(prefix) + 16 :]
+            for key, value in ctx.overlay.changes.items()
+            if key.startswith(prefix) and value is not None
+        )
+        for who in accounts:
+            for currency in GENESIS_CURRENCIES:
+                data = self.account(ctx, who, currency)
+                data["free"] += GENESIS_ENDOWMENT
+                ctx.put(self.Accounts, data, who, currency)
+                self._add_issuance(ctx, currency, GENESIS_ENDOWMENT)
