@@ -1,7 +1,29 @@
-"""Two-tier model cache: in-process LRU and shared Redis."""
+"""Two-tier model cache: loaded models in process (tier 1), model files in Redis (tier 2).
 
+``ModelCache.get(cid)`` returns a loaded model, filling on the way: tier 1 (an in-process,
+byte-capped map ordered by an eviction policy), the local content-addressed model directory,
+tier 2 (verified chunks in a shared Redis), then the origin (``ipfs_store``). Concurrent
+requests for one missing model cause one origin fetch, in a process and across processes
+sharing Redis. The policies, the demand estimator and the simulator are pure logic.
+"""
+
+from ._cache import CachedModel, ModelCache
 from ._demand import DemandEstimator, plan_preload
+from ._errors import (
+    CacheClosedError,
+    CacheError,
+    ChunkCorruptError,
+    InsufficientSpaceError,
+    ManifestError,
+    ModelLoadError,
+    ModelTooLargeError,
+    OriginError,
+    TierUnavailableError,
+)
+from ._manifest import FileEntry, Keys, Manifest
+from ._origin import EngineLoader, IpfsOrigin, ModelLoader, Origin
 from ._policy import POLICIES, EvictionPolicy, GreedyDualPolicy, LRUPolicy, make_policy
+from ._redis_tier import RedisTier, make_client
 from ._sim import (
     SimResult,
     infinite_cache_bound,
@@ -11,20 +33,46 @@ from ._sim import (
     replay,
     zipf_trace,
 )
+from ._types import CacheConfig, CacheMetrics, Eviction, ModelKey
 
+# The policy with the best byte hit ratio in bench/cache_sim.py (see docs/cache.md).
 DEFAULT_POLICY = "lfu-da-h"
 
 __all__ = [
     "DEFAULT_POLICY",
     "POLICIES",
+    "CacheClosedError",
+    "CacheConfig",
+    "CacheError",
+    "CacheMetrics",
+    "CachedModel",
+    "ChunkCorruptError",
     "DemandEstimator",
+    "EngineLoader",
+    "Eviction",
     "EvictionPolicy",
+    "FileEntry",
     "GreedyDualPolicy",
+    "InsufficientSpaceError",
+    "IpfsOrigin",
+    "Keys",
     "LRUPolicy",
+    "Manifest",
+    "ManifestError",
+    "ModelCache",
+    "ModelKey",
+    "ModelLoadError",
+    "ModelLoader",
+    "ModelTooLargeError",
+    "Origin",
+    "OriginError",
+    "RedisTier",
     "SimResult",
+    "TierUnavailableError",
     "infinite_cache_bound",
     "interval_upper_bound",
     "lognormal_sizes",
+    "make_client",
     "make_policy",
     "offline_belady",
     "plan_preload",

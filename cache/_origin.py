@@ -1,0 +1,106 @@
+"""Interfaces to the layers around the cache: the origin (IPFS) and the model loader."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from ipfs_store import IpfsStore, IpfsStoreError
+
+from ._errors import OriginError
+from ._types import ModelKey
+
+M = TypeVar("M")
+
+
+class Origin(Protocol):
+    """Where models come from when no tier has them."""
+
+    async def fetch(self, key: ModelKey, dest: Path) -> int:
+        """Materialise ``key`` at ``dest`` (which must not exist); return its bytes."""
+        ...
+
+
+class ModelLoader(Protocol[M]):
+    """Turns a local model directory into a loaded model. Every method blocks (worker thread)."""
+
+    def measure(self, path: Path) -> int:
+        """Bytes of (device) memory the loaded model will take: its tier-1 size."""
+        ...
+
+    def load(self, path: Path, key: ModelKey) -> M: ...
+
+    def release(self, model: M) -> None:
+        """Free the model's memory (on CUDA too); it is no longer used after this."""
+        ...
+
+    def warm_up(self, model: M) -> None:
+        """Run a first pass so the first real request does not pay for lazy setup."""
+        ...
+
+
+class IpfsOrigin:
+    """``ipfs_store`` as the origin; its errors become ``OriginError``."""
+
+    def __init__(self, store: IpfsStore, *, max_size: int | None = None) -> None:
+        self.store = store
+        self.max_size = max_size
+
+    async def fetch(self, key: ModelKey, dest: Path) -> int:
+        try:
+            result = await self.store.fetch(key, dest, max_size=self.max_size)
+        except IpfsStoreError as exc:
+            raise OriginError(f"origin could not deliver {key}: {exc}") from exc
+        return result.size
+
+
+class EngineLoader:
+    """``inference_engine`` as the loader: safe loading, placement and memory estimates.
+
+    The tier-1 size is the engine's estimate (weights plus the KV cache for ``batch_size``
+    sequences of ``context_tokens``, +10 %).
+    """
+
+    def __init__(
+        self, config: Any = None, *, batch_size: int = 1, context_tokens: int = 2048
+    ) -> None:
+        from inference_engine import EngineConfig
+
+        self.config: EngineConfig = config if config is not None else EngineConfig()
+        self.batch_size = batch_size
+        self.context_tokens = context_tokens
+
+    def measure(self, path: Path) -> int:
+        from inference_engine import estimate_memory, inspect_model_dir, select_placement
+
+        manifest = inspect_model_dir(path)
+        placement = select_placement(self.config, manifest, context_tokens=self.context_tokens)
+        memory = estimate_memory(manifest, placement.dtype)
+        return memory.total_bytes(self.batch_size, self.context_tokens)
+
+    def load(self, path: Path, key: ModelKey) -> Any:
+        from inference_engine import load_model
+
+        return load_model(path, self.config, model_id=key)
+
+    def release(self, model: Any) -> None:
+        device = str(model.placement.device)
+        if device.startswith("cuda"):
+            import torch
+
+            model.module.to("cpu")  # frees the device copy even if a caller still holds it
+            del model
+            gc.collect()
+            torch.cuda.empty_cache()
+        else:
+            del model
+            gc.collect()
+
+    def warm_up(self, model: Any) -> None:
+        from inference_engine import GenerationRequest, RequestId, SamplingParams, generate_batch
+
+        request = GenerationRequest(
+            request_id=RequestId("warm-up"), prompt=(0,), params=SamplingParams(max_tokens=1)
+        )
+        generate_batch(model, [request])
