@@ -7,7 +7,9 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="model-registry", description=__import__("model_registry").__doc__)
+    parser = argparse.ArgumentParser(
+        prog="model-registry", description=__import__("model_registry").__doc__
+    )
     parser.add_subparsers(dest="command", metavar="COMMAND")
     return parser
 
