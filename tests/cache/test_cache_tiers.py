@@ -1,0 +1,329 @@
+"""ModelCache against a real redis-server and a real Kubo (through ipfs_store)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from cache import (
+    CacheClosedError,
+    InsufficientSpaceError,
+    Keys,
+    Manifest,
+    ModelCache,
+    ModelKey,
+    ModelTooLargeError,
+)
+from tests.cache.helpers import (
+    CountingOrigin,
+    FilesLoader,
+    ModelFixture,
+    RedisServer,
+    cache_config,
+    files_of,
+)
+from tests.ipfs_store.conftest import KuboDaemon
+
+
+async def test_tier_round_trips(
+    tmp_path: Path, redis_server: RedisServer, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    model = models[0]
+    loader = FilesLoader()
+    # 1. Cold: the origin fills the disk, tier 2 and tier 1.
+    async with ModelCache(cache_config(tmp_path, "a", redis_server.url), origin, loader) as a:
+        entry = await a.get(model.key)
+        assert entry.source == "origin"
+        assert entry.model.files == model.files
+        assert entry.size == model.size
+        again = await a.get(model.key)
+        assert again.source == "tier1" and again.model is entry.model
+        m = a.metrics()
+        assert (m.tier1_hits, m.tier1_misses, m.origin_fetches, m.loads) == (1, 1, 1, 1)
+        assert m.bytes_from_origin == model.size and m.bytes_to_tier2 == model.size
+    assert loader.released == [model.key]  # close releases tier 1
+    # 2. Another daemon (fresh disk, same Redis): tier 2 serves it, verified.
+    async with ModelCache(cache_config(tmp_path, "b", redis_server.url), origin, loader) as b:
+        entry = await b.get(model.key)
+        assert entry.source == "tier2"
+        assert entry.model.files == model.files
+        m = b.metrics()
+        assert m.tier2_hits == 1 and m.bytes_from_tier2 == model.size and m.origin_fetches == 0
+    # 3. Same disk, no Redis: the local directory serves it.
+    async with ModelCache(cache_config(tmp_path, "a", None), origin, loader) as c:
+        entry = await c.get(model.key)
+        assert entry.source == "disk" and entry.model.files == model.files
+        assert c.metrics().disk_hits == 1
+    assert len(origin.fetches) == 1
+    # The tier-2 layout: one manifest and hash-tagged chunk keys.
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        keys = sorted(k.decode() for k in await client.keys("*"))
+        manifest = Manifest.decode(await client.get(Keys("mc", model.key).manifest))
+    finally:
+        await client.aclose()
+    assert all(f"{{{model.key}}}" in k for k in keys)
+    assert len(keys) == 1 + len(manifest.hashes)  # the fill lock and staging keys are gone
+    assert manifest.total_size == model.size
+    with pytest.raises(CacheClosedError):
+        await c.get(model.key)
+    await c.close()  # idempotent
+
+
+async def test_100_concurrent_gets_one_origin_fetch(
+    tmp_path: Path, redis_server: RedisServer, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    loader = FilesLoader(delay=0.05)
+    async with ModelCache(cache_config(tmp_path, "a", redis_server.url), origin, loader) as cache:
+        entries = await asyncio.gather(*(cache.get(models[0].key) for _ in range(100)))
+        assert len(origin.fetches) == 1
+        assert loader.loads == [models[0].key]
+        assert all(e.model is entries[0].model for e in entries)
+        assert cache.metrics().tier1_misses == 1
+
+
+async def test_cancelled_waiter_does_not_cancel_the_fill(
+    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    loader = FilesLoader(delay=0.2)
+    async with ModelCache(cache_config(tmp_path, "a", None), origin, loader) as cache:
+        first = asyncio.create_task(cache.get(models[0].key))
+        second = asyncio.create_task(cache.get(models[0].key))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        entry = await second
+        assert entry.model.files == models[0].files
+        assert len(origin.fetches) == 1
+
+
+_WORKER = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from pathlib import Path
+    from cache import CacheConfig, IpfsOrigin, ModelCache, ModelKey
+    from ipfs_store import IpfsStore, StoreConfig
+
+    class Loader:
+        def measure(self, path): return 1
+        def load(self, path, key): return key
+        def release(self, model): pass
+        def warm_up(self, model): pass
+
+    async def main():
+        api, redis_url, disk, key, start = sys.argv[1:6]
+        config = CacheConfig(disk_dir=Path(disk), redis_url=redis_url, chunk_size=65536,
+                             fill_poll=0.02)
+        async with IpfsStore(StoreConfig(api_url=api)) as store:
+            async with ModelCache(config, IpfsOrigin(store), Loader()) as cache:
+                while time.time() < float(start):
+                    await asyncio.sleep(0.005)
+                entry = await cache.get(ModelKey(key))
+                m = cache.metrics()
+                print(entry.source, m.origin_fetches, m.tier2_hits, flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_two_processes_sharing_redis_one_origin_fetch(
+    tmp_path: Path, redis_server: RedisServer, kubo: KuboDaemon, models: list[ModelFixture]
+) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    start = time.time() + 2.0  # both wait for the same instant, then race
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                kubo.api_url,
+                redis_server.url,
+                str(tmp_path / f"disk-{i}"),
+                models[0].key,
+                str(start),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+        )
+        for i in range(2)
+    ]
+    outputs = [p.communicate(timeout=60)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    sources = sorted(o[0] for o in outputs)
+    assert sources == ["origin", "tier2"], outputs
+    assert sum(int(o[1]) for o in outputs) == 1
+    for i in range(2):
+        assert files_of(tmp_path / f"disk-{i}" / "objects" / models[0].key) == models[0].files
+
+
+async def test_redis_killed_mid_test_requests_still_served(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    origin: CountingOrigin,
+    models: list[ModelFixture],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loader = FilesLoader()
+    config = cache_config(tmp_path, "a", redis_server.url, redis_retry_after=60.0)
+    async with ModelCache(config, origin, loader) as cache:
+        assert (await cache.get(models[0].key)).source == "origin"
+        redis_server.kill()
+        with caplog.at_level("WARNING", logger="cache"):
+            entry = await cache.get(models[1].key)
+        assert entry.source == "origin" and entry.model.files == models[1].files
+        m = cache.metrics()
+        assert m.tier2_bypassed == 1
+        assert any("tier 2 bypassed" in r.message for r in caplog.records)
+        # While Redis is marked down, tier 2 is skipped without another timeout.
+        started = time.monotonic()
+        assert (await cache.get(models[2].key)).source == "origin"
+        assert time.monotonic() - started < config.redis_timeout
+        assert cache.metrics().tier2_bypassed == 1
+    # A daemon that starts with Redis already dead is served too.
+    async with ModelCache(cache_config(tmp_path, "b", redis_server.url), origin, loader) as b:
+        entry = await b.get(models[0].key)
+        assert entry.source == "origin" and entry.model.files == models[0].files
+        assert b.metrics().tier2_bypassed == 1
+
+
+async def test_stalled_redis_is_bypassed(
+    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    """A Redis that accepts connections and never answers (fault proxy) costs one timeout."""
+
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+        writer.close()
+
+    server = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        config = cache_config(tmp_path, "a", f"redis://127.0.0.1:{port}/0", redis_timeout=0.3)
+        async with ModelCache(config, origin, FilesLoader()) as cache:
+            started = time.monotonic()
+            entry = await cache.get(models[0].key)
+            assert time.monotonic() - started < 5
+            assert entry.source == "origin" and entry.model.files == models[0].files
+            assert cache.metrics().tier2_bypassed == 1
+    finally:
+        server.close()
+
+
+async def test_corrupted_chunk_detected_and_refetched(
+    tmp_path: Path, redis_server: RedisServer, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    model = models[0]
+    loader = FilesLoader()
+    async with ModelCache(cache_config(tmp_path, "a", redis_server.url), origin, loader) as a:
+        await a.get(model.key)
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        keys = Keys("mc", model.key)
+        manifest = Manifest.decode(await client.get(keys.manifest))
+        victim = keys.chunk(len(manifest.hashes) // 2)
+        original = await client.get(victim)
+        # Fault injection: flip one byte of one chunk inside Redis.
+        await client.setrange(victim, 100, bytes([original[100] ^ 0xFF]))
+        async with ModelCache(cache_config(tmp_path, "b", redis_server.url), origin, loader) as b:
+            entry = await b.get(model.key)
+            assert entry.model.files == model.files  # never the corrupt bytes
+            assert entry.source == "origin"
+            m = b.metrics()
+            assert m.corrupt_chunks == 1 and m.origin_fetches == 1 and m.tier2_hits == 0
+        assert len(origin.fetches) == 2
+        assert await client.get(victim) == original  # refilled with good data
+        async with ModelCache(cache_config(tmp_path, "c", redis_server.url), origin, loader) as c:
+            assert (await c.get(model.key)).source == "tier2"
+    finally:
+        await client.aclose()
+
+
+async def test_tier1_capacity_respected_in_bytes(
+    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    sizes = [m.size for m in models]
+    capacity = sizes[0] + sizes[1] + 1000  # any two fit, not three
+    loader = FilesLoader()
+    config = cache_config(tmp_path, "a", None, tier1_capacity=capacity, policy="lru")
+    async with ModelCache(config, origin, loader) as cache:
+        for model in [*models, models[0], models[1]]:
+            await cache.get(model.key)
+            assert cache.tier1_bytes <= capacity
+        held = [m for m in models if m.key in cache]
+        assert len(held) == 2
+        assert cache.tier1_bytes == cache.metrics().tier1_bytes == sum(m.size for m in held)
+        m = cache.metrics()
+        assert len(m.evictions) == len(loader.released) >= 2
+        assert all(e.tier == "tier1" and e.age_s >= 0 for e in m.evictions)
+        assert m.evictions[0].key == models[0].key  # LRU: the oldest went first
+        assert m.evictions[0].size == sizes[0]
+        # Concurrent loads reserve their bytes: still never over capacity.
+        await cache.evict(models[0].key)
+        await cache.evict(models[1].key)
+        await cache.evict(models[2].key)
+        await asyncio.gather(*(cache.get(m.key) for m in models))
+        assert cache.tier1_bytes <= capacity
+    tiny = cache_config(tmp_path, "b", None, tier1_capacity=sizes[1] - 1)
+    async with ModelCache(tiny, origin, FilesLoader()) as cache:
+        with pytest.raises(ModelTooLargeError) as info:
+            await cache.get(models[1].key)
+        assert info.value.size == sizes[1]
+
+
+async def test_full_disk_names_directory_and_size(
+    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    config = cache_config(tmp_path, "a", None, disk_capacity=models[0].size - 1)
+    async with ModelCache(config, origin, FilesLoader()) as cache:
+        with pytest.raises(InsufficientSpaceError) as info:
+            await cache.get(models[0].key)
+    assert info.value.directory == config.disk_dir
+    assert info.value.requested == models[0].size
+    assert str(config.disk_dir) in str(info.value) and str(models[0].size) in str(info.value)
+    assert list((config.disk_dir / "objects").iterdir()) == []
+    assert list((config.disk_dir / "tmp").iterdir()) == []
+
+
+async def test_disk_evicts_least_recently_used(
+    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    capacity = models[0].size + models[1].size + 100
+    config = cache_config(tmp_path, "a", None, disk_capacity=capacity)
+    async with ModelCache(config, origin, FilesLoader()) as cache:
+        paths = await cache.prefetch([m.key for m in models])
+        assert not paths[0].exists() and paths[1].exists() and paths[2].exists()
+        disk = [e for e in cache.metrics().evictions if e.tier == "disk"]
+        assert [e.key for e in disk] == [models[0].key]
+
+
+async def test_preload_and_model_updated(
+    tmp_path: Path, redis_server: RedisServer, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    sizes = {m.key: m.size for m in models}
+    capacity = models[0].size + models[2].size + 10
+    loader = FilesLoader()
+    config = cache_config(tmp_path, "a", redis_server.url, tier1_capacity=capacity)
+    async with ModelCache(config, origin, loader) as cache:
+        demand = {models[0].key: 5.0, models[1].key: 1.0, models[2].key: 3.0}
+        loaded = await cache.preload(demand, sizes)
+        assert loaded == [models[0].key, models[2].key]
+        assert loader.warmed == loaded
+        assert models[1].key not in cache
+        # An update of a loaded model loads the new version; the old stays until it ages out.
+        await cache.model_updated(models[0].key, models[1].key)
+        assert models[1].key in cache
+        # An update of a model that is not loaded only prefetches files.
+        other = ModelKey("bafkqaaa")  # the identity CID of empty content, never loaded
+        before = len(loader.loads)
+        await cache.model_updated(other, models[2].key)
+        assert len(loader.loads) == before
