@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .._pallet import Pallet
 from .balances import Balances
+from .inference import Inference
 from .model_registry import ModelRegistry
 from .providers import Providers
 from .sudo import Sudo
@@ -19,6 +20,7 @@ from .transaction_payment import TransactionPayment
 __all__ = [
     "RUNTIME_PALLETS",
     "Balances",
+    "Inference",
     "ModelRegistry",
     "Providers",
     "Sudo",
@@ -37,4 +39,5 @@ RUNTIME_PALLETS: tuple[type[Pallet], ...] = (
     Tokens,
     ModelRegistry,
     Providers,
+    Inference,
 )

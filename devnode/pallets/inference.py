@@ -1,0 +1,722 @@
+"""Inference: escrowed requests, weighted executor assignment, hash-only results, sampled
+validation, payouts, deadlines and weight-proportional bandwidth limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._errors import DispatchFailure
+from .._hashing import StorageHasher, blake2_256
+from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._primitives import ACCOUNT_ID, BALANCE
+from .._types import (
+    BOOL,
+    H256,
+    U32,
+    U64,
+    VEC_U8,
+    Composite,
+    Field,
+    OptionType,
+    SequenceType,
+    Variant,
+    VariantCase,
+)
+from ._cid import is_valid_cid
+from .model_registry import MAX_CID_LENGTH, MODEL_ID, PERMILL, registry_of
+from .providers import MAX_PROVIDERS_PER_MODEL, providers_of
+from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+
+if TYPE_CHECKING:
+    from .._runtime import CallContext
+
+__all__ = [
+    "BLOCK_BANDWIDTH_BYTES",
+    "INPUT_BYTES_PER_TOKEN",
+    "OUTPUT_BYTES_PER_TOKEN",
+    "Inference",
+    "bandwidth_estimate",
+    "escrow_for",
+    "randomness",
+    "validation_probability_ppm",
+]
+
+MAX_INLINE_INPUT = 1024
+MAX_OUTPUT_BYTES = 65_536
+MAX_TOKENS_PER_REQUEST = 100_000
+MIN_DEADLINE = 2
+MAX_DEADLINE = 600
+VALIDATION_PERIOD = 20
+OUTPUT_PROVIDE_PERIOD = 10
+MAX_TIMEOUTS_PER_BLOCK = 256
+BLOCK_BANDWIDTH_BYTES = 21_500 * 1024
+INPUT_BYTES_PER_TOKEN = 3
+OUTPUT_BYTES_PER_TOKEN = 640
+REPUTATION_GAIN = 5
+REPUTATION_LOSS = 10
+SLASH_FRACTION = 100_000  # Permill: 10 %
+PPM = 1_000_000
+
+REQUEST_ID = U64
+INFERENCE_INPUT = Variant(
+    ["pallet_inference", "InferenceInput"],
+    [
+        VariantCase("Inline", 0, [Field(None, VEC_U8, "BoundedVec<u8, T::MaxInlineInput>")]),
+        VariantCase("Cid", 1, [Field(None, VEC_U8, "BoundedVec<u8, T::MaxCidLength>")]),
+    ],
+)
+REQUEST_STATE = Variant(
+    ["pallet_inference", "RequestState"],
+    [
+        VariantCase("Assigned", 0),
+        VariantCase(
+            "AwaitingValidation",
+            1,
+            [
+                Field("validator", ACCOUNT_ID, "T::AccountId"),
+                Field("validation_deadline", U32, "BlockNumberFor<T>"),
+                Field("output_deadline", OptionType(U32), "Option<BlockNumberFor<T>>"),
+            ],
+        ),
+        VariantCase("Completed", 2, [Field("cost", BALANCE, "BalanceOf<T>")]),
+        VariantCase("Expired", 3),
+        VariantCase("Rejected", 4),
+    ],
+)
+TERMINAL = frozenset({"Completed", "Expired", "Rejected"})
+INFERENCE_REQUEST = Composite(
+    ["pallet_inference", "InferenceRequest"],
+    [
+        Field("requester", ACCOUNT_ID, "T::AccountId"),
+        Field("model_id", MODEL_ID, "ModelId"),
+        Field("model_version", U32, "u32"),
+        Field("executor", ACCOUNT_ID, "T::AccountId"),
+        Field("author", ACCOUNT_ID, "T::AccountId"),
+        Field("input_hash", H256, "H256"),
+        Field("input_cid", OptionType(VEC_U8), "Option<BoundedVec<u8, T::MaxCidLength>>"),
+        Field("prompt_tokens", U32, "u32"),
+        Field("max_tokens", U32, "u32"),
+        Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
+        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+        Field("author_share", PERMILL, "Permill"),
+        Field("escrow", BALANCE, "BalanceOf<T>"),
+        Field("bandwidth_bytes", U64, "u64"),
+        Field("deadline", U32, "BlockNumberFor<T>"),
+        Field("created_at", U32, "BlockNumberFor<T>"),
+        Field("output_hash", OptionType(H256), "Option<H256>"),
+        Field("output_cid", OptionType(VEC_U8), "Option<BoundedVec<u8, T::MaxCidLength>>"),
+        Field("used_tokens", U32, "u32"),
+        Field(
+            "state", REQUEST_STATE, "RequestState<T::AccountId, BlockNumberFor<T>, BalanceOf<T>>"
+        ),
+    ],
+)
+
+_ID = Field("request_id", REQUEST_ID, "RequestId")
+
+
+def escrow_for(tokens: int, price_per_1k: int) -> int:
+    """`ceil(tokens * price / 1000)`: what `tokens` cost at `price_per_1k`."""
+    return -(-tokens * price_per_1k // 1000)
+
+
+def bandwidth_estimate(prompt_tokens: int, max_tokens: int) -> int:
+    """Off-chain inference bytes a request may move (the seed's Option 1 estimate)."""
+    return prompt_tokens * INPUT_BYTES_PER_TOKEN + max_tokens * OUTPUT_BYTES_PER_TOKEN
+
+
+def validation_probability_ppm(reputation: int) -> int:
+    """1 at reputation 0 falling linearly to 0.01 at reputation 100, in parts per million."""
+    return PPM - 9_900 * reputation
+
+
+def randomness(tag: bytes, parent_hash: bytes, request_id: int) -> int:
+    """Devnode's on-chain randomness: blake2_256(tag ++ parent_hash ++ id), first 16 bytes LE."""
+    digest = blake2_256(tag + parent_hash + request_id.to_bytes(8, "little"))
+    return int.from_bytes(digest[:16], "little")
+
+
+def pick_weighted(candidates: list[tuple[bytes, int]], draw: int) -> bytes:
+    total = sum(weight for _, weight in candidates)
+    point = draw % total
+    for who, weight in candidates:
+        if point < weight:
+            return who
+        point -= weight
+    raise AssertionError("unreachable: point below total weight")
+
+
+def _request_weight(args: dict[str, Any]) -> Weight:
+    _, data = args["input"]
+    return Weight(150_000_000 + 2_000 * len(data) + 5_000_000 * MAX_PROVIDERS_PER_MODEL, 5_000)
+
+
+class Inference(Pallet):
+    name = "Inference"
+    index = 13
+
+    NextRequestId = StorageItem(U64, default=0, docs=["The id the next request gets."])
+    Requests = StorageItem(
+        INFERENCE_REQUEST,
+        keys=[(StorageHasher.TWOX_64_CONCAT, REQUEST_ID)],
+        docs=["Every request, hash-only; terminal ones keep their final state."],
+    )
+    Timeouts = StorageItem(
+        SequenceType(REQUEST_ID),
+        keys=[(StorageHasher.TWOX_64_CONCAT, U32)],
+        default=[],
+        docs=["Requests with a deadline falling due at the start of this block."],
+    )
+    BandwidthInUse = StorageItem(
+        U64,
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID)],
+        default=0,
+        docs=["Estimated inference bytes reserved on each provider by its assigned requests."],
+    )
+
+    event_decls: ClassVar = [
+        (
+            "InferenceRequested",
+            0,
+            [
+                _ID,
+                Field("requester", ACCOUNT_ID, "T::AccountId"),
+                Field("model_id", MODEL_ID, "ModelId"),
+                Field("executor", ACCOUNT_ID, "T::AccountId"),
+                Field("escrow", BALANCE, "BalanceOf<T>"),
+                Field("deadline", U32, "BlockNumberFor<T>"),
+            ],
+            "A request was placed, escrowed and assigned.",
+        ),
+        (
+            "ResultSubmitted",
+            1,
+            [
+                _ID,
+                Field("output_hash", H256, "H256"),
+                Field("prompt_tokens", U32, "u32"),
+                Field("completion_tokens", U32, "u32"),
+            ],
+            "The executor reported the output's hash and token counts.",
+        ),
+        (
+            "ValidationRequested",
+            2,
+            [
+                _ID,
+                Field("validator", ACCOUNT_ID, "T::AccountId"),
+                Field("deadline", U32, "BlockNumberFor<T>"),
+            ],
+            "The result was sampled for validation.",
+        ),
+        (
+            "InferencePaid",
+            3,
+            [
+                _ID,
+                Field("cost", BALANCE, "BalanceOf<T>"),
+                Field("author", ACCOUNT_ID, "T::AccountId"),
+                Field("author_amount", BALANCE, "BalanceOf<T>"),
+                Field("executor", ACCOUNT_ID, "T::AccountId"),
+                Field("executor_amount", BALANCE, "BalanceOf<T>"),
+                Field("refund", BALANCE, "BalanceOf<T>"),
+            ],
+            "The request was settled: author and executor paid, the rest refunded.",
+        ),
+        (
+            "ValidationPassed",
+            4,
+            [_ID, Field("validator", ACCOUNT_ID, "T::AccountId")],
+            "A validator confirmed the result.",
+        ),
+        (
+            "ValidationFailed",
+            5,
+            [
+                _ID,
+                Field("validator", ACCOUNT_ID, "T::AccountId"),
+                Field("slashed", BALANCE, "BalanceOf<T>"),
+            ],
+            "A validator rejected the result: executor slashed, requester refunded.",
+        ),
+        (
+            "OutputRequested",
+            6,
+            [_ID, Field("deadline", U32, "BlockNumberFor<T>")],
+            "The validator asked the executor to put the output on-chain.",
+        ),
+        ("OutputProvided", 7, [_ID], "The executor provided the output on-chain."),
+        (
+            "RequestExpired",
+            8,
+            [_ID, Field("refund", BALANCE, "BalanceOf<T>")],
+            "No result before the deadline: requester refunded.",
+        ),
+        (
+            "OutputTimedOut",
+            9,
+            [_ID, Field("slashed", BALANCE, "BalanceOf<T>")],
+            "The executor did not provide a requested output: slashed, requester refunded.",
+        ),
+    ]
+    error_decls: ClassVar = [
+        ("UnknownModel", 0, "No model with this id."),
+        ("ModelDeprecated", 1, "The model is deprecated."),
+        ("PriceAboveMaximum", 2, "The model's price is above the requester's maximum."),
+        ("InputTooLarge", 3, "Inline input is longer than `MaxInlineInput`."),
+        ("EmptyInput", 4, "The input is empty."),
+        ("InvalidCid", 5, "A CID is not a valid CIDv0 or base32 CIDv1."),
+        ("InvalidTokenCount", 6, "Token counts out of range."),
+        ("InvalidDeadline", 7, "Deadline outside `MinDeadline..=MaxDeadline`."),
+        ("NoProviderAvailable", 8, "No active provider of the model has free capacity."),
+        ("BandwidthExceeded", 9, "No provider has bandwidth left for this request."),
+        ("TooManyTimeouts", 10, "Too many deadlines fall in that block."),
+        ("UnknownRequest", 11, "No request with this id."),
+        ("NotExecutor", 12, "Only the assigned executor may do this."),
+        ("NotValidator", 13, "Only the drawn validator may do this."),
+        ("InvalidState", 14, "The request is not in a state that allows this."),
+        ("DeadlinePassed", 15, "The request's deadline has passed."),
+        ("OutputAlreadyRequested", 16, "The output was already requested."),
+        ("OutputTooLarge", 17, "The output is longer than `MaxOutputBytes`."),
+        ("OutputHashMismatch", 18, "The output does not hash to the submitted output hash."),
+        ("NotExpired", 19, "Nothing about this request is due yet."),
+    ]
+    constants: ClassVar = {
+        "MaxInlineInput": Constant(U32, MAX_INLINE_INPUT, ("Largest inline input, bytes.",)),
+        "MaxOutputBytes": Constant(U32, MAX_OUTPUT_BYTES, ("Largest provided output, bytes.",)),
+        "MaxTokensPerRequest": Constant(U32, MAX_TOKENS_PER_REQUEST, ("Prompt + max tokens.",)),
+        "MinDeadline": Constant(U32, MIN_DEADLINE, ("Shortest deadline, blocks.",)),
+        "MaxDeadline": Constant(U32, MAX_DEADLINE, ("Longest deadline, blocks.",)),
+        "ValidationPeriod": Constant(U32, VALIDATION_PERIOD, ("Blocks a validator has.",)),
+        "OutputProvidePeriod": Constant(
+            U32, OUTPUT_PROVIDE_PERIOD, ("Blocks an executor has to provide an output.",)
+        ),
+        "MaxTimeoutsPerBlock": Constant(U32, MAX_TIMEOUTS_PER_BLOCK, ("Deadlines per block.",)),
+        "BlockBandwidthBytes": Constant(
+            U64, BLOCK_BANDWIDTH_BYTES, ("Inference bytes shared among providers by weight.",)
+        ),
+        "InputBytesPerToken": Constant(U32, INPUT_BYTES_PER_TOKEN, ("Estimate per prompt token.",)),
+        "OutputBytesPerToken": Constant(
+            U32, OUTPUT_BYTES_PER_TOKEN, ("Estimate per completion token.",)
+        ),
+        "ReputationGain": Constant(U32, REPUTATION_GAIN, ("Reputation added per passed check.",)),
+        "ReputationLoss": Constant(U32, REPUTATION_LOSS, ("Reputation lost per expiry.",)),
+        "SlashFraction": Constant(PERMILL, SLASH_FRACTION, ("Share of stake slashed on fraud.",)),
+    }
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def request_of(self, ctx: CallContext, request_id: int) -> dict[str, Any]:
+        req: dict[str, Any] | None = ctx.get(self.Requests, request_id)
+        if req is None:
+            self.fail("UnknownRequest")
+        return req
+
+    def _schedule(self, ctx: CallContext, at: int, request_id: int) -> None:
+        due: list[int] = ctx.get(self.Timeouts, at)
+        if len(due) >= MAX_TIMEOUTS_PER_BLOCK:
+            self.fail("TooManyTimeouts")
+        due.append(request_id)
+        ctx.put(self.Timeouts, due, at)
+
+    def _check_cid(self, cid: bytes) -> bytes:
+        if len(cid) > MAX_CID_LENGTH or not is_valid_cid(cid):
+            self.fail("InvalidCid")
+        return bytes(cid)
+
+    def _bandwidth(self, ctx: CallContext, who: bytes, delta: int) -> None:
+        used = max(0, int(ctx.get(self.BandwidthInUse, who)) + delta)
+        if used:
+            ctx.put(self.BandwidthInUse, used, who)
+        else:
+            ctx.remove(self.BandwidthInUse, who)
+
+    def _release_executor(self, ctx: CallContext, req: dict[str, Any]) -> None:
+        providers = providers_of(ctx)
+        info = providers.info(ctx, req["executor"])
+        if info is not None and info["in_flight"] > 0:
+            info["in_flight"] -= 1
+            providers.store(ctx, req["executor"], info)
+
+    def _finish(self, ctx: CallContext, request_id: int, req: dict[str, Any], state: Any) -> None:
+        req["state"] = state
+        ctx.put(self.Requests, req, request_id)
+        self._release_executor(ctx, req)
+
+    def _settle(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> None:
+        tokens = tokens_of(ctx)
+        currency = CurrencyId(req["currency_id"])
+        cost = min(req["escrow"], escrow_for(req["used_tokens"], req["price_per_1k_tokens"]))
+        author_amount = cost * req["author_share"] // PPM
+        executor_amount = cost - author_amount
+        refund = req["escrow"] - cost
+        requester = req["requester"]
+        tokens.repatriate_reserved(ctx, currency, requester, req["author"], author_amount)
+        tokens.repatriate_reserved(ctx, currency, requester, req["executor"], executor_amount)
+        tokens.unreserve(ctx, currency, requester, refund)
+        self._finish(ctx, request_id, req, ("Completed", {"cost": cost}))
+        self.emit(
+            ctx,
+            "InferencePaid",
+            {
+                "request_id": request_id,
+                "cost": cost,
+                "author": req["author"],
+                "author_amount": author_amount,
+                "executor": req["executor"],
+                "executor_amount": executor_amount,
+                "refund": refund,
+            },
+        )
+
+    def _reject(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> int:
+        """Fraud or a withheld output: slash the executor, refund the requester in full."""
+        providers = providers_of(ctx)
+        executor = req["executor"]
+        slashed = 0
+        info = providers.info(ctx, executor)
+        if info is not None:
+            slashed = providers.slash(ctx, executor, info["stake"] * SLASH_FRACTION // PPM)
+            providers.set_reputation_of(ctx, executor, 0)
+        tokens_of(ctx).unreserve(
+            ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
+        )
+        self._finish(ctx, request_id, req, ("Rejected", None))
+        return slashed
+
+    def _expire(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> None:
+        providers = providers_of(ctx)
+        refund = tokens_of(ctx).unreserve(
+            ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
+        )
+        self._bandwidth(ctx, req["executor"], -req["bandwidth_bytes"])
+        info = providers.info(ctx, req["executor"])
+        if info is not None:
+            providers.set_reputation_of(ctx, req["executor"], info["reputation"] - REPUTATION_LOSS)
+        self._finish(ctx, request_id, req, ("Expired", None))
+        self.emit(ctx, "RequestExpired", {"request_id": request_id, "refund": refund})
+
+    def _process_due(self, ctx: CallContext, request_id: int) -> bool:
+        """Apply whatever deadline of `request_id` has passed; False when nothing is due."""
+        req = ctx.get(self.Requests, request_id)
+        if req is None:
+            return False
+        now = ctx.block_number
+        state, payload = req["state"]
+        if state == "Assigned" and now > req["deadline"]:
+            self._expire(ctx, request_id, req)
+            return True
+        if state == "AwaitingValidation":
+            output_deadline = payload["output_deadline"]
+            if output_deadline is not None and now > output_deadline:
+                slashed = self._reject(ctx, request_id, req)
+                self.emit(ctx, "OutputTimedOut", {"request_id": request_id, "slashed": slashed})
+                return True
+            if output_deadline is None and now > payload["validation_deadline"]:
+                self._settle(ctx, request_id, req)
+                return True
+        return False
+
+    def _validator_for(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> Any:
+        """Draw whether to validate and whom; None when not sampled or nobody can validate."""
+        providers = providers_of(ctx)
+        executor = providers.info(ctx, req["executor"])
+        reputation = executor["reputation"] if executor is not None else 0
+        draw = randomness(b"infer/validate", ctx.parent_hash, request_id) % PPM
+        if draw >= validation_probability_ppm(reputation):
+            return None
+        candidates = []
+        for who in ctx.get(providers.ModelProviders, req["model_id"]):
+            if who in (req["executor"], req["requester"]):
+                continue
+            info = providers.info(ctx, who)
+            if info is not None and providers.is_active(info) and info["weight"] > 0:
+                candidates.append((who, info["weight"]))
+        if not candidates:
+            return None
+        return pick_weighted(
+            candidates, randomness(b"infer/validator", ctx.parent_hash, request_id)
+        )
+
+    # -- calls -----------------------------------------------------------------------------
+
+    @dispatchable(
+        0,
+        [
+            Field("model_id", MODEL_ID, "ModelId"),
+            Field("input", INFERENCE_INPUT, "InferenceInput"),
+            Field("prompt_tokens", U32, "u32"),
+            Field("max_tokens", U32, "u32"),
+            Field("max_price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
+            Field("deadline_blocks", U32, "BlockNumberFor<T>"),
+        ],
+        _request_weight,
+    )
+    def request(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        model_id: bytes,
+        input: Any,
+        prompt_tokens: int,
+        max_tokens: int,
+        max_price_per_1k_tokens: int,
+        deadline_blocks: int,
+    ) -> None:
+        """Request an inference: escrow `(prompt + max_tokens) x price`, assign an executor."""
+        who = ctx.ensure_signed(origin)
+        model = ctx.get(registry_of(ctx).Models, model_id)
+        if model is None:
+            self.fail("UnknownModel")
+        if model["status"][0] != "Active":
+            self.fail("ModelDeprecated")
+        price = model["price_per_1k_tokens"]
+        if price > max_price_per_1k_tokens:
+            self.fail("PriceAboveMaximum")
+        kind, data = input
+        data = bytes(data)
+        if not data:
+            self.fail("EmptyInput")
+        input_cid = None
+        if kind == "Inline":
+            if len(data) > MAX_INLINE_INPUT:
+                self.fail("InputTooLarge")
+        else:
+            input_cid = self._check_cid(data)
+        if max_tokens < 1 or prompt_tokens + max_tokens > MAX_TOKENS_PER_REQUEST:
+            self.fail("InvalidTokenCount")
+        if not MIN_DEADLINE <= deadline_blocks <= MAX_DEADLINE:
+            self.fail("InvalidDeadline")
+        escrow = escrow_for(prompt_tokens + max_tokens, price)
+        bandwidth = bandwidth_estimate(prompt_tokens, max_tokens)
+
+        providers = providers_of(ctx)
+        with_capacity = []
+        for provider in ctx.get(providers.ModelProviders, model_id):
+            if provider == who:
+                continue
+            info = providers.info(ctx, provider)
+            if info is None or not providers.is_active(info):
+                continue
+            if info["in_flight"] < info["capacity"] and info["weight"] > 0:
+                with_capacity.append((provider, info))
+        if not with_capacity:
+            self.fail("NoProviderAvailable")
+        total_weight = providers.total_weight(ctx)
+        candidates = []
+        for provider, info in with_capacity:
+            limit = BLOCK_BANDWIDTH_BYTES * info["weight"] // total_weight
+            if int(ctx.get(self.BandwidthInUse, provider)) + bandwidth <= limit:
+                candidates.append((provider, info["weight"]))
+        if not candidates:
+            self.fail("BandwidthExceeded")
+
+        request_id: int = ctx.get(self.NextRequestId)
+        ctx.put(self.NextRequestId, request_id + 1)
+        currency = CurrencyId(model["currency_id"])
+        tokens_of(ctx).reserve(ctx, currency, who, escrow)
+        executor = pick_weighted(
+            candidates, randomness(b"infer/assign", ctx.parent_hash, request_id)
+        )
+        info = providers.info(ctx, executor)
+        assert info is not None
+        info["in_flight"] += 1
+        providers.store(ctx, executor, info)
+        self._bandwidth(ctx, executor, bandwidth)
+        deadline = ctx.block_number + deadline_blocks
+        self._schedule(ctx, deadline + 1, request_id)
+        req = {
+            "requester": who,
+            "model_id": bytes(model_id),
+            "model_version": model["version"],
+            "executor": executor,
+            "author": model["owner"],
+            "input_hash": blake2_256(data),
+            "input_cid": input_cid,
+            "prompt_tokens": prompt_tokens,
+            "max_tokens": max_tokens,
+            "price_per_1k_tokens": price,
+            "currency_id": currency,
+            "author_share": model["author_share"],
+            "escrow": escrow,
+            "bandwidth_bytes": bandwidth,
+            "deadline": deadline,
+            "created_at": ctx.block_number,
+            "output_hash": None,
+            "output_cid": None,
+            "used_tokens": 0,
+            "state": ("Assigned", None),
+        }
+        ctx.put(self.Requests, req, request_id)
+        self.emit(
+            ctx,
+            "InferenceRequested",
+            {
+                "request_id": request_id,
+                "requester": who,
+                "model_id": bytes(model_id),
+                "executor": executor,
+                "escrow": escrow,
+                "deadline": deadline,
+            },
+        )
+
+    @dispatchable(
+        1,
+        [
+            _ID,
+            Field("output_hash", H256, "H256"),
+            Field("output_cid", OptionType(VEC_U8), "Option<Vec<u8>>"),
+            Field("prompt_tokens", U32, "u32"),
+            Field("completion_tokens", U32, "u32"),
+        ],
+        Weight(150_000_000, 5_000),
+    )
+    def submit_result(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        request_id: int,
+        output_hash: bytes,
+        output_cid: bytes | None,
+        prompt_tokens: int,
+        completion_tokens: int,
+    ) -> None:
+        """The executor reports the output's hash (and optionally CID) and token counts."""
+        who = ctx.ensure_signed(origin)
+        req = self.request_of(ctx, request_id)
+        if req["executor"] != who:
+            self.fail("NotExecutor")
+        if req["state"][0] != "Assigned":
+            self.fail("InvalidState")
+        if ctx.block_number > req["deadline"]:
+            self.fail("DeadlinePassed")
+        if completion_tokens > req["max_tokens"]:
+            self.fail("InvalidTokenCount")
+        req["output_cid"] = None if output_cid is None else self._check_cid(output_cid)
+        req["output_hash"] = bytes(output_hash)
+        req["used_tokens"] = min(prompt_tokens + completion_tokens, 2**32 - 1)
+        self._bandwidth(ctx, who, -req["bandwidth_bytes"])
+        self.emit(
+            ctx,
+            "ResultSubmitted",
+            {
+                "request_id": request_id,
+                "output_hash": bytes(output_hash),
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+            },
+        )
+        validator = self._validator_for(ctx, request_id, req)
+        if validator is None:
+            self._settle(ctx, request_id, req)
+            return
+        deadline = ctx.block_number + VALIDATION_PERIOD
+        req["state"] = (
+            "AwaitingValidation",
+            {"validator": validator, "validation_deadline": deadline, "output_deadline": None},
+        )
+        ctx.put(self.Requests, req, request_id)
+        self._schedule(ctx, deadline + 1, request_id)
+        self.emit(
+            ctx,
+            "ValidationRequested",
+            {"request_id": request_id, "validator": validator, "deadline": deadline},
+        )
+
+    def _awaiting(self, ctx: CallContext, origin: Origin, request_id: int) -> dict[str, Any]:
+        who = ctx.ensure_signed(origin)
+        req = self.request_of(ctx, request_id)
+        state, payload = req["state"]
+        if state != "AwaitingValidation":
+            self.fail("InvalidState")
+        if payload["validator"] != who:
+            self.fail("NotValidator")
+        return req
+
+    @dispatchable(2, [_ID, Field("valid", BOOL, "bool")], Weight(120_000_000, 5_000))
+    def submit_validation(
+        self, ctx: CallContext, origin: Origin, request_id: int, valid: bool
+    ) -> None:
+        """The drawn validator's verdict: pass pays out, fail slashes and refunds."""
+        req = self._awaiting(ctx, origin, request_id)
+        validator = req["state"][1]["validator"]
+        if valid:
+            self._settle(ctx, request_id, req)
+            providers = providers_of(ctx)
+            info = providers.info(ctx, req["executor"])
+            if info is not None:
+                providers.set_reputation_of(
+                    ctx, req["executor"], info["reputation"] + REPUTATION_GAIN
+                )
+            self.emit(ctx, "ValidationPassed", {"request_id": request_id, "validator": validator})
+            return
+        slashed = self._reject(ctx, request_id, req)
+        self.emit(
+            ctx,
+            "ValidationFailed",
+            {"request_id": request_id, "validator": validator, "slashed": slashed},
+        )
+
+    @dispatchable(3, [_ID], Weight(40_000_000, 5_000))
+    def request_output(self, ctx: CallContext, origin: Origin, request_id: int) -> None:
+        """The validator could not get the output off-chain: the executor must put it on-chain."""
+        req = self._awaiting(ctx, origin, request_id)
+        payload = req["state"][1]
+        if payload["output_deadline"] is not None:
+            self.fail("OutputAlreadyRequested")
+        deadline = ctx.block_number + OUTPUT_PROVIDE_PERIOD
+        payload["output_deadline"] = deadline
+        ctx.put(self.Requests, req, request_id)
+        self._schedule(ctx, deadline + 1, request_id)
+        self.emit(ctx, "OutputRequested", {"request_id": request_id, "deadline": deadline})
+
+    @dispatchable(
+        4,
+        [_ID, Field("output", VEC_U8, "Vec<u8>")],
+        lambda a: Weight(60_000_000 + 2_000 * len(a["output"]), 5_000),
+    )
+    def provide_output(
+        self, ctx: CallContext, origin: Origin, request_id: int, output: bytes
+    ) -> None:
+        """The executor answers `request_output`; the output is checked against its hash, not stored."""
+        who = ctx.ensure_signed(origin)
+        req = self.request_of(ctx, request_id)
+        if req["executor"] != who:
+            self.fail("NotExecutor")
+        state, payload = req["state"]
+        if state != "AwaitingValidation" or payload["output_deadline"] is None:
+            self.fail("InvalidState")
+        if len(output) > MAX_OUTPUT_BYTES:
+            self.fail("OutputTooLarge")
+        if blake2_256(bytes(output)) != req["output_hash"]:
+            self.fail("OutputHashMismatch")
+        payload["output_deadline"] = None
+        extended = ctx.block_number + VALIDATION_PERIOD
+        if payload["validation_deadline"] < extended:
+            payload["validation_deadline"] = extended
+            self._schedule(ctx, extended + 1, request_id)
+        ctx.put(self.Requests, req, request_id)
+        self.emit(ctx, "OutputProvided", {"request_id": request_id})
+
+    @dispatchable(5, [_ID], Weight(80_000_000, 5_000))
+    def expire(self, ctx: CallContext, origin: Origin, request_id: int) -> None:
+        """Anyone may apply a passed deadline (block initialisation does it too)."""
+        ctx.ensure_signed(origin)
+        self.request_of(ctx, request_id)
+        if not self._process_due(ctx, request_id):
+            self.fail("NotExpired")
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def on_initialize(self, ctx: CallContext) -> None:
+        due: list[int] = ctx.get(self.Timeouts, ctx.block_number)
+        if not due:
+            return
+        ctx.remove(self.Timeouts, ctx.block_number)
+        for request_id in due:
+            try:
+                with ctx.transactional():
+                    self._process_due(ctx, request_id)
+            except DispatchFailure:
+                continue
