@@ -1,0 +1,420 @@
+"""A decoder for runtime metadata V14 and V15 into a small, typed model.
+
+scalecodec decodes V14 but not V15 (it raises on the V15 version byte), so the metadata itself
+is decoded here: the format is small and stable, and owning it lets codegen treat both versions
+alike. Values *inside* the chain (calls, events, storage) are handled by `_codec`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ._errors import MetadataDecodeError
+from ._scale import Reader
+
+__all__ = [
+    "HASHERS",
+    "PRIMITIVES",
+    "ArrayDef",
+    "BitSequenceDef",
+    "CompactDef",
+    "CompositeDef",
+    "ConstantMeta",
+    "ExtrinsicMeta",
+    "FieldMeta",
+    "Metadata",
+    "PalletMeta",
+    "PortableType",
+    "PrimitiveDef",
+    "SequenceDef",
+    "StorageMeta",
+    "TupleDef",
+    "TypeDef",
+    "VariantDef",
+    "VariantMeta",
+    "decode_metadata",
+]
+
+PRIMITIVES = (
+    "bool",
+    "char",
+    "str",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "u256",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "i256",
+)
+HASHERS = (
+    "Blake2_128",
+    "Blake2_256",
+    "Blake2_128Concat",
+    "Twox128",
+    "Twox256",
+    "Twox64Concat",
+    "Identity",
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    name: str | None
+    type: int
+    type_name: str | None
+    docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VariantMeta:
+    name: str
+    fields: tuple[FieldMeta, ...]
+    index: int
+    docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompositeDef:
+    fields: tuple[FieldMeta, ...]
+
+
+@dataclass(frozen=True)
+class VariantDef:
+    variants: tuple[VariantMeta, ...]
+
+
+@dataclass(frozen=True)
+class SequenceDef:
+    type: int
+
+
+@dataclass(frozen=True)
+class ArrayDef:
+    length: int
+    type: int
+
+
+@dataclass(frozen=True)
+class TupleDef:
+    types: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PrimitiveDef:
+    name: str
+
+
+@dataclass(frozen=True)
+class CompactDef:
+    type: int
+
+
+@dataclass(frozen=True)
+class BitSequenceDef:
+    store: int
+    order: int
+
+
+TypeDef = (
+    CompositeDef
+    | VariantDef
+    | SequenceDef
+    | ArrayDef
+    | TupleDef
+    | PrimitiveDef
+    | CompactDef
+    | BitSequenceDef
+)
+
+
+@dataclass(frozen=True)
+class PortableType:
+    id: int
+    path: tuple[str, ...]
+    params: tuple[tuple[str, int | None], ...]
+    definition: TypeDef
+    docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StorageMeta:
+    name: str
+    #: "Optional" or "Default"
+    modifier: str
+    hashers: tuple[str, ...]
+    #: None for a plain value
+    key: int | None
+    value: int
+    default: bytes
+    docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConstantMeta:
+    name: str
+    type: int
+    value: bytes
+    docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PalletMeta:
+    name: str
+    index: int
+    storage_prefix: str | None
+    storage: tuple[StorageMeta, ...]
+    calls: int | None
+    event: int | None
+    constants: tuple[ConstantMeta, ...]
+    error: int | None
+    docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExtrinsicMeta:
+    version: int
+    #: V14: the extrinsic type; V15: the call type (the outer `RuntimeCall`)
+    type: int
+    signed_extensions: tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Metadata:
+    version: int
+    types: Mapping[int, PortableType]
+    pallets: tuple[PalletMeta, ...]
+    extrinsic: ExtrinsicMeta
+    runtime_type: int
+    #: blake2b-256 of the metadata bytes, hex with 0x
+    hash: str
+    raw: bytes
+
+    def pallet(self, name: str) -> PalletMeta:
+        for pallet in self.pallets:
+            if pallet.name == name:
+                return pallet
+        raise KeyError(name)
+
+    def find_type(self, *path: str) -> PortableType | None:
+        for portable in self.types.values():
+            if portable.path == path:
+                return portable
+        return None
+
+
+def _vec(reader: Reader, item: Callable[[Reader], T]) -> tuple[T, ...]:
+    count = reader.compact()
+    if count > reader.remaining():
+        raise MetadataDecodeError(f"vector claims {count} items, {reader.remaining()} bytes left")
+    return tuple(item(reader) for _ in range(count))
+
+
+def _option(reader: Reader, item: Callable[[Reader], T]) -> T | None:
+    tag = reader.u8()
+    if tag == 0:
+        return None
+    if tag == 1:
+        return item(reader)
+    raise MetadataDecodeError(f"invalid Option tag {tag}")
+
+
+def _str(reader: Reader) -> str:
+    return reader.str()
+
+
+def _strs(reader: Reader) -> tuple[str, ...]:
+    return _vec(reader, _str)
+
+
+def _field(reader: Reader) -> FieldMeta:
+    name = _option(reader, _str)
+    ty = reader.compact()
+    type_name = _option(reader, _str)
+    return FieldMeta(name, ty, type_name, _strs(reader))
+
+
+def _variant(reader: Reader) -> VariantMeta:
+    name = reader.str()
+    fields = _vec(reader, _field)
+    index = reader.u8()
+    return VariantMeta(name, fields, index, _strs(reader))
+
+
+def _type_def(reader: Reader) -> TypeDef:
+    tag = reader.u8()
+    if tag == 0:
+        return CompositeDef(_vec(reader, _field))
+    if tag == 1:
+        return VariantDef(_vec(reader, _variant))
+    if tag == 2:
+        return SequenceDef(reader.compact())
+    if tag == 3:
+        length = reader.uint(4)
+        return ArrayDef(length, reader.compact())
+    if tag == 4:
+        return TupleDef(_vec(reader, Reader.compact))
+    if tag == 5:
+        index = reader.u8()
+        if index >= len(PRIMITIVES):
+            raise MetadataDecodeError(f"unknown primitive {index}")
+        return PrimitiveDef(PRIMITIVES[index])
+    if tag == 6:
+        return CompactDef(reader.compact())
+    if tag == 7:
+        store = reader.compact()
+        return BitSequenceDef(store, reader.compact())
+    raise MetadataDecodeError(f"unknown type definition tag {tag}")
+
+
+def _param(reader: Reader) -> tuple[str, int | None]:
+    name = reader.str()
+    return name, _option(reader, Reader.compact)
+
+
+def _portable(reader: Reader) -> PortableType:
+    type_id = reader.compact()
+    path = _strs(reader)
+    params = _vec(reader, _param)
+    definition = _type_def(reader)
+    return PortableType(type_id, path, params, definition, _strs(reader))
+
+
+def _storage_entry(reader: Reader) -> StorageMeta:
+    name = reader.str()
+    modifier = reader.u8()
+    if modifier > 1:
+        raise MetadataDecodeError(f"unknown storage modifier {modifier}")
+    kind = reader.u8()
+    if kind == 0:
+        hashers: tuple[str, ...] = ()
+        key: int | None = None
+        value = reader.compact()
+    elif kind == 1:
+
+        def hasher(r: Reader) -> str:
+            index = r.u8()
+            if index >= len(HASHERS):
+                raise MetadataDecodeError(f"unknown storage hasher {index}")
+            return HASHERS[index]
+
+        hashers = _vec(reader, hasher)
+        key = reader.compact()
+        value = reader.compact()
+    else:
+        raise MetadataDecodeError(f"unknown storage entry kind {kind}")
+    default = reader.bytes_vec()
+    return StorageMeta(
+        name, ("Optional", "Default")[modifier], hashers, key, value, default, _strs(reader)
+    )
+
+
+def _constant(reader: Reader) -> ConstantMeta:
+    name = reader.str()
+    ty = reader.compact()
+    value = reader.bytes_vec()
+    return ConstantMeta(name, ty, value, _strs(reader))
+
+
+def _pallet(version: int) -> Callable[[Reader], PalletMeta]:
+    def decode(reader: Reader) -> PalletMeta:
+        name = reader.str()
+        storage = _option(reader, lambda r: (r.str(), _vec(r, _storage_entry)))
+        calls = _option(reader, Reader.compact)
+        event = _option(reader, Reader.compact)
+        constants = _vec(reader, _constant)
+        error = _option(reader, Reader.compact)
+        index = reader.u8()
+        docs = _strs(reader) if version >= 15 else ()
+        return PalletMeta(
+            name,
+            index,
+            storage[0] if storage else None,
+            storage[1] if storage else (),
+            calls,
+            event,
+            constants,
+            error,
+            docs,
+        )
+
+    return decode
+
+
+def _signed_extension(reader: Reader) -> tuple[str, int, int]:
+    identifier = reader.str()
+    ty = reader.compact()
+    return identifier, ty, reader.compact()
+
+
+def _unwrap(raw: bytes) -> bytes:
+    for skip_option in (False, True):
+        if raw[:4] == b"meta":
+            return raw
+        try:
+            reader = Reader(raw)
+            if skip_option and reader.u8() != 1:
+                continue
+            inner = reader.bytes_vec()
+        except IndexError:
+            continue
+        if inner[:4] == b"meta" and reader.remaining() == 0:
+            return inner
+    return raw
+
+
+def decode_metadata(raw: bytes) -> Metadata:
+    """Decode `RuntimeMetadataPrefixed` bytes (magic `meta`, version 14 or 15).
+
+    Also accepts the bytes wrapped as `Vec<u8>` or `Option<Vec<u8>>`, as the runtime APIs
+    `Metadata_metadata` and `Metadata_metadata_at_version` return them.
+    """
+    raw = _unwrap(raw)
+    if raw[:4] != b"meta":
+        raise MetadataDecodeError("metadata does not start with the magic 'meta'")
+    version = raw[4] if len(raw) > 4 else -1
+    if version not in (14, 15):
+        raise MetadataDecodeError(f"metadata version {version} is not supported (14 and 15 are)")
+    reader = Reader(raw[5:])
+    try:
+        types = _vec(reader, _portable)
+        pallets = _vec(reader, _pallet(version))
+        if version == 14:
+            ext_type = reader.compact()
+            ext_version = reader.u8()
+            extensions = _vec(reader, _signed_extension)
+            extrinsic = ExtrinsicMeta(ext_version, ext_type, extensions)
+        else:
+            ext_version = reader.u8()
+            reader.compact()  # address type
+            call_type = reader.compact()
+            reader.compact()  # signature type
+            reader.compact()  # extra type
+            extensions = _vec(reader, _signed_extension)
+            extrinsic = ExtrinsicMeta(ext_version, call_type, extensions)
+        runtime_type = reader.compact()
+        # V15 goes on with runtime APIs, outer enums and custom values: not needed for bindings.
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise MetadataDecodeError(f"malformed metadata V{version}: {exc}") from exc
+    by_id = {t.id: t for t in types}
+    if len(by_id) != len(types):
+        raise MetadataDecodeError("duplicate type ids in the portable registry")
+    return Metadata(
+        version=version,
+        types=by_id,
+        pallets=pallets,
+        extrinsic=extrinsic,
+        runtime_type=runtime_type,
+        hash="0x" + hashlib.blake2b(raw, digest_size=32).hexdigest(),
+        raw=raw,
+    )

@@ -1,0 +1,1 @@
+"""Committed bindings: `devnode` for this project's runtime (regenerate, never edit)."""
