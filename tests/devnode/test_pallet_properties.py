@@ -1,0 +1,249 @@
+"""Random call sequences from several accounts through the pallets' state transition functions,
+with the protocol's invariants checked after every step.
+
+(hypothesis is not a dependency of this project, so sequences come from seeded `random`.)
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from devnode import RUNTIME, DispatchFailure
+from devnode._hashing import blake2_256
+from devnode._pallet import Origin
+from devnode.pallets._harness import StateMachine
+from devnode.pallets.inference import TERMINAL
+from devnode.pallets.providers import MIN_STAKE
+from devnode.pallets.tokens import GENESIS_ENDOWMENT
+
+from .test_pallet_inference import ACCOUNTS, MODEL, OUTPUT, OUTPUT_HASH, PAY, PRICE, STAKE, setup
+
+ENDINGS = ("InferencePaid", "RequestExpired", "ValidationFailed", "OutputTimedOut")
+
+
+class Checker:
+    def __init__(self, sm: StateMachine) -> None:
+        self.sm = sm
+        self.slashed = 0
+        self.endings: Counter[int] = Counter()
+        self.terminal: dict[int, Any] = {}
+
+    def observe(self, events: list[dict[str, Any]]) -> None:
+        for record in events:
+            pallet, (name, payload) = record["event"]
+            if pallet == "Tokens" and name == "Slashed":
+                assert payload["currency_id"] == STAKE
+                self.slashed += payload["reserved_amount"]
+            if pallet == "Inference" and name in ENDINGS:
+                self.endings[payload["request_id"]] += 1
+
+    def check(self) -> None:
+        sm = self.sm
+        requests = [
+            sm.get("Inference", "Requests", i) for i in range(sm.get("Inference", "NextRequestId"))
+        ]
+        # Issuance: changed only by slashes (of stake), and equal to the sum of all balances.
+        for currency in (STAKE, PAY):
+            expected = len(ACCOUNTS) * GENESIS_ENDOWMENT - (
+                self.slashed if currency == STAKE else 0
+            )
+            assert sm.get("Tokens", "TotalIssuance", currency) == expected
+            held = sum(
+                sm.get("Tokens", "Accounts", who, currency)["free"]
+                + sm.get("Tokens", "Accounts", who, currency)["reserved"]
+                for who in ACCOUNTS
+            )
+            assert held == expected
+        # Reserves: stake of providers, escrow of open requests; nothing else, nothing orphaned.
+        for who in ACCOUNTS:
+            info = sm.get("Providers", "Providers", who)
+            assert sm.get("Tokens", "Accounts", who, STAKE)["reserved"] == (
+                info["stake"] if info else 0
+            )
+            open_escrow = sum(
+                r["escrow"]
+                for r in requests
+                if r["requester"] == who and r["state"][0] not in TERMINAL
+            )
+            assert sm.get("Tokens", "Accounts", who, PAY)["reserved"] == open_escrow
+            if info:
+                assert info["in_flight"] == sum(
+                    1 for r in requests if r["executor"] == who and r["state"][0] not in TERMINAL
+                )
+            assert sm.get("Inference", "BandwidthInUse", who) == sum(
+                r["bandwidth_bytes"]
+                for r in requests
+                if r["executor"] == who and r["state"][0] == "Assigned"
+            )
+        # Each request in exactly one state; terminal states never change; one ending each.
+        for request_id, req in enumerate(requests):
+            state = req["state"][0]
+            assert state in ("Assigned", "AwaitingValidation", *TERMINAL)
+            if request_id in self.terminal:
+                assert req["state"] == self.terminal[request_id]
+            if state in TERMINAL:
+                self.terminal[request_id] = req["state"]
+                assert self.endings[request_id] == 1
+                if state == "Completed":
+                    assert req["state"][1]["cost"] <= req["escrow"]
+            else:
+                assert self.endings[request_id] == 0
+        total_weight = sum(
+            info["weight"]
+            for who in ACCOUNTS
+            if (info := sm.get("Providers", "Providers", who)) and info["status"][0] == "Active"
+        )
+        assert sm.get("Providers", "TotalWeight") == total_weight
+
+
+def random_step(rng: random.Random, sm: StateMachine) -> list[dict[str, Any]]:
+    who = rng.choice(ACCOUNTS)
+    count = sm.get("Inference", "NextRequestId")
+    open_ids = [
+        i for i in range(count) if sm.get("Inference", "Requests", i)["state"][0] not in TERMINAL
+    ]
+    if open_ids and rng.random() < 0.7:
+        request_id = rng.choice(open_ids)
+    else:
+        request_id = rng.randrange(count + 1)
+    req = sm.get("Inference", "Requests", request_id) if request_id < count else None
+    actor = who
+    if req is not None and rng.random() < 0.8:
+        validator = (
+            req["state"][1]["validator"] if req["state"][0] == "AwaitingValidation" else None
+        )
+        actor = validator if validator and rng.random() < 0.5 else req["executor"]
+    kind = rng.choice(
+        ["request"] * 4
+        + ["result"] * 3
+        + ["validate"] * 2
+        + ["output", "provide", "expire"]
+        + ["block"] * 3
+        + ["reputation", "unregister", "withdraw", "register"]
+    )
+    if kind == "block":
+        return sm.next_block(blake2_256(rng.randbytes(8)))
+    if kind == "request":
+        return sm.signed(
+            who,
+            "Inference",
+            "request",
+            model_id=MODEL,
+            input=rng.choice(
+                [("Inline", b"prompt"), ("Cid", b"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG")]
+            ),
+            prompt_tokens=rng.randrange(0, 2_000),
+            max_tokens=rng.randrange(1, 12_000),
+            max_price_per_1k_tokens=PRICE + rng.choice([0, 0, 0, 1, -1]),
+            deadline_blocks=rng.randrange(2, 12),
+        )
+    if kind == "result":
+        return sm.signed(
+            actor,
+            "Inference",
+            "submit_result",
+            request_id=request_id,
+            output_hash=OUTPUT_HASH,
+            output_cid=None,
+            prompt_tokens=rng.randrange(0, 3_000),
+            completion_tokens=rng.randrange(0, 3_000),
+        )
+    if kind == "validate":
+        return sm.signed(
+            actor, "Inference", "submit_validation", request_id=request_id, valid=rng.random() < 0.7
+        )
+    if kind == "output":
+        return sm.signed(actor, "Inference", "request_output", request_id=request_id)
+    if kind == "provide":
+        output = OUTPUT if rng.random() < 0.7 else b"forged"
+        return sm.signed(actor, "Inference", "provide_output", request_id=request_id, output=output)
+    if kind == "expire":
+        return sm.signed(who, "Inference", "expire", request_id=request_id)
+    if kind == "reputation":
+        return sm.call(
+            Origin.root(),
+            "Providers",
+            "set_reputation",
+            who=("Id", who),
+            reputation=rng.randrange(0, 101),
+        )
+    if kind == "unregister":
+        return sm.signed(who, "Providers", "unregister")
+    if kind == "withdraw":
+        return sm.signed(who, "Providers", "withdraw_unbonded")
+    return sm.signed(
+        who,
+        "Providers",
+        "register_provider",
+        stake=MIN_STAKE * rng.randrange(1, 4),
+        endpoint=b"https://p",
+        models=[MODEL],
+        capacity=rng.randrange(1, 4),
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_call_sequences_keep_the_invariants(seed: int) -> None:
+    rng = random.Random(seed)
+    sm = setup(list(ACCOUNTS[2:]))
+    checker = Checker(sm)
+    checker.check()
+    outcomes: Counter[str] = Counter()
+    for _ in range(300):
+        before = dict(sm.state)
+        try:
+            events = random_step(rng, sm)
+        except DispatchFailure:
+            assert sm.state == before  # a failed call changes nothing
+            outcomes["failed"] += 1
+            continue
+        checker.observe(events)
+        checker.check()
+        outcomes["ok"] += 1
+    # The sequences reach every terminal state, not only errors.
+    states = Counter(
+        sm.get("Inference", "Requests", i)["state"][0]
+        for i in range(sm.get("Inference", "NextRequestId"))
+    )
+    assert outcomes["ok"] > 50
+    assert states["Completed"] > 0 and states["Expired"] > 0
+
+
+def test_onchain_extrinsic_bytes_do_not_grow_with_token_counts() -> None:
+    """request + result (+ validation) call sizes are the same for 1,000/150 and 10x tokens."""
+    sizes = []
+    for prompt, completion in ((1_000, 150), (10_000, 1_500)):
+        request = RUNTIME.encode_call(
+            "Inference",
+            "request",
+            {
+                "model_id": MODEL,
+                "input": ("Cid", b"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"),
+                "prompt_tokens": prompt,
+                "max_tokens": completion,
+                "max_price_per_1k_tokens": PRICE,
+                "deadline_blocks": 20,
+            },
+        )
+        result = RUNTIME.encode_call(
+            "Inference",
+            "submit_result",
+            {
+                "request_id": 123_456,
+                "output_hash": OUTPUT_HASH,
+                "output_cid": None,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+            },
+        )
+        validation = RUNTIME.encode_call(
+            "Inference", "submit_validation", {"request_id": 1, "valid": True}
+        )
+        sizes.append((len(request), len(result), len(validation)))
+    assert sizes[0] == sizes[1]
+    # Against the seed's ~102 KB per inference: each call is well under 200 bytes.
+    assert all(size < 200 for size in sizes[0])
