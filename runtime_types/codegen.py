@@ -44,7 +44,14 @@ from ._metadata import (
     decode_metadata,
 )
 
-__all__ = ["GeneratedPackage", "generate", "main", "render_package"]
+__all__ = [
+    "DEVNODE_COMMAND",
+    "DEVNODE_OUT",
+    "GeneratedPackage",
+    "generate",
+    "main",
+    "render_package",
+]
 
 #: Single-field wrappers that are represented by their field's value.
 TRANSPARENT = frozenset(
@@ -78,6 +85,9 @@ _RESERVED = frozenset(
     }
 )
 REGENERATE_HINT = "python -m runtime_types.codegen"
+#: Where devnode's committed bindings live, and the one command that regenerates them.
+DEVNODE_OUT = "runtime_types/generated/devnode"
+DEVNODE_COMMAND = f"python -m runtime_types.codegen --from-devnode --out {DEVNODE_OUT}"
 
 
 def snake(name: str) -> str:
@@ -642,7 +652,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import devnode
 
         raw = devnode.RUNTIME.metadata()
-        command = f"python -m runtime_types.codegen --from-devnode --out {args.out.as_posix()}"
+        command = DEVNODE_COMMAND.replace(DEVNODE_OUT, args.out.as_posix())
     elif args.url:
         raw = _fetch_from_url(args.url)
         command = f"python -m runtime_types.codegen --url {args.url} --out {args.out.as_posix()}"

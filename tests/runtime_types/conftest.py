@@ -207,13 +207,17 @@ class ValueMaker:
 
 
 def scalecodec_runtime(raw: bytes) -> RuntimeConfigurationObject:
+    return scalecodec_metadata(raw)[0]
+
+
+def scalecodec_metadata(raw: bytes) -> tuple[RuntimeConfigurationObject, Any]:
     """A scalecodec runtime configuration holding the metadata's portable registry."""
     config = RuntimeConfigurationObject()
     config.update_type_registry(load_type_registry_preset("core"))
     metadata = config.create_scale_object("MetadataVersioned", data=ScaleBytes(raw))
     metadata.decode()
     config.add_portable_registry(metadata)
-    return config
+    return config, metadata
 
 
 def scalecodec_encode(config: RuntimeConfigurationObject, type_id: int, value: Any) -> bytes:
