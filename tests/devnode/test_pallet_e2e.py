@@ -380,3 +380,27 @@ def test_each_request_error_is_raised_by_a_bad_call(
         assert error_of(request(chain, bob, **overrides)) == name, name
     assert tokens(chain, bob)["reserved"] == 0
     assert chain.query("Inference", "NextRequestId").value == 0
+
+
+def test_size_model_matches_a_real_signed_request(
+    chain: SubstrateInterface, keys: dict[str, Keypair]
+) -> None:
+    from devnode.pallets._sizes import inference_extrinsic_bytes, signed_extrinsic_bytes
+
+    composed = chain.compose_call(
+        "Inference",
+        "request",
+        {
+            "model_id": MODEL_ID,
+            "input": {"Cid": CID},
+            "prompt_tokens": 1000,
+            "max_tokens": 150,
+            "max_price_per_1k_tokens": PRICE,
+            "deadline_blocks": 20,
+        },
+    )
+    extrinsic = chain.create_signed_extrinsic(composed, keys["Bob"])
+    call_bytes = bytes(composed.data.data)
+    assert len(bytes(extrinsic.data.data)) == signed_extrinsic_bytes(call_bytes, 0, mortal=False)
+    # Mortal, nonce 1000: one byte of era and one of nonce more than this one.
+    assert inference_extrinsic_bytes(1000, 150).request == len(bytes(extrinsic.data.data)) + 2

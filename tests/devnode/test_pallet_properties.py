@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from devnode import RUNTIME, DispatchFailure
+from devnode import DispatchFailure
 from devnode._hashing import blake2_256
 from devnode._pallet import Origin
 from devnode.pallets._harness import StateMachine
+from devnode.pallets._sizes import SEED_BYTES_PER_INFERENCE, inference_extrinsic_bytes
 from devnode.pallets.inference import TERMINAL
 from devnode.pallets.providers import MIN_STAKE
 from devnode.pallets.tokens import GENESIS_ENDOWMENT
@@ -214,36 +215,11 @@ def test_random_call_sequences_keep_the_invariants(seed: int) -> None:
 
 
 def test_onchain_extrinsic_bytes_do_not_grow_with_token_counts() -> None:
-    """request + result (+ validation) call sizes are the same for 1,000/150 and 10x tokens."""
-    sizes = []
-    for prompt, completion in ((1_000, 150), (10_000, 1_500)):
-        request = RUNTIME.encode_call(
-            "Inference",
-            "request",
-            {
-                "model_id": MODEL,
-                "input": ("Cid", b"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"),
-                "prompt_tokens": prompt,
-                "max_tokens": completion,
-                "max_price_per_1k_tokens": PRICE,
-                "deadline_blocks": 20,
-            },
-        )
-        result = RUNTIME.encode_call(
-            "Inference",
-            "submit_result",
-            {
-                "request_id": 123_456,
-                "output_hash": OUTPUT_HASH,
-                "output_cid": None,
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-            },
-        )
-        validation = RUNTIME.encode_call(
-            "Inference", "submit_validation", {"request_id": 1, "valid": True}
-        )
-        sizes.append((len(request), len(result), len(validation)))
-    assert sizes[0] == sizes[1]
-    # Against the seed's ~102 KB per inference: each call is well under 200 bytes.
-    assert all(size < 200 for size in sizes[0])
+    """request + result (+ validation) sizes are the same for 1,000/150 and 10x the tokens."""
+    small = inference_extrinsic_bytes(1_000, 150)
+    large = inference_extrinsic_bytes(10_000, 1_500)
+    assert small == large
+    # Against the seed's ~102 KB per inference: under 1 KB even with a validation (>100x less).
+    assert small.with_validation < 1_000
+    assert SEED_BYTES_PER_INFERENCE // small.with_validation > 100
+    assert small.without_validation == small.request + small.result
