@@ -727,14 +727,14 @@ class Runtime:
             raise TransactionRejected.invalid("Transaction will be valid in the future")
         ctx.phase = ("ApplyExtrinsic", index)
         spec = self.call_spec(ext.call)
-        weight, fee = self.fee_of(ext)
-        events_before = len(ctx.events)
-        self.system.inc_nonce(ctx, ext.signer)
+        weight, fee = valid.weight, valid.fee
         try:
+            # The nonce and the fee go together: a transaction that cannot pay is left out of
+            # the block with no trace, its nonce unused.
             with ctx.transactional():
+                self.system.inc_nonce(ctx, ext.signer)
                 self.balances.withdraw(ctx, ext.signer, fee, keep_alive=False)
         except DispatchFailure as failure:
-            del ctx.events[events_before:]
             raise TransactionRejected.invalid(
                 "Inability to pay some fees (e.g. account balance too low)"
             ) from failure

@@ -126,3 +126,23 @@ def test_malformed_extrinsics_are_bad_format() -> None:
         with pytest.raises(TransactionRejected) as rejected:
             RUNTIME.decode_extrinsic(raw)
         assert rejected.value.code == 1001
+
+
+def test_transaction_that_cannot_pay_at_block_time_leaves_no_trace() -> None:
+    signer = Keypair.create_from_seed("0x" + "43" * 32, crypto_type=KeypairType.ED25519)
+    call = RUNTIME.encode_call("System", "remark", {"remark": b"x"})
+    genesis = b"\x07" * 32
+    probe = Extrinsic(b"", call, None, signer=signer.public_key)
+    signature = signer.sign(RUNTIME.signing_payload(probe, genesis, genesis))
+    body = b"\x84\x00" + signer.public_key + b"\x00" + signature + b"\x00\x00\x00\x00" + call
+    ext = RUNTIME.decode_extrinsic(encode_compact(len(body)) + body)
+    state: dict[bytes, bytes] = {}
+    result = RUNTIME.execute_block(
+        state.get, 1, genesis, 1_000, [ext], lambda n: genesis if n == 0 else None
+    )
+    assert len(result.included) == 1  # only the timestamp inherent
+    assert [raw for raw, _ in result.dropped] == [ext.raw]
+    account_key = RUNTIME.system.Account.key(signer.public_key)
+    assert account_key not in result.changes  # no nonce bump, no fee, no account created
+    names = [record["event"][1][0] for record in result.events]
+    assert names == ["ExtrinsicSuccess"]  # the inherent's, nothing for the dropped transaction
