@@ -60,6 +60,7 @@ class ModelCache(Generic[M]):
         self._tier1: dict[ModelKey, CachedModel[M]] = {}
         self._tier1_bytes = 0
         self._reserved = 0
+        self._pins: dict[ModelKey, int] = {}
         self._space = asyncio.Condition()
         self._loads = asyncio.Semaphore(config.max_concurrent_loads)
         self._inflight: dict[ModelKey, asyncio.Task[CachedModel[M]]] = {}
@@ -182,14 +183,15 @@ class ModelCache(Generic[M]):
             raise ModelTooLargeError(key, size, capacity)
         async with self._space:
             while self._tier1_bytes + self._reserved + size > capacity:
-                if self._tier1:
+                if len(self._tier1) > len(self._pins):
                     await self._evict_one()
                 else:
-                    await self._space.wait()  # other loads hold the room: wait for one to end
+                    # Loads in flight or models in use hold the room: wait for one to end.
+                    await self._space.wait()
             self._reserved += size
 
     async def _evict_one(self) -> None:
-        victim = ModelKey(str(self._policy.victim()))
+        victim = ModelKey(str(self._policy.victim(exclude=self._pins)))
         self._policy.remove(victim)
         entry = self._tier1.pop(victim)
         self._tier1_bytes -= entry.size
@@ -198,10 +200,34 @@ class ModelCache(Generic[M]):
         log.info("tier 1 evicts %s (%d bytes, cached %.1f s)", victim, entry.size, age)
         await asyncio.to_thread(self.loader.release, entry.model)
 
+    @contextlib.asynccontextmanager
+    async def use(self, key: ModelKey | str) -> AsyncIterator[CachedModel[M]]:
+        """``get`` plus a lease: the model is not evicted (or released) until the block ends.
+
+        A load that needs the room of models in use waits for their leases to end.
+        """
+        key = ModelKey(str(key))
+        while True:
+            entry = await self.get(key)
+            held = self._tier1.get(key)
+            if held is not None and held.model is entry.model:
+                break  # still held: pin it before anything else can run
+        self._pins[key] = self._pins.get(key, 0) + 1
+        try:
+            yield entry
+        finally:
+            count = self._pins.pop(key) - 1
+            if count:
+                self._pins[key] = count
+            async with self._space:
+                self._space.notify_all()
+
     async def evict(self, key: ModelKey | str) -> bool:
-        """Drop ``key`` from tier 1 (its files stay on disk and in Redis)."""
+        """Drop ``key`` from tier 1 (its files stay on disk and in Redis); not while in use."""
         key = ModelKey(str(key))
         async with self._space:
+            if key in self._pins:
+                return False
             entry = self._tier1.pop(key, None)
             if entry is None:
                 return False

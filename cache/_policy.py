@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Container, Hashable
 from typing import Generic, Protocol, TypeVar
 
 from lru import LRU
@@ -32,8 +32,8 @@ class EvictionPolicy(Protocol[K]):
     def remove(self, key: K) -> None:
         """An entry left the tier (evicted or dropped)."""
 
-    def victim(self) -> K:
-        """The entry to evict next; ``KeyError`` when empty."""
+    def victim(self, exclude: Container[object] = ()) -> K:
+        """The entry to evict next, skipping ``exclude`` (entries in use); ``KeyError`` if none."""
 
     def __len__(self) -> int: ...
 
@@ -58,12 +58,17 @@ class LRUPolicy(Generic[K]):
         if self._order.has_key(key):
             del self._order[key]
 
-    def victim(self) -> K:
+    def victim(self, exclude: Container[object] = ()) -> K:
         last = self._order.peek_last_item()
         if last is None:
             raise KeyError("policy is empty")
         key: K = last[0]
-        return key
+        if key not in exclude:
+            return key
+        for candidate in reversed(self._order.keys()):  # least recent first; O(n), rare
+            if candidate not in exclude:
+                return candidate
+        raise KeyError("every entry is excluded")
 
     def __len__(self) -> int:
         return len(self._order)
@@ -126,14 +131,21 @@ class GreedyDualPolicy(Generic[K]):
         if self._history is not None:
             self._history[key] = freq
 
-    def victim(self) -> K:
+    def victim(self, exclude: Container[object] = ()) -> K:
         while self._heap:
             priority, _, key = self._heap[0]
             if self._priority.get(key) == priority:
-                self._inflation = priority
-                return key
+                break
             heapq.heappop(self._heap)  # stale: the entry was re-prioritised or removed
-        raise KeyError("policy is empty")
+        else:
+            raise KeyError("policy is empty")
+        if key in exclude:  # O(n log n), only while entries are in use
+            ranked = sorted((p, k) for k, p in self._priority.items() if k not in exclude)
+            if not ranked:
+                raise KeyError("every entry is excluded")
+            priority, key = ranked[0]
+        self._inflation = priority
+        return key
 
     def __len__(self) -> int:
         return len(self._priority)

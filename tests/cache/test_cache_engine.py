@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cache import CacheConfig, EngineLoader, ModelCache, ModelKey
 from inference_engine import (
     EngineConfig,
@@ -15,6 +17,8 @@ from inference_engine import (
 )
 from ipfs_store import IpfsStore
 from tests.cache.helpers import CountingOrigin, RedisServer
+
+pytestmark = pytest.mark.timeout(90)
 
 
 def build_tiny_gpt2(directory: Path) -> Path:

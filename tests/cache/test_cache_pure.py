@@ -220,3 +220,15 @@ def test_disk_reserve_evicts_and_reports_size(tmp_path: Path) -> None:
     with pytest.raises(InsufficientSpaceError):  # the only entry is locked: cannot evict
         disk.reserve(90, ModelKey("other"))
     disk.unlock(fd)
+
+
+@pytest.mark.parametrize("name", ["lru", "lfu-da", "gdsf", "lfu-da-h"])
+def test_victim_skips_excluded_entries(name: str) -> None:
+    policy = make_policy(name)
+    for key in ("a", "b", "c"):
+        policy.insert(key, 10)
+    first = policy.victim()
+    second = policy.victim(exclude={first})
+    assert second != first and second in policy
+    with pytest.raises(KeyError):
+        policy.victim(exclude={"a", "b", "c"})

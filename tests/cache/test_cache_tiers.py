@@ -31,6 +31,8 @@ from tests.cache.helpers import (
 )
 from tests.ipfs_store.conftest import KuboDaemon
 
+pytestmark = pytest.mark.timeout(90)
+
 
 async def test_tier_round_trips(
     tmp_path: Path, redis_server: RedisServer, origin: CountingOrigin, models: list[ModelFixture]
@@ -252,7 +254,7 @@ async def test_tier1_capacity_respected_in_bytes(
     tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
 ) -> None:
     sizes = [m.size for m in models]
-    capacity = sizes[0] + sizes[1] + 1000  # any two fit, not three
+    capacity = sizes[0] + sizes[2] + 1000  # any two fit (these are the largest), not three
     loader = FilesLoader()
     config = cache_config(tmp_path, "a", None, tier1_capacity=capacity, policy="lru")
     async with ModelCache(config, origin, loader) as cache:
@@ -327,3 +329,29 @@ async def test_preload_and_model_updated(
         before = len(loader.loads)
         await cache.model_updated(other, models[2].key)
         assert len(loader.loads) == before
+
+
+async def test_models_in_use_are_not_evicted(
+    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    capacity = models[0].size + models[2].size + 1000  # any two fit, not three
+    loader = FilesLoader()
+    config = cache_config(tmp_path, "a", None, tier1_capacity=capacity, policy="lru")
+    async with ModelCache(config, origin, loader) as cache:
+        async with cache.use(models[0].key) as leased:
+            await cache.get(models[1].key)
+            await cache.get(models[2].key)  # LRU would pick models[0]: it is in use
+            assert models[0].key in cache and models[1].key not in cache
+            assert not await cache.evict(models[0].key)
+            assert models[0].key not in loader.released
+            async with cache.use(models[2].key):
+                # Both held models are in use: a third load waits for a lease to end.
+                waiting = asyncio.create_task(cache.get(models[1].key))
+                await asyncio.sleep(0.3)
+                assert not waiting.done() and cache.tier1_bytes <= capacity
+            entry = await waiting  # the lease on models[2] ended: it was evicted
+            assert entry.model.files == models[1].files
+            assert models[2].key not in cache
+            assert leased.model.files == models[0].files
+        assert cache.tier1_bytes <= capacity
+        assert await cache.evict(models[0].key)
