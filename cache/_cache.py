@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from ._demand import plan_preload
+from ._demand import DemandEstimator, plan_preload
 from ._disk import DiskStore, remove_tree, space_error, tree_size
 from ._errors import (
     CacheClosedError,
@@ -71,6 +71,8 @@ class ModelCache(Generic[M]):
         self._redis_down_until = 0.0
         self._closed = False
         self._m = CacheMetrics()
+        # Feed it recent on-chain requests: ``cache.demand.observe(cid, unix_time)``.
+        self.demand: DemandEstimator[ModelKey] = DemandEstimator(config.demand_half_life)
         self._evictions: deque[Eviction] = deque(maxlen=1024)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -308,6 +310,9 @@ class ModelCache(Generic[M]):
             except TierUnavailableError as exc:
                 self._tier2_failed(exc)
                 tier2 = None
+        keeper: asyncio.Task[None] | None = None
+        if locked and tier2 is not None:
+            keeper = asyncio.create_task(self._keep_lock(tier2, key, token))
         try:
             path = await self._from_origin(key)
             if tier2 is not None and self._tier2_usable() is not None:
@@ -318,9 +323,22 @@ class ModelCache(Generic[M]):
                     self._tier2_failed(exc)
             return path, "origin"
         finally:
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
             if locked and tier2 is not None:
                 with contextlib.suppress(TierUnavailableError):
                     await tier2.unlock(key, token)
+
+    async def _keep_lock(self, tier2: RedisTier, key: ModelKey, token: str) -> None:
+        """Extend the fill lock while a long origin fetch runs (a crash lets it expire)."""
+        while True:
+            await asyncio.sleep(self.config.fill_lock_ttl / 3)
+            try:
+                if not await tier2.extend_lock(key, token):
+                    return
+            except TierUnavailableError:
+                return
 
     async def _from_tier2(self, tier2: RedisTier, key: ModelKey) -> Path | None:
         manifest = await tier2.manifest(key)
@@ -397,17 +415,20 @@ class ModelCache(Generic[M]):
 
     async def preload(
         self,
-        demand: Mapping[ModelKey, float],
+        demand: Mapping[ModelKey, float] | None,
         sizes: Mapping[ModelKey, int],
         *,
         warm_up: bool = True,
     ) -> list[ModelKey]:
         """Load the most demanded models that fit tier 1 beside what it holds; warm them up.
 
-        ``sizes`` are tier-1 sizes (for example from a previous ``measure``); models without
-        one are skipped. Returns the keys loaded.
+        ``demand`` of ``None`` uses ``self.demand`` now. ``sizes`` are tier-1 sizes (for
+        example from a previous ``measure``); models without one are skipped. Returns the
+        keys loaded.
         """
         self._check_open()
+        if demand is None:
+            demand = self.demand.snapshot(time.time())
         plan = plan_preload(
             demand, sizes, self.config.tier1_capacity - self._tier1_bytes, already=()
         )

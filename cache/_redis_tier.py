@@ -37,6 +37,12 @@ from ._types import CacheConfig, ModelKey
 
 T = TypeVar("T")
 
+# Extends the fill lock only if it still holds our token.
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # Deletes the fill lock only if it still holds our token.
 _UNLOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -231,3 +237,12 @@ class RedisTier:
             return await self.client.eval(_UNLOCK, 1, lock, token)  # type: ignore[misc]
 
         await self._call("unlock", op)
+
+    async def extend_lock(self, key: ModelKey, token: str) -> bool:
+        lock = self.keys(key).lock
+        ttl_ms = str(int(self.config.fill_lock_ttl * 1000))
+
+        async def op() -> object:
+            return await self.client.eval(_EXTEND, 1, lock, token, ttl_ms)  # type: ignore[misc]
+
+        return bool(await self._call("extend", op))

@@ -174,3 +174,17 @@ def cache_config(
 
 def files_of(path: Path) -> dict[str, bytes]:
     return {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+class SlowOrigin(CountingOrigin):
+    """Fault injection: the real origin, answering only after `delay` seconds."""
+
+    def __init__(self, store: IpfsStore, delay: float) -> None:
+        super().__init__(store)
+        self.delay = delay
+
+    async def fetch(self, key: ModelKey, dest: Path) -> int:
+        import asyncio
+
+        await asyncio.sleep(self.delay)
+        return await super().fetch(key, dest)

@@ -20,12 +20,16 @@ from cache import (
     ModelCache,
     ModelKey,
     ModelTooLargeError,
+    RedisTier,
+    make_client,
 )
+from ipfs_store import IpfsStore
 from tests.cache.helpers import (
     CountingOrigin,
     FilesLoader,
     ModelFixture,
     RedisServer,
+    SlowOrigin,
     cache_config,
     files_of,
 )
@@ -329,6 +333,14 @@ async def test_preload_and_model_updated(
         before = len(loader.loads)
         await cache.model_updated(other, models[2].key)
         assert len(loader.loads) == before
+    # Preloading from the cache's own estimator, fed with (on-chain) request times.
+    config_b = cache_config(tmp_path, "b", redis_server.url, tier1_capacity=capacity)
+    async with ModelCache(config_b, origin, FilesLoader()) as cache:
+        now = time.time()
+        for key, count in ((models[1].key, 4), (models[2].key, 2), (models[0].key, 1)):
+            for _ in range(count):
+                cache.demand.observe(key, now)
+        assert await cache.preload(None, sizes) == [models[1].key, models[2].key]
 
 
 async def test_models_in_use_are_not_evicted(
@@ -355,3 +367,40 @@ async def test_models_in_use_are_not_evicted(
             assert leased.model.files == models[0].files
         assert cache.tier1_bytes <= capacity
         assert await cache.evict(models[0].key)
+
+
+async def test_fill_lock_outlives_its_ttl_while_filling(
+    tmp_path: Path, redis_server: RedisServer, store: IpfsStore, models: list[ModelFixture]
+) -> None:
+    """A fill slower than the lock's TTL keeps the lock: the other daemon still waits."""
+    origin = SlowOrigin(store, delay=1.0)
+    overrides = {"fill_lock_ttl": 0.3, "fill_poll": 0.02}
+    config_a = cache_config(tmp_path, "a", redis_server.url, **overrides)
+    config_b = cache_config(tmp_path, "b", redis_server.url, **overrides)
+    async with (
+        ModelCache(config_a, origin, FilesLoader()) as a,
+        ModelCache(config_b, origin, FilesLoader()) as b,
+    ):
+        first = asyncio.create_task(a.get(models[0].key))
+        await asyncio.sleep(0.1)  # a holds the fill lock and is fetching
+        second = await b.get(models[0].key)
+        assert (await first).source == "origin"
+        assert second.source == "tier2" and second.model.files == models[0].files
+    assert len(origin.fetches) == 1
+
+
+async def test_lock_primitives(redis_server: RedisServer, tmp_path: Path) -> None:
+    config = cache_config(tmp_path, "a", redis_server.url, fill_lock_ttl=5.0)
+    tier = RedisTier(make_client(redis_server.url, 1.0), config)
+    key = ModelKey("bafylock")
+    try:
+        assert await tier.try_lock(key, "t1")
+        assert not await tier.try_lock(key, "t2")
+        assert await tier.extend_lock(key, "t1")
+        assert not await tier.extend_lock(key, "t2")
+        await tier.unlock(key, "t2")  # not the holder: no effect
+        assert await tier.locked(key)
+        await tier.unlock(key, "t1")
+        assert not await tier.locked(key)
+    finally:
+        await tier.client.aclose()
