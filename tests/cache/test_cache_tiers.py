@@ -404,3 +404,19 @@ async def test_lock_primitives(redis_server: RedisServer, tmp_path: Path) -> Non
         assert not await tier.locked(key)
     finally:
         await tier.client.aclose()
+
+
+async def test_redis_killed_during_a_fill(
+    tmp_path: Path, redis_server: RedisServer, store: IpfsStore, models: list[ModelFixture]
+) -> None:
+    """Redis dies while the origin fetch runs: the request is still served, once."""
+    origin = SlowOrigin(store, delay=0.5)
+    config = cache_config(tmp_path, "a", redis_server.url)
+    async with ModelCache(config, origin, FilesLoader()) as cache:
+        pending = asyncio.create_task(cache.get(models[0].key))
+        await asyncio.sleep(0.2)  # the fill lock is taken, the origin is fetching
+        redis_server.kill()
+        entry = await pending
+        assert entry.source == "origin" and entry.model.files == models[0].files
+        m = cache.metrics()
+        assert m.origin_fetches == 1 and m.bytes_to_tier2 == 0 and m.tier2_bypassed == 1
