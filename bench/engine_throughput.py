@@ -9,7 +9,7 @@ concurrent requests measures, in the same run and on the same model:
 
 and prints both rates and their ratio. Runs on the CPU, and again on the GPU when one is present.
 
-    .venv/bin/python bench/inference_throughput.py [--tokens 32] [--device cpu|cuda|all]
+    .venv/bin/python bench/engine_throughput.py [--tokens 32] [--device cpu|cuda|all]
 """
 
 from __future__ import annotations
