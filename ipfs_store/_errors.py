@@ -33,4 +33,4 @@ class TooLarge(IpfsStoreError):
 
 
 class UnsupportedContent(IpfsStoreError):
-    """Valid IPFS content this package deliberately does not handle (HAMT shards, symlinks...)."""
+    """Valid IPFS content this package deliberately does not handle (symlinks, other codecs...)."""

@@ -1,7 +1,8 @@
 """Local UnixFS DAG construction: the CID Kubo would give a file or directory under a profile.
 
 Files use fixed-size chunking and the ``balanced`` layout of boxo's importer; directories are
-basic (non-sharded) UnixFS directories with links sorted by name. Everything streams: a file
+basic UnixFS directories with links sorted by name, or HAMT-sharded directories (``_hamt``)
+once their estimated size exceeds the profile's threshold. Everything streams: a file
 builder holds one chunk plus at most ``max_links`` pending links per tree level.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ._dagpb import (
     pblink_size,
 )
 from ._errors import IpfsStoreError, UnsupportedContent
+from ._hamt import ShardEntry, build_hamt
 from ._profile import UNIXFS_V1_2025, ImportProfile
 
 BlockSink = Callable[[Cid, bytes], None]
@@ -131,29 +133,44 @@ class FileBuilder:
         return self._levels[depth][0]
 
 
+def directory_size_estimate(
+    links: Sequence[PBLink], profile: ImportProfile = UNIXFS_V1_2025
+) -> int:
+    """The size boxo compares with the HAMT threshold for a basic directory of ``links``.
+
+    ``links`` (legacy, ``unixfs-v0-2015``): the sum of name and binary CID lengths.
+    ``block`` (``unixfs-v1-2025``): the serialized dag-pb block size.
+    """
+    if profile.hamt_estimation == "links":
+        return sum(len(link.name or b"") + len(link.cid.to_bytes()) for link in links)
+    unixfs = encode_unixfs(UnixFSData(UnixFSType.DIRECTORY))
+    return sum(
+        pblink_size(len(link.cid.to_bytes()), len(link.name or b""), link.tsize or 0)
+        for link in links
+    ) + len(encode_pbnode(PBNode((), unixfs)))
+
+
 def build_directory(
     entries: Iterable[tuple[str, DagEntry]],
     profile: ImportProfile = UNIXFS_V1_2025,
     sink: BlockSink | None = None,
 ) -> DagEntry:
-    """A basic UnixFS directory over named children (sorted by their UTF-8 name bytes)."""
+    """A UnixFS directory over named children, as Kubo builds it under ``profile``.
+
+    A basic directory (links sorted by their UTF-8 name bytes) while its estimated size is at
+    most ``profile.hamt_threshold``; a HAMT-sharded directory once it exceeds it.
+    """
     named = sorted(((name.encode("utf-8"), entry) for name, entry in entries), key=lambda e: e[0])
     links = tuple(PBLink(entry.cid, name, entry.tsize) for name, entry in named)
-    unixfs = encode_unixfs(UnixFSData(UnixFSType.DIRECTORY))
-    node = PBNode(links, unixfs)
-    if profile.hamt_estimation == "links":
-        estimate = sum(len(link.name or b"") + len(link.cid.to_bytes()) for link in links)
-    else:
-        estimate = sum(
-            pblink_size(len(link.cid.to_bytes()), len(link.name or b""), link.tsize or 0)
-            for link in links
-        ) + len(encode_pbnode(PBNode((), unixfs)))
-    if estimate > profile.hamt_threshold:
-        raise UnsupportedContent(
-            f"directory of {len(links)} entries exceeds the HAMT threshold "
-            f"({estimate} > {profile.hamt_threshold} bytes); sharded directories are not supported"
+    if directory_size_estimate(links, profile) > profile.hamt_threshold:
+        shard = build_hamt(
+            [ShardEntry(name, entry.cid, entry.tsize) for name, entry in named],
+            fanout=profile.hamt_fanout,
+            cid_version=profile.cid_version,
+            emit=sink,
         )
-    block = encode_pbnode(node)
+        return DagEntry(shard.cid, shard.tsize, 0)
+    block = encode_pbnode(PBNode(links, encode_unixfs(UnixFSData(UnixFSType.DIRECTORY))))
     cid = Cid.for_block(block, codec=DAG_PB, version=profile.cid_version)
     if sink is not None:
         sink(cid, block)

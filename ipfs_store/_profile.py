@@ -22,8 +22,10 @@ class ImportProfile:
     chunk_size: int
     max_links: int
     hash_function: str = "sha2-256"
-    # Directories whose estimated size exceeds this become HAMT shards (not supported here).
+    # Directories whose estimated size exceeds this (strictly) become HAMT shards.
     hamt_threshold: int = 256 * KiB
+    # Buckets per HAMT shard node (a power of two; 256 in both IPIP-0499 profiles).
+    hamt_fanout: int = 256
     # "block": the whole serialized dag-pb node; "links": names plus CIDs only (legacy).
     hamt_estimation: str = "block"
     include_hidden: bool = False
@@ -39,6 +41,12 @@ class ImportProfile:
             raise ValueError("max_links must be at least 2")
         if self.hash_function != "sha2-256":
             raise ValueError("only sha2-256 is supported")
+        if (
+            self.hamt_fanout < 2
+            or self.hamt_fanout > 1024
+            or self.hamt_fanout & (self.hamt_fanout - 1)
+        ):
+            raise ValueError("hamt_fanout must be a power of two between 2 and 1024")
         if self.hamt_estimation not in ("block", "links"):
             raise ValueError("hamt_estimation must be 'block' or 'links'")
 

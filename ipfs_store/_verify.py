@@ -24,6 +24,16 @@ from pathlib import Path
 from ._cid import DAG_PB, RAW, Cid
 from ._dagpb import PBNode, UnixFSData, UnixFSType, decode_pbnode, decode_unixfs
 from ._errors import IntegrityError, TooLarge, UnsupportedContent
+from ._hamt import (
+    MAX_FANOUT,
+    MURMUR3_X64_64,
+    bucket,
+    decode_bitfield,
+    link_prefix,
+    max_depth,
+    murmur3_x64_64,
+    prefix_width,
+)
 
 MAX_ENTRIES = 1_000_000
 
@@ -51,7 +61,17 @@ class _Span:
     size: int
 
 
-_Placement = _Entry | _Span
+@dataclass(frozen=True, slots=True)
+class _ShardPart:
+    """The CID is a non-root shard of the HAMT directory at ``path``, reached through the
+    buckets ``route`` (one per level above it)."""
+
+    path: Path
+    fanout: int
+    route: tuple[int, ...]
+
+
+_Placement = _Entry | _Span | _ShardPart
 
 
 def _check_name(raw: bytes | None) -> str:
@@ -217,6 +237,10 @@ class DagWriter:
         unixfs: UnixFSData | None = None,
     ) -> None:
         """A leaf: a raw block, or a dag-pb File/Raw node without links."""
+        if isinstance(placement, _ShardPart):
+            raise IntegrityError(
+                f"file {cid} linked where a HAMT shard of {placement.path} belongs"
+            )
         if unixfs is not None and unixfs.filesize is not None and unixfs.filesize != len(content):
             raise IntegrityError(
                 f"block {cid} announces {unixfs.filesize} bytes but carries {len(content)}"
@@ -237,6 +261,13 @@ class DagWriter:
         self, cid: Cid, node: PBNode, unixfs: UnixFSData, placement: _Placement
     ) -> None:
         kind = unixfs.type
+        if kind == UnixFSType.HAMT_SHARD:
+            self._place_shard(cid, node, unixfs, placement)
+            return
+        if isinstance(placement, _ShardPart):
+            raise IntegrityError(
+                f"{kind.name.lower()} node {cid} linked where a HAMT shard of {placement.path} belongs"
+            )
         if kind == UnixFSType.DIRECTORY:
             if not isinstance(placement, _Entry):
                 raise IntegrityError(f"directory {cid} linked from inside a file")
@@ -281,6 +312,57 @@ class DagWriter:
                 self._schedule(link.cid, _Span(span.file, offset, size))
                 offset += size
             return
-        if kind == UnixFSType.HAMT_SHARD:
-            raise UnsupportedContent(f"{cid} is a HAMT-sharded directory (not supported)")
         raise UnsupportedContent(f"{cid} is a UnixFS {kind.name.lower()} node (not supported)")
+
+    def _place_shard(
+        self, cid: Cid, node: PBNode, unixfs: UnixFSData, placement: _Placement
+    ) -> None:
+        """A HAMT shard: check its header, bitfield, link names and every name's bucket."""
+        if isinstance(placement, _Span):
+            raise IntegrityError(f"HAMT shard {cid} linked from inside a file")
+        if unixfs.hash_type != MURMUR3_X64_64:
+            raise UnsupportedContent(f"HAMT shard {cid} uses hash function {unixfs.hash_type}")
+        fanout = unixfs.fanout
+        if fanout is None or fanout < 2 or fanout > MAX_FANOUT or fanout & (fanout - 1):
+            raise IntegrityError(f"HAMT shard {cid} has an invalid fanout {fanout}")
+        if isinstance(placement, _ShardPart):
+            if fanout != placement.fanout:
+                raise IntegrityError(
+                    f"HAMT shard {cid} has fanout {fanout} under a shard of fanout "
+                    f"{placement.fanout}"
+                )
+            path, route = placement.path, placement.route
+        else:
+            self._count_entry()
+            os.mkdir(placement.path)
+            if self.root_is_dir is None:
+                self.root_is_dir = True
+            path, route = placement.path, ()
+        try:
+            indices = decode_bitfield(unixfs.data or b"", fanout)
+        except ValueError as exc:
+            raise IntegrityError(f"HAMT shard {cid}: {exc}") from exc
+        if len(indices) != len(node.links):
+            raise IntegrityError(
+                f"HAMT shard {cid} has {len(node.links)} links but {len(indices)} buckets set"
+            )
+        width = prefix_width(fanout)
+        depth = len(route)
+        for link, index in zip(node.links, indices, strict=True):
+            raw = link.name or b""
+            if raw[:width] != link_prefix(index, fanout).encode("ascii"):
+                raise IntegrityError(
+                    f"HAMT shard {cid}: link {raw[:64]!r} is not in bucket "
+                    f"{link_prefix(index, fanout)}"
+                )
+            here = (*route, index)
+            if len(raw) == width:  # a child shard
+                if depth + 1 >= max_depth(fanout):
+                    raise IntegrityError(f"HAMT shard {cid} nests deeper than its hash allows")
+                self._schedule(link.cid, _ShardPart(path, fanout, here))
+                continue
+            name = _check_name(raw[width:])
+            name_hash = murmur3_x64_64(raw[width:])
+            if any(bucket(name_hash, d, fanout) != i for d, i in enumerate(here)):
+                raise IntegrityError(f"HAMT shard {cid}: {name!r} is not in its hash bucket")
+            self._schedule(link.cid, _Entry(path / name))

@@ -38,3 +38,19 @@ def deterministic_random(size: int, seed: str, piece: int = MiB) -> Iterator[byt
         n = min(left, piece)
         yield cipher.encrypt(zeros[:n])
         left -= n
+
+
+# Kubo's test/cli AlphabetEasy ("0" appears twice there too).
+_NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz01234567890-_"
+
+
+def deterministic_names(count: int, length: int, last_length: int, seed: str) -> list[str]:
+    """Kubo's HAMT fixture file names (test/cli createDeterministicFiles): consecutive bytes of
+    the seed's ChaCha20 stream mapped onto its alphabet; the last name has its own length."""
+    cipher = ChaCha20.new(key=hashlib.sha256(seed.encode()).digest(), nonce=bytes(12))
+    names = []
+    for index in range(count):
+        n = last_length if index == count - 1 else length
+        raw = cipher.encrypt(bytes(n))
+        names.append("".join(_NAME_ALPHABET[b % len(_NAME_ALPHABET)] for b in raw))
+    return names

@@ -7,9 +7,11 @@ import os
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from ipfs_store import (
+    Cid,
     GatewaySource,
     IntegrityError,
     IpfsStore,
@@ -17,6 +19,9 @@ from ipfs_store import (
     KuboUnavailable,
     Source,
 )
+from ipfs_store._cid import DAG_PB
+from ipfs_store._dagpb import UnixFSType, decode_pbnode, decode_unixfs
+from ipfs_store._varint import decode_varint
 
 from .conftest import FaultProxy, KuboDaemon, start_kubo, store_config
 
@@ -122,3 +127,56 @@ async def test_close_is_idempotent(kubo: KuboDaemon) -> None:
         assert (await store.version()).version
     await store.close()
     await store.close()
+
+
+def _frame_offsets(car: bytes) -> list[tuple[int, Cid, bytes]]:
+    """(offset of the block in the stream, CID, block) for every frame of a CARv1."""
+    header_len, pos = decode_varint(car, 0)
+    pos += header_len
+    frames = []
+    while pos < len(car):
+        length, pos = decode_varint(car, pos)
+        cid, start = Cid.decode_prefix(car, pos)
+        frames.append((start, cid, car[start : pos + length]))
+        pos += length
+    return frames
+
+
+@pytest.mark.parametrize("kind", ["dag-export", "gateway"])
+async def test_tampered_hamt_shard_raises_and_leaves_nothing(
+    kind: str,
+    store: IpfsStore,
+    kubo: KuboDaemon,
+    fault_proxy: FaultProxy,
+    tmp_path: Path,
+) -> None:
+    tree = tmp_path / "src" / "tree"
+    tree.mkdir(parents=True)
+    for i in range(1000):
+        (tree / (f"{i:05d}-" + "s" * 240)).write_bytes(b"%d" % i)
+    added = await store.add(tree)
+    source = _proxied(kind, fault_proxy, kubo)
+    async with aiohttp.ClientSession() as session:
+        if kind == "dag-export":
+            url, params = f"{kubo.api_url}/api/v0/dag/export", {"arg": str(added.cid)}
+            async with session.post(url, params=params) as resp:
+                car = await resp.read()
+        else:
+            url = f"{kubo.gateway_url}/ipfs/{added.cid}"
+            params = {"format": "car", "dag-scope": "all", "car-dups": "n"}
+            async with session.get(url, params=params) as resp:
+                car = await resp.read()
+    shards = [
+        (offset, block)
+        for offset, cid, block in _frame_offsets(car)
+        if cid != added.cid
+        and cid.codec == DAG_PB
+        and decode_unixfs(decode_pbnode(block).data or b"").type == UnixFSType.HAMT_SHARD
+    ]
+    assert shards, "expected child shards below the root shard"
+    offset, block = shards[len(shards) // 2]
+    fault_proxy.flip_at = offset + len(block) // 2
+    dest = tmp_path / "out"
+    with pytest.raises(IntegrityError, match="does not match"):
+        await store.fetch(added.cid, dest, sources=[source])
+    assert sorted(os.listdir(tmp_path)) == ["src"]  # no destination, no staging leftovers

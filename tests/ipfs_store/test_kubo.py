@@ -23,6 +23,7 @@ from ipfs_store import (
     cid_of_bytes,
     cid_of_path,
 )
+from ipfs_store._dagpb import UnixFSType, decode_pbnode, decode_unixfs
 
 from ._data import apattern, pattern
 from .conftest import KuboDaemon
@@ -167,3 +168,45 @@ async def test_size_limits(store: IpfsStore, tmp_path: Path) -> None:
     assert len(await store.fetch_bytes(added.cid)) == 300_000
     with pytest.raises(TooLarge):
         await store.fetch_bytes(added.cid, max_size=1000)
+
+
+def _sharded_tree(root: Path, files: int = 1000) -> Path:
+    """A directory whose ``big/`` holds ``files`` long-named files: over 256 KiB under both the
+    links-bytes and the block-bytes estimate, so Kubo shards it whatever its configuration."""
+    tree = root / "sharded-model"
+    big = tree / "big"
+    big.mkdir(parents=True)
+    (tree / "config.json").write_text('{"shards": true}')
+    for i in range(files):
+        (big / (f"{i:05d}-" + "w" * 240)).write_bytes(b"%d" % i)
+    return tree
+
+
+@pytest.fixture(scope="module")
+def sharded_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _sharded_tree(tmp_path_factory.mktemp("hamt"))
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
+async def test_hamt_directory_round_trip(
+    store: IpfsStore, profile: ImportProfile, sharded_tree: Path, tmp_path: Path
+) -> None:
+    blocks: dict[Cid, bytes] = {}
+    local = cid_of_path(sharded_tree, profile, sink=lambda c, b: blocks.__setitem__(c, b))
+    kinds = {
+        decode_unixfs(decode_pbnode(b).data or b"").type
+        for c, b in blocks.items()
+        if c.codec == 0x70 and decode_pbnode(b).links
+    }
+    assert UnixFSType.HAMT_SHARD in kinds and UnixFSType.DIRECTORY in kinds
+    added = await store.add(sharded_tree, profile=profile)
+    assert added.cid == local.cid
+    out = tmp_path / "out"
+    fetched = await store.fetch(added.cid, out)
+    assert fetched.is_dir
+    names = sorted(p.name for p in (out / "big").iterdir())
+    assert names == sorted(p.name for p in (sharded_tree / "big").iterdir())
+    assert len(names) == 1000
+    for name in (names[0], names[537], names[-1]):
+        assert (out / "big" / name).read_bytes() == (sharded_tree / "big" / name).read_bytes()
+    assert (out / "config.json").read_text() == '{"shards": true}'

@@ -14,7 +14,6 @@ from ipfs_store import (
     IntegrityError,
     InvalidCid,
     TooLarge,
-    UnsupportedContent,
     cid_of_bytes,
     cid_of_path,
     encode_car,
@@ -31,10 +30,17 @@ from ipfs_store._dagpb import (
     encode_pbnode,
     encode_unixfs,
 )
-from ipfs_store._importer import build_directory
+from ipfs_store._hamt import (
+    bucket,
+    decode_bitfield,
+    encode_bitfield,
+    link_prefix,
+    murmur3_x64_64,
+)
+from ipfs_store._importer import build_directory, directory_size_estimate
 from ipfs_store._verify import DagWriter
 
-from ._data import MiB, deterministic_random
+from ._data import MiB, deterministic_names, deterministic_random
 
 # -- CIDs ------------------------------------------------------------------------------------
 
@@ -165,11 +171,79 @@ def test_balanced_layout_depth() -> None:
     assert grandchild.links[0].cid.codec == RAW  # the last leaf sits at the same depth
 
 
-def test_hamt_sized_directory_is_refused() -> None:
+# IPIP-0499 / Kubo test/cli cid_profiles_test.go: directories of 1-byte "x" files whose names
+# come from Kubo's deterministic generator, exactly at and one byte over the HAMT threshold.
+HAMT_VECTORS = [
+    (UNIXFS_V0_2015, 4096, 30, 30, "QmX5GtRk3TSSEHtdrykgqm4eqMEn3n2XhfkFAis5fjyZmN", False),
+    (UNIXFS_V0_2015, 4033, 31, 31, "QmeMiJzmhpJAUgynAcxTQYek5PPKgdv3qEvFsdV3XpVnvP", True),
+    (
+        UNIXFS_V1_2025,
+        4766,
+        11,
+        21,
+        "bafybeic3h7rwruealwxkacabdy45jivq2crwz6bufb5ljwupn36gicplx4",
+        False,
+    ),
+    (
+        UNIXFS_V1_2025,
+        4766,
+        11,
+        22,
+        "bafybeiegvuterwurhdtkikfhbxcldohmxp566vpjdofhzmnhv6o4freidu",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("profile", "count", "length", "last", "expected", "sharded"),
+    HAMT_VECTORS,
+    ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None,
+)
+def test_ipip499_hamt_threshold_vectors(  # type: ignore[no-untyped-def]
+    profile, count: int, length: int, last: int, expected: str, sharded: bool
+) -> None:
+    seed = f"hamt-{profile.name}"
+    names = deterministic_names(count, length, last, seed)
+    assert len(set(names)) == count
+    leaf = cid_of_bytes(b"x", profile)
+    blocks: dict[Cid, bytes] = {}
+    entry = build_directory(
+        [(name, leaf) for name in names], profile, sink=lambda c, b: blocks.__setitem__(c, b)
+    )
+    assert str(entry.cid) == expected
+    root = decode_unixfs(decode_pbnode(blocks[entry.cid]).data or b"")
+    if sharded:
+        assert root.type == UnixFSType.HAMT_SHARD
+        assert (root.fanout, root.hash_type) == (256, 0x22)
+        # Every shard block is at most fanout links; every name sits under its hash bucket.
+        assert all(len(decode_pbnode(b).links) <= 256 for b in blocks.values())
+    else:
+        assert root.type == UnixFSType.DIRECTORY
+        estimate = directory_size_estimate(decode_pbnode(blocks[entry.cid]).links, profile)
+        assert estimate == profile.hamt_threshold  # exactly at the threshold stays basic
+
+
+def test_hamt_helpers() -> None:
+    assert link_prefix(10, 256) == "0A" and link_prefix(255, 256) == "FF"
+    assert link_prefix(3, 16) == "3"
+    assert decode_bitfield(encode_bitfield([0, 9, 255]), 256) == [0, 9, 255]
+    assert encode_bitfield([0, 9]) == b"\x02\x01"  # big-endian, no leading zero bytes
+    with pytest.raises(ValueError):
+        decode_bitfield(b"\x01" + bytes(32), 256)  # a bit beyond the fanout
+    h = murmur3_x64_64(b"name")
+    assert [bucket(h, d, 256) for d in range(8)] == list(h.to_bytes(8, "big"))
+    assert murmur3_x64_64(b"") == 0  # seed 0, no input: every step keeps zero
+
+
+def test_hamt_structure_is_independent_of_entry_order() -> None:
     leaf = cid_of_bytes(b"x", UNIXFS_V1_2025)
-    entries = [(f"{i:011d}", leaf) for i in range(5000)]
-    with pytest.raises(UnsupportedContent):
-        build_directory(entries, UNIXFS_V1_2025)
+    names = [f"entry-{i:04d}-" + "n" * 200 for i in range(1300)]
+    forward = build_directory([(n, leaf) for n in names], UNIXFS_V1_2025)
+    backward = build_directory([(n, leaf) for n in reversed(names)], UNIXFS_V1_2025)
+    assert forward == backward
+    small = build_directory([(n, leaf) for n in names[:10]], UNIXFS_V1_2025)
+    assert small.cid != forward.cid
 
 
 # -- dag-pb ----------------------------------------------------------------------------------
@@ -295,3 +369,80 @@ def test_writer_enforces_size_limit(tmp_path: Path) -> None:
     root, blocks = _dag(bytes(range(256)) * 5000)
     with pytest.raises(TooLarge):
         _write(root, blocks, tmp_path / "f", max_size=1000)
+
+
+def _hamt_dag(count: int = 1300) -> tuple[Cid, list[tuple[Cid, bytes]], dict[str, bytes]]:
+    """A sharded directory (blocks parents first) of small distinct files, and its files."""
+    blocks: list[tuple[Cid, bytes]] = []
+
+    def sink(cid: Cid, block: bytes) -> None:
+        blocks.append((cid, block))
+
+    files = {f"file-{i:04d}-" + "n" * 200: f"content {i}".encode() for i in range(count)}
+    entries = []
+    for name, data in files.items():
+        builder = FileBuilder(UNIXFS_V1_2025, sink=sink)
+        builder.update(data)
+        entries.append((name, builder.finish()))
+    root = build_directory(entries, UNIXFS_V1_2025, sink=sink).cid
+    blocks.reverse()  # emitted children first; a DFS CAR lists parents first
+    return root, blocks, files
+
+
+def _is_shard(block: bytes) -> bool:
+    node = decode_pbnode(block)
+    return node.data is not None and decode_unixfs(node.data).type == UnixFSType.HAMT_SHARD
+
+
+def test_writer_materialises_hamt_directory(tmp_path: Path) -> None:
+    root, blocks, files = _hamt_dag()
+    shards = [b for c, b in blocks if c.codec == DAG_PB and _is_shard(b)]
+    assert len(shards) > 1  # a root shard and child shards
+    writer = _write(root, blocks, tmp_path / "dir")
+    assert writer.root_is_dir
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == sorted(files)
+    for name in (min(files), max(files)):
+        assert (tmp_path / "dir" / name).read_bytes() == files[name]
+
+
+def test_writer_rejects_tampered_hamt_shard(tmp_path: Path) -> None:
+    root, blocks, _ = _hamt_dag()
+    index = next(i for i, (c, b) in enumerate(blocks) if i > 0 and _is_shard(b))
+    cid, block = blocks[index]
+    blocks[index] = (cid, block[:50] + bytes([block[50] ^ 1]) + block[51:])
+    with pytest.raises(IntegrityError, match="does not match"):
+        _write(root, blocks, tmp_path / "g")
+
+
+def _reshard(block: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    node = decode_pbnode(block)
+    return encode_pbnode(PBNode(tuple(edit(list(node.links))), node.data))
+
+
+def test_writer_rejects_names_outside_their_hash_bucket(tmp_path: Path) -> None:
+    """A consistently re-hashed root shard whose entry claims another bucket's prefix."""
+    root, blocks, _ = _hamt_dag(1300)
+    root_block = dict(blocks)[root]
+
+    def swap_names(links: list[PBLink]) -> list[PBLink]:
+        # Two direct entries keep their bucket prefixes but trade names: each name is then
+        # in a bucket its hash does not select.
+        i, j = [k for k, link in enumerate(links) if len(link.name or b"") > 2][:2]
+        a, b = links[i], links[j]
+        links[i] = PBLink(a.cid, (a.name or b"")[:2] + (b.name or b"")[2:], a.tsize)
+        links[j] = PBLink(b.cid, (b.name or b"")[:2] + (a.name or b"")[2:], b.tsize)
+        return links
+
+    forged = _reshard(root_block, swap_names)
+    forged_root = Cid.for_block(forged, codec=DAG_PB, version=1)
+    rest = [(c, b) for c, b in blocks if c != root]
+    with pytest.raises(IntegrityError, match="not in its hash bucket"):
+        _write(forged_root, [(forged_root, forged), *rest], tmp_path / "h")
+
+    def drop_link(links: list[PBLink]) -> list[PBLink]:
+        return links[1:]  # the bitfield still announces the dropped bucket
+
+    forged = _reshard(root_block, drop_link)
+    forged_root = Cid.for_block(forged, codec=DAG_PB, version=1)
+    with pytest.raises(IntegrityError, match="buckets set"):
+        _write(forged_root, [(forged_root, forged), *rest], tmp_path / "i")
