@@ -50,16 +50,18 @@ class _TinyLoader:
 
 
 async def tier1_latency(work: Path) -> tuple[float, float]:
-    """Median and p99 of ``get`` on a loaded model, in microseconds."""
+    """Median and p99 of a tier-1 hit (``use``: lease taken and ended), in microseconds."""
     (work / "disk" / "objects").mkdir(parents=True)
     (work / "disk" / "objects" / "m").write_bytes(b"x")
     config = CacheConfig(disk_dir=work / "disk", tier1_capacity=10)
     async with ModelCache(config, _NoOrigin(), _TinyLoader()) as cache:
-        await cache.get("m")
+        async with cache.use("m"):
+            pass
         samples = []
         for _ in range(20_000):
             started = time.perf_counter()
-            await cache.get("m")
+            async with cache.use("m"):
+                pass
             samples.append((time.perf_counter() - started) * 1e6)
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.99)]
@@ -115,7 +117,7 @@ async def main() -> int:
     server = start_redis(work / "redis")
     try:
         median, p99 = await tier1_latency(work)
-        print(f"tier-1 hit latency: median {median:.1f} us, p99 {p99:.1f} us (20000 gets)")
+        print(f"tier-1 hit (lease + release): median {median:.1f} us, p99 {p99:.1f} us (20000)")
         tier, plain = await tier2_throughput(work, server.url, args)
         print(
             f"tier-2 read of a {args.mib} MiB model ({args.chunk_mib} MiB chunks, "

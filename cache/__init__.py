@@ -1,19 +1,25 @@
 """Two-tier model cache: loaded models in process (tier 1), model files in Redis (tier 2).
 
-``ModelCache.get(cid)`` returns a loaded model, filling on the way: tier 1 (an in-process,
+``async with cache.use(cid) as entry:`` (or ``lease = await cache.acquire(cid)``) hands out a
+loaded model under a lease, so it is never evicted while a request runs on it, filling on the
+way: tier 1 (an in-process,
 byte-capped map ordered by an eviction policy), the local content-addressed model directory,
 tier 2 (verified chunks in a shared Redis), then the origin (``ipfs_store``). Concurrent
 requests for one missing model cause one origin fetch, in a process and across processes
 sharing Redis. The policies, the demand estimator and the simulator are pure logic.
 """
 
-from ._cache import CachedModel, ModelCache
+from ._cache import CachedModel, Lease, ModelCache
 from ._demand import DemandEstimator, plan_preload
 from ._errors import (
     CacheClosedError,
     CacheError,
+    CacheTimeout,
+    CapacityError,
     ChunkCorruptError,
     InsufficientSpaceError,
+    LeaseDeadlockError,
+    LeaseReleasedError,
     ManifestError,
     ModelLoadError,
     ModelTooLargeError,
@@ -45,7 +51,9 @@ __all__ = [
     "CacheConfig",
     "CacheError",
     "CacheMetrics",
+    "CacheTimeout",
     "CachedModel",
+    "CapacityError",
     "ChunkCorruptError",
     "DemandEstimator",
     "EngineLoader",
@@ -57,6 +65,9 @@ __all__ = [
     "IpfsOrigin",
     "Keys",
     "LRUPolicy",
+    "Lease",
+    "LeaseDeadlockError",
+    "LeaseReleasedError",
     "Manifest",
     "ManifestError",
     "ModelCache",

@@ -19,7 +19,10 @@ from ._disk import DiskStore, remove_tree, space_error, tree_size
 from ._errors import (
     CacheClosedError,
     CacheError,
+    CacheTimeout,
     ChunkCorruptError,
+    LeaseDeadlockError,
+    LeaseReleasedError,
     ModelLoadError,
     ModelTooLargeError,
     TierUnavailableError,
@@ -45,10 +48,81 @@ class CachedModel(Generic[M]):
     source: str  # "tier1" on a hit, else "disk", "tier2" or "origin" for the fill
 
 
+class Lease(Generic[M]):
+    """A pin on one loaded model: while it is held, tier 1 never evicts or releases the model.
+
+    From ``await cache.acquire(key)``. ``await lease.release()`` ends it (idempotent), as
+    does leaving ``async with lease as entry:``. After release, ``entry`` and ``model`` raise
+    ``LeaseReleasedError`` and the lease drops its reference to the model. A lease belongs
+    to the asyncio task that acquired it (that is how self-deadlocks are detected).
+    """
+
+    __slots__ = ("_cache", "_entry", "_key", "_owner")
+
+    def __init__(
+        self, cache: ModelCache[M], entry: CachedModel[M], owner: asyncio.Task[object] | None
+    ) -> None:
+        self._cache = cache
+        self._entry: CachedModel[M] | None = entry
+        self._key = entry.key
+        self._owner = owner
+
+    @property
+    def key(self) -> ModelKey:
+        return self._key
+
+    @property
+    def released(self) -> bool:
+        return self._entry is None
+
+    @property
+    def entry(self) -> CachedModel[M]:
+        if self._entry is None:
+            raise LeaseReleasedError(f"the lease on {self._key} was released")
+        return self._entry
+
+    @property
+    def model(self) -> M:
+        return self.entry.model
+
+    async def release(self) -> None:
+        """End the lease; the model becomes evictable again. Idempotent."""
+        if self._entry is None:
+            return
+        self._entry = None
+        await self._cache._end_lease(self._key, self._owner)
+
+    async def __aenter__(self) -> CachedModel[M]:
+        return self.entry
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.release()
+
+
+class _Fill(Generic[M]):
+    """One in-flight tier-1 fill, shared by every request for its key."""
+
+    __slots__ = ("granted", "size", "sized", "task", "waiters")
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[CachedModel[M]] | None = None
+        self.size: int | None = None  # the tier-1 size, once measured
+        self.sized = asyncio.Event()
+        self.waiters = 0  # requests awaiting the fill; each gets a pin when it lands
+        self.granted = False  # the model is in tier 1 with the waiters' pins
+
+
 class ModelCache(Generic[M]):
     """Two-tier model cache with single-flight fills.
 
-    ``async with ModelCache(config, origin, loader) as cache: entry = await cache.get(cid)``.
+    ``async with ModelCache(config, origin, loader) as cache:`` then
+    ``async with cache.use(cid) as entry: run(entry.model)``. Models are only handed out
+    under a lease, so one is never evicted while a request runs on it.
     """
 
     def __init__(self, config: CacheConfig, origin: Origin, loader: ModelLoader[M]) -> None:
@@ -61,10 +135,14 @@ class ModelCache(Generic[M]):
         self._tier1_bytes = 0
         self._reserved = 0
         self._pins: dict[ModelKey, int] = {}
-        self._space = asyncio.Condition()
+        # Leases per owning task, to tell a waiter that would wait for its own lease.
+        self._owned: dict[asyncio.Task[object] | None, dict[ModelKey, int]] = {}
+        # Set (and replaced) whenever tier-1 room may have been freed.
+        self._room = asyncio.Event()
         self._loads = asyncio.Semaphore(config.max_concurrent_loads)
-        self._inflight: dict[ModelKey, asyncio.Task[CachedModel[M]]] = {}
+        self._fills: dict[ModelKey, _Fill[M]] = {}
         self._local_inflight: dict[ModelKey, asyncio.Task[tuple[Path, str]]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._tier2: RedisTier | None = None
         if config.redis_url is not None:
             self._tier2 = RedisTier(make_client(config.redis_url, config.redis_timeout), config)
@@ -90,20 +168,28 @@ class ModelCache(Generic[M]):
         await self.close()
 
     async def close(self) -> None:
-        """Cancel fills, release every loaded model, close Redis. Idempotent."""
+        """Cancel fills, release every loaded model not in use, close Redis. Idempotent.
+
+        Models still leased are released when their last lease ends.
+        """
         if self._closed:
             return
         self._closed = True
-        tasks = [*self._inflight.values(), *self._local_inflight.values()]
+        tasks: list[asyncio.Task[object]] = [
+            *(f.task for f in self._fills.values() if f.task is not None),
+            *self._local_inflight.values(),
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        entries = list(self._tier1.values())
-        self._tier1.clear()
-        self._tier1_bytes = 0
-        for entry in entries:
-            self._policy.remove(entry.key)
-            await asyncio.to_thread(self.loader.release, entry.model)
+        idle = [e for k, e in self._tier1.items() if k not in self._pins]
+        for entry in idle:
+            self._drop(entry.key)
+        self._notify_room()
+        for entry in idle:
+            await self._release_model(entry)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self._tier2 is not None:
             await self._tier2.client.aclose()
 
@@ -129,28 +215,154 @@ class ModelCache(Generic[M]):
     def tier1_bytes(self) -> int:
         return self._tier1_bytes
 
-    async def get(self, key: ModelKey | str) -> CachedModel[M]:
-        """The loaded model for ``key``, filling every tier on the way if needed.
+    def leases(self, key: ModelKey | str) -> int:
+        """How many leases pin ``key`` now (0 if none or not loaded)."""
+        return self._pins.get(ModelKey(str(key)), 0)
 
-        Concurrent calls for the same missing key share one fill; a cancelled caller does
-        not cancel the fill others wait on.
+    def use(self, key: ModelKey | str) -> contextlib.AbstractAsyncContextManager[CachedModel[M]]:
+        """``async with cache.use(cid) as entry:`` the loaded model, leased for the block.
+
+        Same as ``acquire`` (filling every tier on the way if needed), with the lease ended
+        when the block exits. See ``acquire`` for the errors.
+        """
+        return self._use(key)
+
+    @contextlib.asynccontextmanager
+    async def _use(self, key: ModelKey | str) -> AsyncIterator[CachedModel[M]]:
+        lease = await self.acquire(key)
+        async with lease as entry:
+            yield entry
+
+    async def acquire(self, key: ModelKey | str) -> Lease[M]:
+        """A lease on the loaded model for ``key``, filling every tier on the way if needed.
+
+        The caller must ``release()`` the lease (or use ``use``). Concurrent requests for the
+        same missing key share one fill; a cancelled caller does not cancel the fill others
+        wait on, so a caller's own deadline is ``async with asyncio.timeout(t): lease = await
+        cache.acquire(cid)``. Errors: ``ModelTooLargeError`` (bigger than tier 1) and
+        ``LeaseDeadlockError`` (this task's own leases hold the room the model needs) at
+        once; ``CacheTimeout`` for every request sharing a fill that waited longer than
+        ``config.room_timeout`` for room held by other leases or loads; ``OriginError``,
+        ``ModelLoadError``, ``InsufficientSpaceError``, ``CacheClosedError``.
         """
         self._check_open()
         key = ModelKey(str(key))
-        entry = self._tier1.get(key)
-        if entry is not None:
-            self._policy.hit(key)
-            self._count(tier1_hits=1)
-            return replace(entry, source="tier1")
-        task = self._inflight.get(key)
-        if task is None:
-            self._count(tier1_misses=1)
-            task = asyncio.create_task(self._fill(key), name=f"cache-fill-{key}")
-            self._inflight[key] = task
-            task.add_done_callback(lambda _t, k=key: self._inflight.pop(k, None))  # type: ignore[misc]
-        return await asyncio.shield(task)
+        owner = asyncio.current_task()
+        lease = self._hit(key, owner)
+        if lease is not None:
+            return lease
+        return await self._acquire(key, owner)
 
-    async def _fill(self, key: ModelKey) -> CachedModel[M]:
+    def _hit(self, key: ModelKey, owner: asyncio.Task[object] | None) -> Lease[M] | None:
+        entry = self._tier1.get(key)
+        if entry is None:
+            return None
+        self._policy.hit(key)
+        self._count(tier1_hits=1)
+        self._pins[key] = self._pins.get(key, 0) + 1
+        self._own(owner, key, 1)
+        return Lease(self, replace(entry, source="tier1"), owner)
+
+    async def _acquire(self, key: ModelKey, owner: asyncio.Task[object] | None) -> Lease[M]:
+        while True:
+            self._check_open()
+            lease = self._hit(key, owner)
+            if lease is not None:
+                return lease
+            fill = self._fills.get(key)
+            if fill is None or fill.granted:
+                # (A granted fill whose model is gone again was evicted unpinned: refill.)
+                self._count(tier1_misses=1)
+                fill = _Fill()
+                fill.task = asyncio.create_task(self._fill(key, fill), name=f"cache-fill-{key}")
+                self._fills[key] = fill
+                fill.task.add_done_callback(
+                    lambda _t, k=key, f=fill: (
+                        self._fills.pop(k) if self._fills.get(k) is f else None
+                    )  # type: ignore[misc]
+                )
+            entry = await self._await_fill(key, fill, owner)
+            self._own(owner, key, 1)
+            return Lease(self, entry, owner)
+
+    async def _await_fill(
+        self, key: ModelKey, fill: _Fill[M], owner: asyncio.Task[object] | None
+    ) -> CachedModel[M]:
+        assert fill.task is not None
+        fill.waiters += 1
+        try:
+            if fill.size is None and not fill.task.done():
+                sized = asyncio.ensure_future(fill.sized.wait())
+                try:
+                    await asyncio.wait({fill.task, sized}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sized.cancel()
+            if fill.size is not None and not fill.task.done():
+                self._check_deadlock(key, fill.size, owner)
+            try:
+                return await asyncio.shield(fill.task)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if fill.task.cancelled() and self._closed and current and not current.cancelling():
+                    raise CacheClosedError("the cache was closed during the fill") from None
+                raise
+        except BaseException:
+            if fill.granted:  # the model landed with a pin for us that nobody will release
+                entry = self._unpin(key, owner, owned=False)
+                if entry is not None:
+                    self._release_later(entry)
+            else:
+                fill.waiters -= 1
+            raise
+
+    def _check_deadlock(self, key: ModelKey, size: int, owner: asyncio.Task[object] | None) -> None:
+        held = sum(
+            self._tier1[k].size for k in self._owned.get(owner, {}) if k in self._tier1 and k != key
+        )
+        if held + size > self.config.tier1_capacity:
+            raise LeaseDeadlockError(key, size, self.config.tier1_capacity, held)
+
+    def _own(self, owner: asyncio.Task[object] | None, key: ModelKey, delta: int) -> None:
+        owned = self._owned.setdefault(owner, {})
+        count = owned.get(key, 0) + delta
+        if count > 0:
+            owned[key] = count
+        else:
+            owned.pop(key, None)
+            if not owned:
+                del self._owned[owner]
+
+    def _unpin(
+        self, key: ModelKey, owner: asyncio.Task[object] | None, *, owned: bool = True
+    ) -> CachedModel[M] | None:
+        """Drop one pin; returns the entry to release if the cache is closed and it was last."""
+        count = self._pins.get(key, 0) - 1
+        if count > 0:
+            self._pins[key] = count
+        else:
+            self._pins.pop(key, None)
+        if owned:
+            self._own(owner, key, -1)
+        self._notify_room()
+        if count <= 0 and self._closed and key in self._tier1:
+            return self._drop(key)
+        return None
+
+    async def _end_lease(self, key: ModelKey, owner: asyncio.Task[object] | None) -> None:
+        entry = self._unpin(key, owner)
+        if entry is not None:
+            await self._release_model(entry)
+
+    def _release_later(self, entry: CachedModel[M]) -> None:
+        task = asyncio.create_task(self._release_model(entry))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _notify_room(self) -> None:
+        self._room.set()
+        self._room = asyncio.Event()
+
+    async def _fill(self, key: ModelKey, fill: _Fill[M]) -> CachedModel[M]:
         path, source = await self._local(key)
         try:
             size = await asyncio.to_thread(self.loader.measure, path)
@@ -158,6 +370,10 @@ class ModelCache(Generic[M]):
             raise
         except Exception as exc:
             raise ModelLoadError(f"cannot measure {key}: {exc}") from exc
+        if size > self.config.tier1_capacity:
+            raise ModelTooLargeError(key, size, self.config.tier1_capacity)
+        fill.size = size
+        fill.sized.set()
         await self._reserve(key, size)
         try:
             async with self._loads:
@@ -168,75 +384,84 @@ class ModelCache(Generic[M]):
                     raise ModelLoadError(f"cannot load {key}: {exc}") from exc
                 self._count(loads=1, load_seconds=time.perf_counter() - started)
             entry = CachedModel(key, model, size, time.monotonic(), source)
-            async with self._space:
-                self._tier1[key] = entry
-                self._tier1_bytes += size
-                self._policy.insert(key, size)
+            # No await from here on: the model lands with one pin per waiting request.
+            self._tier1[key] = entry
+            self._tier1_bytes += size
+            self._policy.insert(key, size)
+            if fill.waiters:
+                self._pins[key] = self._pins.get(key, 0) + fill.waiters
+            fill.granted = True
         finally:
-            async with self._space:
-                self._reserved -= size
-                self._space.notify_all()
+            self._reserved -= size
+            self._notify_room()
         return entry
 
     async def _reserve(self, key: ModelKey, size: int) -> None:
-        """Evict until ``size`` more bytes fit beside what is held and being loaded."""
-        capacity = self.config.tier1_capacity
-        if size > capacity:
-            raise ModelTooLargeError(key, size, capacity)
-        async with self._space:
-            while self._tier1_bytes + self._reserved + size > capacity:
-                if len(self._tier1) > len(self._pins):
-                    await self._evict_one()
-                else:
-                    # Loads in flight or models in use hold the room: wait for one to end.
-                    await self._space.wait()
-            self._reserved += size
+        """Evict until ``size`` more bytes fit beside what is held and being loaded.
 
-    async def _evict_one(self) -> None:
-        victim = ModelKey(str(self._policy.victim(exclude=self._pins)))
-        self._policy.remove(victim)
-        entry = self._tier1.pop(victim)
-        self._tier1_bytes -= entry.size
-        age = time.monotonic() - entry.loaded_at
-        self._evictions.append(Eviction("tier1", victim, entry.size, age))
-        log.info("tier 1 evicts %s (%d bytes, cached %.1f s)", victim, entry.size, age)
-        await asyncio.to_thread(self.loader.release, entry.model)
-
-    @contextlib.asynccontextmanager
-    async def use(self, key: ModelKey | str) -> AsyncIterator[CachedModel[M]]:
-        """``get`` plus a lease: the model is not evicted (or released) until the block ends.
-
-        A load that needs the room of models in use waits for their leases to end.
+        Evicts only when that makes enough room; otherwise waits (at most ``room_timeout``)
+        for leases or loads to end.
         """
-        key = ModelKey(str(key))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.room_timeout
         while True:
-            entry = await self.get(key)
-            held = self._tier1.get(key)
-            if held is not None and held.model is entry.model:
-                break  # still held: pin it before anything else can run
-        self._pins[key] = self._pins.get(key, 0) + 1
+            victims = self._plan_room(size)
+            if victims is not None:
+                break
+            room = self._room
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(remaining):
+                    await room.wait()
+            except TimeoutError:
+                raise CacheTimeout(key, self.config.room_timeout, "tier-1 room") from None
+        self._reserved += size
+        for entry in victims:
+            await self._release_model(entry)
+
+    def _plan_room(self, size: int) -> list[CachedModel[M]] | None:
+        """Evict (synchronously) what makes room for ``size``; ``None`` if it cannot yet."""
+        free = self.config.tier1_capacity - self._tier1_bytes - self._reserved
+        if free >= size:
+            return []
+        evictable = sum(e.size for k, e in self._tier1.items() if k not in self._pins)
+        if free + evictable < size:
+            return None
+        victims: list[CachedModel[M]] = []
+        while free < size:
+            victim = ModelKey(str(self._policy.victim(exclude=self._pins)))
+            entry = self._drop(victim)
+            age = time.monotonic() - entry.loaded_at
+            self._evictions.append(Eviction("tier1", victim, entry.size, age))
+            log.info("tier 1 evicts %s (%d bytes, cached %.1f s)", victim, entry.size, age)
+            free += entry.size
+            victims.append(entry)
+        return victims
+
+    def _drop(self, key: ModelKey) -> CachedModel[M]:
+        entry = self._tier1.pop(key)
+        self._policy.remove(key)
+        self._tier1_bytes -= entry.size
+        return entry
+
+    async def _release_model(self, entry: CachedModel[M]) -> None:
+        model = entry.model
+        del entry
         try:
-            yield entry
-        finally:
-            count = self._pins.pop(key) - 1
-            if count:
-                self._pins[key] = count
-            async with self._space:
-                self._space.notify_all()
+            await asyncio.to_thread(self.loader.release, model)
+        except Exception:
+            log.exception("releasing a tier-1 model failed")
 
     async def evict(self, key: ModelKey | str) -> bool:
-        """Drop ``key`` from tier 1 (its files stay on disk and in Redis); not while in use."""
+        """Drop ``key`` from tier 1 (its files stay on disk and in Redis); not while leased."""
         key = ModelKey(str(key))
-        async with self._space:
-            if key in self._pins:
-                return False
-            entry = self._tier1.pop(key, None)
-            if entry is None:
-                return False
-            self._policy.remove(key)
-            self._tier1_bytes -= entry.size
-            self._space.notify_all()
-        await asyncio.to_thread(self.loader.release, entry.model)
+        if key in self._pins or key not in self._tier1:
+            return False
+        entry = self._drop(key)
+        self._notify_room()
+        await self._release_model(entry)
         return True
 
     # -- the local directory, tier 2 and the origin -----------------------------------------
@@ -436,9 +661,9 @@ class ModelCache(Generic[M]):
         for key in plan:
             if key in self._tier1:
                 continue
-            entry = await self.get(key)
-            if warm_up:
-                await asyncio.to_thread(self.loader.warm_up, entry.model)
+            async with self.use(key) as entry:
+                if warm_up:
+                    await asyncio.to_thread(self.loader.warm_up, entry.model)
             loaded.append(key)
         return loaded
 
@@ -453,6 +678,7 @@ class ModelCache(Generic[M]):
         otherwise only its files are prefetched.
         """
         if ModelKey(str(old)) in self._tier1:
-            await self.get(new)
+            async with self.use(new):
+                pass
         else:
             await self.fetch_local(new)

@@ -21,7 +21,11 @@ class ModelLoadError(CacheError):
     """The loader could not turn a local model directory into a loaded model."""
 
 
-class ModelTooLargeError(CacheError):
+class CapacityError(CacheError):
+    """Tier 1 can never make room for a model: callers should not retry as is."""
+
+
+class ModelTooLargeError(CapacityError):
     """A model does not fit the tier-1 capacity even with everything else evicted."""
 
     def __init__(self, key: str, size: int, capacity: int) -> None:
@@ -29,6 +33,38 @@ class ModelTooLargeError(CacheError):
         self.key = key
         self.size = size
         self.capacity = capacity
+
+
+class LeaseDeadlockError(CapacityError):
+    """The caller's own leases hold the room its next model needs: waiting would never end.
+
+    Raised to that caller only (other requests for the model keep waiting). Release a
+    lease, or acquire the models one at a time.
+    """
+
+    def __init__(self, key: str, size: int, capacity: int, held: int) -> None:
+        super().__init__(
+            f"model {key} needs {size} bytes, but this task's leases pin {held} of the "
+            f"{capacity} bytes of tier 1: it would wait for itself"
+        )
+        self.key = key
+        self.size = size
+        self.capacity = capacity
+        self.held = held
+
+
+class CacheTimeout(CacheError, TimeoutError):
+    """A wait ran out: for tier-1 room (``CacheConfig.room_timeout``) or a caller's timeout."""
+
+    def __init__(self, key: str, timeout: float | None, waiting_for: str) -> None:
+        super().__init__(f"model {key}: gave up waiting for {waiting_for} after {timeout} s")
+        self.key = key
+        self.timeout = timeout
+        self.waiting_for = waiting_for
+
+
+class LeaseReleasedError(CacheError):
+    """A lease was used after ``release()``: its model may already be evicted."""
 
 
 class InsufficientSpaceError(CacheError):

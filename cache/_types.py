@@ -45,6 +45,9 @@ class CacheConfig:
     staging_ttl: float = 600.0
     # Tier-1 policy name: see ``POLICIES``.
     policy: str = "lfu-da-h"
+    # A load that needs tier-1 room held by models in use (leases) or by other loads waits at
+    # most this long, then fails with ``CacheTimeout`` (every request sharing that load does).
+    room_timeout: float = 60.0
     # Models loaded at once (each load can take gigabytes of host memory on its way in).
     max_concurrent_loads: int = 2
     # Demand estimator half-life in seconds.
@@ -55,6 +58,8 @@ class CacheConfig:
             raise ValueError("capacities must be positive")
         if self.chunk_size < 1 or self.pipeline_chunks < 1 or self.max_concurrent_loads < 1:
             raise ValueError("chunk_size, pipeline_chunks and max_concurrent_loads must be >= 1")
+        if self.room_timeout <= 0:
+            raise ValueError("room_timeout must be positive")
         if "{" in self.redis_prefix or "}" in self.redis_prefix:
             raise ValueError("redis_prefix must not contain braces")
 

@@ -11,9 +11,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from cache import CacheConfig, IpfsOrigin, ModelKey
+from cache import CacheConfig, CachedModel, IpfsOrigin, ModelCache, ModelKey
 from ipfs_store import IpfsStore
+
+M = TypeVar("M")
+
+
+async def get(cache: ModelCache[M], key: ModelKey | str) -> CachedModel[M]:
+    """Lease a model and end the lease at once, for tests that only inspect the entry."""
+    async with cache.use(key) as entry:
+        return entry
 
 
 @dataclass

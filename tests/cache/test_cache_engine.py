@@ -47,18 +47,18 @@ async def test_engine_loader_round_trip(
 
     config = CacheConfig(disk_dir=tmp_path / "disk", redis_url=redis_server.url, chunk_size=65536)
     async with ModelCache(config, origin, loader) as cache:
-        entry = await cache.get(key)
-        assert entry.source == "origin"
-        assert entry.model.placement.device == "cpu"
-        assert entry.size == entry.model.memory.total_bytes(1, 64) == cache.tier1_bytes
-        output = generate_batch(entry.model, [request])[0]
-        assert output.tokens == expected.tokens  # the cached copy is the same model
-        loader.warm_up(entry.model)
+        async with cache.use(key) as entry:
+            assert entry.source == "origin"
+            assert entry.model.placement.device == "cpu"
+            assert entry.size == entry.model.memory.total_bytes(1, 64) == cache.tier1_bytes
+            output = generate_batch(entry.model, [request])[0]
+            assert output.tokens == expected.tokens  # the cached copy is the same model
+            loader.warm_up(entry.model)
+            assert not await cache.evict(key)  # leased: a request runs on it
         assert await cache.evict(key) and cache.tier1_bytes == 0
     # A second daemon gets the files from Redis and loads an identical model.
     config_b = CacheConfig(disk_dir=tmp_path / "disk-b", redis_url=redis_server.url)
-    async with ModelCache(config_b, origin, loader) as cache_b:
-        entry = await cache_b.get(key)
+    async with ModelCache(config_b, origin, loader) as cache_b, cache_b.use(key) as entry:
         assert entry.source == "tier2"
         assert generate_batch(entry.model, [request])[0].tokens == expected.tokens
     assert len(origin.fetches) == 1

@@ -32,6 +32,7 @@ from tests.cache.helpers import (
     SlowOrigin,
     cache_config,
     files_of,
+    get,
 )
 from tests.ipfs_store.conftest import KuboDaemon
 
@@ -45,11 +46,11 @@ async def test_tier_round_trips(
     loader = FilesLoader()
     # 1. Cold: the origin fills the disk, tier 2 and tier 1.
     async with ModelCache(cache_config(tmp_path, "a", redis_server.url), origin, loader) as a:
-        entry = await a.get(model.key)
+        entry = await get(a, model.key)
         assert entry.source == "origin"
         assert entry.model.files == model.files
         assert entry.size == model.size
-        again = await a.get(model.key)
+        again = await get(a, model.key)
         assert again.source == "tier1" and again.model is entry.model
         m = a.metrics()
         assert (m.tier1_hits, m.tier1_misses, m.origin_fetches, m.loads) == (1, 1, 1, 1)
@@ -57,14 +58,14 @@ async def test_tier_round_trips(
     assert loader.released == [model.key]  # close releases tier 1
     # 2. Another daemon (fresh disk, same Redis): tier 2 serves it, verified.
     async with ModelCache(cache_config(tmp_path, "b", redis_server.url), origin, loader) as b:
-        entry = await b.get(model.key)
+        entry = await get(b, model.key)
         assert entry.source == "tier2"
         assert entry.model.files == model.files
         m = b.metrics()
         assert m.tier2_hits == 1 and m.bytes_from_tier2 == model.size and m.origin_fetches == 0
     # 3. Same disk, no Redis: the local directory serves it.
     async with ModelCache(cache_config(tmp_path, "a", None), origin, loader) as c:
-        entry = await c.get(model.key)
+        entry = await get(c, model.key)
         assert entry.source == "disk" and entry.model.files == model.files
         assert c.metrics().disk_hits == 1
     assert len(origin.fetches) == 1
@@ -79,7 +80,7 @@ async def test_tier_round_trips(
     assert len(keys) == 1 + len(manifest.hashes)  # the fill lock and staging keys are gone
     assert manifest.total_size == model.size
     with pytest.raises(CacheClosedError):
-        await c.get(model.key)
+        await get(c, model.key)
     await c.close()  # idempotent
 
 
@@ -88,7 +89,7 @@ async def test_100_concurrent_gets_one_origin_fetch(
 ) -> None:
     loader = FilesLoader(delay=0.05)
     async with ModelCache(cache_config(tmp_path, "a", redis_server.url), origin, loader) as cache:
-        entries = await asyncio.gather(*(cache.get(models[0].key) for _ in range(100)))
+        entries = await asyncio.gather(*(get(cache, models[0].key) for _ in range(100)))
         assert len(origin.fetches) == 1
         assert loader.loads == [models[0].key]
         assert all(e.model is entries[0].model for e in entries)
@@ -100,8 +101,8 @@ async def test_cancelled_waiter_does_not_cancel_the_fill(
 ) -> None:
     loader = FilesLoader(delay=0.2)
     async with ModelCache(cache_config(tmp_path, "a", None), origin, loader) as cache:
-        first = asyncio.create_task(cache.get(models[0].key))
-        second = asyncio.create_task(cache.get(models[0].key))
+        first = asyncio.create_task(get(cache, models[0].key))
+        second = asyncio.create_task(get(cache, models[0].key))
         await asyncio.sleep(0.05)
         first.cancel()
         entry = await second
@@ -130,9 +131,9 @@ _WORKER = textwrap.dedent(
             async with ModelCache(config, IpfsOrigin(store), Loader()) as cache:
                 while time.time() < float(start):
                     await asyncio.sleep(0.005)
-                entry = await cache.get(ModelKey(key))
-                m = cache.metrics()
-                print(entry.source, m.origin_fetches, m.tier2_hits, flush=True)
+                async with cache.use(ModelKey(key)) as entry:
+                    m = cache.metrics()
+                    print(entry.source, m.origin_fetches, m.tier2_hits, flush=True)
 
     asyncio.run(main())
     """
@@ -182,22 +183,22 @@ async def test_redis_killed_mid_test_requests_still_served(
     loader = FilesLoader()
     config = cache_config(tmp_path, "a", redis_server.url, redis_retry_after=60.0)
     async with ModelCache(config, origin, loader) as cache:
-        assert (await cache.get(models[0].key)).source == "origin"
+        assert (await get(cache, models[0].key)).source == "origin"
         redis_server.kill()
         with caplog.at_level("WARNING", logger="cache"):
-            entry = await cache.get(models[1].key)
+            entry = await get(cache, models[1].key)
         assert entry.source == "origin" and entry.model.files == models[1].files
         m = cache.metrics()
         assert m.tier2_bypassed == 1
         assert any("tier 2 bypassed" in r.message for r in caplog.records)
         # While Redis is marked down, tier 2 is skipped without another timeout.
         started = time.monotonic()
-        assert (await cache.get(models[2].key)).source == "origin"
+        assert (await get(cache, models[2].key)).source == "origin"
         assert time.monotonic() - started < config.redis_timeout
         assert cache.metrics().tier2_bypassed == 1
     # A daemon that starts with Redis already dead is served too.
     async with ModelCache(cache_config(tmp_path, "b", redis_server.url), origin, loader) as b:
-        entry = await b.get(models[0].key)
+        entry = await get(b, models[0].key)
         assert entry.source == "origin" and entry.model.files == models[0].files
         assert b.metrics().tier2_bypassed == 1
 
@@ -217,7 +218,7 @@ async def test_stalled_redis_is_bypassed(
         config = cache_config(tmp_path, "a", f"redis://127.0.0.1:{port}/0", redis_timeout=0.3)
         async with ModelCache(config, origin, FilesLoader()) as cache:
             started = time.monotonic()
-            entry = await cache.get(models[0].key)
+            entry = await get(cache, models[0].key)
             assert time.monotonic() - started < 5
             assert entry.source == "origin" and entry.model.files == models[0].files
             assert cache.metrics().tier2_bypassed == 1
@@ -231,7 +232,7 @@ async def test_corrupted_chunk_detected_and_refetched(
     model = models[0]
     loader = FilesLoader()
     async with ModelCache(cache_config(tmp_path, "a", redis_server.url), origin, loader) as a:
-        await a.get(model.key)
+        await get(a, model.key)
     client = aioredis.Redis.from_url(redis_server.url)
     try:
         keys = Keys("mc", model.key)
@@ -241,7 +242,7 @@ async def test_corrupted_chunk_detected_and_refetched(
         # Fault injection: flip one byte of one chunk inside Redis.
         await client.setrange(victim, 100, bytes([original[100] ^ 0xFF]))
         async with ModelCache(cache_config(tmp_path, "b", redis_server.url), origin, loader) as b:
-            entry = await b.get(model.key)
+            entry = await get(b, model.key)
             assert entry.model.files == model.files  # never the corrupt bytes
             assert entry.source == "origin"
             m = b.metrics()
@@ -249,7 +250,7 @@ async def test_corrupted_chunk_detected_and_refetched(
         assert len(origin.fetches) == 2
         assert await client.get(victim) == original  # refilled with good data
         async with ModelCache(cache_config(tmp_path, "c", redis_server.url), origin, loader) as c:
-            assert (await c.get(model.key)).source == "tier2"
+            assert (await get(c, model.key)).source == "tier2"
     finally:
         await client.aclose()
 
@@ -263,7 +264,7 @@ async def test_tier1_capacity_respected_in_bytes(
     config = cache_config(tmp_path, "a", None, tier1_capacity=capacity, policy="lru")
     async with ModelCache(config, origin, loader) as cache:
         for model in [*models, models[0], models[1]]:
-            await cache.get(model.key)
+            await get(cache, model.key)
             assert cache.tier1_bytes <= capacity
         held = [m for m in models if m.key in cache]
         assert len(held) == 2
@@ -277,12 +278,12 @@ async def test_tier1_capacity_respected_in_bytes(
         await cache.evict(models[0].key)
         await cache.evict(models[1].key)
         await cache.evict(models[2].key)
-        await asyncio.gather(*(cache.get(m.key) for m in models))
+        await asyncio.gather(*(get(cache, m.key) for m in models))
         assert cache.tier1_bytes <= capacity
     tiny = cache_config(tmp_path, "b", None, tier1_capacity=sizes[1] - 1)
     async with ModelCache(tiny, origin, FilesLoader()) as cache:
         with pytest.raises(ModelTooLargeError) as info:
-            await cache.get(models[1].key)
+            await get(cache, models[1].key)
         assert info.value.size == sizes[1]
 
 
@@ -292,7 +293,7 @@ async def test_full_disk_names_directory_and_size(
     config = cache_config(tmp_path, "a", None, disk_capacity=models[0].size - 1)
     async with ModelCache(config, origin, FilesLoader()) as cache:
         with pytest.raises(InsufficientSpaceError) as info:
-            await cache.get(models[0].key)
+            await get(cache, models[0].key)
     assert info.value.directory == config.disk_dir
     assert info.value.requested == models[0].size
     assert str(config.disk_dir) in str(info.value) and str(models[0].size) in str(info.value)
@@ -350,21 +351,25 @@ async def test_models_in_use_are_not_evicted(
     loader = FilesLoader()
     config = cache_config(tmp_path, "a", None, tier1_capacity=capacity, policy="lru")
     async with ModelCache(config, origin, loader) as cache:
-        async with cache.use(models[0].key) as leased:
-            await cache.get(models[1].key)
-            await cache.get(models[2].key)  # LRU would pick models[0]: it is in use
-            assert models[0].key in cache and models[1].key not in cache
-            assert not await cache.evict(models[0].key)
-            assert models[0].key not in loader.released
-            async with cache.use(models[2].key):
-                # Both held models are in use: a third load waits for a lease to end.
-                waiting = asyncio.create_task(cache.get(models[1].key))
-                await asyncio.sleep(0.3)
-                assert not waiting.done() and cache.tier1_bytes <= capacity
-            entry = await waiting  # the lease on models[2] ended: it was evicted
-            assert entry.model.files == models[1].files
-            assert models[2].key not in cache
-            assert leased.model.files == models[0].files
+        lease = await cache.acquire(models[0].key)
+        await get(cache, models[1].key)
+        await get(cache, models[2].key)  # LRU would pick models[0]: it is leased
+        assert models[0].key in cache and models[1].key not in cache
+        assert cache.leases(models[0].key) == 1
+        assert not await cache.evict(models[0].key)
+        assert models[0].key not in loader.released
+        async with cache.use(models[2].key):
+            # Both held models are leased: a third load waits for a lease to end.
+            waiting = asyncio.create_task(get(cache, models[1].key))
+            await asyncio.sleep(0.3)
+            assert not waiting.done() and cache.tier1_bytes <= capacity
+        entry = await waiting  # the lease on models[2] ended: it was evicted
+        assert entry.model.files == models[1].files
+        assert models[2].key not in cache
+        assert lease.model.files == models[0].files
+        await lease.release()
+        await lease.release()  # idempotent
+        assert lease.released and cache.leases(models[0].key) == 0
         assert cache.tier1_bytes <= capacity
         assert await cache.evict(models[0].key)
 
@@ -381,9 +386,9 @@ async def test_fill_lock_outlives_its_ttl_while_filling(
         ModelCache(config_a, origin, FilesLoader()) as a,
         ModelCache(config_b, origin, FilesLoader()) as b,
     ):
-        first = asyncio.create_task(a.get(models[0].key))
+        first = asyncio.create_task(get(a, models[0].key))
         await asyncio.sleep(0.1)  # a holds the fill lock and is fetching
-        second = await b.get(models[0].key)
+        second = await get(b, models[0].key)
         assert (await first).source == "origin"
         assert second.source == "tier2" and second.model.files == models[0].files
     assert len(origin.fetches) == 1
@@ -413,7 +418,7 @@ async def test_redis_killed_during_a_fill(
     origin = SlowOrigin(store, delay=0.5)
     config = cache_config(tmp_path, "a", redis_server.url)
     async with ModelCache(config, origin, FilesLoader()) as cache:
-        pending = asyncio.create_task(cache.get(models[0].key))
+        pending = asyncio.create_task(get(cache, models[0].key))
         await asyncio.sleep(0.2)  # the fill lock is taken, the origin is fetching
         redis_server.kill()
         entry = await pending
