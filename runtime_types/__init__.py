@@ -5,7 +5,10 @@
 """
 
 from ._bindings import Bindings, Call, EventRecord, StorageEntry, hash_key
+from ._client import BlockStream, ChainClient
+from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receipt, WaitFor
 from ._codec import ClassMap, Codec
+from ._connection import RpcFailure
 from ._errors import (
     ChainClientError,
     CodecError,
@@ -19,24 +22,35 @@ from ._errors import (
 )
 from ._hash import pallet_hash, pallet_hashes
 from ._metadata import Metadata, decode_metadata
+from ._nonce import NonceManager
 
 __all__ = [
     "Bindings",
+    "Block",
+    "BlockHash",
+    "BlockStream",
     "Call",
+    "ChainClient",
     "ChainClientError",
     "ClassMap",
+    "ClientConfig",
     "Codec",
     "CodecError",
     "ConnectionLost",
     "DispatchError",
     "EventRecord",
+    "ExtrinsicHash",
     "ExtrinsicRejected",
     "IncompatibleMetadata",
     "Metadata",
     "MetadataDecodeError",
     "ModuleError",
+    "NonceManager",
+    "Receipt",
+    "RpcFailure",
     "RuntimeTypesError",
     "StorageEntry",
+    "WaitFor",
     "decode_metadata",
     "hash_key",
     "pallet_hash",

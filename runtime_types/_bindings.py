@@ -6,6 +6,7 @@ metadata they were generated from, so values encode and decode with no network a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -227,7 +228,8 @@ def _fields3(record: Any) -> tuple[Any, Any, Any]:
 
 
 def _only_field(value: Any) -> Any:
-    names = getattr(type(value), "__dataclass_fields__", None)
-    if names:
-        return getattr(value, next(iter(names)))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        if fields:
+            return getattr(value, fields[0].name)
     return value

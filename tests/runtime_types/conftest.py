@@ -223,3 +223,32 @@ def scalecodec_metadata(raw: bytes) -> tuple[RuntimeConfigurationObject, Any]:
 def scalecodec_encode(config: RuntimeConfigurationObject, type_id: int, value: Any) -> bytes:
     obj = config.create_scale_object(f"scale_info::{type_id}")
     return bytes(obj.encode(value).data)
+
+
+# -- devnode in the test's own event loop ---------------------------------------------------------
+# The client never blocks the event loop, so the node can share it: a client that blocked the
+# loop would stall the node and time out.
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def devnode_url() -> Any:
+    from devnode import DevNode, DevNodeConfig
+
+    async with DevNode(DevNodeConfig(port=0)) as node:
+        yield node.url
+
+
+@pytest.fixture
+def rt(load_generated: Any) -> ModuleType:
+    """Bindings freshly generated from devnode's current runtime."""
+    package: ModuleType = load_generated("devnode")
+    return package

@@ -1,0 +1,384 @@
+"""`ChainClient`: the one async client over a node's JSON-RPC, typed by generated bindings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Any, TypeVar
+
+from scalecodec.base import ScaleBytes
+from substrateinterface import Keypair, SubstrateInterface
+
+from ._bindings import Bindings, Call, EventRecord, StorageEntry
+from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receipt, WaitFor
+from ._connection import Connection, RpcFailure
+from ._errors import (
+    ChainClientError,
+    ConnectionLost,
+    DispatchError,
+    ExtrinsicRejected,
+    IncompatibleMetadata,
+)
+from ._hash import pallet_hash
+from ._metadata import decode_metadata
+from ._nonce import NonceManager
+
+__all__ = ["BlockStream", "ChainClient"]
+
+log = logging.getLogger("runtime_types.client")
+V = TypeVar("V")
+
+#: Rejections that mean "this nonce is wrong": resync and sign again
+_NONCE_REJECTIONS = ("outdated", "stale", "priority is too low", "future")
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[Receipt]
+    wait: WaitFor
+    receipt: Receipt | None = None
+
+
+class ChainClient:
+    """An async client for one node, typed by one generated package's `Bindings`.
+
+    `async with ChainClient(BINDINGS, ClientConfig(url)) as client:` connects and checks that
+    the node's metadata matches the bindings for the pallets in use (`IncompatibleMetadata`
+    otherwise). Every use of substrate-interface runs on a connection's own thread.
+    """
+
+    def __init__(self, bindings: Bindings, config: ClientConfig | None = None) -> None:
+        self.bindings = bindings
+        self.config = config or ClientConfig()
+        self._rpc = self._connection("rpc")
+        self._watcher_conn: Connection | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._watch_from: int | None = None
+        self._watcher_lock = asyncio.Lock()
+        self._pending: dict[ExtrinsicHash, _Pending] = {}
+        self._in_flight = asyncio.Semaphore(self.config.max_in_flight)
+        self._nonces = NonceManager(self._fetch_nonce)
+        self._events_key = "0x" + bindings.storage_key(_events_entry()).hex()
+        self._closed = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def connect(self) -> ChainClient:
+        await self._rpc.call(lambda s: None)
+        return self
+
+    async def close(self) -> None:
+        """Stop watching and close every connection; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ChainClientError):
+                await self._watcher
+        self._fail_pending(ConnectionLost("the client was closed"))
+        await self._rpc.close()
+        if self._watcher_conn is not None:
+            await self._watcher_conn.close()
+
+    async def __aenter__(self) -> ChainClient:
+        try:
+            return await self.connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _connection(self, name: str) -> Connection:
+        connection = Connection(self.config, name)
+        connection.on_connect = self._check_metadata
+        return connection
+
+    def _check_metadata(self, substrate: SubstrateInterface) -> None:
+        """Runs on a connection's thread each time it (re)connects."""
+        result = substrate.rpc_request("state_getMetadata", []).get("result")
+        node = decode_metadata(bytes.fromhex(str(result).removeprefix("0x")))
+        wanted = self.config.pallets or tuple(self.bindings.pallet_hashes)
+        differing = []
+        for name in wanted:
+            expected = self.bindings.pallet_hashes.get(name)
+            try:
+                actual = pallet_hash(node, node.pallet(name))
+            except KeyError:
+                actual = None
+            if expected is None or actual != expected:
+                differing.append(name)
+        if differing:
+            raise IncompatibleMetadata(
+                f"the node's metadata differs from the bindings for: {', '.join(differing)} "
+                "(regenerate the bindings or restrict ClientConfig.pallets)",
+                tuple(differing),
+            )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def query(self, entry: StorageEntry[V], at: BlockHash | None = None) -> V:
+        key = "0x" + self.bindings.storage_key(entry).hex()
+        result = await self._rpc.rpc("state_getStorage", [key, at])
+        data = None if result is None else bytes.fromhex(str(result).removeprefix("0x"))
+        return self.bindings.decode_storage(entry, data)
+
+    async def block(self, number: int) -> Block | None:
+        return await _fetch_block(self._rpc, self.bindings, self._events_key, number)
+
+    async def head_number(self, *, finalized: bool = False) -> int:
+        return await _head_number(self._rpc, finalized)
+
+    def blocks(self, *, finalized: bool = True, start: int | None = None) -> BlockStream:
+        """Blocks in order from `start` (default: the next one), decoded with their events.
+
+        The stream has its own connection; across disconnects and node restarts it goes on
+        from the next block number, so no block is missed or repeated.
+        """
+        return BlockStream(self, finalized, start)
+
+    # -- submission -------------------------------------------------------------------------
+
+    async def submit(self, call: Call[Any], signer: Keypair, wait: WaitFor = "in_block") -> Receipt:
+        """Sign, submit and wait until the extrinsic is in a block (or finalized).
+
+        A failed dispatch does not raise: the receipt has `success=False` and `error` set to
+        the generated error class (`receipt.raise_for_error()` raises it). A rejected
+        extrinsic raises `ExtrinsicRejected`; a wrong nonce is resynced and retried.
+        """
+        if wait not in ("in_block", "finalized"):
+            raise ValueError(f"wait must be 'in_block' or 'finalized', not {wait!r}")
+        call_bytes = self.bindings.encode_call(call)
+        async with self._in_flight:
+            await self._ensure_watcher()
+            account = signer.ss58_address
+            for attempt in range(4):
+                nonce = await self._nonces.next(account)
+                signed = await self._rpc.call(
+                    functools.partial(_sign, call_bytes=call_bytes, signer=signer, nonce=nonce)
+                )
+                ext_hash = ExtrinsicHash("0x" + hashlib.blake2b(signed, digest_size=32).hexdigest())
+                pending = _Pending(asyncio.get_running_loop().create_future(), wait)
+                self._pending[ext_hash] = pending
+                try:
+                    await self._rpc.rpc("author_submitExtrinsic", ["0x" + signed.hex()])
+                except RpcFailure as exc:
+                    self._pending.pop(ext_hash, None)
+                    text = f"{exc} {exc.data}".lower()
+                    if exc.code == 1013 and "already imported" in text:
+                        pass  # a retry after a reconnect: the first attempt got through
+                    elif any(marker in text for marker in _NONCE_REJECTIONS) and attempt < 3:
+                        log.info(
+                            "nonce %d of %s rejected (%s): resyncing", nonce, account, exc.data
+                        )
+                        self._nonces.resync(account)
+                        continue
+                    else:
+                        raise ExtrinsicRejected(str(exc.data or exc), exc.code, exc.data) from exc
+                    self._pending[ext_hash] = pending
+                try:
+                    return await asyncio.wait_for(pending.future, self.config.submit_timeout)
+                finally:
+                    self._pending.pop(ext_hash, None)
+            raise ExtrinsicRejected(f"nonce for {account} kept being rejected")
+
+    async def _fetch_nonce(self, account: str) -> int:
+        return int(await self._rpc.rpc("system_accountNextIndex", [account]))
+
+    async def _ensure_watcher(self) -> None:
+        async with self._watcher_lock:  # one watcher, however many submissions start at once
+            if self._watcher is not None and not self._watcher.done():
+                return
+            if self._watcher_conn is None:
+                self._watcher_conn = self._connection("watch")
+            if self._watch_from is None:
+                self._watch_from = await _head_number(self._watcher_conn, False) + 1
+            self._watcher = asyncio.create_task(
+                self._watch(), name="runtime-types-inclusion-watcher"
+            )
+
+    async def _watch(self) -> None:
+        """Scans every new best block for pending extrinsics; resolves their receipts."""
+        assert self._watcher_conn is not None and self._watch_from is not None
+        conn = self._watcher_conn
+        try:
+            while True:
+                best = await _head_number(conn, False)
+                while self._watch_from <= best:
+                    block = await _fetch_block(
+                        conn, self.bindings, self._events_key, self._watch_from
+                    )
+                    if block is None:
+                        break
+                    self._match(block)
+                    self._watch_from += 1
+                awaiting = [p for p in self._pending.values() if p.receipt and not p.future.done()]
+                if awaiting:
+                    finalized = await _head_number(conn, True)
+                    for pending in awaiting:
+                        receipt = pending.receipt
+                        assert receipt is not None
+                        if receipt.block_number <= finalized:
+                            canonical = await conn.rpc("chain_getBlockHash", [receipt.block_number])
+                            if canonical == receipt.block_hash:
+                                pending.future.set_result(replace(receipt, finalized=True))
+                await asyncio.sleep(self.config.poll_interval)
+        except ChainClientError as exc:
+            self._fail_pending(exc)
+            raise
+
+    def _match(self, block: Block) -> None:
+        for index, extrinsic in enumerate(block.extrinsics):
+            ext_hash = ExtrinsicHash("0x" + hashlib.blake2b(extrinsic, digest_size=32).hexdigest())
+            pending = self._pending.get(ext_hash)
+            if pending is None or pending.future.done():
+                continue
+            receipt = self._receipt(block, index, ext_hash)
+            pending.receipt = receipt
+            if pending.wait == "in_block":
+                pending.future.set_result(receipt)
+
+    def _receipt(self, block: Block, index: int, ext_hash: ExtrinsicHash) -> Receipt:
+        events = tuple(e for e in block.events if e.extrinsic_index == index)
+        success = any(e.pallet == "System" and e.name == "ExtrinsicSuccess" for e in events)
+        fee = 0
+        error: DispatchError | None = None
+        for record in events:
+            if record.pallet == "TransactionPayment" and record.name == "TransactionFeePaid":
+                fee = int(getattr(record.event, "actual_fee", 0))
+            if record.pallet == "System" and record.name == "ExtrinsicFailed":
+                error = self._dispatch_error(getattr(record.event, "dispatch_error", None))
+        return Receipt(
+            ext_hash, block.hash, block.number, index, success, fee, events, error, False
+        )
+
+    def _dispatch_error(self, value: Any) -> DispatchError:
+        name = getattr(type(value), "__variant_name__", None)
+        if name == "Module":
+            inner = getattr(value, "value", None)
+            index = getattr(inner, "index", None)
+            error = getattr(inner, "error", b"")
+            if isinstance(error, int):
+                error = bytes([error])
+            if isinstance(index, int):
+                return self.bindings.module_error(index, bytes(error))
+        return DispatchError(f"dispatch failed: {name or value!r}", detail=value)
+
+    def _fail_pending(self, exc: Exception) -> None:
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(exc)
+
+
+class BlockStream:
+    """An async iterator of blocks; `async with` (or `aclose()`) releases its connection."""
+
+    def __init__(self, client: ChainClient, finalized: bool, start: int | None) -> None:
+        self._client = client
+        self._finalized = finalized
+        self._next = start
+        self._conn = client._connection("stream")
+        self._head = -1
+        self._closed = False
+
+    @property
+    def next_number(self) -> int | None:
+        """The number of the block the stream yields next (resume from here)."""
+        return self._next
+
+    def __aiter__(self) -> BlockStream:
+        return self
+
+    async def __anext__(self) -> Block:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._next is None:
+            self._next = await _head_number(self._conn, self._finalized) + 1
+        while self._next > self._head:
+            self._head = await _head_number(self._conn, self._finalized)
+            if self._next > self._head:
+                await asyncio.sleep(self._client.config.poll_interval)
+        block = await _fetch_block(
+            self._conn, self._client.bindings, self._client._events_key, self._next
+        )
+        if block is None:  # the head moved back (a restarted node that lost blocks)
+            raise ConnectionLost(f"block {self._next} is no longer on the chain")
+        self._next += 1
+        return block
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._conn.close()
+
+    async def __aenter__(self) -> BlockStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _events_entry() -> StorageEntry[Any]:
+    return StorageEntry("System", "Events", (), (), (), -1, None)
+
+
+def _sign(substrate: SubstrateInterface, call_bytes: bytes, signer: Keypair, nonce: int) -> bytes:
+    """Runs on the owner thread: the call as substrate-interface's object, signed."""
+    substrate.init_runtime()
+    call = substrate.runtime_config.create_scale_object(
+        "Call", data=ScaleBytes(call_bytes), metadata=substrate.metadata
+    )
+    call.decode()
+    extrinsic = substrate.create_signed_extrinsic(call, signer, nonce=nonce)
+    return bytes(extrinsic.data.data)
+
+
+async def _head_number(conn: Connection, finalized: bool) -> int:
+    def job(substrate: SubstrateInterface) -> int:
+        params: list[Any] = []
+        if finalized:
+            params = [substrate.rpc_request("chain_getFinalizedHead", [])["result"]]
+        header = substrate.rpc_request("chain_getHeader", params)["result"]
+        return int(header["number"], 16)
+
+    return await conn.call(job)
+
+
+async def _fetch_block(
+    conn: Connection, bindings: Bindings, events_key: str, number: int
+) -> Block | None:
+    def job(substrate: SubstrateInterface) -> Block | None:
+        block_hash = substrate.rpc_request("chain_getBlockHash", [number])["result"]
+        if block_hash is None:
+            return None
+        body = substrate.rpc_request("chain_getBlock", [block_hash])["result"]["block"]
+        raw_events = substrate.rpc_request("state_getStorage", [events_key, block_hash])["result"]
+        events: list[EventRecord] = []
+        if raw_events:
+            events = bindings.decode_events(bytes.fromhex(raw_events.removeprefix("0x")))
+        return Block(
+            number,
+            BlockHash(block_hash),
+            BlockHash(body["header"]["parentHash"]),
+            tuple(bytes.fromhex(x.removeprefix("0x")) for x in body["extrinsics"]),
+            tuple(events),
+        )
+
+    return await conn.call(job)
