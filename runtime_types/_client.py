@@ -236,8 +236,9 @@ class ChainClient:
                                 pending.future.set_result(replace(receipt, finalized=True))
                 await asyncio.sleep(self.config.poll_interval)
         except ChainClientError as exc:
+            # Pending submissions get the error; the next submission starts a new watcher.
+            log.warning("inclusion watcher stopped: %s", exc)
             self._fail_pending(exc)
-            raise
 
     def _match(self, block: Block) -> None:
         for index, extrinsic in enumerate(block.extrinsics):
