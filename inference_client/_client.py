@@ -1,0 +1,451 @@
+"""`InferenceClient`: place a request, follow blocks to its end, fetch and verify the output."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+from substrateinterface import Keypair
+from substrateinterface.utils.ss58 import ss58_encode
+
+import inference_engine
+import ipfs_store
+from runtime_types import (
+    ChainClient,
+    ChainClientError,
+    ClientConfig,
+    ModuleError,
+    Receipt,
+    StorageEntry,
+)
+from runtime_types.generated import devnode as rt
+
+from ._auth import sign_output_request
+from ._config import InferenceClientConfig
+from ._errors import (
+    ChainError,
+    InputUnavailable,
+    ModelUnavailable,
+    OutputTampered,
+    OutputUnavailable,
+    RequestFailed,
+    RequestRejected,
+    RequestTimeout,
+)
+from ._types import (
+    InferenceResult,
+    ModelId,
+    RequestId,
+    Settlement,
+    SubmittedRequest,
+    parse_model_id,
+)
+
+__all__ = ["InferenceClient"]
+
+V = TypeVar("V")
+
+#: The pallets whose bindings must match the node (the others are not used)
+PALLETS = ("System", "ModelRegistry", "Providers", "Inference")
+MAX_INLINE_INPUT = rt.inference.constants.MAX_INLINE_INPUT
+#: Outputs smaller than this are hashed and decoded on the event loop (well under a millisecond)
+_INLINE_WORK = 256 * 1024
+_FAILURES = {
+    "RequestExpired": "Expired",
+    "ValidationFailed": "Rejected",
+    "OutputTimedOut": "Rejected",
+}
+
+
+class InferenceClient:
+    """A dApp's client for the Inference pallet.
+
+    ```python
+    async with InferenceClient(InferenceClientConfig(), keypair) as client:
+        result = await client.infer(model_id, "Hello", max_tokens=32)
+    ```
+    `infer` = `submit` + `wait` + `fetch_output`; each is public for callers that want to
+    place many requests before waiting. `close()` is idempotent.
+    """
+
+    def __init__(self, config: InferenceClientConfig | None, keypair: Keypair) -> None:
+        self.config = config or InferenceClientConfig()
+        self.keypair = keypair
+        self._chain: ChainClient | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._ipfs: ipfs_store.IpfsStore | None = None
+        self._closed = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def connect(self) -> InferenceClient:
+        if self._closed:
+            raise ChainError("the client is closed")
+        if self._chain is None:
+            chain = ChainClient(rt.BINDINGS, ClientConfig(self.config.chain_url, pallets=PALLETS))
+            try:
+                await chain.connect()
+            except ChainClientError as exc:
+                await chain.close()
+                raise ChainError(f"cannot use the node at {self.config.chain_url}: {exc}") from exc
+            self._chain = chain
+        return self
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._chain is not None:
+            await self._chain.close()
+        if self._http is not None:
+            await self._http.close()
+        if self._ipfs is not None:
+            await self._ipfs.close()
+
+    async def __aenter__(self) -> InferenceClient:
+        try:
+            return await self.connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def chain(self) -> ChainClient:
+        if self._chain is None:
+            raise ChainError("the client is not connected (use `async with`)")
+        return self._chain
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.http_timeout_s)
+            )
+        return self._http
+
+    def _store(self) -> ipfs_store.IpfsStore:
+        if not self.config.ipfs_api_url:
+            raise InputUnavailable("IPFS is disabled (ipfs_api_url is empty)")
+        if self._ipfs is None:
+            self._ipfs = ipfs_store.IpfsStore(
+                ipfs_store.StoreConfig(api_url=self.config.ipfs_api_url)
+            )
+        return self._ipfs
+
+    # -- the whole flow ---------------------------------------------------------------------
+
+    async def infer(
+        self,
+        model_id: ModelId | str,
+        prompt: str,
+        *,
+        max_tokens: int,
+        deadline_blocks: int | None = None,
+        max_price_per_1k_tokens: int | None = None,
+        prompt_tokens: int | None = None,
+    ) -> InferenceResult:
+        """Submit a request, wait for its completion, fetch and verify its output."""
+        submitted = await self.submit(
+            model_id,
+            prompt,
+            max_tokens=max_tokens,
+            deadline_blocks=deadline_blocks,
+            max_price_per_1k_tokens=max_price_per_1k_tokens,
+            prompt_tokens=prompt_tokens,
+        )
+        settlement = await self.wait(submitted)
+        return await self.fetch_result(submitted, settlement)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    async def model(self, model_id: ModelId | str) -> rt.types.ModelInfo:
+        """The model's on-chain record (`ModelUnavailable` when unknown)."""
+        mid = parse_model_id(model_id)
+        info = await self._query(rt.model_registry.storage.models(_h256(mid)))
+        if info is None:
+            raise ModelUnavailable(f"no model {mid} on-chain")
+        return info
+
+    async def submit(
+        self,
+        model_id: ModelId | str,
+        prompt: str,
+        *,
+        max_tokens: int,
+        deadline_blocks: int | None = None,
+        max_price_per_1k_tokens: int | None = None,
+        prompt_tokens: int | None = None,
+    ) -> SubmittedRequest:
+        """Place `Inference.request`: inline UTF-8 input up to `MaxInlineInput` bytes, else the
+        prompt's IPFS CID; the maximum price defaults to the model's current price.
+
+        `prompt_tokens` defaults to an upper bound (UTF-8 bytes + 1: byte-level tokenizers never
+        produce more tokens than bytes); the chain charges the executor's reported count.
+        """
+        mid = parse_model_id(model_id)
+        data = prompt.encode("utf-8")
+        if not data:
+            raise RequestRejected("the prompt is empty", "EmptyInput")
+        info = await self.model(mid)
+        if type(info.status).__name__ != "ModelStatusActive":
+            raise ModelUnavailable(f"model {mid} is deprecated")
+        max_price = (
+            info.price_per_1k_tokens if max_price_per_1k_tokens is None else max_price_per_1k_tokens
+        )
+        declared = len(data) + 1 if prompt_tokens is None else prompt_tokens
+        input_cid: str | None = None
+        chain_input: rt.types.InferenceInput
+        if len(data) <= MAX_INLINE_INPUT:
+            chain_input = rt.types.InferenceInputInline(data)
+        else:
+            input_cid = await self._upload(data)
+            chain_input = rt.types.InferenceInputCid(input_cid.encode("ascii"))
+        call = rt.inference.calls.request(
+            _h256(mid),
+            chain_input,
+            declared,
+            max_tokens,
+            max_price,
+            self.config.deadline_blocks if deadline_blocks is None else deadline_blocks,
+        )
+        receipt = await self._submit(call)
+        for record in receipt.events:
+            event = record.event
+            if isinstance(event, rt.inference.events.InferenceRequested):
+                return SubmittedRequest(
+                    RequestId(event.request_id),
+                    mid,
+                    _ss58(event.executor),
+                    event.escrow,
+                    info.currency_id,
+                    event.deadline,
+                    receipt.block_number,
+                    input_cid,
+                )
+        raise ChainError("the request was included without an InferenceRequested event")
+
+    async def wait(self, request: SubmittedRequest) -> Settlement:
+        """Follow blocks from the request's own until its terminal event.
+
+        `InferencePaid` returns the settlement; `RequestExpired`, `ValidationFailed` and
+        `OutputTimedOut` raise `RequestFailed` with the terminal state.
+        """
+        rid = request.request_id
+        stream = self.chain.blocks(
+            finalized=self.config.follow_finalized, start=request.block_number
+        )
+        try:
+            async with asyncio.timeout(self.config.wait_timeout_s), stream:
+                async for block in stream:
+                    for record in block.events:
+                        if record.pallet != "Inference":
+                            continue
+                        event = record.event
+                        if getattr(event, "request_id", None) != rid:
+                            continue
+                        if isinstance(event, rt.inference.events.InferencePaid):
+                            return Settlement(
+                                rid,
+                                event.cost,
+                                event.refund,
+                                event.author_amount,
+                                event.executor_amount,
+                                block.number,
+                            )
+                        if record.name in _FAILURES:
+                            refund = int(getattr(event, "refund", 0))
+                            if record.name != "RequestExpired":
+                                refund = request.escrow  # a rejection refunds the escrow in full
+                            raise RequestFailed(rid, _FAILURES[record.name], record.name, refund)
+        except TimeoutError as exc:
+            raise RequestTimeout(
+                f"request {rid}: no terminal event within {self.config.wait_timeout_s} s"
+            ) from exc
+        except ChainClientError as exc:
+            raise ChainError(f"lost the chain while waiting for request {rid}: {exc}") from exc
+        raise RequestTimeout(f"request {rid}: the block stream ended")  # pragma: no cover
+
+    async def fetch_result(
+        self, request: SubmittedRequest, settlement: Settlement
+    ) -> InferenceResult:
+        """Fetch the output (executor first, then IPFS by CID), verify it, decode it."""
+        rid = request.request_id
+        stored = await self._query(rt.inference.storage.requests(rid))
+        if stored is None or stored.output_hash is None:
+            raise OutputUnavailable(f"request {rid} has no output hash on-chain")
+        expected = bytes(stored.output_hash.value)
+        data, source = await self.fetch_output(rid, stored.executor, expected, stored.output_cid)
+        try:
+            if len(data) < _INLINE_WORK:
+                output = inference_engine.decode_output(data)
+            else:
+                output = await asyncio.to_thread(inference_engine.decode_output, data)
+        except inference_engine.OutputDecodeError as exc:
+            raise OutputTampered(
+                f"request {rid}: the output does not decode: {exc}", source
+            ) from exc
+        if output.request_id != str(rid):
+            raise OutputTampered(
+                f"request {rid}: the output is bound to request {output.request_id!r}", source
+            )
+        return InferenceResult(
+            request_id=rid,
+            model_id=request.model_id,
+            text=output.text,
+            tokens=tuple(output.tokens),
+            prompt_tokens=output.prompt_token_count,
+            completion_tokens=len(output.tokens),
+            cost=settlement.cost,
+            refund=settlement.refund,
+            currency_id=request.currency_id,
+            executor=_ss58(stored.executor),
+            output_hash="0x" + expected.hex(),
+            finish_reason=output.finish_reason.name.lower(),
+            source=source,
+        )
+
+    async def fetch_output(
+        self,
+        request_id: RequestId,
+        executor: rt.types.AccountId32,
+        expected_hash: bytes,
+        output_cid: bytes | None = None,
+    ) -> tuple[bytes, str]:
+        """The output bytes whose blake2-256 is `expected_hash`, and where they came from.
+
+        `OutputTampered` when some source delivered bytes that do not match and none delivered
+        matching ones; `OutputUnavailable` when nothing was delivered at all.
+        """
+        attempts: list[str] = []
+        tampered: str | None = None
+        data = await self._from_executor(request_id, executor, attempts)
+        if data is not None:
+            if await _blake2_256(data) == expected_hash:
+                return data, "executor"
+            tampered = "executor"
+            attempts.append("executor: bytes do not match the on-chain hash")
+        if output_cid:
+            data = await self._from_ipfs(bytes(output_cid).decode("ascii", "replace"), attempts)
+            if data is not None:
+                if await _blake2_256(data) == expected_hash:
+                    return data, "ipfs"
+                tampered = "ipfs"
+                attempts.append("ipfs: bytes do not match the on-chain hash")
+        if tampered is not None:
+            raise OutputTampered(
+                f"request {request_id}: output from the {tampered} does not match the on-chain "
+                f"hash 0x{expected_hash.hex()}",
+                tampered,
+            )
+        raise OutputUnavailable(
+            f"request {request_id}: no source delivered the output", tuple(attempts)
+        )
+
+    async def _from_executor(
+        self, request_id: RequestId, executor: rt.types.AccountId32, attempts: list[str]
+    ) -> bytes | None:
+        provider = await self._query(rt.providers.storage.providers(executor))
+        if provider is None or not provider.endpoint:
+            attempts.append("executor: no registered endpoint")
+            return None
+        endpoint = bytes(provider.endpoint).decode("utf-8", "replace").rstrip("/")
+        url = f"{endpoint}/outputs/{request_id}"
+        session = self._session()
+        for attempt in range(self.config.fetch_attempts):
+            if attempt:
+                await asyncio.sleep(self.config.fetch_backoff_s * 2 ** (attempt - 1))
+            headers = sign_output_request(self.keypair, request_id)
+            try:
+                async with session.get(url, headers=headers) as response:
+                    if response.status == 200:
+                        return await _read_limited(response, self.config.max_output_bytes)
+                    note = f"executor: HTTP {response.status}"
+                    if response.status in (401, 403):
+                        attempts.append(note + " (refused)")
+                        return None
+            except (aiohttp.ClientError, TimeoutError, _TooLarge) as exc:
+                note = f"executor: {type(exc).__name__}: {exc}"
+            attempts.append(note)
+        return None
+
+    async def _from_ipfs(self, cid: str, attempts: list[str]) -> bytes | None:
+        try:
+            store = self._store()
+            return await store.fetch_bytes(cid, max_size=self.config.max_output_bytes)
+        except ipfs_store.IntegrityError as exc:
+            attempts.append(f"ipfs: {exc}")
+        except (ipfs_store.IpfsStoreError, InputUnavailable) as exc:
+            attempts.append(f"ipfs: {type(exc).__name__}: {exc}")
+        return None
+
+    async def _upload(self, data: bytes) -> str:
+        try:
+            added = await self._store().add_bytes(data, name="prompt")
+        except ipfs_store.IpfsStoreError as exc:
+            raise InputUnavailable(f"cannot add the prompt to IPFS: {exc}") from exc
+        return str(added.cid)
+
+    # -- chain helpers ----------------------------------------------------------------------
+
+    async def _query(self, entry: StorageEntry[V]) -> V:
+        try:
+            return await self.chain.query(entry)
+        except ChainClientError as exc:
+            raise ChainError(f"query {entry.pallet}.{entry.name} failed: {exc}") from exc
+
+    async def _submit(self, call: Any) -> Receipt:
+        try:
+            receipt = await self.chain.submit(call, self.keypair)
+        except ChainClientError as exc:
+            raise ChainError(f"{call.pallet}.{call.name} was not included: {exc}") from exc
+        if receipt.error is not None:
+            name = receipt.error.error if isinstance(receipt.error, ModuleError) else "Dispatch"
+            pallet = receipt.error.pallet if isinstance(receipt.error, ModuleError) else ""
+            if pallet == "ModelRegistry" or name in ("UnknownModel", "ModelDeprecated"):
+                raise ModelUnavailable(f"{call.pallet}.{call.name}: {receipt.error}")
+            raise RequestRejected(
+                f"{call.pallet}.{call.name} failed: {receipt.error} "
+                f"({(receipt.error.__doc__ or '').strip()})",
+                name,
+            ) from receipt.error
+        return receipt
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _blake2_256(data: bytes) -> bytes:
+    """blake2-256, off the event loop for large outputs."""
+    if len(data) < _INLINE_WORK:
+        return hashlib.blake2b(data, digest_size=32).digest()
+    return await asyncio.to_thread(lambda: hashlib.blake2b(data, digest_size=32).digest())
+
+
+def _h256(model_id: ModelId) -> rt.types.H256:
+    return rt.types.H256(bytes.fromhex(model_id[2:]))
+
+
+def _ss58(account: rt.types.AccountId32) -> str:
+    return str(ss58_encode(bytes(account.value), 42))

@@ -1,0 +1,81 @@
+"""The package's exceptions: one root, typed subclasses."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChainError",
+    "ConfigError",
+    "InferenceClientError",
+    "InputUnavailable",
+    "KeyLoadError",
+    "ModelUnavailable",
+    "OutputTampered",
+    "OutputUnavailable",
+    "RequestFailed",
+    "RequestRejected",
+    "RequestTimeout",
+]
+
+
+class InferenceClientError(Exception):
+    """Root of every error raised by inference_client."""
+
+
+class ConfigError(InferenceClientError, ValueError):
+    """A setting (TOML, environment or argument) is missing or out of range."""
+
+
+class KeyLoadError(InferenceClientError):
+    """The account key could not be loaded; the message never contains the secret."""
+
+
+class ChainError(InferenceClientError):
+    """The node could not be reached, or it refused an extrinsic."""
+
+
+class ModelUnavailable(InferenceClientError):
+    """The model is not registered, or is deprecated."""
+
+
+class InputUnavailable(InferenceClientError):
+    """A prompt too large to send inline could not be added to IPFS."""
+
+
+class RequestRejected(InferenceClientError):
+    """The chain refused the `Inference.request` call; `error` names the pallet error."""
+
+    def __init__(self, message: str, error: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class RequestFailed(InferenceClientError):
+    """The request ended without a result: `state` is the terminal state (Expired, Rejected)."""
+
+    def __init__(self, request_id: int, state: str, event: str, refund: int) -> None:
+        super().__init__(f"request {request_id} ended {state} ({event}); refunded {refund}")
+        self.request_id = request_id
+        self.state = state
+        self.event = event
+        self.refund = refund
+
+
+class RequestTimeout(InferenceClientError):
+    """No terminal event for the request within the configured wall-clock wait."""
+
+
+class OutputUnavailable(InferenceClientError):
+    """Neither the executor nor IPFS delivered the output; `attempts` lists what was tried."""
+
+    def __init__(self, message: str, attempts: tuple[str, ...] = ()) -> None:
+        super().__init__(message if not attempts else f"{message}: {'; '.join(attempts)}")
+        self.attempts = attempts
+
+
+class OutputTampered(InferenceClientError):
+    """Output bytes were delivered but do not hash to the on-chain output hash (or do not
+    decode as a canonical output of this request)."""
+
+    def __init__(self, message: str, source: str) -> None:
+        super().__init__(message)
+        self.source = source

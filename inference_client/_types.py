@@ -1,0 +1,90 @@
+"""Typed identifiers and the frozen records of the public API."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NewType
+
+from ._errors import ConfigError
+
+__all__ = [
+    "InferenceResult",
+    "ModelId",
+    "RequestId",
+    "Settlement",
+    "SubmittedRequest",
+    "parse_model_id",
+]
+
+#: A chain-assigned request id (`Inference.NextRequestId`), a u64
+RequestId = NewType("RequestId", int)
+#: A model id: `0x` + 64 lower-case hex digits (blake2-256 of the model's first CID)
+ModelId = NewType("ModelId", str)
+
+_MODEL_ID = re.compile(r"^0x[0-9a-f]{64}$")
+
+
+def parse_model_id(value: str) -> ModelId:
+    """Check and normalise a model id (`0x` + 64 hex digits, any case)."""
+    text = value.strip().lower()
+    if not text.startswith("0x"):
+        text = "0x" + text
+    if not _MODEL_ID.match(text):
+        raise ConfigError(f"not a model id (0x + 64 hex digits): {value!r}")
+    return ModelId(text)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedRequest:
+    """A request placed on-chain: escrowed and assigned to an executor."""
+
+    request_id: RequestId
+    model_id: ModelId
+    #: The assigned executor (SS58)
+    executor: str
+    escrow: int
+    currency_id: int
+    #: Last block at which the executor may submit its result
+    deadline: int
+    #: The block that included the request
+    block_number: int
+    #: The prompt's IPFS CID when it was too large to send inline
+    input_cid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The `InferencePaid` event of a request."""
+
+    request_id: RequestId
+    cost: int
+    refund: int
+    author_amount: int
+    executor_amount: int
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceResult:
+    """A completed inference: the verified output and what it cost."""
+
+    request_id: RequestId
+    model_id: ModelId
+    text: str
+    tokens: tuple[int, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    #: Paid from the escrow, in the model's currency
+    cost: int
+    #: Returned to the requester from the escrow
+    refund: int
+    currency_id: int
+    #: The executor that produced the output (SS58)
+    executor: str
+    #: blake2-256 of the canonical output encoding, as on-chain (0x hex)
+    output_hash: str
+    #: "length", "eos" or "stop"
+    finish_reason: str
+    #: Where the output bytes came from: "executor" or "ipfs"
+    source: str
