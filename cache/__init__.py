@@ -26,10 +26,10 @@ from ._errors import (
     OriginError,
     TierUnavailableError,
 )
-from ._manifest import FileEntry, Keys, Manifest
+from ._manifest import FileEntry, IndexKeys, Keys, Manifest
 from ._origin import EngineLoader, IpfsOrigin, ModelLoader, Origin
 from ._policy import POLICIES, EvictionPolicy, GreedyDualPolicy, LRUPolicy, make_policy
-from ._redis_tier import RedisTier, make_client
+from ._redis_tier import Admission, RedisTier, make_client
 from ._sim import (
     SimResult,
     infinite_cache_bound,
@@ -39,7 +39,7 @@ from ._sim import (
     replay,
     zipf_trace,
 )
-from ._types import CacheConfig, CacheMetrics, Eviction, ModelKey
+from ._types import TIER2_POLICIES, CacheConfig, CacheMetrics, Eviction, ModelKey
 
 # The policy with the best byte hit ratio in bench/cache_sim.py (see docs/cache.md).
 DEFAULT_POLICY = "lfu-da-h"
@@ -47,6 +47,8 @@ DEFAULT_POLICY = "lfu-da-h"
 __all__ = [
     "DEFAULT_POLICY",
     "POLICIES",
+    "TIER2_POLICIES",
+    "Admission",
     "CacheClosedError",
     "CacheConfig",
     "CacheError",
@@ -61,6 +63,7 @@ __all__ = [
     "EvictionPolicy",
     "FileEntry",
     "GreedyDualPolicy",
+    "IndexKeys",
     "InsufficientSpaceError",
     "IpfsOrigin",
     "Keys",

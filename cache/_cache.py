@@ -186,8 +186,7 @@ class ModelCache(Generic[M]):
         for entry in idle:
             self._drop(entry.key)
         self._notify_room()
-        for entry in idle:
-            await self._release_model(entry)
+        await self._release_models(idle)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self._tier2 is not None:
@@ -204,7 +203,13 @@ class ModelCache(Generic[M]):
         self._m = replace(self._m, **values)
 
     def metrics(self) -> CacheMetrics:
-        return replace(self._m, tier1_bytes=self._tier1_bytes, evictions=tuple(self._evictions))
+        tier2_evictions = self._tier2.evicted if self._tier2 is not None else 0
+        return replace(
+            self._m,
+            tier1_bytes=self._tier1_bytes,
+            tier2_evictions=tier2_evictions,
+            evictions=tuple(self._evictions),
+        )
 
     # -- tier 1 -----------------------------------------------------------------------------
 
@@ -308,9 +313,7 @@ class ModelCache(Generic[M]):
                 raise
         except BaseException:
             if fill.granted:  # the model landed with a pin for us that nobody will release
-                entry = self._unpin(key, owner, owned=False)
-                if entry is not None:
-                    self._release_later(entry)
+                self._release_later(self._unpin(key, owner, owned=False))
             else:
                 fill.waiters -= 1
             raise
@@ -334,7 +337,7 @@ class ModelCache(Generic[M]):
 
     def _unpin(
         self, key: ModelKey, owner: asyncio.Task[object] | None, *, owned: bool = True
-    ) -> CachedModel[M] | None:
+    ) -> list[CachedModel[M]]:
         """Drop one pin; returns the entry to release if the cache is closed and it was last."""
         count = self._pins.get(key, 0) - 1
         if count > 0:
@@ -345,16 +348,16 @@ class ModelCache(Generic[M]):
             self._own(owner, key, -1)
         self._notify_room()
         if count <= 0 and self._closed and key in self._tier1:
-            return self._drop(key)
-        return None
+            return [self._drop(key)]
+        return []
 
     async def _end_lease(self, key: ModelKey, owner: asyncio.Task[object] | None) -> None:
-        entry = self._unpin(key, owner)
-        if entry is not None:
-            await self._release_model(entry)
+        await self._release_models(self._unpin(key, owner))
 
-    def _release_later(self, entry: CachedModel[M]) -> None:
-        task = asyncio.create_task(self._release_model(entry))
+    def _release_later(self, entries: list[CachedModel[M]]) -> None:
+        if not entries:
+            return
+        task = asyncio.create_task(self._release_models(entries))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -418,8 +421,7 @@ class ModelCache(Generic[M]):
             except TimeoutError:
                 raise CacheTimeout(key, self.config.room_timeout, "tier-1 room") from None
         self._reserved += size
-        for entry in victims:
-            await self._release_model(entry)
+        await self._release_models(victims)
 
     def _plan_room(self, size: int) -> list[CachedModel[M]] | None:
         """Evict (synchronously) what makes room for ``size``; ``None`` if it cannot yet."""
@@ -446,22 +448,32 @@ class ModelCache(Generic[M]):
         self._tier1_bytes -= entry.size
         return entry
 
-    async def _release_model(self, entry: CachedModel[M]) -> None:
-        model = entry.model
-        del entry
-        try:
-            await asyncio.to_thread(self.loader.release, model)
-        except Exception:
-            log.exception("releasing a tier-1 model failed")
+    async def _release_models(self, entries: list[CachedModel[M]]) -> None:
+        """Release each entry's model through the loader, in a thread.
+
+        Ownership moves here: the list is emptied, and each model travels to the thread in a
+        box that the thread empties, so once the loader's ``release`` drops its argument no
+        frame of the cache holds the model (``release`` can collect it; the test checks
+        with a weakref).
+        """
+        while entries:
+            box = [entries.pop().model]
+            try:
+                await asyncio.to_thread(self._release_boxed, box)
+            except Exception:
+                log.exception("releasing a tier-1 model failed")
+
+    def _release_boxed(self, box: list[M]) -> None:
+        self.loader.release(box.pop())
 
     async def evict(self, key: ModelKey | str) -> bool:
         """Drop ``key`` from tier 1 (its files stay on disk and in Redis); not while leased."""
         key = ModelKey(str(key))
         if key in self._pins or key not in self._tier1:
             return False
-        entry = self._drop(key)
+        dropped = [self._drop(key)]
         self._notify_room()
-        await self._release_model(entry)
+        await self._release_models(dropped)
         return True
 
     # -- the local directory, tier 2 and the origin -----------------------------------------
@@ -592,6 +604,10 @@ class ModelCache(Generic[M]):
             raise
         path = await asyncio.to_thread(self._commit, key, dest, staging)
         self._count(tier2_hits=1, bytes_from_tier2=written)
+        try:  # a request for it: the tier-2 policy sees a hit (re-indexed if it was not)
+            await tier2.admit(key, manifest.total_size, hit=True)
+        except TierUnavailableError as exc:
+            self._tier2_failed(exc)  # the model is served anyway
         return path
 
     def _commit(self, key: ModelKey, dest: Path, staging: Path) -> Path:

@@ -187,3 +187,22 @@ class Keys:
 
     def staging(self, token: str, index: int) -> str:
         return f"{self.base}:s:{token}:{index}"
+
+
+class IndexKeys:
+    """Redis key names of the tier-2 size index, shared by every daemon of a site.
+
+    ``<prefix>:{@index}:<kind>``: one hash tag (``@`` never appears in a CID), so the index is
+    one Redis Cluster slot and one script updates it atomically.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        base = f"{prefix}:{{@index}}"
+        self.priority = f"{base}:pri"  # sorted set: CID -> eviction priority (lowest first)
+        self.sizes = f"{base}:size"  # hash: CID -> bytes
+        self.freqs = f"{base}:freq"  # hash: CID -> requests while held
+        self.seqs = f"{base}:seq"  # hash: CID -> clock at its last insert or hit (ties)
+        self.meta = f"{base}:meta"  # hash: bytes (total), L (inflation), clock
+
+    def all(self) -> list[str]:
+        return [self.priority, self.sizes, self.freqs, self.seqs, self.meta]

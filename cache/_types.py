@@ -9,6 +9,9 @@ from typing import NewType
 # A model is named by its CID: entries never go stale; a new version is a new CID.
 ModelKey = NewType("ModelKey", str)
 
+# Policies the tier-2 index implements (in a Redis script), named as in ``POLICIES``.
+TIER2_POLICIES = ("lru", "gdsf", "lfu-da")
+
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
@@ -30,6 +33,13 @@ class CacheConfig:
     # one Redis Cluster slot (multi-key publish stays atomic there too).
     redis_prefix: str = "mc"
     chunk_size: int = 4 * MiB
+    # Bytes of model data tier 2 may hold, shared by every daemon using this Redis (configure
+    # them alike). Whole models (manifest and chunks) are evicted by ``tier2_policy`` to stay
+    # under it. ``None``: no budget of the cache's own (Redis's ``maxmemory`` decides).
+    tier2_capacity: int | None = None
+    # Tier-2 eviction policy: ``lru``, ``gdsf`` or ``lfu-da`` (the same priorities as the
+    # tier-1 policies of those names, kept in Redis so every daemon shares them).
+    tier2_policy: str = "lfu-da"
     # Chunks per pipelined round trip when reading or writing tier 2.
     pipeline_chunks: int = 4
     # Any single Redis call slower than this counts as Redis being down.
@@ -58,6 +68,10 @@ class CacheConfig:
             raise ValueError("capacities must be positive")
         if self.chunk_size < 1 or self.pipeline_chunks < 1 or self.max_concurrent_loads < 1:
             raise ValueError("chunk_size, pipeline_chunks and max_concurrent_loads must be >= 1")
+        if self.tier2_capacity is not None and self.tier2_capacity <= 0:
+            raise ValueError("tier2_capacity must be positive (or None)")
+        if self.tier2_policy not in TIER2_POLICIES:
+            raise ValueError(f"tier2_policy must be one of {', '.join(TIER2_POLICIES)}")
         if self.room_timeout <= 0:
             raise ValueError("room_timeout must be positive")
         if "{" in self.redis_prefix or "}" in self.redis_prefix:
@@ -90,6 +104,8 @@ class CacheMetrics:
     bytes_to_tier2: int = 0
     corrupt_chunks: int = 0
     tier2_bypassed: int = 0
+    # Models this daemon evicted from tier 2 to keep it under ``tier2_capacity``.
+    tier2_evictions: int = 0
     loads: int = 0
     load_seconds: float = 0.0
     tier1_bytes: int = 0
