@@ -85,17 +85,25 @@ class EngineLoader:
         return load_model(path, self.config, model_id=key)
 
     def release(self, model: Any) -> None:
-        device = str(model.placement.device)
-        if device.startswith("cuda"):
-            import torch
+        """Free a loaded model's memory, on CUDA too, even if a stray reference remains.
 
-            model.module.to("cpu")  # frees the device copy even if a caller still holds it
-            del model
-            gc.collect()
-            torch.cuda.empty_cache()
-        else:
-            del model
-            gc.collect()
+        Every parameter and buffer of the module is replaced by a storage-less ``meta``
+        tensor (no copy to the host), so the weights' memory goes as soon as this returns;
+        a caller that kept the model past its lease fails loudly instead of running on freed
+        weights. Then garbage is collected and, when CUDA is in use, the caching allocator
+        returns its free blocks to the driver (``torch.cuda.empty_cache()``).
+        """
+        import torch
+
+        module = getattr(model, "module", None)
+        del model
+        if module is not None:
+            with torch.no_grad():
+                module.to_empty(device="meta")
+            del module
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # a no-op unless this process initialised CUDA
 
     def warm_up(self, model: Any) -> None:
         from inference_engine import GenerationRequest, RequestId, SamplingParams, generate_batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,32 @@ async def test_engine_loader_round_trip(
         assert entry.source == "tier2"
         assert generate_batch(entry.model, [request])[0].tokens == expected.tokens
     assert len(origin.fetches) == 1
+
+
+async def test_evicted_model_is_released_and_garbage_collected(
+    tmp_path: Path, store: IpfsStore, origin: CountingOrigin
+) -> None:
+    """CPU only here (no GPU on this machine): the evicted model and its weights are freed."""
+    source = build_tiny_gpt2(tmp_path / "gpt2")
+    key = ModelKey(str((await store.add(source)).cid))
+    loader = EngineLoader(EngineConfig(device="cpu"), context_tokens=64)
+    request = GenerationRequest(RequestId("r1"), (1, 2, 3), SamplingParams(max_tokens=2))
+    async with ModelCache(CacheConfig(disk_dir=tmp_path / "disk"), origin, loader) as cache:
+        async with cache.use(key) as entry:
+            assert generate_batch(entry.model, [request])[0].tokens
+            module_ref = weakref.ref(entry.model.module)
+            weight = next(entry.model.module.parameters())
+            weight_ref = weakref.ref(weight)
+            assert weight.device.type == "cpu" and weight.untyped_storage().nbytes() > 0
+            del weight
+        del entry
+        assert module_ref() is not None  # still cached (no lease, not evicted)
+        assert await cache.evict(key)
+        # No gc.collect() here: the cache and the loader dropped every reference.
+        assert module_ref() is None
+        assert weight_ref() is None
+    # A model someone kept past its lease no longer holds its weights after release.
+    kept = load_model(source, EngineConfig(device="cpu"))
+    loader.release(kept)
+    assert all(p.device.type == "meta" for p in kept.module.parameters())
+    assert all(b.device.type == "meta" for b in kept.module.buffers())
