@@ -253,3 +253,18 @@ async def test_unreachable_node_raises_connection_lost_and_close_is_idempotent(r
         await client.connect()
     await client.close()
     await client.close()
+
+
+async def test_optional_and_default_storage_values(rt: Any, devnode_url: str) -> None:
+    async with ChainClient(rt.BINDINGS, ClientConfig(devnode_url)) as client:
+        nobody = rt.types.AccountId32(bytes(32))
+        empty = await client.query(rt.system.storage.account(nobody))  # Default: the zero value
+        assert empty.nonce == 0 and empty.data.free == 0
+        assert await client.query(rt.sudo.storage.key()) == rt.types.AccountId32(ALICE.public_key)
+        missing = await client.query(rt.system.storage.block_hash(10_000))
+        assert missing is not None  # BlockHash has a default (zero hash)
+        assert missing.value == bytes(32)
+        # An Optional item with no value is None (typed `ModelInfo | None`).
+        assert (
+            await client.query(rt.model_registry.storage.models(rt.types.H256(bytes(32)))) is None
+        )

@@ -164,3 +164,25 @@ def test_metadata_decoder_rejects_garbage() -> None:
     raw = (FIXTURES / "substrate-contracts-node-v14.scale").read_bytes()
     with pytest.raises(MetadataDecodeError):
         decode_metadata(raw[:1000])
+
+
+def test_cli_generates_from_a_live_node(tmp_path: Path) -> None:
+    import importlib
+
+    import devnode
+    from tests.devnode.conftest import start_node
+
+    running = start_node()
+    try:
+        out = tmp_path / "live_devnode"
+        assert codegen.main(["--url", running.url, "--out", str(out), "--no-format"]) == 0
+    finally:
+        running.stop()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        live = importlib.import_module("live_devnode")
+    finally:
+        sys.path.remove(str(tmp_path))
+    expected = "0x" + hashlib.blake2b(devnode.RUNTIME.metadata(), digest_size=32).hexdigest()
+    assert expected == live.METADATA_HASH
+    assert "--url" in (live.__doc__ or "")
