@@ -235,6 +235,10 @@ async def test_stream_survives_the_node_being_killed_and_restarted(rt: Any, tmp_
                     node = _spawn_node(port, tmp_path / "chain")
                 if len(seen) == 15:
                     break
+            # The client's other connections reconnect too: a submission after the restart works.
+            call = rt.balances.calls.transfer_keep_alive(dest(rt, BOB), UNIT)
+            receipt = await client.submit(call, ALICE)
+            assert receipt.success and receipt.block_number > 15
     finally:
         node.kill()
         node.wait()
