@@ -1,17 +1,47 @@
-"""Command-line entry point (the subcommands arrive with the issue that builds this package)."""
+"""Command-line entry point: `ocw-daemon run --config daemon.toml`, `ocw-daemon register`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
+from pathlib import Path
+
+from ._config import load_config, load_keypair
+from ._daemon import Daemon
+from ._errors import DaemonError
+from ._register import register_provider
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ocw-daemon", description=__import__("ocw_daemon").__doc__
+        prog="ocw-daemon",
+        description=__import__("ocw_daemon").__doc__,
+        epilog="The account key comes from the keystore file named in the config, or from "
+        "OCW_ACCOUNT_SEED / OCW_ACCOUNT_MNEMONIC; never from the command line.",
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in (
+        ("run", "follow the chain and serve jobs until SIGTERM"),
+        ("register", "register (or update) this account as a provider, then exit"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument(
+            "--config", type=Path, default=None, help="TOML file ([daemon], [provider])"
+        )
+        cmd.add_argument("--log-level", default="INFO")
     return parser
+
+
+async def _run(daemon: Daemon) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.stop)
+    async with daemon:
+        print(f"ocw-daemon serving at {daemon.http.url}", flush=True)
+        await daemon.wait_stopped()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+        keypair = load_keypair(config)
+        if args.command == "register":
+            receipt = asyncio.run(register_provider(config, keypair))
+            print(f"registered {keypair.ss58_address} in block {receipt.block_number}")
+            return 0
+        asyncio.run(_run(Daemon(config, keypair)))
+    except DaemonError as exc:
+        print(f"ocw-daemon: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

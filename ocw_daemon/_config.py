@@ -1,0 +1,231 @@
+"""Typed, frozen configuration from a TOML file and `OCW_*` environment variables, and the
+account key from a keystore file or the environment (never from the command line)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from substrateinterface import Keypair
+
+from ._errors import ConfigError, KeystoreError
+
+__all__ = ["DaemonConfig", "ProviderSettings", "load_config", "load_keypair"]
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """What `ocw-daemon register` announces on-chain (`[provider]` table, `OCW_PROVIDER_*`)."""
+
+    #: Stake in the staking currency (base units)
+    stake: int = 100 * 10**12
+    #: The URL the HTTP server is reachable at (default: built from http_host/http_port)
+    endpoint: str = ""
+    #: Model ids (0x hex H256) this provider serves
+    models: tuple[str, ...] = ()
+    capacity: int = 8
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Settings of `ocw-daemon run` (`[daemon]` table, `OCW_<NAME>` environment variables)."""
+
+    node_url: str = "ws://127.0.0.1:9944"
+    data_dir: Path = Path("./ocw-data")
+    #: JSON keystore file with `seed`, `mnemonic` or `uri` (mode 0600 or stricter)
+    keystore: Path | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    ipfs_api_url: str = "http://127.0.0.1:5001"
+    redis_url: str | None = None
+    tier1_capacity: int = 8 * 2**30
+    disk_capacity: int = 64 * 2**30
+    device: str = "auto"
+    #: Jobs waiting for a worker (priority by price)
+    queue_size: int = 256
+    #: Executor jobs run at once (the engine batches them)
+    workers: int = 16
+    #: Validations run at once
+    validators: int = 8
+    #: Add and pin every output to IPFS and put its CID on-chain
+    outputs_public: bool = False
+    #: Attempts per job for retryable failures (IPFS or cache unavailable)
+    job_attempts: int = 3
+    retry_backoff_s: float = 0.5
+    #: Longest inference per job
+    inference_timeout_s: float = 60.0
+    #: How long a validator tries the executor's endpoint before `request_output`
+    fetch_timeout_s: float = 5.0
+    #: SIGTERM: how long in-flight jobs may take to finish before they are abandoned
+    grace_period_s: float = 10.0
+    #: First block to follow on a fresh database (None: the finalized head)
+    start_block: int | None = None
+    #: Seconds between preloads of the most demanded models (0: never)
+    preload_interval_s: float = 60.0
+    poll_interval_s: float = 0.05
+    max_input_bytes: int = 1 << 20
+    provider: ProviderSettings = field(default_factory=ProviderSettings)
+
+    def __post_init__(self) -> None:
+        for name in ("queue_size", "workers", "validators", "job_attempts"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if not 0 <= self.http_port < 65536:
+            raise ConfigError("http_port must be a TCP port")
+        if self.grace_period_s < 0 or self.fetch_timeout_s <= 0 or self.inference_timeout_s <= 0:
+            raise ConfigError("timeouts must be positive")
+        if not self.node_url.startswith(("ws://", "wss://", "http://", "https://")):
+            raise ConfigError(f"node_url must be a ws(s):// or http(s):// URL: {self.node_url!r}")
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "ocw.sqlite3"
+
+    @property
+    def endpoint(self) -> str:
+        return self.provider.endpoint or f"http://{self.http_host}:{self.http_port}"
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    """Convert a TOML or environment value to the field's type."""
+    text = isinstance(value, str)
+    try:
+        if kind is bool or kind == "bool":
+            if text:
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value
+        if kind == Path | None or kind == str | None or kind == int | None:
+            if value in ("", None):
+                return None
+            inner = Path if kind == Path | None else (str if kind == str | None else int)
+            return inner(value)
+        if kind is Path:
+            return Path(value)
+        if kind == tuple[str, ...]:
+            if text:
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{name}: cannot use {value!r}") from exc
+    raise ConfigError(f"{name}: unsupported type {kind}")
+
+
+def _build(cls: type[Any], prefix: str, table: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "provider":
+            continue
+        key = f"{prefix}{f.name.upper()}"
+        if key in env:
+            values[f.name] = _coerce(key, hints[f.name], env[key])
+        elif f.name in table:
+            values[f.name] = _coerce(f.name, hints[f.name], table[f.name])
+    return values
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> DaemonConfig:
+    """Read `path` (TOML: `[daemon]` and `[provider]` tables), then apply `OCW_*` overrides."""
+    environ = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+    unknown_tables = set(data) - {"daemon", "provider"}
+    if unknown_tables:
+        raise ConfigError(f"unknown table(s): {', '.join(sorted(unknown_tables))}")
+    daemon = data.get("daemon", {})
+    provider = data.get("provider", {})
+    if not isinstance(daemon, dict) or not isinstance(provider, dict):
+        raise ConfigError("[daemon] and [provider] must be tables")
+    if "OCW_ACCOUNT_SEED" in daemon or "keypair" in daemon:
+        raise ConfigError("the account key never goes in the config file")
+    provider_values = _build(ProviderSettings, "OCW_PROVIDER_", provider, environ)
+    values = _build(DaemonConfig, "OCW_", daemon, environ)
+    try:
+        return DaemonConfig(**values, provider=ProviderSettings(**provider_values))
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _keypair_from(spec: Mapping[str, Any], where: str) -> Keypair:
+    try:
+        if spec.get("seed"):
+            seed = str(spec["seed"])
+            if seed.startswith("0x") and len(seed) == 66:
+                return Keypair.create_from_seed(seed)
+            return Keypair.create_from_uri(seed)
+        if spec.get("mnemonic"):
+            return Keypair.create_from_mnemonic(str(spec["mnemonic"]))
+        if spec.get("uri"):
+            return Keypair.create_from_uri(str(spec["uri"]))
+    except Exception as exc:  # substrate-interface raises bare ValueError/Exception
+        # never include the secret in the message
+        raise KeystoreError(f"{where}: the key material is malformed") from exc
+    raise KeystoreError(f"{where}: needs a 'seed', 'mnemonic' or 'uri'")
+
+
+def load_keypair(config: DaemonConfig, env: Mapping[str, str] | None = None) -> Keypair:
+    """The account key: `OCW_ACCOUNT_SEED` / `OCW_ACCOUNT_MNEMONIC` or the keystore file.
+
+    The keystore must be a regular file readable by its owner only (no group or other bits).
+    """
+    environ = os.environ if env is None else env
+    if environ.get("OCW_ACCOUNT_SEED") or environ.get("OCW_ACCOUNT_MNEMONIC"):
+        return _keypair_from(
+            {
+                "seed": environ.get("OCW_ACCOUNT_SEED"),
+                "mnemonic": environ.get("OCW_ACCOUNT_MNEMONIC"),
+            },
+            "environment",
+        )
+    if config.keystore is None:
+        raise KeystoreError("no key: set keystore in the config or OCW_ACCOUNT_SEED")
+    path = config.keystore
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise KeystoreError(f"{path}: cannot read the keystore ({exc.strerror})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise KeystoreError(f"{path}: the keystore is not a regular file")
+    if info.st_mode & 0o077:
+        raise KeystoreError(
+            f"{path}: the keystore is accessible to group or others "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
+        )
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"{path}: not a JSON keystore") from exc
+    if not isinstance(spec, dict):
+        raise KeystoreError(f"{path}: not a JSON object")
+    return _keypair_from(spec, str(path))
