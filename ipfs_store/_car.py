@@ -6,6 +6,7 @@ varint-prefixed ``CID || block`` frames. Every malformation raises ``IntegrityEr
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 
 from ._cid import Cid
@@ -17,42 +18,70 @@ _CID_TAG = 42
 
 
 class ChunkReader:
-    """Exact-size reads over an async iterator of byte chunks (e.g. an HTTP response body)."""
+    """Exact-size reads over an async iterator of byte chunks (e.g. an HTTP response body).
+
+    Chunks are kept as received (memoryviews, no concatenation); ``readexactly`` copies the
+    requested bytes once, into the buffer it returns.
+    """
 
     def __init__(self, chunks: AsyncIterator[bytes]):
         self._chunks = chunks
-        self._buf = bytearray()
+        self._pending: deque[memoryview] = deque()
+        self._size = 0
         self._eof = False
         self.consumed = 0
 
     async def _fill(self, n: int) -> None:
-        while len(self._buf) < n and not self._eof:
+        while self._size < n and not self._eof:
             try:
                 chunk = await anext(self._chunks)
             except StopAsyncIteration:
                 self._eof = True
                 break
-            self._buf += chunk
+            if chunk:
+                self._pending.append(memoryview(chunk))
+                self._size += len(chunk)
 
     async def at_eof(self) -> bool:
         await self._fill(1)
-        return not self._buf
+        return self._size == 0
 
-    async def readexactly(self, n: int) -> bytes:
+    async def readexactly(self, n: int) -> bytearray:
         await self._fill(n)
-        if len(self._buf) < n:
+        if self._size < n:
             raise IntegrityError(
-                f"stream truncated: wanted {n} bytes at offset {self.consumed}, got {len(self._buf)}"
+                f"stream truncated: wanted {n} bytes at offset {self.consumed}, got {self._size}"
             )
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
+        out = bytearray(n)
+        pos = 0
+        pending = self._pending
+        while pos < n:
+            head = pending[0]
+            take = min(len(head), n - pos)
+            out[pos : pos + take] = head[:take]
+            pos += take
+            if take == len(head):
+                pending.popleft()
+            else:
+                pending[0] = head[take:]
+        self._size -= n
         self.consumed += n
         return out
 
     async def read_varint(self) -> int:
+        await self._fill(9)  # at most 9 bytes; fewer only at the end of the stream
         value = 0
         for i in range(9):
-            byte = (await self.readexactly(1))[0]
+            if not self._size:
+                raise IntegrityError(f"stream truncated inside a varint at offset {self.consumed}")
+            head = self._pending[0]
+            byte = head[0]
+            if len(head) == 1:
+                self._pending.popleft()
+            else:
+                self._pending[0] = head[1:]
+            self._size -= 1
+            self.consumed += 1
             value |= (byte & 0x7F) << (7 * i)
             if not byte & 0x80:
                 if byte == 0 and i > 0:
@@ -139,7 +168,7 @@ async def read_car(
     header_len = await reader.read_varint()
     if header_len == 0 or header_len > MAX_HEADER_SIZE:
         raise IntegrityError(f"CAR header length {header_len} out of range")
-    roots = decode_car_header(await reader.readexactly(header_len))
+    roots = decode_car_header(bytes(await reader.readexactly(header_len)))
 
     async def frames() -> AsyncIterator[tuple[Cid, memoryview]]:
         while not await reader.at_eof():

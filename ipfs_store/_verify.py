@@ -12,7 +12,9 @@
   stays at one block no matter the file size;
 * at the end, refuses a DAG with blocks still missing.
 
-It is synchronous; the async client runs it in a worker thread, one block at a time.
+It is synchronous. The async client calls ``accept`` on its event loop thread (hashing a
+block of at most 2 MiB takes about a millisecond) with a ``BackgroundFileIO``, so the disk
+writes run in a writer thread behind a bounded backlog.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from ._cid import DAG_PB, RAW, Cid
 from ._dagpb import PBNode, UnixFSData, UnixFSType, decode_pbnode, decode_unixfs
 from ._errors import IntegrityError, TooLarge, UnsupportedContent
+from ._fileio import BackgroundFileIO, SyncFileIO
 from ._hamt import (
     MAX_FANOUT,
     MURMUR3_X64_64,
@@ -89,8 +92,17 @@ def _check_name(raw: bytes | None) -> str:
 class DagWriter:
     """Materialise the DAG under ``root`` at ``target`` (which must not exist yet)."""
 
-    def __init__(self, root: Cid, target: Path, *, max_size: int):
+    def __init__(
+        self,
+        root: Cid,
+        target: Path,
+        *,
+        max_size: int,
+        io: SyncFileIO | BackgroundFileIO | None = None,
+    ):
         self.root = root
+        # Where file writes and closes go: at once by default, or to a writer thread.
+        self.io = io or SyncFileIO()
         self.target = target
         self.max_size = max_size
         self.declared = 0  # bytes of file content announced by verified nodes
@@ -109,7 +121,7 @@ class DagWriter:
 
     # -- public ------------------------------------------------------------------------------
 
-    def accept(self, cid: Cid, data: bytes | memoryview) -> None:
+    def accept(self, cid: Cid, data: bytes | bytearray | memoryview) -> None:
         if cid in self._done:
             # A repeated frame (a CAR with duplicates): harmless once it hashes right.
             if not cid.matches(data):
@@ -151,9 +163,12 @@ class DagWriter:
         unfinished = [f for f in self._open if f.remaining]
         if unfinished:  # cannot happen once all blocks arrived; kept as a last line of defence
             raise IntegrityError(f"{unfinished[0].path} is incomplete")
+        self.io.flush()  # every write done (or its error raised) before the rename
         self.close()
 
     def close(self) -> None:
+        """Release every file descriptor; queued writes not yet done are dropped."""
+        self.io.abort()
         for f in self._open:
             if f.fd is not None:
                 os.close(f.fd)
@@ -181,6 +196,7 @@ class DagWriter:
             self._place_node(cid, node, unixfs, placement)
         else:
             path, offset, size = self._content_at[cid]
+            self.io.flush()  # the bytes to re-read may still be queued
             fd = os.open(path, os.O_RDONLY)
             try:
                 content = os.pread(fd, size, offset)
@@ -213,18 +229,16 @@ class DagWriter:
 
     def _maybe_close(self, f: _OpenFile) -> None:
         if f.remaining == 0 and f.fd is not None:
-            os.close(f.fd)
+            self.io.close(f.fd)
             f.fd = None
 
-    def _write(self, span: _Span, data: bytes | memoryview) -> None:
+    def _write(self, span: _Span, data: bytes | bytearray | memoryview) -> None:
         f = span.file
         if not data:
             return
         if f.fd is None:
             raise IntegrityError(f"more data than announced for {f.path}")
-        written = os.pwrite(f.fd, data, span.offset)
-        if written != len(data):
-            raise OSError(f"short write to {f.path}")
+        self.io.pwrite(f.fd, data, span.offset)
         f.remaining -= len(data)
         self.written += len(data)
         self._maybe_close(f)
@@ -232,7 +246,7 @@ class DagWriter:
     def _place_content(
         self,
         cid: Cid,
-        content: bytes | memoryview,
+        content: bytes | bytearray | memoryview,
         placement: _Placement,
         unixfs: UnixFSData | None = None,
     ) -> None:

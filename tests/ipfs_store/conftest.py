@@ -147,7 +147,8 @@ async def fault_proxy(kubo: KuboDaemon) -> AsyncIterator[FaultProxy]:
             request.method, upstream_url, headers=headers, data=await request.read()
         ) as upstream:
             response = web.StreamResponse(status=upstream.status)
-            for key in ("Content-Type",):
+            # Content-Length too, so a length-delimited body stays one (the raw HTTP path).
+            for key in ("Content-Type", "Content-Length"):
                 if key in upstream.headers:
                     response.headers[key] = upstream.headers[key]
             await response.prepare(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -35,15 +36,30 @@ async def content(store: IpfsStore) -> tuple[str, bytes]:
     return str(added.cid), data
 
 
+# "dag-export" and "gateway" are CAR paths; "kubo-stream-api" and "kubo-stream-gateway" are
+# the fast file path (verified interior nodes, then the plain content stream cut into leaves).
+KINDS = ["dag-export", "gateway", "kubo-stream-api", "kubo-stream-gateway"]
+
+
 def _proxied(kind: str, proxy: FaultProxy, kubo: KuboDaemon) -> Source:
-    if kind == "dag-export":
+    if kind in ("dag-export", "kubo-stream-api"):
         proxy.upstream = kubo.api_url
         return KuboSource(proxy.url)
     proxy.upstream = kubo.gateway_url
+    if kind == "kubo-stream-gateway":
+        return KuboSource(proxy.url, proxy.url)
     return GatewaySource(proxy.url)
 
 
-@pytest.mark.parametrize("kind", ["dag-export", "gateway"])
+def _for_kind(store: IpfsStore, kind: str) -> IpfsStore:
+    """The store itself for the fast path; one that always asks for a CAR otherwise."""
+    if kind.startswith("kubo-stream"):
+        assert store.config.fast_file_fetch
+        return store
+    return IpfsStore(replace(store.config, fast_file_fetch=False))
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_flipped_byte_raises_and_leaves_nothing(
     kind: str,
     store: IpfsStore,
@@ -56,13 +72,15 @@ async def test_flipped_byte_raises_and_leaves_nothing(
     source = _proxied(kind, fault_proxy, kubo)
     fault_proxy.flip_at = 1_500_000  # inside the second 1 MiB leaf
     dest = tmp_path / "model.bin"
-    with pytest.raises(IntegrityError, match="does not match"):
-        await store.fetch(cid, dest, sources=[source])
-    assert fault_proxy.requests == 1
+    async with _for_kind(store, kind) as fetcher:
+        with pytest.raises(IntegrityError, match="does not match"):
+            await fetcher.fetch(cid, dest, sources=[source])
+    # A CAR is one request; the fast path asks for the root block, then the content.
+    assert fault_proxy.requests == (2 if kind.startswith("kubo-stream") else 1)
     assert os.listdir(tmp_path) == []  # no file, no staging leftovers
 
 
-@pytest.mark.parametrize("kind", ["dag-export", "gateway"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cut_at", [2_000_000, 1024 * 1024 + 200])
 async def test_cut_stream_raises_and_leaves_nothing(
     kind: str,
@@ -77,8 +95,9 @@ async def test_cut_stream_raises_and_leaves_nothing(
     source = _proxied(kind, fault_proxy, kubo)
     fault_proxy.cut_at = cut_at
     dest = tmp_path / "model"
-    with pytest.raises(IntegrityError):
-        await store.fetch(cid, dest, sources=[source])
+    async with _for_kind(store, kind) as fetcher:
+        with pytest.raises(IntegrityError):
+            await fetcher.fetch(cid, dest, sources=[source])
     assert os.listdir(tmp_path) == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,10 +123,26 @@ async def test_fetch_through_gateway_and_dag_export(
         "kubo-gateway": KuboSource(kubo.api_url, kubo.gateway_url),
         "gateway": GatewaySource(kubo.gateway_url),
     }
-    for name, source in sources.items():
-        fetched = await store.fetch(added.cid, tmp_path / name, sources=[source])
-        assert (tmp_path / name).read_bytes() == data
-        assert fetched.blocks == 4 and fetched.source == source.describe()
+    car_only = IpfsStore(replace(store.config, fast_file_fetch=False))
+    async with car_only:
+        for fetcher, mode in ((store, "stream"), (car_only, "car")):
+            for name, source in sources.items():
+                dest = tmp_path / f"{name}-{mode}"
+                fetched = await fetcher.fetch(added.cid, dest, sources=[source])
+                assert dest.read_bytes() == data
+                assert fetched.blocks == 4 and fetched.source == source.describe()
+
+
+async def test_stream_path_falls_back_to_car_for_dag_pb_leaves(
+    store: IpfsStore, kubo: KuboDaemon, tmp_path: Path
+) -> None:
+    """unixfs-v0-2015 leaves are dag-pb: the fast path declines and the CAR is used."""
+    data = os.urandom(3 * 262144 + 5)
+    added = await store.add_bytes(data, profile=UNIXFS_V0_2015)
+    source = KuboSource(kubo.api_url, kubo.gateway_url)
+    fetched = await store.fetch(added.cid, tmp_path / "v0", sources=[source])
+    assert (tmp_path / "v0").read_bytes() == data
+    assert fetched.blocks == 5  # root + 4 dag-pb leaves, all verified from the CAR
 
 
 async def test_pin_unpin(store: IpfsStore) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from ipfs_store._dagpb import (
     encode_pbnode,
     encode_unixfs,
 )
+from ipfs_store._fileio import BackgroundFileIO, pwrite_all
 from ipfs_store._hamt import (
     bucket,
     decode_bitfield,
@@ -38,6 +40,7 @@ from ipfs_store._hamt import (
     murmur3_x64_64,
 )
 from ipfs_store._importer import build_directory, directory_size_estimate
+from ipfs_store._rawhttp import RawHttpUnsupported, parse_head
 from ipfs_store._verify import DagWriter
 
 from ._data import MiB, deterministic_names, deterministic_random
@@ -446,3 +449,65 @@ def test_writer_rejects_names_outside_their_hash_bucket(tmp_path: Path) -> None:
     forged_root = Cid.for_block(forged, codec=DAG_PB, version=1)
     with pytest.raises(IntegrityError, match="buckets set"):
         _write(forged_root, [(forged_root, forged), *rest], tmp_path / "i")
+
+
+# -- file writer and raw HTTP head parsing ---------------------------------------------------
+
+
+def test_background_file_io_writes_in_order_and_merges(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    io = BackgroundFileIO(max_pending=1 << 20)
+    pieces = [bytes([i]) * 1000 for i in range(50)]
+    for i, piece in enumerate(pieces):  # contiguous: merged into pwritev batches
+        io.pwrite(fd, piece, i * 1000)
+    io.pwrite(fd, b"later", 100_000)  # a gap: its own write
+    io.pwrite(fd, b"X", 0)  # rewrites the first byte after the batch, in order
+    io.close(fd)
+    io.flush()
+    data = path.read_bytes()
+    assert data[:50_000] == b"X" + b"".join(pieces)[1:]
+    assert data[100_000:] == b"later" and data[50_000:100_000] == bytes(50_000)
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed by the writer thread
+
+
+def test_background_file_io_reports_errors_and_aborts(tmp_path: Path) -> None:
+    io = BackgroundFileIO(max_pending=10)
+    io.pwrite(987_654, b"bad fd", 0)  # EBADF in the writer thread
+    with pytest.raises(OSError):
+        io.flush()
+    fd = os.open(tmp_path / "g", os.O_WRONLY | os.O_CREAT)
+    io2 = BackgroundFileIO(max_pending=10)
+    io2.pwrite(fd, b"0123456789abc", 0)
+    assert not io2.has_room()  # 13 bytes pending > 10
+    io2.wait_room()
+    assert io2.has_room()
+    io2.close(fd)
+    io2.abort()
+    with pytest.raises(OSError):
+        os.fstat(fd)  # queued closes still happen on abort
+
+
+def test_pwrite_all_resumes_after_short_writes(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = os.pwritev
+
+    def short(fd: int, buffers: list[memoryview], offset: int) -> int:
+        return real(fd, [buffers[0][: max(1, len(buffers[0]) // 2)]], offset)
+
+    monkeypatch.setattr(os, "pwritev", short)
+    fd = os.open(tmp_path / "s", os.O_WRONLY | os.O_CREAT)
+    try:
+        pwrite_all(fd, [b"abcdef", b"ghij", b"", b"klmnop"], 3)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "s").read_bytes() == bytes(3) + b"abcdefghijklmnop"
+
+
+def test_parse_head() -> None:
+    status, headers = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A:  b ")
+    assert status == 200 and headers == {"content-length": "12", "x-a": "b"}
+    with pytest.raises(RawHttpUnsupported):
+        parse_head(b"SPDY/3 200 OK")
+    with pytest.raises(RawHttpUnsupported):
+        parse_head(b"HTTP/1.1 200 OK\r\nno colon here")
