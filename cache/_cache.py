@@ -139,6 +139,7 @@ class ModelCache(Generic[M]):
         self._owned: dict[asyncio.Task[object] | None, dict[ModelKey, int]] = {}
         # Set (and replaced) whenever tier-1 room may have been freed.
         self._room = asyncio.Event()
+        self._room_waiters = 0
         self._loads = asyncio.Semaphore(config.max_concurrent_loads)
         self._fills: dict[ModelKey, _Fill[M]] = {}
         self._local_inflight: dict[ModelKey, asyncio.Task[tuple[Path, str]]] = {}
@@ -362,8 +363,9 @@ class ModelCache(Generic[M]):
         task.add_done_callback(self._background.discard)
 
     def _notify_room(self) -> None:
-        self._room.set()
-        self._room = asyncio.Event()
+        if self._room_waiters:
+            self._room.set()
+            self._room = asyncio.Event()
 
     async def _fill(self, key: ModelKey, fill: _Fill[M]) -> CachedModel[M]:
         path, source = await self._local(key)
@@ -416,8 +418,12 @@ class ModelCache(Generic[M]):
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                async with asyncio.timeout(remaining):
-                    await room.wait()
+                self._room_waiters += 1
+                try:
+                    async with asyncio.timeout(remaining):
+                        await room.wait()
+                finally:
+                    self._room_waiters -= 1
             except TimeoutError:
                 raise CacheTimeout(key, self.config.room_timeout, "tier-1 room") from None
         self._reserved += size
