@@ -23,6 +23,7 @@ from ._errors import (
     DispatchError,
     ExtrinsicRejected,
     IncompatibleMetadata,
+    RuntimeTypesError,
 )
 from ._hash import pallet_hash
 from ._metadata import decode_metadata
@@ -235,8 +236,9 @@ class ChainClient:
                             if canonical == receipt.block_hash:
                                 pending.future.set_result(replace(receipt, finalized=True))
                 await asyncio.sleep(self.config.poll_interval)
-        except ChainClientError as exc:
-            # Pending submissions get the error; the next submission starts a new watcher.
+        except RuntimeTypesError as exc:
+            # Pending submissions get the error (a lost connection, or events the bindings
+            # cannot decode); the next submission starts a new watcher.
             log.warning("inclusion watcher stopped: %s", exc)
             self._fail_pending(exc)
 
