@@ -1,16 +1,75 @@
-"""Command-line entry point (the subcommands arrive with the issue that builds this package)."""
+"""`model-registry`: register, update, price, deprecate, list and show models.
+
+The signing key comes from `--key-file` / `$MODEL_REGISTRY_KEY_FILE` (a keystore file) or
+`$MODEL_REGISTRY_KEY_URI`; never from an argument, never printed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import json
 import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
+
+from substrateinterface import Keypair
+
+from inference_client import InferenceClientError, load_keypair
+
+from ._config import RegistryConfig
+from ._errors import RegistryConfigError, RegistryError
+from ._registry import ModelRegistryClient
+from ._types import TASKS, ModelRecord, parse_author_share, parse_currency
+
+ENV_PREFIX = "MODEL_REGISTRY_"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML settings ($MODEL_REGISTRY_CONFIG)")
+    common.add_argument("--url", help="node WebSocket URL (overrides chain_url)")
+    common.add_argument("--ipfs-api", help="Kubo RPC API URL (overrides ipfs_api_url)")
+    common.add_argument(
+        "--key-file", help="keystore file ($MODEL_REGISTRY_KEY_FILE); else $MODEL_REGISTRY_KEY_URI"
+    )
+    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+
     parser = argparse.ArgumentParser(
         prog="model-registry", description=__import__("model_registry").__doc__
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    register = sub.add_parser("register", parents=[common], help="check, upload and register")
+    register.add_argument("model_dir")
+    register.add_argument("--name", required=True)
+    register.add_argument("--task", required=True, choices=sorted(TASKS))
+    register.add_argument("--price", type=int, required=True, help="per 1,000 tokens")
+    register.add_argument("--currency", required=True, help="currency id, or INFER / USDD")
+    register.add_argument(
+        "--author-share", default="10%", help="author's cut of each payment (25%%, 0.25)"
+    )
+
+    update = sub.add_parser("update", parents=[common], help="upload a new version")
+    update.add_argument("model_id")
+    update.add_argument("model_dir")
+
+    price = sub.add_parser("set-price", parents=[common], help="change the price")
+    price.add_argument("model_id")
+    price.add_argument("--price", type=int, required=True, help="per 1,000 tokens")
+    price.add_argument("--currency", required=True, help="currency id, or INFER / USDD")
+
+    deprecate = sub.add_parser("deprecate", parents=[common], help="stop new requests")
+    deprecate.add_argument("model_id")
+
+    listing = sub.add_parser("list", parents=[common], help="every registered model")
+    listing.add_argument("--owner", help="only this owner's models (SS58)")
+
+    show = sub.add_parser("show", parents=[common], help="one model, its versions and providers")
+    show.add_argument("model_id")
     return parser
 
 
@@ -20,7 +79,146 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    try:
+        config = RegistryConfig.load(args.config).replace(
+            chain_url=args.url, ipfs_api_url=args.ipfs_api
+        )
+        result = asyncio.run(_dispatch(args, config))
+    except RegistryError as exc:
+        _fail(args.json, exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    _print(args, result)
     return 0
+
+
+async def _dispatch(args: argparse.Namespace, config: RegistryConfig) -> Any:
+    command: str = args.command
+    if command in ("list", "show"):
+        async with ModelRegistryClient(config) as client:
+            if command == "list":
+                return await client.list_models(args.owner)
+            return await client.show(args.model_id)
+    keypair = _keypair(args.key_file)
+    progress = None if args.quiet else ProgressBar(sys.stderr)
+    try:
+        async with ModelRegistryClient(config) as client:
+            actions: dict[str, Callable[[], Awaitable[ModelRecord]]] = {
+                "register": lambda: client.register(
+                    keypair,
+                    args.model_dir,
+                    name=args.name,
+                    task=args.task,
+                    price_per_1k_tokens=_price(args.price),
+                    currency_id=parse_currency(args.currency),
+                    author_share=parse_author_share(args.author_share),
+                    progress=progress,
+                ),
+                "update": lambda: client.update(keypair, args.model_id, args.model_dir, progress),
+                "set-price": lambda: client.set_price(
+                    keypair, args.model_id, _price(args.price), parse_currency(args.currency)
+                ),
+                "deprecate": lambda: client.deprecate(keypair, args.model_id),
+            }
+            return await actions[command]()
+    finally:
+        if progress is not None:
+            progress.finish()
+
+
+def _keypair(key_file: str | None) -> Keypair:
+    try:
+        return load_keypair(key_file, env_prefix=ENV_PREFIX)
+    except InferenceClientError as exc:
+        raise RegistryConfigError(str(exc)) from None  # the message never holds the secret
+
+
+def _price(value: int) -> int:
+    if not 0 <= value < 1 << 128:
+        raise RegistryConfigError(f"price out of range: {value}")
+    return value
+
+
+def _print(args: argparse.Namespace, result: Any) -> None:
+    if args.json:
+        if isinstance(result, list):
+            print(json.dumps([dataclasses.asdict(r) for r in result], indent=2))
+        else:
+            print(json.dumps(dataclasses.asdict(result), indent=2))
+        return
+    if args.command == "list":
+        for r in result:
+            print(
+                f"{r.model_id}  v{r.version}  {r.status:<10}  {r.price_per_1k_tokens}/1k "
+                f"(currency {r.currency_id})  {r.name}"
+            )
+        return
+    record: ModelRecord = result
+    if args.command == "register":
+        print(record.model_id)
+        return
+    if args.command == "show":
+        for field in dataclasses.fields(record):
+            if field.name not in ("versions", "providers"):
+                print(f"{field.name:<20} {getattr(record, field.name)}")
+        for v in record.versions:
+            print(f"version {v.version:<12} {v.cid}  {v.size_bytes} bytes  block {v.registered_at}")
+        print(f"{'providers':<20} {', '.join(record.providers) or '-'}")
+        return
+    print(f"{record.model_id}  v{record.version}  {record.status}  {record.cid}")
+
+
+def _fail(as_json: bool, exc: RegistryError) -> None:
+    error = getattr(exc, "error", None)
+    reason = getattr(exc, "reason", None)
+    if as_json:
+        payload = {"error": type(exc).__name__, "message": str(exc)}
+        if error:
+            payload["chain_error"] = error
+        if reason:
+            payload["reason"] = reason
+        print(json.dumps(payload))
+    else:
+        print(f"model-registry: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+class ProgressBar:
+    """A one-line upload progress bar on a stream (redrawn at most 10 times a second)."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self._last = 0.0
+        self._drawn = False
+        self._state = (0, 0)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self._state = (done, total or 0)
+        now = time.monotonic()
+        if now - self._last >= 0.1 or (total and done >= total):
+            self._last = now
+            self._draw()
+
+    def _draw(self) -> None:
+        done, total = self._state
+        mib = 1024 * 1024
+        if total:
+            filled = min(self.width, self.width * done // total)
+            bar = "#" * filled + "." * (self.width - filled)
+            line = f"\ruploading [{bar}] {100 * done // total:3d}% {done / mib:.1f}/{total / mib:.1f} MiB"
+        else:
+            line = f"\ruploading {done / mib:.1f} MiB"
+        self.stream.write(line)
+        self.stream.flush()
+        self._drawn = True
+
+    def finish(self) -> None:
+        if self._drawn:
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
 
 
 if __name__ == "__main__":

@@ -1,0 +1,337 @@
+"""`ModelRegistryClient`: check a model directory, upload it to IPFS, register it on-chain."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from substrateinterface import Keypair
+from substrateinterface.utils.ss58 import ss58_encode
+
+import inference_engine
+import ipfs_store
+from runtime_types import (
+    ChainClient,
+    ChainClientError,
+    ClientConfig,
+    ModuleError,
+    Receipt,
+    StorageEntry,
+)
+from runtime_types.generated import devnode as rt
+
+from ._config import RegistryConfig
+from ._errors import BadModelDir, ChainFailure, HostileModel, IpfsUnavailable, RegistryError
+from ._types import TASKS, ModelId, ModelRecord, ModelVersionRecord, parse_model_id
+
+__all__ = ["ModelRegistryClient", "Progress", "UploadedModel", "check_model_dir"]
+
+#: progress(done_bytes, total_bytes)
+Progress = Callable[[int, int | None], None]
+V = TypeVar("V")
+PALLETS = ("System", "ModelRegistry", "Providers")
+_LIST_PAGE = 512
+
+
+def check_model_dir(path: str | Path) -> inference_engine.ModelManifest:
+    """inference_engine's loading checks (blocking: file names, small JSON, safetensors headers).
+
+    `HostileModel` for pickle weights, remote code or an architecture outside the allow-list;
+    `BadModelDir` for anything else that would not load.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise BadModelDir(f"{directory} is not a directory")
+    try:
+        return inference_engine.inspect_model_dir(directory)
+    except inference_engine.UnsafeModelError as exc:
+        raise HostileModel(f"{directory}: {exc}", exc.reason) from exc
+    except inference_engine.ModelLoadError as exc:
+        raise BadModelDir(f"{directory}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedModel:
+    """A directory added (and pinned) on IPFS: its CID and content bytes."""
+
+    cid: str
+    size_bytes: int
+
+
+class ModelRegistryClient:
+    """The model author's operations; `async with` connects, `close()` is idempotent.
+
+    Every call that changes the chain takes the signing `Keypair` as an argument.
+    """
+
+    def __init__(self, config: RegistryConfig | None = None) -> None:
+        self.config = config or RegistryConfig()
+        self._chain: ChainClient | None = None
+        self._ipfs: ipfs_store.IpfsStore | None = None
+        self._closed = False
+
+    async def connect(self) -> ModelRegistryClient:
+        if self._closed:
+            raise RegistryError("the client is closed")
+        if self._chain is None:
+            chain = ChainClient(
+                rt.BINDINGS,
+                ClientConfig(
+                    self.config.chain_url,
+                    pallets=PALLETS,
+                    submit_timeout=self.config.submit_timeout_s,
+                    reconnect_timeout=self.config.connect_timeout_s,
+                ),
+            )
+            try:
+                await chain.connect()
+            except ChainClientError as exc:
+                await chain.close()
+                raise ChainFailure(
+                    f"cannot use the node at {self.config.chain_url}: {exc}"
+                ) from exc
+            self._chain = chain
+        return self
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._chain is not None:
+            await self._chain.close()
+        if self._ipfs is not None:
+            await self._ipfs.close()
+
+    async def __aenter__(self) -> ModelRegistryClient:
+        try:
+            return await self.connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def chain(self) -> ChainClient:
+        if self._chain is None:
+            raise RegistryError("the client is not connected (use `async with`)")
+        return self._chain
+
+    # -- IPFS -------------------------------------------------------------------------------
+
+    async def upload(self, path: str | Path, progress: Progress | None = None) -> UploadedModel:
+        """Check the directory, then add it to IPFS (pinned)."""
+        await asyncio.to_thread(check_model_dir, path)
+        if self._ipfs is None:
+            self._ipfs = ipfs_store.IpfsStore(
+                ipfs_store.StoreConfig(api_url=self.config.ipfs_api_url, retries=2)
+            )
+        try:
+            added = await self._ipfs.add(Path(path), progress=progress)
+        except ipfs_store.KuboUnavailable as exc:
+            raise IpfsUnavailable(
+                f"Kubo at {self.config.ipfs_api_url} is unreachable: {exc}"
+            ) from exc
+        except ipfs_store.IpfsStoreError as exc:
+            raise IpfsUnavailable(f"IPFS refused the upload: {exc}") from exc
+        except OSError as exc:
+            raise BadModelDir(f"cannot read {path}: {exc}") from exc
+        return UploadedModel(str(added.cid), added.size)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def register(
+        self,
+        keypair: Keypair,
+        path: str | Path,
+        *,
+        name: str,
+        task: str,
+        price_per_1k_tokens: int,
+        currency_id: int,
+        author_share: int,
+        progress: Progress | None = None,
+    ) -> ModelRecord:
+        """Check, upload and register a model directory; the record of the new model."""
+        variant = TASKS.get(task)
+        if variant is None:
+            raise BadModelDir(f"unknown task {task!r} (one of {', '.join(TASKS)})")
+        uploaded = await self.upload(path, progress)
+        existing = await self._query(rt.model_registry.storage.cid_to_model(uploaded.cid.encode()))
+        if existing is not None:
+            raise ChainFailure(
+                f"CID {uploaded.cid} is already registered as model 0x{bytes(existing.value).hex()}",
+                "DuplicateCid",
+            )
+        call = rt.model_registry.calls.register_model(
+            uploaded.cid.encode(),
+            name.encode("utf-8"),
+            getattr(rt.types, f"ModelTask{variant}")(),
+            rt.types.WeightFormatSafetensors(),
+            uploaded.size_bytes,
+            price_per_1k_tokens,
+            currency_id,
+            rt.types.Permill(author_share),
+        )
+        receipt = await self._submit(call, keypair)
+        for record in receipt.events:
+            if isinstance(record.event, rt.model_registry.events.ModelRegistered):
+                return await self.show(_model_id(record.event.model_id))
+        raise ChainFailure("register_model was included without a ModelRegistered event")
+
+    async def update(
+        self, keypair: Keypair, model_id: str, path: str | Path, progress: Progress | None = None
+    ) -> ModelRecord:
+        """Upload a new version of the model and point the registry at it."""
+        mid = parse_model_id(model_id)
+        await self._existing(mid)
+        uploaded = await self.upload(path, progress)
+        call = rt.model_registry.calls.update_model(
+            _h256(mid), uploaded.cid.encode(), uploaded.size_bytes
+        )
+        await self._submit(call, keypair)
+        return await self.show(mid)
+
+    async def set_price(
+        self, keypair: Keypair, model_id: str, price_per_1k_tokens: int, currency_id: int
+    ) -> ModelRecord:
+        mid = parse_model_id(model_id)
+        await self._submit(
+            rt.model_registry.calls.set_price(_h256(mid), price_per_1k_tokens, currency_id),
+            keypair,
+        )
+        return await self.show(mid)
+
+    async def deprecate(self, keypair: Keypair, model_id: str) -> ModelRecord:
+        mid = parse_model_id(model_id)
+        await self._submit(rt.model_registry.calls.deprecate_model(_h256(mid)), keypair)
+        return await self.show(mid)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def show(self, model_id: str) -> ModelRecord:
+        """A model with every version and the providers serving it."""
+        mid = parse_model_id(model_id)
+        info = await self._existing(mid)
+        versions = []
+        for number in range(1, info.version + 1):
+            version = await self._query(
+                rt.model_registry.storage.model_versions(_h256(mid), number)
+            )
+            if version is not None:
+                versions.append(
+                    ModelVersionRecord(
+                        number,
+                        bytes(version.cid).decode(),
+                        version.size_bytes,
+                        version.registered_at,
+                    )
+                )
+        providers = await self._query(rt.providers.storage.model_providers(_h256(mid)))
+        return replace(
+            _record(mid, info),
+            versions=tuple(versions),
+            providers=tuple(_ss58(p) for p in providers),
+        )
+
+    async def list_models(self, owner: str | None = None) -> list[ModelRecord]:
+        """Every registered model (optionally only `owner`'s), ordered by registration block."""
+        records = []
+        for mid in await self._model_ids():
+            info = await self._query(rt.model_registry.storage.models(_h256(mid)))
+            if info is None:
+                continue
+            record = _record(mid, info)
+            if owner is None or record.owner == owner:
+                records.append(record)
+        records.sort(key=lambda r: (r.registered_at, r.model_id))
+        return records
+
+    async def _model_ids(self) -> list[ModelId]:
+        # ChainClient has no key iteration yet: the one raw RPC of this package goes through
+        # its connection (reported; replace with a public `ChainClient.keys(prefix)`).
+        entry = rt.model_registry.storage.models(rt.types.H256(bytes(32)))
+        prefix = rt.BINDINGS.storage_key(replace(entry, keys=()))
+        prefix_hex = "0x" + prefix.hex()
+        ids: list[ModelId] = []
+        start: str | None = None
+        while True:
+            try:
+                keys = await self.chain._rpc.rpc(
+                    "state_getKeysPaged", [prefix_hex, _LIST_PAGE, start, None]
+                )
+            except ChainClientError as exc:
+                raise ChainFailure(f"cannot list models: {exc}") from exc
+            for key in keys:
+                ids.append(ModelId("0x" + str(key)[-64:]))
+            if len(keys) < _LIST_PAGE:
+                return ids
+            start = str(keys[-1])
+
+    async def _existing(self, mid: ModelId) -> rt.types.ModelInfo:
+        info = await self._query(rt.model_registry.storage.models(_h256(mid)))
+        if info is None:
+            raise ChainFailure(f"no model {mid} on-chain", "UnknownModel")
+        return info
+
+    async def _query(self, entry: StorageEntry[V]) -> V:
+        try:
+            return await self.chain.query(entry)
+        except ChainClientError as exc:
+            raise ChainFailure(f"query {entry.pallet}.{entry.name} failed: {exc}") from exc
+
+    async def _submit(self, call: Any, keypair: Keypair) -> Receipt:
+        try:
+            receipt = await self.chain.submit(call, keypair, wait=self.config.wait_for)
+        except ChainClientError as exc:
+            raise ChainFailure(f"{call.pallet}.{call.name} was not included: {exc}") from exc
+        error = receipt.error
+        if error is not None:
+            if isinstance(error, ModuleError):
+                doc = (type(error).__doc__ or "").strip()
+                raise ChainFailure(
+                    f"{call.pallet}.{call.name} failed: {error.pallet}.{error.error}: {doc}",
+                    error.error,
+                ) from error
+            raise ChainFailure(f"{call.pallet}.{call.name} failed: {error}") from error
+        return receipt
+
+
+def _record(mid: ModelId, info: rt.types.ModelInfo) -> ModelRecord:
+    return ModelRecord(
+        model_id=mid,
+        owner=_ss58(info.owner),
+        cid=bytes(info.cid).decode(),
+        name=bytes(info.name).decode("utf-8", "replace"),
+        task=str(type(info.task).__variant_name__),
+        format=str(type(info.format).__variant_name__),
+        size_bytes=info.size_bytes,
+        price_per_1k_tokens=info.price_per_1k_tokens,
+        currency_id=info.currency_id,
+        author_share=info.author_share.value,
+        version=info.version,
+        status=str(type(info.status).__variant_name__),
+        registered_at=info.registered_at,
+    )
+
+
+def _model_id(value: rt.types.H256) -> ModelId:
+    return ModelId("0x" + bytes(value.value).hex())
+
+
+def _h256(mid: ModelId) -> rt.types.H256:
+    return rt.types.H256(bytes.fromhex(mid[2:]))
+
+
+def _ss58(account: rt.types.AccountId32) -> str:
+    return str(ss58_encode(bytes(account.value), 42))
