@@ -165,3 +165,27 @@ async def test_lease_lifecycle_and_close(
     assert cache.tier1_bytes == 0
     with pytest.raises(CacheClosedError):
         await cache.acquire(ModelKey(models[2].key))
+
+
+async def test_a_waiter_cancelled_after_the_load_landed_leaks_no_pin(
+    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+) -> None:
+    """The load lands pinned once per waiter; a waiter cancelled before resuming unpins."""
+    key = models[0].key
+    async with ModelCache(cache_config(tmp_path, "a", None), origin, FilesLoader()) as cache:
+        first = asyncio.create_task(cache.acquire(key))
+        second = asyncio.create_task(cache.acquire(key))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # one loop turn at a time (the load is a thread)
+            if key in cache:
+                break
+            await asyncio.sleep(0)
+        # The model landed with both waiters' pins, before either waiter has resumed.
+        assert cache.leases(key) == 2 and not first.done() and not second.done()
+        first.cancel()
+        lease = await second
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert cache.leases(key) == 1  # the cancelled waiter's pin was dropped
+        await lease.release()
+        assert cache.leases(key) == 0 and await cache.evict(key)
