@@ -1,8 +1,5 @@
-"""Fixtures: tiny random-weight models built once per session and loaded on the CPU.
-
-The helpers live here rather than in an importable module: this directory is not a package
-(an `__init__.py` here would make it shadow the real `inference_engine` package under pytest's
-default import mode), so tests reach them through fixtures (`model_builder`, `config_editor`).
+"""Fixtures: tiny random-weight models (`inference_engine.tiny`) built once per session and
+loaded on the CPU; tests reach the builders through fixtures (`model_builder`, `config_editor`).
 """
 
 from __future__ import annotations
@@ -14,89 +11,7 @@ from pathlib import Path
 import pytest
 
 from inference_engine import EngineConfig, LoadedModel, load_model
-
-CORPUS = [
-    "the quick brown fox jumps over the lazy dog",
-    "a model that came from a stranger must be loaded safely",
-    "validators re-run the model teacher forced and compare logprobs",
-    "hello world, hello chain, hello inference engine",
-    "numbers 0123456789 and punctuation .,;:!? are tokens too",
-]
-EOS = "<|endoftext|>"
-
-
-def build_tokenizer(directory: Path, vocab_size: int = 320) -> int:
-    """Train a byte-level BPE tokenizer on a tiny corpus; save tokenizer.json; return its size."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[EOS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(CORPUS * 4, trainer=trainer)
-    directory.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(directory / "tokenizer.json"))
-    return int(tokenizer.get_vocab_size())
-
-
-def build_model(
-    directory: Path,
-    kind: str = "gpt2",
-    *,
-    seed: int = 0,
-    tokenizer: bool = True,
-    vocab_size: int = 320,
-    layers: int = 2,
-    hidden: int = 32,
-) -> Path:
-    """Save a random-weight GPT-2 or Llama model (safetensors) and optionally a tokenizer."""
-    import torch
-    import transformers
-
-    directory.mkdir(parents=True, exist_ok=True)
-    if tokenizer:
-        vocab_size = build_tokenizer(directory, vocab_size)
-    eos = 0  # the special token is trained first, so it gets id 0
-    if kind == "gpt2":
-        config: transformers.PretrainedConfig = transformers.GPT2Config(
-            vocab_size=vocab_size,
-            n_positions=256,
-            n_embd=hidden,
-            n_layer=layers,
-            n_head=4,
-            bos_token_id=eos,
-            eos_token_id=eos,
-        )
-        cls: type[transformers.PreTrainedModel] = transformers.GPT2LMHeadModel
-    elif kind == "llama":
-        config = transformers.LlamaConfig(
-            vocab_size=vocab_size,
-            hidden_size=hidden,
-            intermediate_size=hidden * 2,
-            num_hidden_layers=layers,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            bos_token_id=eos,
-            eos_token_id=eos,
-            pad_token_id=None,
-        )
-        cls = transformers.LlamaForCausalLM
-    else:
-        raise ValueError(kind)
-    torch.manual_seed(seed)
-    model = cls(config)
-    # Random init gives near-uniform logits; widen them so greedy choices are clear-cut.
-    with torch.no_grad():
-        for param in model.parameters():
-            param.mul_(4.0)
-    model.save_pretrained(str(directory), safe_serialization=True)
-    return directory
+from inference_engine.tiny import build_tiny_model as build_model
 
 
 def edit_config(directory: Path, **changes: object) -> None:
