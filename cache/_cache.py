@@ -270,26 +270,19 @@ class ModelCache(Generic[M]):
         return Lease(self, replace(entry, source="tier1"), owner)
 
     async def _acquire(self, key: ModelKey, owner: asyncio.Task[object] | None) -> Lease[M]:
-        while True:
-            self._check_open()
-            lease = self._hit(key, owner)
-            if lease is not None:
-                return lease
-            fill = self._fills.get(key)
-            if fill is None or fill.granted:
-                # (A granted fill whose model is gone again was evicted unpinned: refill.)
-                self._count(tier1_misses=1)
-                fill = _Fill()
-                fill.task = asyncio.create_task(self._fill(key, fill), name=f"cache-fill-{key}")
-                self._fills[key] = fill
-                fill.task.add_done_callback(
-                    lambda _t, k=key, f=fill: (
-                        self._fills.pop(k) if self._fills.get(k) is f else None
-                    )  # type: ignore[misc]
-                )
-            entry = await self._await_fill(key, fill, owner)
-            self._own(owner, key, 1)
-            return Lease(self, entry, owner)
+        fill = self._fills.get(key)
+        if fill is None or fill.granted:
+            # (A granted fill whose model is gone again was evicted unpinned: fill anew.)
+            self._count(tier1_misses=1)
+            fill = _Fill()
+            fill.task = asyncio.create_task(self._fill(key, fill), name=f"cache-fill-{key}")
+            self._fills[key] = fill
+            fill.task.add_done_callback(
+                lambda _t, k=key, f=fill: self._fills.pop(k) if self._fills.get(k) is f else None  # type: ignore[misc]
+            )
+        entry = await self._await_fill(key, fill, owner)  # lands with our pin
+        self._own(owner, key, 1)
+        return Lease(self, entry, owner)
 
     async def _await_fill(
         self, key: ModelKey, fill: _Fill[M], owner: asyncio.Task[object] | None
