@@ -131,7 +131,8 @@ async def _register(env_url: str, cid: str, size: int, port: int) -> str:
 class StandInExecutor:
     """See the module docstring. `behaviour[prompt]`: "serve" (default), "silent" (never
     answers: the request expires), "tamper" (serves changed bytes), "ipfs" (publishes the
-    output by CID and refuses HTTP), "tamper+ipfs" (both)."""
+    output by CID and has no HTTP copy), "tamper+ipfs" (both), "withhold" (reports the result
+    but serves nothing)."""
 
     env: Env
     prompts: dict[bytes, str] = field(default_factory=dict)
@@ -193,7 +194,7 @@ class StandInExecutor:
         cid: bytes | None = None
         if "ipfs" in mode:
             cid = str((await store.add_bytes(data, name=f"output-{rid}")).cid).encode()
-        else:
+        elif mode != "withhold":
             self.outputs[rid] = data
         if "tamper" in mode:
             self.outputs[rid] = data[:-1] + bytes([data[-1] ^ 1])

@@ -17,6 +17,7 @@ from inference_client import (
     InferenceClient,
     ModelUnavailable,
     OutputTampered,
+    OutputUnavailable,
     RequestFailed,
     RequestRejected,
 )
@@ -106,6 +107,18 @@ async def test_tampered_executor_with_an_honest_ipfs_copy_still_succeeds(
     assert result.source == "ipfs"
     want = await asyncio.to_thread(expected_output, env, result.request_id, prompt, 4)
     assert result.text == want.text
+
+
+async def test_withheld_output_is_unavailable_after_bounded_attempts(
+    env: Env, executor: StandInExecutor
+) -> None:
+    prompt = "punctuation .,;:!? are tokens too"
+    executor.expect(prompt, "withhold")
+    async with InferenceClient(env.config(fetch_attempts=3), ALICE) as client:
+        with pytest.raises(OutputUnavailable) as caught:
+            await client.infer(env.model_id, prompt, max_tokens=2)
+    assert caught.value.attempts == ("executor: HTTP 404",) * 3
+    assert [s[2] for s in executor.served] == [404] * 3
 
 
 async def test_silent_executor_expires_with_full_refund(
