@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import random
-import shutil
-import signal
-import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cache import CacheConfig, CachedModel, IpfsOrigin, ModelCache, ModelKey
+from devstack import LocalRedis
 from ipfs_store import IpfsStore
 
 M = TypeVar("M")
@@ -25,65 +22,9 @@ async def get(cache: ModelCache[M], key: ModelKey | str) -> CachedModel[M]:
         return entry
 
 
-@dataclass
-class RedisServer:
-    port: int
-    directory: Path
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def kill(self) -> None:
-        """Fault injection: the server dies (SIGKILL), as a crashed Redis would."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_redis(directory: Path) -> RedisServer:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server not found: run `bash scripts/setup.sh`")
-    directory.mkdir(parents=True, exist_ok=True)
-    for _ in range(5):
-        port = _free_port()
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-             "--save", "", "--appendonly", "no", "--protected-mode", "yes",
-             "--logfile", str(directory / "redis.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return RedisServer(port, directory, proc)
-            except OSError:
-                time.sleep(0.02)
-        proc.kill()
-        proc.wait(timeout=10)
-    raise RuntimeError("redis-server did not start (see redis.log)")
+# Redis processes come from devstack, shared with the demo and the other packages' tests.
+RedisServer = LocalRedis
+start_redis = LocalRedis.start
 
 
 class CountingOrigin(IpfsOrigin):

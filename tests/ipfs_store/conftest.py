@@ -2,98 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from devstack import LocalKubo
 from ipfs_store import IpfsStore, StoreConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 _LISTEN = re.compile(r"(RPC API|Gateway) server listening on /ip4/([\d.]+)/tcp/(\d+)")
 
 
-def kubo_binary() -> str:
-    local = ROOT / ".tools" / "bin" / "ipfs"
-    if local.exists():
-        return str(local)
-    found = shutil.which("ipfs")
-    if found is None:
-        raise RuntimeError("Kubo not found: run `bash scripts/setup.sh` (builds .tools/bin/ipfs)")
-    return found
-
-
-@dataclass
-class KuboDaemon:
-    binary: str
-    repo: Path
-    api_url: str
-    gateway_url: str
-    proc: subprocess.Popen[str]
-    output: list[str] = field(default_factory=list)
-
-    def cli(
-        self, *args: str, stdout: int | None = subprocess.PIPE
-    ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "IPFS_PATH": str(self.repo)}
-        return subprocess.run(
-            [self.binary, *args], env=env, check=True, text=True, stdout=stdout, timeout=600
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-def start_kubo(repo: Path) -> KuboDaemon:
-    binary = kubo_binary()
-    env = {**os.environ, "IPFS_PATH": str(repo), "GOLOG_LOG_LEVEL": "error"}
-    subprocess.run(
-        [binary, "init", "--profile=test", "--empty-repo"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    proc = subprocess.Popen(
-        [binary, "daemon", "--offline"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    urls: dict[str, str] = {}
-    output: list[str] = []
-    deadline = time.monotonic() + 60
-    for line in proc.stdout:
-        output.append(line)
-        if m := _LISTEN.search(line):
-            urls[m.group(1)] = f"http://{m.group(2)}:{m.group(3)}"
-        if "Daemon is ready" in line or time.monotonic() > deadline:
-            break
-    if "RPC API" not in urls or "Gateway" not in urls:
-        proc.kill()
-        raise RuntimeError("Kubo did not start:\n" + "".join(output))
-    stream = proc.stdout
-    # Keep draining the daemon's output so it never blocks on a full pipe.
-    threading.Thread(target=lambda: output.extend(stream), daemon=True).start()
-    return KuboDaemon(binary, repo, urls["RPC API"], urls["Gateway"], proc, output)
+# Kubo processes come from devstack, shared with the demo and the other packages' tests.
+KuboDaemon = LocalKubo
+start_kubo = LocalKubo.start
 
 
 @pytest.fixture(scope="session")
