@@ -197,9 +197,9 @@ async def request(
 
 
 async def wait_terminal(
-    client: ChainClient, request_ids: list[int], timeout: float = 60
+    client: ChainClient, request_ids: list[int], within: float = 60
 ) -> dict[int, types.InferenceRequest]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     done: dict[int, types.InferenceRequest] = {}
     while True:
         for rid in request_ids:
@@ -217,7 +217,7 @@ async def wait_terminal(
                 for r in request_ids
                 if r not in done
             }
-            raise AssertionError(f"requests not terminal after {timeout}s: {states}")
+            raise AssertionError(f"requests not terminal after {within}s: {states}")
         await asyncio.sleep(0.2)
 
 

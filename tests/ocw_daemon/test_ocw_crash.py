@@ -51,8 +51,8 @@ def spawn(config_path: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], within: float = 60) -> None:
+    deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             assert proc.poll() is None, "the daemon exited"
@@ -98,7 +98,7 @@ async def test_sigkill_at_random_moments_every_request_ends_once(
             kills += 1
             proc = spawn(config_path, log)
         await wait_ready(config.endpoint, proc)
-        final = await wait_terminal(chain, ids, timeout=150)
+        final = await wait_terminal(chain, ids, within=150)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

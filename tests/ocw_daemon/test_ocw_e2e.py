@@ -79,7 +79,7 @@ async def test_request_result_validation_and_exact_payouts(
         native_before = {k.ss58_address: await native_free(chain, k) for k in who}
         first = await chain.head_number() + 1
         rid = await request(chain, DAVE, model_id, b"hello world", max_tokens=6)
-        final = (await wait_terminal(chain, [rid], timeout=90))[rid]
+        final = (await wait_terminal(chain, [rid], within=90))[rid]
         assert type(final.state).__variant_name__ == "Completed"
         await asyncio.sleep(0.5)  # let the daemons process the settling block
         last = await chain.head_number()
@@ -121,7 +121,7 @@ async def test_request_result_validation_and_exact_payouts(
             executor.ss58_address: (
                 tokens_before[executor.ss58_address][0] + cost - author_cut,
                 0,
-            ),  # fmt: skip
+            ),
             validator.ss58_address: tokens_before[validator.ss58_address],
             DAVE.ss58_address: (tokens_before[DAVE.ss58_address][0] - cost, 0),
         }
@@ -168,7 +168,7 @@ async def test_twenty_concurrent_requests_across_two_daemons(
                 for i, p in enumerate(prompts)
             )
         )
-        final = await wait_terminal(chain, ids, timeout=150)
+        final = await wait_terminal(chain, ids, within=150)
         states = {rid: type(info.state).__variant_name__ for rid, info in final.items()}
         assert set(states.values()) == {"Completed"}, states
         executed = {
@@ -180,3 +180,31 @@ async def test_twenty_concurrent_requests_across_two_daemons(
     finally:
         await bob.close()
         await charlie.close()
+
+
+async def test_unreachable_executor_output_comes_on_chain_via_request_output(
+    tmp_path: Path, node: NodeThread, kubo: KuboDaemon, chain: ChainClient, tiny_cid: str
+) -> None:
+    """Both daemons announce an endpoint nobody listens on: the validator cannot fetch the
+    output, calls `request_output`, the executor answers with `provide_output`, and the
+    validator validates the output taken from that extrinsic."""
+    model_id = await register_model(chain, tiny_cid)
+    daemons = []
+    for who, name in ((BOB, "bob"), (CHARLIE, "charlie")):
+        config = daemon_config(
+            tmp_path, name, node.url, kubo.api_url, free_port(), fetch_timeout_s=0.5
+        )
+        await register_provider(chain, who, f"http://127.0.0.1:{free_port()}", [model_id])
+        daemons.append(await Daemon(config, who).start())
+    try:
+        first = await chain.head_number() + 1
+        rid = await request(chain, DAVE, model_id, b"hello world")
+        final = (await wait_terminal(chain, [rid], within=90))[rid]
+        assert type(final.state).__variant_name__ == "Completed"
+        log = await scan(chain, first, await chain.head_number())
+        assert [int(e.request_id) for e in log.events["OutputRequested"]] == [rid]
+        assert [int(e.request_id) for e in log.events["OutputProvided"]] == [rid]
+        assert [int(e.request_id) for e in log.events["ValidationPassed"]] == [rid]
+    finally:
+        for d in daemons:
+            await d.close()

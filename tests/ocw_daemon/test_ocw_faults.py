@@ -36,7 +36,7 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def state(info: object) -> str:
-    return type(getattr(info, "state")).__variant_name__
+    return type(info.state).__variant_name__
 
 
 async def test_redis_stopped_mid_run_requests_still_complete(
