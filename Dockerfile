@@ -21,6 +21,7 @@ COPY inference_engine ./inference_engine
 COPY model_registry ./model_registry
 COPY inference_client ./inference_client
 COPY ocw_daemon ./ocw_daemon
+COPY devstack ./devstack
 RUN pip install . \
  && install -d -o genai -g genai /var/lib/genai/chain /var/lib/genai/state /var/lib/genai/models
 

@@ -27,6 +27,7 @@ from aiohttp import web
 from substrateinterface import Keypair
 
 import inference_engine as ie
+from devstack import LocalKubo
 from inference_client import InferenceClientConfig, verify_output_request
 from ipfs_store import IpfsStore, cid_of_path
 from runtime_types import ChainClient, ClientConfig
@@ -37,7 +38,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.devnode.conftest import NodeThread, start_node  # noqa: E402
-from tests.ipfs_store.conftest import KuboDaemon, start_kubo  # noqa: E402
 
 UNIT = 10**12
 PRICE = 2 * 10**9  # per 1,000 tokens, in USDD
@@ -75,7 +75,7 @@ def account(pair: Keypair) -> rt.types.AccountId32:
 @dataclass
 class Env:
     node: NodeThread
-    kubo: KuboDaemon
+    kubo: LocalKubo
     model_dir: Path
     model_id: str
     model: ie.LoadedModel
@@ -223,7 +223,7 @@ def make_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     # Rotary positions have no weights: a longer context only needs the config changed.
     models.edit_config(model_dir, max_position_embeddings=4096)
     node = start_node(block_time=0.1)
-    kubo = start_kubo(tmp_path_factory.mktemp("kubo-client") / "repo")
+    kubo = LocalKubo.start(tmp_path_factory.mktemp("kubo-client") / "repo")
     try:
         entry = cid_of_path(model_dir)
         port = free_port()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from devstack import LocalKubo
 from model_registry import __main__ as cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.devnode.conftest import NodeThread, start_node  # noqa: E402
-from tests.ipfs_store.conftest import KuboDaemon, start_kubo  # noqa: E402
 
 
 def engine_models() -> ModuleType:
@@ -43,7 +43,7 @@ def closed_port() -> int:
 @dataclass
 class Registry:
     node: NodeThread
-    kubo: KuboDaemon
+    kubo: LocalKubo
     models: ModuleType
 
     def run(
@@ -63,7 +63,7 @@ class Registry:
 
 def make_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     node = start_node()
-    kubo = start_kubo(tmp_path_factory.mktemp("kubo-registry") / "repo")
+    kubo = LocalKubo.start(tmp_path_factory.mktemp("kubo-registry") / "repo")
     try:
         yield Registry(node, kubo, engine_models())
     finally:
