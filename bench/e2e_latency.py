@@ -56,37 +56,39 @@ async def main(n: int) -> None:
             model_dir = build_tiny_model(tmp / "model")
             async with IpfsStore(StoreConfig(api_url=kubo.api_url)) as store:
                 cid = str((await store.add(model_dir)).cid)
-            async with DevNode(DevNodeConfig(port=0)) as node:
-                async with ChainClient(BINDINGS, ClientConfig(node.url, poll_interval=0.01)) as c:
-                    model_id = await register_model(c, cid)
-                    config = daemon_config(
-                        tmp, "bob", node.url, kubo.api_url, free_port(), poll_interval_s=0.005
-                    )
-                    await register_provider(c, BOB, config.endpoint, [model_id], capacity=64)
-                    async with Daemon(config, BOB) as daemon:
-                        warm = await request(c, DAVE, model_id, b"warm up", deadline_blocks=600)
-                        await wait_terminal(c, [warm], 120)
-                        daemon.timings.clear()
-                        first = await c.head_number() + 1
-                        ids = []
-                        started = time.perf_counter()
-                        for i in range(n):
-                            rid = await request(
-                                c, DAVE, model_id, f"hello {i}".encode(), deadline_blocks=600
-                            )
-                            ids.append(rid)
-                            await wait_terminal(c, [rid], 60)
-                        wall = time.perf_counter() - started
-                        timings = [t for t in daemon.timings if t.request_id in set(ids)]
-                    last = await c.head_number()
-                    sizes: dict[str, list[int]] = {}
-                    for number in range(first, last + 1):
-                        block = await c.block(number)
-                        assert block is not None
-                        for ext in block.extrinsics:
-                            call = decode_extrinsic_call(BINDINGS, ext)
-                            if call.pallet == inference.calls.PALLET:
-                                sizes.setdefault(call.name, []).append(len(ext))
+            async with (
+                DevNode(DevNodeConfig(port=0)) as node,
+                ChainClient(BINDINGS, ClientConfig(node.url, poll_interval=0.01)) as c,
+            ):
+                model_id = await register_model(c, cid)
+                config = daemon_config(
+                    tmp, "bob", node.url, kubo.api_url, free_port(), poll_interval_s=0.005
+                )
+                await register_provider(c, BOB, config.endpoint, [model_id], capacity=64)
+                async with Daemon(config, BOB) as daemon:
+                    warm = await request(c, DAVE, model_id, b"warm up", deadline_blocks=600)
+                    await wait_terminal(c, [warm], 120)
+                    daemon.timings.clear()
+                    first = await c.head_number() + 1
+                    ids = []
+                    started = time.perf_counter()
+                    for i in range(n):
+                        rid = await request(
+                            c, DAVE, model_id, f"hello {i}".encode(), deadline_blocks=600
+                        )
+                        ids.append(rid)
+                        await wait_terminal(c, [rid], 60)
+                    wall = time.perf_counter() - started
+                    timings = [t for t in daemon.timings if t.request_id in set(ids)]
+                last = await c.head_number()
+                sizes: dict[str, list[int]] = {}
+                for number in range(first, last + 1):
+                    block = await c.block(number)
+                    assert block is not None
+                    for ext in block.extrinsics:
+                        call = decode_extrinsic_call(BINDINGS, ext)
+                        if call.pallet == inference.calls.PALLET:
+                            sizes.setdefault(call.name, []).append(len(ext))
         finally:
             kubo.stop()
     overhead = [t.overhead_s * 1000 for t in timings]
