@@ -23,7 +23,7 @@ COPY inference_client ./inference_client
 COPY ocw_daemon ./ocw_daemon
 COPY devstack ./devstack
 RUN pip install . \
- && install -d -o genai -g genai /var/lib/genai/chain /var/lib/genai/state /var/lib/genai/models
+ && install -d -o genai -g genai /var/lib/genai/chain /var/lib/genai/state
 
 USER genai
 WORKDIR /var/lib/genai

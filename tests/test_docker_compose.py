@@ -150,15 +150,20 @@ def test_the_daemon_reserves_an_nvidia_gpu_and_stops_gracefully() -> None:
     assert daemon["stop_signal"] == "SIGTERM"
     assert DURATION.match(daemon["stop_grace_period"])
     environment = daemon["environment"]
-    assert not any("KEY_URI" in k or "PASSWORD" in k for k in environment)  # keys: secrets only
-    assert environment["OCW_KEY_FILE"].startswith("/run/secrets/")
+    secrets = ("KEY_URI", "PASSWORD", "SEED", "MNEMONIC")
+    assert not any(word in k for k in environment for word in secrets)  # keys: secrets only
+    assert environment["OCW_KEYSTORE"] == "/run/secrets/ocw_daemon_key"
+    assert daemon["secrets"] == ["ocw_daemon_key"]
 
 
-def test_ports_are_well_formed() -> None:
+def test_ports_are_well_formed_and_distinct_on_the_host() -> None:
+    published: list[str] = []
     for name, service in services().items():
         for port in service.get("ports", []):
             parts = str(port).split(":")
             assert 2 <= len(parts) <= 3 and all(p.isdigit() for p in parts[-2:]), (name, port)
+            published.append(parts[-2])
+    assert len(published) == len(set(published)), published
 
 
 def test_dockerfile_base_is_pinned_and_copies_every_package() -> None:
