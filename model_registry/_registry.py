@@ -34,7 +34,6 @@ __all__ = ["ModelRegistryClient", "Progress", "UploadedModel", "check_model_dir"
 Progress = Callable[[int, int | None], None]
 V = TypeVar("V")
 PALLETS = ("System", "ModelRegistry", "Providers")
-_LIST_PAGE = 512
 
 
 def check_model_dir(path: str | Path) -> inference_engine.ModelManifest:
@@ -258,25 +257,15 @@ class ModelRegistryClient:
         return records
 
     async def _model_ids(self) -> list[ModelId]:
-        # ChainClient has no key iteration yet: the one raw RPC of this package goes through
-        # its connection (reported; replace with a public `ChainClient.keys(prefix)`).
         entry = rt.model_registry.storage.models(rt.types.H256(bytes(32)))
-        prefix = rt.BINDINGS.storage_key(replace(entry, keys=()))
-        prefix_hex = "0x" + prefix.hex()
         ids: list[ModelId] = []
-        start: str | None = None
-        while True:
-            try:
-                keys = await self.chain._rpc.rpc(
-                    "state_getKeysPaged", [prefix_hex, _LIST_PAGE, start, None]
-                )
-            except ChainClientError as exc:
-                raise ChainFailure(f"cannot list models: {exc}") from exc
-            for key in keys:
-                ids.append(ModelId("0x" + str(key)[-64:]))
-            if len(keys) < _LIST_PAGE:
-                return ids
-            start = str(keys[-1])
+        try:
+            async for key in self.chain.keys(replace(entry, keys=())):
+                # Models is keyed by Identity(ModelId): the id is the key's last 32 bytes.
+                ids.append(ModelId("0x" + key[-32:].hex()))
+        except ChainClientError as exc:
+            raise ChainFailure(f"cannot list models: {exc}") from exc
+        return ids
 
     async def _existing(self, mid: ModelId) -> rt.types.ModelInfo:
         info = await self._query(rt.model_registry.storage.models(_h256(mid)))

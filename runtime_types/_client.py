@@ -7,6 +7,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -135,6 +136,54 @@ class ChainClient:
         result = await self._rpc.rpc("state_getStorage", [key, at])
         data = None if result is None else bytes.fromhex(str(result).removeprefix("0x"))
         return self.bindings.decode_storage(entry, data)
+
+    async def keys(
+        self, entry: StorageEntry[Any], at: BlockHash | None = None, page_size: int = 256
+    ) -> AsyncIterator[bytes]:
+        """Every storage key under `entry` (its keys may be a prefix of the map's, or none).
+
+        Keys come a page at a time (`state_getKeysPaged`), in key order; for maps whose hashers
+        are `*Concat`/`Identity` the key values can be read back from the key's tail.
+        """
+        prefix = "0x" + self.bindings.storage_key(entry).hex()
+        start: str | None = None
+        while True:
+            page = await self._rpc.rpc("state_getKeysPaged", [prefix, page_size, start, at])
+            for key in page:
+                yield bytes.fromhex(str(key).removeprefix("0x"))
+            if len(page) < page_size:
+                return
+            start = str(page[-1])
+
+    async def entries(
+        self, entry: StorageEntry[V], at: BlockHash | None = None, page_size: int = 256
+    ) -> AsyncIterator[tuple[bytes, V]]:
+        """(storage key, typed value) of every entry under `entry`, read at one block."""
+        if at is None:
+            at = await self._rpc.rpc("chain_getBlockHash", [])
+        keys: list[str] = []
+        async for key in self.keys(entry, at, page_size):
+            keys.append("0x" + key.hex())
+            if len(keys) == page_size:
+                for pair in await self._values(entry, keys, at):
+                    yield pair
+                keys = []
+        for pair in await self._values(entry, keys, at):
+            yield pair
+
+    async def _values(
+        self, entry: StorageEntry[V], keys: list[str], at: BlockHash | None
+    ) -> list[tuple[bytes, V]]:
+        if not keys:
+            return []
+        result = await self._rpc.rpc("state_queryStorageAt", [keys, at])
+        values = dict(result[0]["changes"]) if result else {}
+        pairs = []
+        for key in keys:
+            raw = values.get(key)
+            data = None if raw is None else bytes.fromhex(str(raw).removeprefix("0x"))
+            pairs.append((bytes.fromhex(key[2:]), self.bindings.decode_storage(entry, data)))
+        return pairs
 
     async def block(self, number: int) -> Block | None:
         return await _fetch_block(self._rpc, self.bindings, self._events_key, number)

@@ -272,3 +272,22 @@ async def test_optional_and_default_storage_values(rt: Any, devnode_url: str) ->
         assert (
             await client.query(rt.model_registry.storage.models(rt.types.H256(bytes(32)))) is None
         )
+
+
+async def test_keys_and_entries_iterate_a_map_in_pages(rt: Any, devnode_url: str) -> None:
+    from dataclasses import replace
+
+    from devnode import DEV_ACCOUNTS
+
+    async with ChainClient(rt.BINDINGS, ClientConfig(devnode_url)) as client:
+        whole_map = replace(rt.system.storage.account(rt.types.AccountId32(bytes(32))), keys=())
+        keys = [key async for key in client.keys(whole_map, page_size=4)]
+        assert len(keys) == len(DEV_ACCOUNTS) and keys == sorted(keys)
+        expected = {Keypair.create_from_uri(f"//{name}").public_key for name in DEV_ACCOUNTS}
+        assert {key[-32:] for key in keys} == expected  # Blake2_128Concat keeps the account id
+        entries = [pair async for pair in client.entries(whole_map, page_size=4)]
+        assert [key for key, _ in entries] == keys
+        for key, info in entries:
+            assert isinstance(info, rt.types.AccountInfo)
+            single = await client.query(rt.system.storage.account(rt.types.AccountId32(key[-32:])))
+            assert single == info
