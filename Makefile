@@ -21,7 +21,7 @@ pytest:
 	$(VENV)/python -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(VENV)/python -m devnode.demo
+	$(VENV)/python -m devstack.demo
 
 bench: setup
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/python $$script; done

@@ -1,0 +1,24 @@
+"""The main job (`make demo`) on real devnode, Kubo and Redis: it must finish, and add up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devstack import demo
+
+pytestmark = pytest.mark.timeout(240)
+
+
+async def test_demo_serves_every_request_and_payments_add_up(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    results = await demo.run(tmp_path, requests=3)
+    assert len(results) == 3
+    assert len({r.request_id for r in results}) == 3
+    for result in results:
+        assert result.completion_tokens > 0
+        assert result.cost > 0 and result.cost + result.refund > result.cost
+        assert result.source in ("executor", "ipfs")
+    printed = capsys.readouterr().out
+    assert "exactly that went to Ferdie and the providers" in printed
+    assert "passed, checked by provider" in printed
