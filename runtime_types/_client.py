@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
-from scalecodec.base import ScaleBytes
 from substrateinterface import Keypair, SubstrateInterface
 
 from ._bindings import Bindings, Call, EventRecord, StorageEntry
@@ -29,6 +28,7 @@ from ._errors import (
 from ._hash import pallet_hash
 from ._metadata import decode_metadata
 from ._nonce import NonceManager
+from ._signing import SigningContext, signed_extrinsic, signing_extensions
 
 __all__ = ["BlockStream", "ChainClient"]
 
@@ -67,6 +67,8 @@ class ChainClient:
         self._nonces = NonceManager(self._fetch_nonce)
         self._events_key = "0x" + bindings.storage_key(_events_entry()).hex()
         self._closed = False
+        #: the node's signed extensions and genesis hash, read at each (re)connect
+        self._signing: tuple[tuple[str, ...], bytes] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -128,6 +130,8 @@ class ChainClient:
                 "(regenerate the bindings or restrict ClientConfig.pallets)",
                 tuple(differing),
             )
+        genesis = substrate.rpc_request("chain_getBlockHash", [0]).get("result")
+        self._signing = (signing_extensions(node), bytes.fromhex(str(genesis).removeprefix("0x")))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -217,7 +221,7 @@ class ChainClient:
             for attempt in range(4):
                 nonce = await self._nonces.next(account)
                 signed = await self._rpc.call(
-                    functools.partial(_sign, call_bytes=call_bytes, signer=signer, nonce=nonce)
+                    functools.partial(self._sign, call_bytes=call_bytes, signer=signer, nonce=nonce)
                 )
                 ext_hash = ExtrinsicHash("0x" + hashlib.blake2b(signed, digest_size=32).hexdigest())
                 pending = _Pending(asyncio.get_running_loop().create_future(), wait)
@@ -243,6 +247,22 @@ class ChainClient:
                 finally:
                     self._pending.pop(ext_hash, None)
             raise ExtrinsicRejected(f"nonce for {account} kept being rejected")
+
+    def _sign(
+        self, substrate: SubstrateInterface, call_bytes: bytes, signer: Keypair, nonce: int
+    ) -> bytes:
+        """Runs on the rpc connection's thread: the call bytes as a signed extrinsic.
+
+        The call is not re-decoded (scalecodec cannot decode calls that hold a call, such as
+        `Sudo.sudo`); the runtime version is read each time so an upgrade is signed for.
+        """
+        assert self._signing is not None  # set when the connection was made
+        extensions, genesis = self._signing
+        version = substrate.rpc_request("state_getRuntimeVersion", []).get("result")
+        ctx = SigningContext(
+            extensions, genesis, int(version["specVersion"]), int(version["transactionVersion"])
+        )
+        return signed_extrinsic(call_bytes, signer, nonce, ctx)
 
     async def _fetch_nonce(self, account: str) -> int:
         return int(await self._rpc.rpc("system_accountNextIndex", [account]))
@@ -389,17 +409,6 @@ class BlockStream:
 
 def _events_entry() -> StorageEntry[Any]:
     return StorageEntry("System", "Events", (), (), (), -1, None)
-
-
-def _sign(substrate: SubstrateInterface, call_bytes: bytes, signer: Keypair, nonce: int) -> bytes:
-    """Runs on the owner thread: the call as substrate-interface's object, signed."""
-    substrate.init_runtime()
-    call = substrate.runtime_config.create_scale_object(
-        "Call", data=ScaleBytes(call_bytes), metadata=substrate.metadata
-    )
-    call.decode()
-    extrinsic = substrate.create_signed_extrinsic(call, signer, nonce=nonce)
-    return bytes(extrinsic.data.data)
 
 
 async def _head_number(conn: Connection, finalized: bool) -> int:

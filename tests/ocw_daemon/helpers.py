@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface import Keypair
 
 from ocw_daemon import DaemonConfig
 from runtime_types import ChainClient, Receipt
@@ -23,6 +23,7 @@ from runtime_types.generated.devnode import (
     inference,
     model_registry,
     providers,
+    sudo,
     system,
     tokens,
     types,
@@ -143,31 +144,12 @@ async def register_provider(
     )
 
 
-async def set_reputation(url: str, who: Keypair, reputation: int) -> None:
-    """Sudo `Providers.set_reputation`.
-
-    Through substrate-interface: `ChainClient.submit` cannot sign a call that nests another
-    (`Sudo.sudo`); its signing step re-decodes the call with scalecodec, which raises
-    NotImplementedError for a nested call (reported to runtime_types).
-    """
-
-    def submit() -> None:
-        substrate = SubstrateInterface(url=url)
-        try:
-            inner = substrate.compose_call(
-                "Providers", "set_reputation", {"who": who.ss58_address, "reputation": reputation}
-            )
-            call = substrate.compose_call("Sudo", "sudo", {"call": inner})
-            receipt = substrate.submit_extrinsic(
-                substrate.create_signed_extrinsic(call, ALICE), wait_for_inclusion=True
-            )
-            assert receipt.is_success, receipt.error_message
-            names = [e.value["event_id"] for e in receipt.triggered_events]
-            assert "Sudid" in names
-        finally:
-            substrate.close()
-
-    await asyncio.to_thread(submit)
+async def set_reputation(client: ChainClient, who: Keypair, reputation: int) -> None:
+    """Sudo `Providers.set_reputation`, through the typed client."""
+    inner = providers.calls.set_reputation(multi(who), reputation)
+    receipt = await ok(client, sudo.calls.sudo(types.RuntimeCallProviders(inner.args)), ALICE)
+    sudid = [e.event for e in receipt.events if isinstance(e.event, sudo.events.Sudid)]
+    assert len(sudid) == 1 and isinstance(sudid[0].sudo_result, types.ResultOk), sudid
 
 
 async def request(

@@ -71,8 +71,8 @@ async def test_request_result_validation_and_exact_payouts(
     )
     try:
         # reputation 0 means validation probability 1: a validator is always drawn
-        await set_reputation(node.url, BOB, 0)
-        await set_reputation(node.url, CHARLIE, 0)
+        await set_reputation(chain, BOB, 0)
+        await set_reputation(chain, CHARLIE, 0)
         who = (ALICE, BOB, CHARLIE, DAVE)
         tokens_before = {k.ss58_address: await token_balance(chain, k, MODEL_CURRENCY) for k in who}
         stake_before = {k.ss58_address: await token_balance(chain, k, STAKE_CURRENCY) for k in who}

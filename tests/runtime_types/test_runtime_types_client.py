@@ -291,3 +291,53 @@ async def test_keys_and_entries_iterate_a_map_in_pages(rt: Any, devnode_url: str
             assert isinstance(info, rt.types.AccountInfo)
             single = await client.query(rt.system.storage.account(rt.types.AccountId32(key[-32:])))
             assert single == info
+
+
+async def test_sudo_nested_calls_sign_and_dispatch(rt: Any, devnode_url: str) -> None:
+    """Calls that hold a call (Sudo.sudo, Sudo.sudo_as) sign without re-decoding the call."""
+    t = rt.types
+    async with ChainClient(rt.BINDINGS, ClientConfig(devnode_url)) as client:
+        registered = await client.submit(
+            rt.model_registry.calls.register_model(
+                VALID_CID,
+                b"tiny",
+                t.ModelTaskTextGeneration(),
+                t.WeightFormatSafetensors(),
+                1000,
+                5,
+                1,
+                t.Permill(100_000),
+            ),
+            ALICE,
+        )
+        model_id = next(
+            e.event.model_id
+            for e in registered.events
+            if isinstance(e.event, rt.model_registry.events.ModelRegistered)
+        )
+        stake = await client.submit(
+            rt.providers.calls.register_provider(100 * UNIT, b"http://bob.invalid", [model_id], 1),
+            BOB,
+        )
+        assert stake.success, stake.error
+        inner = rt.providers.calls.set_reputation(dest(rt, BOB), 77)
+        receipt = await client.submit(rt.sudo.calls.sudo(t.RuntimeCallProviders(inner.args)), ALICE)
+        assert receipt.success, receipt.error
+        sudid = [e.event for e in receipt.events if isinstance(e.event, rt.sudo.events.Sudid)]
+        assert len(sudid) == 1 and isinstance(sudid[0].sudo_result, t.ResultOk)
+        info = await client.query(rt.providers.storage.providers(t.AccountId32(BOB.public_key)))
+        assert info is not None and info.reputation == 77
+        # Sudo.sudo_as: a signed call dispatched as Bob (a transfer from Bob to Alice)
+        transfer = rt.balances.calls.transfer_keep_alive(dest(rt, ALICE), UNIT)
+        as_bob = await client.submit(
+            rt.sudo.calls.sudo_as(dest(rt, BOB), t.RuntimeCallBalances(transfer.args)), ALICE
+        )
+        assert as_bob.success, as_bob.error
+        done = [e.event for e in as_bob.events if isinstance(e.event, rt.sudo.events.SudoAsDone)]
+        assert len(done) == 1 and isinstance(done[0].sudo_result, t.ResultOk)
+        moved = [e.event for e in as_bob.events if isinstance(e.event, rt.balances.events.Transfer)]
+        assert moved == [
+            rt.balances.events.Transfer(
+                t.AccountId32(BOB.public_key), t.AccountId32(ALICE.public_key), UNIT
+            )
+        ]
