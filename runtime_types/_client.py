@@ -68,7 +68,7 @@ class ChainClient:
         self._events_key = "0x" + bindings.storage_key(_events_entry()).hex()
         self._closed = False
         #: the node's signed extensions and genesis hash, read at each (re)connect
-        self._signing: tuple[tuple[str, ...], bytes] | None = None
+        self._signing: tuple[tuple[str, ...] | ChainClientError, bytes] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -131,7 +131,11 @@ class ChainClient:
                 tuple(differing),
             )
         genesis = substrate.rpc_request("chain_getBlockHash", [0]).get("result")
-        self._signing = (signing_extensions(node), bytes.fromhex(str(genesis).removeprefix("0x")))
+        try:
+            extensions: tuple[str, ...] | ChainClientError = signing_extensions(node)
+        except ChainClientError as exc:  # reads still work; submissions raise it
+            extensions = exc
+        self._signing = (extensions, bytes.fromhex(str(genesis).removeprefix("0x")))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -258,6 +262,8 @@ class ChainClient:
         """
         assert self._signing is not None  # set when the connection was made
         extensions, genesis = self._signing
+        if isinstance(extensions, ChainClientError):
+            raise extensions
         version = substrate.rpc_request("state_getRuntimeVersion", []).get("result")
         ctx = SigningContext(
             extensions, genesis, int(version["specVersion"]), int(version["transactionVersion"])
