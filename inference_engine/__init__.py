@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._loader import (
     ALLOWED_ARCHITECTURES,
+    TRANSFORMERS_LOCK,
     LoadedModel,
     MemoryEstimate,
     ModelManifest,
@@ -63,6 +64,7 @@ __all__ = [
     "ALLOWED_ARCHITECTURES",
     "LOGPROB_SCALE",
     "MAX_TOP_LOGPROBS",
+    "TRANSFORMERS_LOCK",
     "EngineClosedError",
     "EngineConfig",
     "EngineOverloadedError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from ._types import ModelId
 
 __all__ = [
     "ALLOWED_ARCHITECTURES",
+    "TRANSFORMERS_LOCK",
     "LoadedModel",
     "MemoryEstimate",
     "ModelManifest",
@@ -363,6 +365,17 @@ def _eos_ids(manifest: ModelManifest) -> frozenset[int]:
     return frozenset(ids)
 
 
+#: Held around every transformers model construction in this process. `from_pretrained` (and
+#: a model class's `__init__`) patch process-global state while they run: `no_tie_weights()`
+#: swaps `PreTrainedModel.tie_weights` for a no-op and puts back whatever it saw on entry,
+#: `local_torch_dtype` calls `torch.set_default_dtype`, and `no_init_weights` replaces torch's
+#: init functions. Two loads at once save each other's patches as "originals", which leaves
+#: `tie_weights` a no-op for good: every later model with tied weights (GPT-2's `lm_head`)
+#: keeps a meta tensor and fails with "Cannot copy out of meta tensor". Moving the loaded
+#: module to its device and everything after runs outside the lock.
+TRANSFORMERS_LOCK = threading.Lock()
+
+
 def load_model(
     path: str | Path, config: EngineConfig | None = None, *, model_id: str | None = None
 ) -> LoadedModel:
@@ -385,13 +398,14 @@ def load_model(
 
     model_class = getattr(transformers, manifest.architecture)
     try:
-        module = model_class.from_pretrained(
-            str(manifest.path),
-            local_files_only=True,
-            use_safetensors=True,
-            trust_remote_code=False,
-            dtype=getattr(torch, placement.dtype),
-        )
+        with TRANSFORMERS_LOCK:
+            module = model_class.from_pretrained(
+                str(manifest.path),
+                local_files_only=True,
+                use_safetensors=True,
+                trust_remote_code=False,
+                dtype=getattr(torch, placement.dtype),
+            )
         module = module.to(placement.device).eval()
     except InferenceError:
         raise

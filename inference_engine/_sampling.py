@@ -28,7 +28,14 @@ def filtered_distribution(
     probs = torch.softmax(values, dim=-1)
     cdf = torch.cumsum(probs, dim=-1)
     if params.top_p < 1.0:
-        keep = int(torch.searchsorted(cdf, torch.tensor([params.top_p], device=cdf.device))[0]) + 1
+        keep = (
+            int(
+                torch.searchsorted(
+                    cdf, torch.tensor([params.top_p], dtype=cdf.dtype, device=cdf.device)
+                )[0]
+            )
+            + 1
+        )
         keep = min(keep, cdf.shape[0])
         ids = ids[:keep]
         cdf = cdf[:keep] / cdf[keep - 1]

@@ -85,8 +85,11 @@ def build_tiny_model(
         cls = transformers.LlamaForCausalLM
     else:
         raise ValueError(kind)
-    torch.manual_seed(seed)
-    model = cls(config)
+    from ._loader import TRANSFORMERS_LOCK
+
+    with TRANSFORMERS_LOCK:  # construction runs tie_weights, which a concurrent load patches
+        torch.manual_seed(seed)
+        model = cls(config)
     # Random init gives near-uniform logits; widen them so greedy choices are clear-cut.
     with torch.no_grad():
         for param in model.parameters():

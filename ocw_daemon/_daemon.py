@@ -6,11 +6,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -87,33 +85,6 @@ class JobTiming:
         return self.submit_called - self.block_seen - self.inference_s
 
 
-#: transformers' `from_pretrained` is not safe in two threads at once (meta tensors leak
-#: between concurrent loads: "Cannot copy out of meta tensor"), so loads in this process take
-#: turns. Reported to inference_engine.
-_LOAD_LOCK = threading.Lock()
-
-
-class _SerialLoader:
-    """An `EngineLoader` whose loads never overlap in this process."""
-
-    def __init__(self, inner: EngineLoader) -> None:
-        self._inner = inner
-
-    def measure(self, path: Path) -> int:
-        return self._inner.measure(path)
-
-    def load(self, path: Path, key: ModelKey) -> ie.LoadedModel:
-        with _LOAD_LOCK:
-            model: ie.LoadedModel = self._inner.load(path, key)
-            return model
-
-    def release(self, model: ie.LoadedModel) -> None:
-        self._inner.release(model)
-
-    def warm_up(self, model: ie.LoadedModel) -> None:
-        self._inner.warm_up(model)
-
-
 def _state_name(state: Any) -> str:
     return str(getattr(type(state), "__variant_name__", ""))
 
@@ -140,7 +111,7 @@ class Daemon:
         self._engine_config = ie.EngineConfig(
             device=config.device, request_timeout_s=config.inference_timeout_s
         )
-        self._loader = loader or _SerialLoader(EngineLoader(self._engine_config))
+        self._loader = loader or EngineLoader(self._engine_config)
         self.store = JobStore(config.database)
         self.client = ChainClient(
             bindings, ClientConfig(config.node_url, poll_interval=config.poll_interval_s)

@@ -228,3 +228,52 @@ def test_gpu_placement_by_free_memory(gpt2_dir: Path, monkeypatch: pytest.Monkey
         select_placement(EngineConfig(), manifest)
     free[0] = need * 2
     assert select_placement(EngineConfig(), manifest).device == "cuda:0"
+
+
+def test_concurrent_loads_of_two_models_from_threads(
+    tmp_path: Path, model_builder: Callable[..., Path]
+) -> None:
+    """Two different models load at once from threads, repeatedly, and both are intact.
+
+    transformers patches process-global state in `from_pretrained` (`PreTrainedModel.tie_weights`
+    among it); unguarded, overlapping loads left GPT-2's tied `lm_head` on the meta device.
+    """
+    import threading
+
+    import transformers
+
+    gpt2 = model_builder(tmp_path / "gpt2", "gpt2", seed=5)
+    llama = model_builder(tmp_path / "llama", "llama", seed=6)
+    tie_weights = transformers.PreTrainedModel.tie_weights
+    config = EngineConfig(device="cpu")
+    reference = {p: load_model(p, config) for p in (gpt2, llama)}
+    errors: list[BaseException] = []
+    loaded: list[tuple[Path, object]] = []
+
+    for _ in range(8):
+        barrier = threading.Barrier(2)
+
+        def load(path: Path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                loaded.append((path, load_model(path, config)))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load, args=(p,)) for p in (gpt2, llama)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    assert len(loaded) == 16
+    assert transformers.PreTrainedModel.tie_weights is tie_weights
+    for path, model in loaded:
+        module = model.module  # type: ignore[attr-defined]
+        expected = reference[path].module.state_dict()
+        state = module.state_dict()
+        assert state.keys() == expected.keys()
+        assert all(not t.is_meta and torch.equal(t, expected[k]) for k, t in state.items())
+    gpt2_module = next(m for p, m in loaded if p == gpt2).module  # type: ignore[attr-defined]
+    assert gpt2_module.lm_head.weight.data_ptr() == gpt2_module.transformer.wte.weight.data_ptr()
