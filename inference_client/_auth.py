@@ -1,15 +1,21 @@
 """The signed output request (`GET {endpoint}/outputs/{request_id}`), agreed with ocw_daemon.
 
 Headers: `X-Account` (SS58), `X-Timestamp` (unix ms), `X-Signature` (0x hex sr25519 over
-`b"genai-output:" + request_id (u64 LE) + timestamp_ms (u64 LE)`).
+`b"genai-output:" + request_id (u64 LE) + timestamp_ms (u64 LE)`). The one implementation is
+`runtime_types.output_auth`, which the daemon uses too; this module raises the client's errors.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
-from substrateinterface import Keypair
+from runtime_types import output_auth
+from runtime_types.output_auth import (
+    MAX_CLOCK_SKEW_MS,
+    OUTPUT_DOMAIN,
+    output_request_message,
+    sign_output_request,
+)
 
 from ._errors import InferenceClientError
 
@@ -20,31 +26,12 @@ __all__ = [
     "verify_output_request",
 ]
 
-OUTPUT_DOMAIN = b"genai-output:"
-
-
-def output_request_message(request_id: int, timestamp_ms: int) -> bytes:
-    return OUTPUT_DOMAIN + request_id.to_bytes(8, "little") + timestamp_ms.to_bytes(8, "little")
-
-
-def sign_output_request(
-    keypair: Keypair, request_id: int, timestamp_ms: int | None = None
-) -> dict[str, str]:
-    """The three headers proving `keypair` asks for `request_id`'s output now."""
-    ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    signature: bytes = keypair.sign(output_request_message(request_id, ts))
-    return {
-        "X-Account": str(keypair.ss58_address),
-        "X-Timestamp": str(ts),
-        "X-Signature": "0x" + signature.hex(),
-    }
-
 
 def verify_output_request(
     headers: Mapping[str, str],
     request_id: int,
     *,
-    max_skew_ms: int = 60_000,
+    max_skew_ms: int = MAX_CLOCK_SKEW_MS,
     now_ms: int | None = None,
 ) -> str:
     """The SS58 account that signed an output request; raises `InferenceClientError` otherwise.
@@ -54,18 +41,9 @@ def verify_output_request(
     output (the requester or the drawn validator) is the server's decision.
     """
     try:
-        account = headers["X-Account"]
-        ts = int(headers["X-Timestamp"])
-        signature = bytes.fromhex(headers["X-Signature"].removeprefix("0x"))
-    except (KeyError, ValueError) as exc:
-        raise InferenceClientError(f"malformed output request headers: {exc}") from exc
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    if abs(now - ts) > max_skew_ms or ts < 0 or ts >= 1 << 64:
-        raise InferenceClientError("output request timestamp outside the allowed window")
-    try:
-        ok = Keypair(ss58_address=account).verify(output_request_message(request_id, ts), signature)
-    except (ValueError, TypeError) as exc:
-        raise InferenceClientError(f"bad output request signature: {exc}") from exc
-    if not ok:
-        raise InferenceClientError("output request signature does not verify")
-    return account
+        output_auth.verify_output_request(
+            headers, request_id, max_skew_ms=max_skew_ms, now_ms=now_ms
+        )
+    except output_auth.OutputAuthError as exc:
+        raise InferenceClientError(f"output request refused: {exc}") from exc
+    return headers["X-Account"]

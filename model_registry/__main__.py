@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from substrateinterface import Keypair
 
-from inference_client import InferenceClientError, load_keypair
+import runtime_types
 
 from ._config import RegistryConfig
 from ._errors import RegistryConfigError, RegistryError
@@ -129,8 +129,8 @@ async def _dispatch(args: argparse.Namespace, config: RegistryConfig) -> Any:
 
 def _keypair(key_file: str | None) -> Keypair:
     try:
-        return load_keypair(key_file, env_prefix=ENV_PREFIX)
-    except InferenceClientError as exc:
+        return runtime_types.load_keypair(key_file, ENV_PREFIX)
+    except runtime_types.KeyLoadError as exc:
         raise RegistryConfigError(str(exc)) from None  # the message never holds the secret
 
 

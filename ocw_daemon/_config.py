@@ -4,9 +4,7 @@ account key from a keystore file or the environment (never from the command line
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +12,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from substrateinterface import Keypair
+
+import runtime_types
 
 from ._errors import ConfigError, KeystoreError
 
@@ -177,55 +177,16 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         raise ConfigError(str(exc)) from exc
 
 
-def _keypair_from(spec: Mapping[str, Any], where: str) -> Keypair:
-    try:
-        if spec.get("seed"):
-            seed = str(spec["seed"])
-            if seed.startswith("0x") and len(seed) == 66:
-                return Keypair.create_from_seed(seed)
-            return Keypair.create_from_uri(seed)
-        if spec.get("mnemonic"):
-            return Keypair.create_from_mnemonic(str(spec["mnemonic"]))
-        if spec.get("uri"):
-            return Keypair.create_from_uri(str(spec["uri"]))
-    except Exception as exc:  # substrate-interface raises bare ValueError/Exception
-        # never include the secret in the message
-        raise KeystoreError(f"{where}: the key material is malformed") from exc
-    raise KeystoreError(f"{where}: needs a 'seed', 'mnemonic' or 'uri'")
-
-
 def load_keypair(config: DaemonConfig, env: Mapping[str, str] | None = None) -> Keypair:
-    """The account key: `OCW_ACCOUNT_SEED` / `OCW_ACCOUNT_MNEMONIC` or the keystore file.
+    """The account key: `OCW_ACCOUNT_SEED` / `OCW_ACCOUNT_MNEMONIC`, else the keystore file.
 
-    The keystore must be a regular file readable by its owner only (no group or other bits).
+    `runtime_types.load_keypair(config.keystore, "OCW_")`: the keystore (or `OCW_KEY_FILE`) is
+    a JSON object with `seed`, `mnemonic` or `uri`, a polkadot.js keystore (password in
+    `OCW_KEY_PASSWORD`) or a text secret, and must be a regular file readable by its owner only
+    (no group or other bits); `OCW_KEY_URI` is the last resort.
     """
-    environ = os.environ if env is None else env
-    if environ.get("OCW_ACCOUNT_SEED") or environ.get("OCW_ACCOUNT_MNEMONIC"):
-        return _keypair_from(
-            {
-                "seed": environ.get("OCW_ACCOUNT_SEED"),
-                "mnemonic": environ.get("OCW_ACCOUNT_MNEMONIC"),
-            },
-            "environment",
-        )
-    if config.keystore is None:
-        raise KeystoreError("no key: set keystore in the config or OCW_ACCOUNT_SEED")
-    path = config.keystore
     try:
-        info = path.stat()
-    except OSError as exc:
-        raise KeystoreError(f"{path}: cannot read the keystore ({exc.strerror})") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise KeystoreError(f"{path}: the keystore is not a regular file")
-    if info.st_mode & 0o077:
-        raise KeystoreError(
-            f"{path}: the keystore is accessible to group or others "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
-        )
-    try:
-        spec = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise KeystoreError(f"{path}: not a JSON keystore") from exc
-    if not isinstance(spec, dict):
-        raise KeystoreError(f"{path}: not a JSON object")
-    return _keypair_from(spec, str(path))
+        return runtime_types.load_keypair(config.keystore, "OCW_", environ=env)
+    except runtime_types.KeyLoadError as exc:
+        hint = " (set keystore in the config)" if str(exc).startswith("no key") else ""
+        raise KeystoreError(f"{exc}{hint}") from None

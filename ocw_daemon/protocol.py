@@ -4,16 +4,21 @@ A requester (or the drawn validator) proves who it is with three headers: `X-Acc
 SS58 address), `X-Timestamp` (unix milliseconds, within ±60 s of the server's clock) and
 `X-Signature` (`0x` hex sr25519 signature over
 `b"genai-output:" + request_id.to_bytes(8, "little") + timestamp.to_bytes(8, "little")`).
+
+The one implementation is `runtime_types.output_auth` (the client uses it too); this module is
+the daemon's public face of it, raising the daemon's `AuthError`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
-import sr25519
-from substrateinterface import Keypair
-from substrateinterface.utils.ss58 import ss58_decode
+from runtime_types import output_auth
+from runtime_types.output_auth import (
+    MAX_CLOCK_SKEW_MS,
+    output_request_message,
+    sign_output_request,
+)
 
 from ._errors import AuthError
 
@@ -24,30 +29,11 @@ __all__ = [
     "verify_output_request",
 ]
 
-#: How far a request's timestamp may be from the server's clock
-MAX_CLOCK_SKEW_MS = 60_000
-_DOMAIN = b"genai-output:"
-
-
-def output_request_message(request_id: int, timestamp_ms: int) -> bytes:
-    """The bytes that are signed for `GET /outputs/{request_id}` at `timestamp_ms`."""
-    return _DOMAIN + request_id.to_bytes(8, "little") + timestamp_ms.to_bytes(8, "little")
-
-
-def sign_output_request(keypair: Keypair, request_id: int, timestamp_ms: int) -> dict[str, str]:
-    """The three headers that authenticate `keypair` for the output of `request_id`."""
-    signature = keypair.sign(output_request_message(request_id, timestamp_ms))
-    return {
-        "X-Account": keypair.ss58_address,
-        "X-Timestamp": str(timestamp_ms),
-        "X-Signature": "0x" + bytes(signature).hex(),
-    }
-
 
 def verify_output_request(
     headers: Mapping[str, str],
     request_id: int,
-    entitled: set[bytes],
+    entitled: Set[bytes],
     *,
     now_ms: int | None = None,
 ) -> bytes:
@@ -56,29 +42,7 @@ def verify_output_request(
     401: a header is missing or malformed, the timestamp is outside ±60 s, or the signature
     does not verify; 403: the account is valid but not in `entitled`.
     """
-    account_text = headers.get("X-Account")
-    stamp_text = headers.get("X-Timestamp")
-    signature_text = headers.get("X-Signature")
-    if not account_text or not stamp_text or not signature_text:
-        raise AuthError("X-Account, X-Timestamp and X-Signature are required")
     try:
-        account = bytes.fromhex(ss58_decode(account_text))
-        timestamp_ms = int(stamp_text)
-        signature = bytes.fromhex(signature_text.removeprefix("0x"))
-    except (ValueError, TypeError, IndexError) as exc:
-        raise AuthError(f"malformed authentication header: {exc}") from exc
-    if len(account) != 32 or len(signature) != 64 or not 0 <= timestamp_ms < 2**64:
-        raise AuthError("malformed account, signature or timestamp")
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    if abs(now - timestamp_ms) > MAX_CLOCK_SKEW_MS:
-        raise AuthError("timestamp outside the allowed clock skew")
-    message = output_request_message(request_id, timestamp_ms)
-    try:
-        valid = sr25519.verify(signature, message, account)
-    except (ValueError, TypeError) as exc:
-        raise AuthError("signature does not verify") from exc
-    if not valid:
-        raise AuthError("signature does not verify")
-    if account not in entitled:
-        raise AuthError("this account may not read this output", status=403)
-    return account
+        return output_auth.verify_output_request(headers, request_id, entitled, now_ms=now_ms)
+    except output_auth.OutputAuthError as exc:
+        raise AuthError(str(exc), status=exc.status) from exc

@@ -1,4 +1,6 @@
-"""Typed bindings generated from runtime metadata, and the one chain client.
+"""Typed bindings generated from runtime metadata, the one chain client, and what every package
+shares: the account-key loader (`load_keypair`) and the output-fetch authentication
+(`runtime_types.output_auth`).
 
 `python -m runtime_types.codegen METADATA.scale --out DIR` writes a typed package for a runtime;
 `Bindings` joins such a package with its metadata to encode calls and decode events and storage.
@@ -23,6 +25,8 @@ from ._errors import (
 from ._hash import pallet_hash, pallet_hashes
 from ._metadata import Metadata, decode_metadata
 from ._nonce import NonceManager
+from .keys import KeyLoadError, load_keypair
+from .output_auth import OutputAuthError
 
 __all__ = [
     "Bindings",
@@ -42,10 +46,12 @@ __all__ = [
     "ExtrinsicHash",
     "ExtrinsicRejected",
     "IncompatibleMetadata",
+    "KeyLoadError",
     "Metadata",
     "MetadataDecodeError",
     "ModuleError",
     "NonceManager",
+    "OutputAuthError",
     "Receipt",
     "RpcFailure",
     "RuntimeTypesError",
@@ -53,6 +59,7 @@ __all__ = [
     "WaitFor",
     "decode_metadata",
     "hash_key",
+    "load_keypair",
     "pallet_hash",
     "pallet_hashes",
 ]

@@ -42,7 +42,7 @@ def test_signed_output_request_verifies_and_binds_id_account_and_time() -> None:
         verify_output_request(headers, 43, now_ms=1_000_500)
     with pytest.raises(Root, match="does not verify"):
         verify_output_request({**headers, "X-Account": BOB.ss58_address}, 42, now_ms=1_000_500)
-    with pytest.raises(Root, match="window"):
+    with pytest.raises(Root, match="clock skew"):
         verify_output_request(headers, 42, now_ms=1_000_000 + 61_000)
     with pytest.raises(Root, match="malformed"):
         verify_output_request({"X-Account": ALICE.ss58_address}, 42)
