@@ -319,6 +319,16 @@ class Daemon:
         after: list[Callable[[], None]] = []
         me = self.account
         for record in block.events:
+            if record.pallet == "ModelRegistry" and record.name == "ModelUpdated":
+                update = record.event
+                after.append(
+                    functools.partial(
+                        self._spawn_model_updated,
+                        bytes(update.model_id.value),
+                        int(update.version),
+                        bytes(update.cid).decode(),
+                    )
+                )
             if record.pallet != "Inference":
                 continue
             event = record.event
@@ -372,6 +382,34 @@ class Daemon:
 
     def _spawn_provide(self, rid: int) -> None:
         self._spawn(self._provide(rid), f"ocw-provide-{rid}")
+
+    def _spawn_model_updated(self, model_id: bytes, version: int, cid: str) -> None:
+        self._cids[(model_id, version)] = cid
+        self._spawn(self._model_updated(model_id, version, cid), f"ocw-model-updated-{version}")
+
+    async def _model_updated(self, model_id: bytes, version: int, cid: str) -> None:
+        """A new version of a model: fetch it ahead of its first request; the old one ages out.
+
+        Only for models this provider serves (on-chain) or has seen requests for; the new
+        version is loaded when the old one is loaded, otherwise only its files are fetched.
+        """
+        seen = model_id in self._model_cids
+        if not seen:
+            info = await self._query(STORAGE_PROVIDERS(types.AccountId32(self.account)))
+            if info is None or model_id not in {bytes(m.value) for m in info.models}:
+                return
+        old = self._model_cids.get(model_id)
+        if old is None and version > 1:
+            try:
+                old = await self._model_cid(model_id, version - 1)
+            except JobFailed:
+                old = None
+        self._model_cids[model_id] = cid  # demand now counts for the new version
+        log.info("model %s updated to version %d (%s): prefetching", model_id.hex(), version, cid)
+        try:
+            await self.cache.model_updated(ModelKey(old or cid), ModelKey(cid))
+        except CacheError as exc:
+            log.warning("prefetch of %s (model %s) failed: %s", cid, model_id.hex(), exc)
 
     def _observe(self, model_id: bytes) -> None:
         cid = self._model_cids.get(model_id)
