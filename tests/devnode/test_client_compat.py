@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hashlib import blake2b
+
 import pytest
 from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.exceptions import SubstrateRequestException
@@ -37,11 +39,7 @@ def test_connects_and_reads_chain_identity(substrate: SubstrateInterface) -> Non
     assert substrate.ss58_format == 42
     version = substrate.get_block_runtime_version(substrate.get_chain_head())
     assert version["specName"] == "devnode"
-    modules = (
-        {p.name for p in substrate.get_metadata_modules_list()}
-        if hasattr(substrate, "get_metadata_modules_list")
-        else {m["name"] for m in substrate.get_metadata_modules()}
-    )
+    modules = {m["name"] for m in substrate.get_metadata_modules()}
     assert {"System", "Timestamp", "Balances", "TransactionPayment", "Sudo"} <= modules
     assert substrate.get_constant("Balances", "ExistentialDeposit").value == 10**9
 
@@ -218,13 +216,24 @@ def test_future_nonce_waits_for_its_turn(
     later = transfer(substrate, alice, bob, UNIT, nonce=1)
     first = transfer(substrate, alice, bob, UNIT, nonce=0)
     later_hash = substrate.submit_extrinsic(later).extrinsic_hash
+    # Held, not rejected and not included: the pool waits for nonce 0.
     assert substrate.rpc_request("system_accountNextIndex", [alice.ss58_address])["result"] == 0
     assert len(substrate.rpc_request("author_pendingExtrinsics", [])["result"]) == 1
     receipt = substrate.submit_extrinsic(first, wait_for_inclusion=True)
     assert receipt.is_success
     assert substrate.get_account_nonce(alice.ss58_address) == 2
     assert substrate.rpc_request("author_pendingExtrinsics", [])["result"] == []
-    assert later_hash
+    # Both are in the chain, the held one right after (or with) its predecessor.
+    included = [
+        "0x" + blake2b(bytes.fromhex(x[2:]), digest_size=32).hexdigest()
+        for number in range(1, substrate.get_block_number(substrate.get_chain_head()) + 1)
+        for x in substrate.rpc_request("chain_getBlock", [substrate.get_block_hash(number)])[
+            "result"
+        ]["block"]["extrinsics"]
+    ]
+    assert later_hash in included
+    assert receipt.extrinsic_hash in included
+    assert included.index(receipt.extrinsic_hash) < included.index(later_hash)
 
 
 def test_sudo_dispatches_as_root_only_for_the_key(
