@@ -27,6 +27,12 @@ class ClientConfig:
     reconnect_max_delay: float = 2.0
     #: Give up (ConnectionLost) when the node has been unreachable this long, in seconds
     reconnect_timeout: float = 60.0
+    #: A connection that has never connected gives up after this long instead (None: as
+    #: reconnect_timeout): interactive tools set it low so a wrong URL fails within seconds
+    connect_timeout: float | None = None
+    #: Socket timeout of each connection attempt and each request (None: wait forever); bounds
+    #: the wait for a node that accepts the connection but does not answer
+    socket_timeout: float | None = None
     #: How often new blocks are looked for, in seconds
     poll_interval: float = 0.05
     #: Longest wait for a submitted extrinsic to reach the wanted state, in seconds

@@ -54,7 +54,10 @@ class Connection:
 
     async def call(self, job: Callable[[SubstrateInterface], T], *, retry: bool = True) -> T:
         """Run `job` on the owner thread; reconnect and retry on connection failures."""
-        deadline = time.monotonic() + self.config.reconnect_timeout
+        give_up = self.config.reconnect_timeout
+        if self.generation == 0 and self.config.connect_timeout is not None:
+            give_up = self.config.connect_timeout  # never connected: a wrong URL fails fast
+        deadline = time.monotonic() + give_up
         delay = self.config.reconnect_initial_delay
         loop = asyncio.get_running_loop()
         while True:
@@ -74,7 +77,10 @@ class Connection:
     def _run(self, job: Callable[[SubstrateInterface], T]) -> T:
         # Runs on the owner thread only.
         if self._substrate is None:
-            substrate = SubstrateInterface(url=self.config.url)
+            options: dict[str, Any] = {}
+            if self.config.socket_timeout is not None:
+                options["timeout"] = self.config.socket_timeout
+            substrate = SubstrateInterface(url=self.config.url, ws_options=options or None)
             try:
                 if self.on_connect is not None:
                     self.on_connect(substrate)
