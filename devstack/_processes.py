@@ -18,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +143,7 @@ class LocalKubo:
         )
 
     def _rpc(self, command: str, **params: str) -> object:
-        query = "&".join(f"{k}={urllib.request.quote(v, safe='')}" for k, v in params.items())
+        query = "&".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in params.items())
         url = f"{self.api_url}/api/v0/{command}" + (f"?{query}" if query else "")
         with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as r:
             return json.loads(r.read() or b"null")
