@@ -71,7 +71,7 @@ class Connection:
                 log.info(
                     "connection to %s failed (%s); retrying in %.2fs", self.config.url, exc, delay
                 )
-                await asyncio.sleep(delay)
+                await asyncio.sleep(max(0.0, min(delay, deadline - time.monotonic())))
                 delay = min(delay * 2, self.config.reconnect_max_delay)
 
     def _run(self, job: Callable[[SubstrateInterface], T]) -> T:
