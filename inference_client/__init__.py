@@ -9,7 +9,7 @@ See docs/client.md.
 """
 
 from ._auth import OUTPUT_DOMAIN, output_request_message, sign_output_request, verify_output_request
-from ._client import InferenceClient
+from ._client import InferenceClient, RequestProgress
 from ._config import InferenceClientConfig
 from ._errors import (
     ChainError,
@@ -18,6 +18,7 @@ from ._errors import (
     InputUnavailable,
     KeyLoadError,
     ModelUnavailable,
+    NodeUnreachable,
     OutputTampered,
     OutputUnavailable,
     RequestFailed,
@@ -25,6 +26,7 @@ from ._errors import (
     RequestTimeout,
 )
 from ._keys import load_keypair
+from ._stages import Stage, StageCallback, StageName
 from ._types import (
     InferenceResult,
     ModelId,
@@ -46,13 +48,18 @@ __all__ = [
     "KeyLoadError",
     "ModelId",
     "ModelUnavailable",
+    "NodeUnreachable",
     "OutputTampered",
     "OutputUnavailable",
     "RequestFailed",
     "RequestId",
+    "RequestProgress",
     "RequestRejected",
     "RequestTimeout",
     "Settlement",
+    "Stage",
+    "StageCallback",
+    "StageName",
     "SubmittedRequest",
     "load_keypair",
     "output_request_message",

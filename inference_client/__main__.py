@@ -1,15 +1,21 @@
 """`infer --model ID --prompt ... --max-tokens N [--json]`: one inference from the command line.
 
 The key comes from `--key-file` / `$INFER_KEY_FILE` or `$INFER_KEY_URI` (never an argument).
+The request's stages go to stderr as they happen (one updating line on a terminal, plain lines
+when piped; `--quiet` silences them); stdout holds only the result.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
+import time
+from collections.abc import Awaitable
+from typing import TextIO, TypeVar
 
 from substrateinterface import Keypair
 
@@ -17,7 +23,12 @@ from ._client import InferenceClient
 from ._config import InferenceClientConfig
 from ._errors import InferenceClientError, RequestFailed
 from ._keys import load_keypair
+from ._stages import Stage
 from ._types import InferenceResult
+
+T = TypeVar("T")
+#: A connection still pending after this long gets a visible "waiting for ..." line
+WAITING_AFTER_S = 2.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ipfs-api", help="Kubo RPC API URL (overrides ipfs_api_url)")
     parser.add_argument("--key-file", help="keystore file ($INFER_KEY_FILE); else $INFER_KEY_URI")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
 
@@ -47,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             config = dataclasses.replace(config, ipfs_api_url=args.ipfs_api)
         keypair = load_keypair(args.key_file)
         prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-        result = asyncio.run(_run(config, keypair, args, prompt))
+        status = None if args.quiet else StatusLine(sys.stderr)
+        try:
+            result = asyncio.run(_run(config, keypair, args, prompt, status))
+        finally:
+            if status is not None:
+                status.finish()
     except RequestFailed as exc:
         _fail(args.json, exc, state=exc.state, request_id=exc.request_id, refund=exc.refund)
         return 3
@@ -70,16 +87,103 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(
-    config: InferenceClientConfig, keypair: Keypair, args: argparse.Namespace, prompt: str
+    config: InferenceClientConfig,
+    keypair: Keypair,
+    args: argparse.Namespace,
+    prompt: str,
+    status: StatusLine | None,
 ) -> InferenceResult:
-    async with InferenceClient(config, keypair) as client:
-        return await client.infer(
-            args.model,
-            prompt,
-            max_tokens=args.max_tokens,
-            deadline_blocks=args.deadline_blocks,
-            max_price_per_1k_tokens=args.max_price,
+    client = InferenceClient(config, keypair)
+    try:
+        waiting = (
+            f"waiting for the node at {config.chain_url} (it accepted the connection but has "
+            f"not answered yet; giving up after {config.connect_timeout_s:g} s: connect_timeout_s)"
         )
+        await _announce_if_slow(client.connect(), waiting, status)
+        ticker = None if status is None else asyncio.create_task(status.tick())
+        try:
+            return await client.infer(
+                args.model,
+                prompt,
+                max_tokens=args.max_tokens,
+                deadline_blocks=args.deadline_blocks,
+                max_price_per_1k_tokens=args.max_price,
+                on_stage=None if status is None else status.stage,
+            )
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+    finally:
+        await client.close()
+
+
+async def _announce_if_slow(
+    work: Awaitable[T], message: str, status: StatusLine | None, after: float = WAITING_AFTER_S
+) -> T:
+    """Await `work`; if it takes longer than `after` seconds, say what we are waiting for."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=after)
+    if not done and status is not None:
+        status.note(message)
+    return await task
+
+
+class StatusLine:
+    """The request's progress on stderr: one line redrawn in place on a terminal (with a
+    ticking clock while waiting), one plain line per stage otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self._text = ""
+        self._drawn = False
+
+    def note(self, text: str) -> None:
+        """A line that stays (a warning, a "waiting for ..." notice)."""
+        self._clear()
+        self.stream.write(f"infer: {text}\n")
+        self.stream.flush()
+        self._redraw()
+
+    def stage(self, stage: Stage) -> None:
+        line = f"[{stage.total_s:5.1f} s] {stage.describe()}"
+        if self.tty:
+            self._text = line
+            self._redraw()
+        else:
+            self.stream.write(f"infer: {line}\n")
+            self.stream.flush()
+
+    async def tick(self) -> None:
+        """On a terminal, keep the clock of the current line moving."""
+        if not self.tty:
+            return
+        while True:
+            await asyncio.sleep(0.5)
+            self._redraw()
+
+    def _redraw(self) -> None:
+        if not self.tty or not self._text:
+            return
+        waited = time.monotonic() - self.started
+        self.stream.write(f"\r\x1b[K{self._text}  (waiting {waited:.0f} s)")
+        self.stream.flush()
+        self._drawn = True
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self._drawn = False
+
+    def finish(self) -> None:
+        """Leave the last stage on screen and end its line."""
+        if self._drawn:
+            self.stream.write(f"\r\x1b[K{self._text}\n")
+            self.stream.flush()
+            self._drawn = False
 
 
 def _fail(as_json: bool, exc: Exception, **extra: object) -> None:

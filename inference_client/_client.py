@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -11,12 +12,12 @@ import aiohttp
 from substrateinterface import Keypair
 from substrateinterface.utils.ss58 import ss58_encode
 
-import inference_engine
 import ipfs_store
 from runtime_types import (
     ChainClient,
     ChainClientError,
     ClientConfig,
+    ConnectionLost,
     ModuleError,
     Receipt,
     StorageEntry,
@@ -29,12 +30,14 @@ from ._errors import (
     ChainError,
     InputUnavailable,
     ModelUnavailable,
+    NodeUnreachable,
     OutputTampered,
     OutputUnavailable,
     RequestFailed,
     RequestRejected,
     RequestTimeout,
 )
+from ._stages import Stage, StageCallback, StageName, StageTimer
 from ._types import (
     InferenceResult,
     ModelId,
@@ -44,13 +47,15 @@ from ._types import (
     parse_model_id,
 )
 
-__all__ = ["InferenceClient"]
+__all__ = ["InferenceClient", "RequestProgress"]
 
 V = TypeVar("V")
 
 #: The pallets whose bindings must match the node (the others are not used)
 PALLETS = ("System", "ModelRegistry", "Providers", "Inference")
 MAX_INLINE_INPUT = rt.inference.constants.MAX_INLINE_INPUT
+#: A refused connection is retried this long (a node that is just starting), then reported
+REFUSED_WINDOW_S = 1.0
 #: Outputs smaller than this are hashed and decoded on the event loop (well under a millisecond)
 _INLINE_WORK = 256 * 1024
 _FAILURES = {
@@ -85,9 +90,20 @@ class InferenceClient:
         if self._closed:
             raise ChainError("the client is closed")
         if self._chain is None:
-            chain = ChainClient(rt.BINDINGS, ClientConfig(self.config.chain_url, pallets=PALLETS))
+            chain = ChainClient(
+                rt.BINDINGS,
+                ClientConfig(
+                    self.config.chain_url,
+                    pallets=PALLETS,
+                    connect_timeout=REFUSED_WINDOW_S,
+                    socket_timeout=self.config.connect_timeout_s,
+                ),
+            )
             try:
                 await chain.connect()
+            except ConnectionLost as exc:
+                await chain.close()
+                raise NodeUnreachable(self.config.chain_url, exc) from exc
             except ChainClientError as exc:
                 await chain.close()
                 raise ChainError(f"cannot use the node at {self.config.chain_url}: {exc}") from exc
@@ -153,18 +169,58 @@ class InferenceClient:
         deadline_blocks: int | None = None,
         max_price_per_1k_tokens: int | None = None,
         prompt_tokens: int | None = None,
+        on_stage: StageCallback | None = None,
     ) -> InferenceResult:
-        """Submit a request, wait for its completion, fetch and verify its output."""
-        submitted = await self.submit(
+        """Submit a request, wait for its completion, fetch and verify its output.
+
+        `on_stage(stage)` is called as each `Stage` is reached (placed, assigned, result
+        submitted, validation drawn, paid, output verified); see also `progress()`.
+        """
+        timer = StageTimer(on_stage)
+        submitted = await self._place(
             model_id,
             prompt,
             max_tokens=max_tokens,
             deadline_blocks=deadline_blocks,
             max_price_per_1k_tokens=max_price_per_1k_tokens,
             prompt_tokens=prompt_tokens,
+            timer=timer,
         )
-        settlement = await self.wait(submitted)
-        return await self.fetch_result(submitted, settlement)
+        settlement = await self._follow(submitted, timer)
+        return await self._fetch(submitted, settlement, timer)
+
+    def progress(
+        self,
+        model_id: ModelId | str,
+        prompt: str,
+        *,
+        max_tokens: int,
+        deadline_blocks: int | None = None,
+        max_price_per_1k_tokens: int | None = None,
+        prompt_tokens: int | None = None,
+    ) -> RequestProgress:
+        """`infer` as an async iterator of its stages; `await progress.result()` at the end.
+
+        ```python
+        progress = client.progress(model_id, "Hello", max_tokens=32)
+        async for stage in progress:
+            print(stage.describe())
+        result = await progress.result()
+        ```
+        """
+
+        def start(callback: StageCallback) -> Awaitable[InferenceResult]:
+            return self.infer(
+                model_id,
+                prompt,
+                max_tokens=max_tokens,
+                deadline_blocks=deadline_blocks,
+                max_price_per_1k_tokens=max_price_per_1k_tokens,
+                prompt_tokens=prompt_tokens,
+                on_stage=callback,
+            )
+
+        return RequestProgress(start)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -185,13 +241,36 @@ class InferenceClient:
         deadline_blocks: int | None = None,
         max_price_per_1k_tokens: int | None = None,
         prompt_tokens: int | None = None,
+        on_stage: StageCallback | None = None,
     ) -> SubmittedRequest:
         """Place `Inference.request`: inline UTF-8 input up to `MaxInlineInput` bytes, else the
         prompt's IPFS CID; the maximum price defaults to the model's current price.
 
         `prompt_tokens` defaults to an upper bound (UTF-8 bytes + 1: byte-level tokenizers never
         produce more tokens than bytes); the chain charges the executor's reported count.
+        `on_stage` gets the PLACED and ASSIGNED stages.
         """
+        return await self._place(
+            model_id,
+            prompt,
+            max_tokens=max_tokens,
+            deadline_blocks=deadline_blocks,
+            max_price_per_1k_tokens=max_price_per_1k_tokens,
+            prompt_tokens=prompt_tokens,
+            timer=StageTimer(on_stage),
+        )
+
+    async def _place(
+        self,
+        model_id: ModelId | str,
+        prompt: str,
+        *,
+        max_tokens: int,
+        deadline_blocks: int | None,
+        max_price_per_1k_tokens: int | None,
+        prompt_tokens: int | None,
+        timer: StageTimer,
+    ) -> SubmittedRequest:
         mid = parse_model_id(model_id)
         data = prompt.encode("utf-8")
         if not data:
@@ -222,7 +301,7 @@ class InferenceClient:
         for record in receipt.events:
             event = record.event
             if isinstance(event, rt.inference.events.InferenceRequested):
-                return SubmittedRequest(
+                submitted = SubmittedRequest(
                     RequestId(event.request_id),
                     mid,
                     _ss58(event.executor),
@@ -232,15 +311,37 @@ class InferenceClient:
                     receipt.block_number,
                     input_cid,
                 )
+                number = receipt.block_number
+                timer.reached(
+                    StageName.PLACED,
+                    submitted.request_id,
+                    number,
+                    detail=f"request {submitted.request_id}, escrow {submitted.escrow}",
+                )
+                timer.reached(
+                    StageName.ASSIGNED,
+                    submitted.request_id,
+                    number,
+                    executor=submitted.executor,
+                    detail=f"executor {submitted.executor}, deadline block {submitted.deadline}",
+                )
+                return submitted
         raise ChainError("the request was included without an InferenceRequested event")
 
-    async def wait(self, request: SubmittedRequest) -> Settlement:
+    async def wait(
+        self, request: SubmittedRequest, on_stage: StageCallback | None = None
+    ) -> Settlement:
         """Follow blocks from the request's own until its terminal event.
 
         `InferencePaid` returns the settlement; `RequestExpired`, `ValidationFailed` and
-        `OutputTimedOut` raise `RequestFailed` with the terminal state.
+        `OutputTimedOut` raise `RequestFailed` with the terminal state. `on_stage` gets the
+        stages from RESULT_SUBMITTED to PAID (or EXPIRED / REJECTED).
         """
+        return await self._follow(request, StageTimer(on_stage))
+
+    async def _follow(self, request: SubmittedRequest, timer: StageTimer) -> Settlement:
         rid = request.request_id
+        drawn = False
         stream = self.chain.blocks(
             finalized=self.config.follow_finalized, start=request.block_number
         )
@@ -253,7 +354,54 @@ class InferenceClient:
                         event = record.event
                         if getattr(event, "request_id", None) != rid:
                             continue
+                        number = block.number
+                        if isinstance(event, rt.inference.events.ResultSubmitted):
+                            timer.reached(
+                                StageName.RESULT_SUBMITTED,
+                                rid,
+                                number,
+                                detail=f"{event.prompt_tokens} prompt + "
+                                f"{event.completion_tokens} completion tokens",
+                            )
+                        elif isinstance(event, rt.inference.events.ValidationRequested):
+                            drawn = True
+                            validator = _ss58(event.validator)
+                            timer.reached(
+                                StageName.VALIDATION_DRAWN,
+                                rid,
+                                number,
+                                validator=validator,
+                                detail=f"validator {validator}, by block {event.deadline}",
+                            )
+                        elif isinstance(event, rt.inference.events.OutputRequested):
+                            timer.reached(
+                                StageName.OUTPUT_REQUESTED,
+                                rid,
+                                number,
+                                detail=f"the output must be on-chain by block {event.deadline}",
+                            )
+                        elif isinstance(event, rt.inference.events.ValidationPassed):
+                            timer.reached(
+                                StageName.VALIDATED,
+                                rid,
+                                number,
+                                validator=_ss58(event.validator),
+                                detail="the validator confirmed the result",
+                            )
                         if isinstance(event, rt.inference.events.InferencePaid):
+                            if not drawn:
+                                timer.reached(
+                                    StageName.VALIDATION_DRAWN,
+                                    rid,
+                                    number,
+                                    detail="not sampled for validation",
+                                )
+                            timer.reached(
+                                StageName.PAID,
+                                rid,
+                                number,
+                                detail=f"cost {event.cost}, refund {event.refund}",
+                            )
                             return Settlement(
                                 rid,
                                 event.cost,
@@ -266,6 +414,13 @@ class InferenceClient:
                             refund = int(getattr(event, "refund", 0))
                             if record.name != "RequestExpired":
                                 refund = request.escrow  # a rejection refunds the escrow in full
+                            state = _FAILURES[record.name]
+                            timer.reached(
+                                StageName.EXPIRED if state == "Expired" else StageName.REJECTED,
+                                rid,
+                                number,
+                                detail=f"{record.name}; refund {refund}",
+                            )
                             raise RequestFailed(rid, _FAILURES[record.name], record.name, refund)
         except TimeoutError as exc:
             raise RequestTimeout(
@@ -276,9 +431,19 @@ class InferenceClient:
         raise RequestTimeout(f"request {rid}: the block stream ended")  # pragma: no cover
 
     async def fetch_result(
-        self, request: SubmittedRequest, settlement: Settlement
+        self,
+        request: SubmittedRequest,
+        settlement: Settlement,
+        on_stage: StageCallback | None = None,
     ) -> InferenceResult:
         """Fetch the output (executor first, then IPFS by CID), verify it, decode it."""
+        return await self._fetch(request, settlement, StageTimer(on_stage))
+
+    async def _fetch(
+        self, request: SubmittedRequest, settlement: Settlement, timer: StageTimer
+    ) -> InferenceResult:
+        import inference_engine  # torch: imported when first needed, so the CLI starts fast
+
         rid = request.request_id
         stored = await self._query(rt.inference.storage.requests(rid))
         if stored is None or stored.output_hash is None:
@@ -298,6 +463,12 @@ class InferenceClient:
             raise OutputTampered(
                 f"request {rid}: the output is bound to request {output.request_id!r}", source
             )
+        timer.reached(
+            StageName.OUTPUT_VERIFIED,
+            rid,
+            None,
+            detail=f"{len(data)} bytes from the {source}, hash matches the chain",
+        )
         return InferenceResult(
             request_id=rid,
             model_id=request.model_id,
@@ -419,6 +590,39 @@ class InferenceClient:
                 name,
             ) from receipt.error
         return receipt
+
+
+class RequestProgress:
+    """The stages of one `infer` as an async iterator; `result()` is its outcome.
+
+    The request runs in a task from the moment `InferenceClient.progress` returns; iterating
+    ends after its last stage, and raises the request's error if it failed. `cancel()` stops it.
+    """
+
+    def __init__(self, start: Callable[[StageCallback], Awaitable[InferenceResult]]) -> None:
+        self._queue: asyncio.Queue[Stage | None] = asyncio.Queue()
+        self._task = asyncio.ensure_future(start(self._queue.put_nowait))
+        self._task.add_done_callback(lambda _: self._queue.put_nowait(None))
+        self._ended = False
+
+    def __aiter__(self) -> RequestProgress:
+        return self
+
+    async def __anext__(self) -> Stage:
+        if not self._ended:
+            item = await self._queue.get()
+            if item is not None:
+                return item
+            self._ended = True
+        if not self._task.cancelled() and self._task.exception() is not None:
+            await self._task  # raises the request's error
+        raise StopAsyncIteration
+
+    async def result(self) -> InferenceResult:
+        return await self._task
+
+    def cancel(self) -> None:
+        self._task.cancel()
 
 
 class _TooLarge(Exception):

@@ -30,6 +30,9 @@ class InferenceClientConfig:
     follow_finalized: bool = True
     #: Longest wall-clock wait for a terminal event, in seconds
     wait_timeout_s: float = 600.0
+    #: Longest wait for a node that accepts the connection but does not answer, in seconds
+    #: (a refused connection fails within about a second)
+    connect_timeout_s: float = 15.0
     #: Timeout of one HTTP request to the executor, in seconds
     http_timeout_s: float = 10.0
     #: Attempts at the executor's endpoint before falling back to IPFS or giving up
@@ -43,7 +46,7 @@ class InferenceClientConfig:
             raise ConfigError(f"chain_url must be ws:// or wss://, not {self.chain_url!r}")
         if self.deadline_blocks < 1:
             raise ConfigError("deadline_blocks must be >= 1")
-        if self.wait_timeout_s <= 0 or self.http_timeout_s <= 0:
+        if self.wait_timeout_s <= 0 or self.http_timeout_s <= 0 or self.connect_timeout_s <= 0:
             raise ConfigError("timeouts must be positive")
         if self.fetch_attempts < 1 or self.max_output_bytes < 1 or self.fetch_backoff_s < 0:
             raise ConfigError("fetch_attempts and max_output_bytes must be >= 1")

@@ -9,6 +9,7 @@ __all__ = [
     "InputUnavailable",
     "KeyLoadError",
     "ModelUnavailable",
+    "NodeUnreachable",
     "OutputTampered",
     "OutputUnavailable",
     "RequestFailed",
@@ -31,6 +32,36 @@ class KeyLoadError(InferenceClientError):
 
 class ChainError(InferenceClientError):
     """The node could not be reached, or it refused an extrinsic."""
+
+
+class NodeUnreachable(ChainError):
+    """Nothing usable answers at the node's URL (refused, or no answer in time); the message
+    names the setting that holds the URL and how to start a local chain."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        reason = _reason(cause)
+        super().__init__(
+            f"cannot reach the node at {url} ({reason}).\n"
+            "  The URL is the chain_url setting: --url, $INFER_CHAIN_URL, or chain_url in the\n"
+            "  config file (--config / $INFER_CONFIG).\n"
+            "  For a local development chain run `devnode --dev` (ws://127.0.0.1:9944)."
+        )
+        self.url = url
+        self.reason = reason
+
+
+def _reason(exc: BaseException) -> str:
+    """ "connection refused", "no answer within 5 s", ... from the chain of causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError) or type(seen).__name__ == "WebSocketTimeoutException":
+            return "it accepted the connection but did not answer in time"
+        if isinstance(seen, OSError) and seen.strerror:
+            return str(seen.strerror).lower()
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
 
 
 class ModelUnavailable(InferenceClientError):
