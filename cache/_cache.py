@@ -205,10 +205,12 @@ class ModelCache(Generic[M]):
 
     def metrics(self) -> CacheMetrics:
         tier2_evictions = self._tier2.evicted if self._tier2 is not None else 0
+        tier2_retries = self._tier2.retries if self._tier2 is not None else 0
         return replace(
             self._m,
             tier1_bytes=self._tier1_bytes,
             tier2_evictions=tier2_evictions,
+            tier2_retries=tier2_retries,
             evictions=tuple(self._evictions),
         )
 

@@ -6,6 +6,14 @@ that sees a manifest sees every chunk, or (after Redis evicted one) a gap that i
 a miss. Reads are pipelined, ``pipeline_chunks`` chunks per round trip, the next batch in
 flight while a worker thread hashes and writes the current one. Every Redis failure or
 timeout becomes ``TierUnavailableError``.
+
+On a Redis Cluster (redis-py's asyncio ``RedisCluster``) every key of a model carries its CID
+as a hash tag and the size index has a tag of its own, so each script, ``MULTI`` and
+pipeline touches one slot; redis-py follows ``MOVED``/``ASK`` redirects. A call that fails
+because a master died (connection refused, ``CLUSTERDOWN`` while the replica is elected,
+``TRYAGAIN``) is retried against the re-read topology for ``redis_failover_wait`` seconds,
+so requests running through a failover finish on the promoted replica. Chunks stay verified
+against their manifest hashes, whichever node serves them.
 """
 
 from __future__ import annotations
@@ -19,9 +27,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    ClusterDownError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._errors import ChunkCorruptError, ManifestError, TierUnavailableError
 from ._manifest import (
@@ -35,9 +52,41 @@ from ._manifest import (
     read_chunks,
     safe_relpath,
 )
-from ._types import CacheConfig, ModelKey
+from ._types import CLUSTER_SCHEMES, CacheConfig, ModelKey, cluster_seeds, parse_seed
 
 T = TypeVar("T")
+
+Client = aioredis.Redis | RedisCluster
+
+# Errors a Redis Cluster raises while a master is gone or being replaced: worth retrying.
+_FAILOVER_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterDownError,
+    TryAgainError,
+    SlotNotCoveredError,
+    RedisClusterException,
+    OSError,
+)
+_FAILOVER_BACKOFF = (0.05, 0.1, 0.2, 0.25)
+
+# Publishes a fill (KEYS: manifest, then staging and final key of each chunk; ARGV: the
+# manifest): every chunk renamed into place and made persistent, the manifest set last.
+# Idempotent, so a cluster retry after a lost reply is safe.
+_PUBLISH = """
+local n = (#KEYS - 1) / 2
+for i = 1, n do
+  if redis.call('exists', KEYS[1 + i]) == 1 then
+    redis.call('rename', KEYS[1 + i], KEYS[1 + n + i])
+    redis.call('persist', KEYS[1 + n + i])
+  elseif redis.call('exists', KEYS[1 + n + i]) == 0 then
+    -- (already in place: a retried publish whose first reply was lost)
+    return redis.error_reply('staging chunk ' .. (i - 1) .. ' expired before the publish')
+  end
+end
+redis.call('set', KEYS[1], ARGV[1])
+return n
+"""
 
 # Extends the fill lock only if it still holds our token.
 _EXTEND = """
@@ -108,6 +157,11 @@ redis.call('hset', meta, 'bytes', string.format('%.0f', total + size))
 return out
 """
 
+# The index's total and every model's size, read at one instant (KEYS: meta, sizes).
+_INDEXED = """
+return {redis.call('hget', KEYS[1], 'bytes') or '0', redis.call('hgetall', KEYS[2])}
+"""
+
 # Removes a cid from the index (its entry was dropped as corrupt or incomplete).
 _FORGET = """
 local s = redis.call('hget', KEYS[2], ARGV[1])
@@ -133,14 +187,33 @@ class TierMiss(Exception):
     """Internal: the entry is absent or incomplete."""
 
 
-def make_client(url: str, timeout: float) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        decode_responses=False,
-    )
+def make_client(url: str | tuple[str, ...], timeout: float) -> Client:
+    """A client for one Redis (``redis://``) or a Redis Cluster (``redis+cluster://`` seeds,
+    or a tuple of ``host:port``). redis-py's own retries are off: the tier decides (a single
+    Redis fails fast; a cluster is retried through failovers, see ``RedisTier._call``)."""
+    common: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": False,
+    }
+    if isinstance(url, tuple) or url.startswith(CLUSTER_SCHEMES):
+        user: str | None = None
+        password: str | None = None
+        tls = False
+        if isinstance(url, tuple):
+            seeds = [parse_seed(seed) for seed in url]
+        else:
+            seeds, user, password, tls = cluster_seeds(url)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in seeds],
+            username=user,
+            password=password,
+            ssl=tls,
+            cluster_error_retry_attempts=0,
+            **common,
+        )
+    return aioredis.Redis.from_url(url, **common)
 
 
 class _ChunkWriter:
@@ -181,11 +254,13 @@ class RedisTier:
     """Tier 2 on one Redis client. With ``config.tier2_capacity`` it keeps a shared size index
     and evicts whole models to stay under it (see ``admit``)."""
 
-    def __init__(self, client: aioredis.Redis, config: CacheConfig) -> None:
+    def __init__(self, client: Client, config: CacheConfig) -> None:
         self.client = client
         self.config = config
+        self.cluster = isinstance(client, RedisCluster)
         self.index = IndexKeys(config.redis_prefix)
         self.evicted = 0  # models this client evicted to keep the budget
+        self.retries = 0  # cluster calls retried through a failover
 
     async def admit(self, key: ModelKey, size: int, *, hit: bool = False) -> Admission:
         """Account ``size`` bytes for ``key`` in the shared index, evicting to make room.
@@ -218,22 +293,36 @@ class RedisTier:
     async def indexed(self) -> tuple[int, dict[ModelKey, int]]:
         """The index's total bytes and each model's size (for checks and metrics)."""
 
-        async def op() -> tuple[bytes | None, dict[bytes, bytes]]:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hget(self.index.meta, "bytes")
-            pipe.hgetall(self.index.sizes)
-            total, sizes = await pipe.execute()
-            return total, sizes
+        keys = [self.index.meta, self.index.sizes]
 
-        total, sizes = await self._call("index", op)
-        return int(total or 0), {ModelKey(k.decode()): int(v) for k, v in sizes.items()}
+        async def op() -> list[Any]:
+            return await self.client.eval(_INDEXED, len(keys), *keys)  # type: ignore[no-any-return, misc]
+
+        total, flat = await self._call("index", op)
+        pairs = zip(flat[0::2], flat[1::2], strict=True)
+        return int(total or 0), {ModelKey(k.decode()): int(v) for k, v in pairs}
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        try:
-            async with asyncio.timeout(self.config.redis_timeout):
-                return await op()
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise TierUnavailableError(f"redis {what} failed: {exc!r}") from exc
+        """Run ``op`` (which builds its commands afresh: it may run more than once).
+
+        One Redis: one attempt within ``redis_timeout``. A cluster: attempts are repeated
+        while the error is one of a failover, until ``redis_failover_wait`` has passed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.redis_failover_wait
+        attempt = 0
+        while True:
+            try:
+                async with asyncio.timeout(self.config.redis_timeout):
+                    return await op()
+            except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
+                transient = isinstance(exc, (*_FAILOVER_ERRORS, TimeoutError))
+                if not (self.cluster and transient) or loop.time() >= deadline:
+                    raise TierUnavailableError(f"redis {what} failed: {exc!r}") from exc
+                self.retries += 1
+                pause = _FAILOVER_BACKOFF[min(attempt, len(_FAILOVER_BACKOFF) - 1)]
+                attempt += 1
+                await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
 
     def keys(self, key: ModelKey) -> Keys:
         return Keys(self.config.redis_prefix, key)
@@ -322,21 +411,30 @@ class RedisTier:
         total = 0
         try:
             while batch := await asyncio.to_thread(next_batch):
-                pipe = self.client.pipeline(transaction=False)
+                first = len(hashes)
+
+                async def store(batch: list[tuple[bytes, str]] = batch, first: int = first) -> None:
+                    pipe = self.client.pipeline(transaction=False)
+                    for offset, (data, _) in enumerate(batch):
+                        pipe.set(keys.staging(token, first + offset), data, px=ttl_ms)
+                    await pipe.execute()
+
+                await self._call("write", store)
                 for data, digest in batch:
-                    pipe.set(keys.staging(token, len(hashes)), data, px=ttl_ms)
                     hashes.append(digest)
                     total += len(data)
-                await self._call("write", pipe.execute)
         finally:
             reader.close()
         manifest = Manifest(key, chunk_size, is_dir, entries, tuple(hashes))
-        publish = self.client.pipeline(transaction=True)
-        for index in range(len(hashes)):
-            publish.rename(keys.staging(token, index), keys.chunk(index))
-            publish.persist(keys.chunk(index))
-        publish.set(keys.manifest, manifest.encode())
-        await self._call("publish", publish.execute)
+        staged = [keys.staging(token, i) for i in range(len(hashes))]
+        final = [keys.chunk(i) for i in range(len(hashes))]
+        names = [keys.manifest, *staged, *final]
+
+        async def publish() -> object:
+            # One script on the model's slot: atomic on one Redis and on a cluster alike.
+            return await self.client.eval(_PUBLISH, len(names), *names, manifest.encode())  # type: ignore[misc]
+
+        await self._call("publish", publish)
         # Another daemon's admission may have evicted this entry between our admission and
         # the publish: account for it again (a no-op when it is still indexed).
         await self.admit(key, size)

@@ -21,14 +21,16 @@ class CacheConfig:
     """How big each tier is and how hard to try.
 
     ``tier1_capacity`` is bytes of (device) memory for loaded models, as the loader measures
-    them. ``disk_capacity`` caps the local model directory ``disk_dir``. ``redis_url`` of
-    ``None`` disables tier 2.
+    them. ``disk_capacity`` caps the local model directory ``disk_dir``. ``redis_url`` names
+    tier 2: one Redis (``redis://host:port/db``), or a Redis Cluster by its seed nodes, as a
+    ``redis+cluster://host:port,host:port`` URL or a tuple of ``host:port`` strings (any live
+    seed is enough; the client learns the rest of the cluster from it). ``None`` disables it.
     """
 
     disk_dir: Path
     tier1_capacity: int = 8 * GiB
     disk_capacity: int = 64 * GiB
-    redis_url: str | None = None
+    redis_url: str | tuple[str, ...] | None = None
     # Every key starts with this prefix; the CID goes in a {hash tag} so a model's keys share
     # one Redis Cluster slot (multi-key publish stays atomic there too).
     redis_prefix: str = "mc"
@@ -46,6 +48,11 @@ class CacheConfig:
     redis_timeout: float = 5.0
     # After a Redis failure, tier 2 is skipped for this long before it is tried again.
     redis_retry_after: float = 5.0
+    # On a Redis Cluster, a call that fails because a node is unreachable or the cluster is
+    # electing a new master (connection refused, CLUSTERDOWN, TRYAGAIN) is retried, against
+    # the topology the client re-reads each time, for up to this long before tier 2 counts as
+    # down: long enough for a replica to be promoted (about 2 x cluster-node-timeout).
+    redis_failover_wait: float = 10.0
     # The cross-daemon fill lock expires after this long (a crashed filler frees it).
     fill_lock_ttl: float = 120.0
     # How long a daemon waits for another daemon's fill before fetching from the origin itself.
@@ -76,6 +83,49 @@ class CacheConfig:
             raise ValueError("room_timeout must be positive")
         if "{" in self.redis_prefix or "}" in self.redis_prefix:
             raise ValueError("redis_prefix must not contain braces")
+        if self.redis_failover_wait < 0:
+            raise ValueError("redis_failover_wait must be >= 0")
+        if isinstance(self.redis_url, tuple):
+            if not self.redis_url:
+                raise ValueError("a Redis Cluster needs at least one seed node")
+            for seed in self.redis_url:
+                parse_seed(seed)
+        elif self.redis_url is not None and self.redis_url.startswith(CLUSTER_SCHEMES):
+            cluster_seeds(self.redis_url)
+
+    @property
+    def redis_cluster(self) -> bool:
+        """Whether tier 2 is a Redis Cluster (seed nodes) rather than one Redis."""
+        url = self.redis_url
+        return isinstance(url, tuple) or (url is not None and url.startswith(CLUSTER_SCHEMES))
+
+
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def parse_seed(seed: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) of one cluster seed node; ``ValueError`` otherwise."""
+    host, sep, port = seed.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"a cluster seed node is host:port, not {seed!r}")
+    return host, int(port)
+
+
+def cluster_seeds(url: str) -> tuple[list[tuple[str, int]], str | None, str | None, bool]:
+    """The seed nodes, user, password and TLS flag of a ``redis+cluster://`` URL."""
+    tls = url.startswith("rediss+")
+    rest = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+    user: str | None = None
+    password: str | None = None
+    if "@" in rest:
+        credentials, rest = rest.rsplit("@", 1)
+        name, sep, secret = credentials.partition(":")
+        user, password = (name or None, secret) if sep else (None, name)
+    seeds = [parse_seed(part) for part in rest.split(",") if part.strip()]
+    if not seeds:
+        raise ValueError("a redis+cluster:// URL names at least one host:port")
+    return seeds, user, password, tls
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +156,8 @@ class CacheMetrics:
     tier2_bypassed: int = 0
     # Models this daemon evicted from tier 2 to keep it under ``tier2_capacity``.
     tier2_evictions: int = 0
+    # Redis Cluster calls retried through a failover (node gone, CLUSTERDOWN, TRYAGAIN).
+    tier2_retries: int = 0
     loads: int = 0
     load_seconds: float = 0.0
     tier1_bytes: int = 0
