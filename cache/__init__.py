@@ -27,7 +27,7 @@ from ._errors import (
     TierUnavailableError,
 )
 from ._manifest import FileEntry, IndexKeys, Keys, Manifest
-from ._origin import EngineLoader, IpfsOrigin, ModelLoader, Origin
+from ._origin import EngineLoader, IpfsOrigin, ModelLoader, Origin, PinningOrigin
 from ._policy import POLICIES, EvictionPolicy, GreedyDualPolicy, LRUPolicy, make_policy
 from ._redis_tier import Admission, RedisTier, make_client
 from ._sim import (
@@ -80,6 +80,7 @@ __all__ = [
     "ModelTooLargeError",
     "Origin",
     "OriginError",
+    "PinningOrigin",
     "RedisTier",
     "SimResult",
     "TierUnavailableError",

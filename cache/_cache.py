@@ -27,7 +27,7 @@ from ._errors import (
     ModelTooLargeError,
     TierUnavailableError,
 )
-from ._origin import ModelLoader, Origin
+from ._origin import ModelLoader, Origin, PinningOrigin
 from ._policy import make_policy
 from ._redis_tier import RedisTier, TierMiss, make_client
 from ._types import CacheConfig, CacheMetrics, Eviction, ModelKey
@@ -147,6 +147,7 @@ class ModelCache(Generic[M]):
         self._tier2: RedisTier | None = None
         if config.redis_url is not None:
             self._tier2 = RedisTier(make_client(config.redis_url, config.redis_timeout), config)
+            self._tier2.on_evicted = self._left_a_tier
         self._redis_down_until = 0.0
         self._closed = False
         self._m = CacheMetrics()
@@ -441,6 +442,7 @@ class ModelCache(Generic[M]):
             log.info("tier 1 evicts %s (%d bytes, cached %.1f s)", victim, entry.size, age)
             free += entry.size
             victims.append(entry)
+            self._left_a_tier(victim)
         return victims
 
     def _drop(self, key: ModelKey) -> CachedModel[M]:
@@ -475,6 +477,7 @@ class ModelCache(Generic[M]):
         dropped = [self._drop(key)]
         self._notify_room()
         await self._release_models(dropped)
+        self._left_a_tier(key)
         return True
 
     # -- the local directory, tier 2 and the origin -----------------------------------------
@@ -632,6 +635,8 @@ class ModelCache(Generic[M]):
     async def _reserve_disk(self, key: ModelKey, size: int) -> None:
         evicted = await asyncio.to_thread(self._disk.reserve, size, key)
         self._evictions.extend(evicted)
+        for eviction in evicted:
+            self._left_a_tier(eviction.key)
 
     async def _from_origin(self, key: ModelKey) -> Path:
         staging = await asyncio.to_thread(self._disk.staging)
@@ -652,6 +657,70 @@ class ModelCache(Generic[M]):
             raise
         self._count(bytes_from_origin=size)
         return await asyncio.to_thread(self._commit, key, dest, staging)
+
+    # -- what the origin keeps (pins) -------------------------------------------------------
+
+    async def held(self, key: ModelKey | str) -> frozenset[str]:
+        """The tiers holding ``key`` now, as this cache sees them: ``tier1``, ``disk``,
+        ``tier2``, or ``filling`` while a fill of it runs here. A tier 2 that cannot be asked
+        (Redis down) counts as holding it: that cannot be ruled out."""
+        key = ModelKey(str(key))
+        found: set[str] = set()
+        if key in self._tier1:
+            found.add("tier1")
+        if key in self._fills or key in self._local_inflight:
+            found.add("filling")
+        if await asyncio.to_thread(self._disk.path(key).exists):
+            found.add("disk")
+        if self._tier2 is not None:
+            try:
+                if await self._tier2.has(key):
+                    found.add("tier2")
+            except TierUnavailableError:
+                found.add("tier2")
+        return frozenset(found)
+
+    async def release_unheld(self, keys: Iterable[ModelKey | str] | None = None) -> list[ModelKey]:
+        """Release at the origin (unpin) what it keeps for us that no tier holds any more.
+
+        Only for a ``PinningOrigin`` (``IpfsOrigin(pin_name=...)``). Evictions by this cache
+        trigger it for their model; call it now and then (``keys=None``: everything the
+        origin keeps) for models another daemon evicted from the shared tier 2.
+        """
+        origin = self.origin
+        if not isinstance(origin, PinningOrigin):
+            return []
+        candidates = await origin.kept() if keys is None else {ModelKey(str(k)) for k in keys}
+        released: list[ModelKey] = []
+        for key in sorted(candidates):
+            if not await self.held(key):
+                await origin.release(key)
+                released.append(key)
+                log.info("%s is in no tier any more: released at the origin", key)
+        return released
+
+    async def retire(self, key: ModelKey | str) -> None:
+        """A deprecated model: out of tier 1 now if no lease holds it, and released at the
+        origin (unpinned) whatever the tiers hold; its files age out of disk and tier 2."""
+        key = ModelKey(str(key))
+        await self.evict(key)
+        if isinstance(self.origin, PinningOrigin):
+            await self.origin.release(key)
+
+    def _left_a_tier(self, key: ModelKey) -> None:
+        """A tier dropped ``key``: release it at the origin if no tier holds it (background)."""
+        if not isinstance(self.origin, PinningOrigin) or self._closed:
+            return
+
+        async def check() -> None:
+            try:
+                await self.release_unheld([key])
+            except CacheError as exc:
+                log.warning("could not release %s at the origin: %s", key, exc)
+
+        task = asyncio.create_task(check(), name=f"cache-release-{key}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- preloading -------------------------------------------------------------------------
 

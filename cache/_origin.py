@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from ipfs_store import IpfsStore, IpfsStoreError
+from ipfs_store import ContentNotFound, IpfsStore, IpfsStoreError
 
 from ._errors import OriginError
 from ._types import ModelKey
@@ -19,6 +19,19 @@ class Origin(Protocol):
 
     async def fetch(self, key: ModelKey, dest: Path) -> int:
         """Materialise ``key`` at ``dest`` (which must not exist); return its bytes."""
+        ...
+
+
+@runtime_checkable
+class PinningOrigin(Origin, Protocol):
+    """An origin that keeps what it delivered (pins), until the cache releases it."""
+
+    async def release(self, key: ModelKey) -> None:
+        """The model left every tier: stop keeping it (idempotent)."""
+        ...
+
+    async def kept(self) -> set[ModelKey]:
+        """The models this origin keeps now (for a sweep after restarts)."""
         ...
 
 
@@ -41,18 +54,49 @@ class ModelLoader(Protocol[M]):
 
 
 class IpfsOrigin:
-    """``ipfs_store`` as the origin; its errors become ``OriginError``."""
+    """``ipfs_store`` as the origin; its errors become ``OriginError``.
 
-    def __init__(self, store: IpfsStore, *, max_size: int | None = None) -> None:
+    With ``pin_name``, every model fetched is pinned in the local Kubo under that name (so
+    Kubo's garbage collector never takes a model in use, and it can be served again from this
+    node alone), and ``release`` unpins it when the cache no longer holds it in any tier.
+    Only pins of that name are ever removed.
+    """
+
+    def __init__(
+        self, store: IpfsStore, *, max_size: int | None = None, pin_name: str | None = None
+    ) -> None:
         self.store = store
         self.max_size = max_size
+        self.pin_name = pin_name
 
     async def fetch(self, key: ModelKey, dest: Path) -> int:
         try:
             result = await self.store.fetch(key, dest, max_size=self.max_size)
+            if self.pin_name is not None:
+                # Every block is local now: the pin is a walk of the local DAG, no transfer.
+                await self.store.pin(key, name=self.pin_name)
         except IpfsStoreError as exc:
             raise OriginError(f"origin could not deliver {key}: {exc}") from exc
         return result.size
+
+    async def release(self, key: ModelKey) -> None:
+        if self.pin_name is None:
+            return
+        try:
+            if str(key) in {str(c) for c in await self.store.pins(name=self.pin_name)}:
+                await self.store.unpin(key)
+        except ContentNotFound:
+            pass  # not pinned (any more)
+        except IpfsStoreError as exc:
+            raise OriginError(f"could not unpin {key}: {exc}") from exc
+
+    async def kept(self) -> set[ModelKey]:
+        if self.pin_name is None:
+            return set()
+        try:
+            return {ModelKey(str(c)) for c in await self.store.pins(name=self.pin_name)}
+        except IpfsStoreError as exc:
+            raise OriginError(f"could not list pins: {exc}") from exc
 
 
 class EngineLoader:

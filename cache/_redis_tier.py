@@ -261,6 +261,8 @@ class RedisTier:
         self.index = IndexKeys(config.redis_prefix)
         self.evicted = 0  # models this client evicted to keep the budget
         self.retries = 0  # cluster calls retried through a failover
+        # Told of each model this client evicted (the cache releases its pin if no tier holds it).
+        self.on_evicted: Callable[[ModelKey], None] | None = None
 
     async def admit(self, key: ModelKey, size: int, *, hit: bool = False) -> Admission:
         """Account ``size`` bytes for ``key`` in the shared index, evicting to make room.
@@ -288,6 +290,8 @@ class RedisTier:
             if manifest is not None:
                 await self._delete(manifest)
             self.evicted += 1
+            if self.on_evicted is not None:
+                self.on_evicted(victim)
         return Admission(int(reply[0]) != 0, victims)
 
     async def indexed(self) -> tuple[int, dict[ModelKey, int]]:
@@ -326,6 +330,11 @@ class RedisTier:
 
     def keys(self, key: ModelKey) -> Keys:
         return Keys(self.config.redis_prefix, key)
+
+    async def has(self, key: ModelKey) -> bool:
+        """Whether a manifest for ``key`` is published (its chunks are not checked)."""
+        manifest = self.keys(key).manifest
+        return bool(await self._call("exists", lambda: self.client.exists(manifest)))
 
     async def manifest(self, key: ModelKey) -> Manifest | None:
         raw: bytes | None = await self._call(
