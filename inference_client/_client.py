@@ -55,7 +55,7 @@ V = TypeVar("V")
 PALLETS = ("System", "ModelRegistry", "Providers", "Inference")
 MAX_INLINE_INPUT = rt.inference.constants.MAX_INLINE_INPUT
 #: A refused connection is retried this long (a node that is just starting), then reported
-REFUSED_WINDOW_S = 1.0
+REFUSED_WINDOW_S = 0.3
 #: Outputs smaller than this are hashed and decoded on the event loop (well under a millisecond)
 _INLINE_WORK = 256 * 1024
 _FAILURES = {

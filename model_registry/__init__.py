@@ -1,15 +1,17 @@
 """Model authors' tools: check a model directory, upload it to IPFS, register and price it.
 
 `model-registry register ./model-dir --name ... --task ... --price ... --currency ...` is the
-command line (docs/model_registry.md); `ModelRegistryClient` is the same as a Python API.
+command line (`register --check ./model-dir` shows what would be registered, offline) (docs/model_registry.md); `ModelRegistryClient` is the same as a Python API.
 """
 
+from ._check import Finding, ModelFile, RegistrationPlan, plan_registration
 from ._config import RegistryConfig
 from ._errors import (
     BadModelDir,
     ChainFailure,
     HostileModel,
     IpfsUnavailable,
+    NodeUnreachable,
     RegistryConfigError,
     RegistryError,
 )
@@ -30,13 +32,17 @@ __all__ = [
     "TASKS",
     "BadModelDir",
     "ChainFailure",
+    "Finding",
     "HostileModel",
     "IpfsUnavailable",
+    "ModelFile",
     "ModelId",
     "ModelRecord",
     "ModelRegistryClient",
     "ModelVersionRecord",
+    "NodeUnreachable",
     "Progress",
+    "RegistrationPlan",
     "RegistryConfig",
     "RegistryConfigError",
     "RegistryError",
@@ -45,4 +51,5 @@ __all__ = [
     "parse_author_share",
     "parse_currency",
     "parse_model_id",
+    "plan_registration",
 ]

@@ -13,18 +13,23 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
 
 from substrateinterface import Keypair
 
 import runtime_types
 
+from ._check import RegistrationPlan, plan_registration
 from ._config import RegistryConfig
-from ._errors import RegistryConfigError, RegistryError
+from ._errors import BadModelDir, HostileModel, RegistryConfigError, RegistryError
 from ._registry import ModelRegistryClient
 from ._types import TASKS, ModelRecord, parse_author_share, parse_currency
 
 ENV_PREFIX = "MODEL_REGISTRY_"
+T = TypeVar("T")
+#: A connection still pending after this long gets a visible "waiting for ..." line
+WAITING_AFTER_S = 2.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,10 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     register = sub.add_parser("register", parents=[common], help="check, upload and register")
     register.add_argument("model_dir")
-    register.add_argument("--name", required=True)
-    register.add_argument("--task", required=True, choices=sorted(TASKS))
-    register.add_argument("--price", type=int, required=True, help="per 1,000 tokens")
-    register.add_argument("--currency", required=True, help="currency id, or INFER / USDD")
+    register.add_argument(
+        "--check",
+        action="store_true",
+        help="only show what would be registered and every safety finding (no upload, no key)",
+    )
+    register.add_argument("--name", help="required unless --check")
+    register.add_argument("--task", choices=sorted(TASKS), help="required unless --check")
+    register.add_argument("--price", type=int, help="per 1,000 tokens (required unless --check)")
+    register.add_argument("--currency", help="currency id, or INFER / USDD (unless --check)")
     register.add_argument(
         "--author-share", default="10%", help="author's cut of each payment (25%%, 0.25)"
     )
@@ -90,16 +100,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     _print(args, result)
+    if isinstance(result, RegistrationPlan) and not result.ok:
+        unsafe = any(f.kind != "unloadable" for f in result.findings)
+        return HostileModel.exit_code if unsafe else BadModelDir.exit_code
     return 0
 
 
 async def _dispatch(args: argparse.Namespace, config: RegistryConfig) -> Any:
     command: str = args.command
+    if command == "register" and args.check:
+        return await asyncio.to_thread(_plan, args.model_dir)
+    if command == "register":
+        missing = [
+            f"--{n}" for n in ("name", "task", "price", "currency") if getattr(args, n) is None
+        ]
+        if missing:
+            raise RegistryConfigError(f"register needs {', '.join(missing)} (or --check)")
+    waiting = (
+        f"model-registry: waiting for the node at {config.chain_url} (it accepted the "
+        f"connection but has not answered yet; giving up after {config.connect_timeout_s:g} s: "
+        "connect_timeout_s)"
+    )
     if command in ("list", "show"):
-        async with ModelRegistryClient(config) as client:
+        client = ModelRegistryClient(config)
+        try:
+            await _announce_if_slow(client.connect(), waiting, args.quiet)
             if command == "list":
                 return await client.list_models(args.owner)
             return await client.show(args.model_id)
+        finally:
+            await client.close()
     keypair = _keypair(args.key_file)
     progress = None if args.quiet else ProgressBar(sys.stderr)
     try:
@@ -127,6 +157,48 @@ async def _dispatch(args: argparse.Namespace, config: RegistryConfig) -> Any:
             progress.finish()
 
 
+async def _announce_if_slow(work: Awaitable[T], message: str, quiet: bool) -> T:
+    """Await `work`; if it takes over WAITING_AFTER_S, say on stderr what we wait for."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=WAITING_AFTER_S)
+    if not done and not quiet:
+        print(message, file=sys.stderr, flush=True)
+    return await task
+
+
+def _plan(model_dir: str) -> RegistrationPlan:
+    if not Path(model_dir).is_dir():
+        raise BadModelDir(f"{model_dir} is not a directory")
+    return plan_registration(model_dir)
+
+
+def _print_plan(plan: RegistrationPlan) -> None:
+    mib = 1024 * 1024
+    verdict = "would register" if plan.ok else "would be REFUSED"
+    print(f"{plan.directory}: {verdict}")
+    print(
+        f"  {'files':<13} {len(plan.files)}, {plan.size_bytes:,} bytes ({plan.size_bytes / mib:.1f} MiB)"
+    )
+    for f in plan.files:
+        print(f"    {f.path:<40} {f.size_bytes:>14,}")
+    arch = f"{plan.architecture} ({plan.model_type})" if plan.architecture else "-"
+    print(f"  {'architecture':<13} {arch}")
+    print(f"  {'dtype':<13} {plan.dtype or '-'}")
+    print(f"  {'parameters':<13} {f'{plan.parameters:,}' if plan.parameters is not None else '-'}")
+    if plan.memory_gpu_bytes is not None and plan.memory_cpu_bytes is not None:
+        print(
+            f"  {'memory':<13} {plan.memory_gpu_bytes / mib:.1f} MiB on a GPU (bfloat16), "
+            f"{plan.memory_cpu_bytes / mib:.1f} MiB on a CPU (float32), for one 2,048-token context"
+        )
+    print(f"  {'CID':<13} {plan.cid}")
+    if plan.ok:
+        print(f"  {'safety':<13} no findings")
+    else:
+        print(f"  {'safety':<13} {len(plan.findings)} finding(s):")
+        for finding in plan.findings:
+            print(f"    \u2718 {finding.kind}: {finding.message}")
+
+
 def _keypair(key_file: str | None) -> Keypair:
     try:
         return runtime_types.load_keypair(key_file, ENV_PREFIX)
@@ -141,6 +213,9 @@ def _price(value: int) -> int:
 
 
 def _print(args: argparse.Namespace, result: Any) -> None:
+    if isinstance(result, RegistrationPlan) and not args.json:
+        _print_plan(result)
+        return
     if args.json:
         if isinstance(result, list):
             print(json.dumps([dataclasses.asdict(r) for r in result], indent=2))

@@ -7,6 +7,7 @@ __all__ = [
     "ChainFailure",
     "HostileModel",
     "IpfsUnavailable",
+    "NodeUnreachable",
     "RegistryConfigError",
     "RegistryError",
 ]
@@ -56,3 +57,40 @@ class ChainFailure(RegistryError):
     def __init__(self, message: str, error: str | None = None) -> None:
         super().__init__(message)
         self.error = error
+
+
+class NodeUnreachable(ChainFailure):
+    """Nothing usable answers at the node's URL (refused, or no answer in time); the message
+    names the setting that holds the URL and how to start a local chain."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"cannot reach the node at {url} ({reason}).\n"
+            "  The URL is the chain_url setting: --url, $MODEL_REGISTRY_CHAIN_URL, or chain_url\n"
+            "  in the config file (--config / $MODEL_REGISTRY_CONFIG).\n"
+            "  For a local development chain run `devnode --dev` (ws://127.0.0.1:9944)."
+        )
+        self.url = url
+        self.reason = reason
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """ "connection refused", "it accepted the connection but did not answer in time", ..."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError) or type(seen).__name__ == "WebSocketTimeoutException":
+            return "it accepted the connection but did not answer in time"
+        if isinstance(seen, OSError) and seen.strerror:
+            return str(seen.strerror).lower()
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
+
+
+def kubo_hint(url: str) -> str:
+    return (
+        f"\n  The Kubo URL is the ipfs_api_url setting ({url}): --ipfs-api,\n"
+        "  $MODEL_REGISTRY_IPFS_API_URL, or ipfs_api_url in the config file.\n"
+        "  Start a local Kubo with `ipfs daemon` (API on http://127.0.0.1:5001)."
+    )

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from substrateinterface import Keypair
 from substrateinterface.utils.ss58 import ss58_encode
 
-import inference_engine
 import ipfs_store
 from runtime_types import (
     ChainClient,
     ChainClientError,
     ClientConfig,
+    ConnectionLost,
     ModuleError,
     Receipt,
     StorageEntry,
@@ -25,8 +25,20 @@ from runtime_types import (
 from runtime_types.generated import devnode as rt
 
 from ._config import RegistryConfig
-from ._errors import BadModelDir, ChainFailure, HostileModel, IpfsUnavailable, RegistryError
+from ._errors import (
+    BadModelDir,
+    ChainFailure,
+    HostileModel,
+    IpfsUnavailable,
+    NodeUnreachable,
+    RegistryError,
+    kubo_hint,
+    unreachable_reason,
+)
 from ._types import TASKS, ModelId, ModelRecord, ModelVersionRecord, parse_model_id
+
+if TYPE_CHECKING:
+    import inference_engine
 
 __all__ = ["ModelRegistryClient", "Progress", "UploadedModel", "check_model_dir"]
 
@@ -34,6 +46,8 @@ __all__ = ["ModelRegistryClient", "Progress", "UploadedModel", "check_model_dir"
 Progress = Callable[[int, int | None], None]
 V = TypeVar("V")
 PALLETS = ("System", "ModelRegistry", "Providers")
+#: A refused connection is retried this long (a node that is just starting), then reported
+REFUSED_WINDOW_S = 0.3
 
 
 def check_model_dir(path: str | Path) -> inference_engine.ModelManifest:
@@ -42,6 +56,8 @@ def check_model_dir(path: str | Path) -> inference_engine.ModelManifest:
     `HostileModel` for pickle weights, remote code or an architecture outside the allow-list;
     `BadModelDir` for anything else that would not load.
     """
+    import inference_engine  # torch: only when a directory is checked, so the CLI starts fast
+
     directory = Path(path)
     if not directory.is_dir():
         raise BadModelDir(f"{directory} is not a directory")
@@ -84,10 +100,15 @@ class ModelRegistryClient:
                     pallets=PALLETS,
                     submit_timeout=self.config.submit_timeout_s,
                     reconnect_timeout=self.config.connect_timeout_s,
+                    connect_timeout=REFUSED_WINDOW_S,
+                    socket_timeout=self.config.connect_timeout_s,
                 ),
             )
             try:
                 await chain.connect()
+            except ConnectionLost as exc:
+                await chain.close()
+                raise NodeUnreachable(self.config.chain_url, unreachable_reason(exc)) from exc
             except ChainClientError as exc:
                 await chain.close()
                 raise ChainFailure(
@@ -140,6 +161,7 @@ class ModelRegistryClient:
         except ipfs_store.KuboUnavailable as exc:
             raise IpfsUnavailable(
                 f"Kubo at {self.config.ipfs_api_url} is unreachable: {exc}"
+                + kubo_hint(self.config.ipfs_api_url)
             ) from exc
         except ipfs_store.IpfsStoreError as exc:
             raise IpfsUnavailable(f"IPFS refused the upload: {exc}") from exc

@@ -183,7 +183,7 @@ def test_bad_directories_keys_and_services(
     config = tmp_path / "registry.toml"
     config.write_text(f'chain_url = "ws://127.0.0.1:{closed_port()}"\nconnect_timeout_s = 1.0\n')
     code, out, err = registry.run(capsys, "list", "--config", str(config), env=False)
-    assert code == 5 and "ChainFailure" in err and out == ""
+    assert code == 5 and "NodeUnreachable" in err and "chain_url" in err and out == ""
 
     monkeypatch.delenv("MODEL_REGISTRY_KEY_URI")
     code, no_key = registry.run_json(capsys, "deprecate", "0x" + "11" * 32)
