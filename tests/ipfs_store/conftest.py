@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -51,6 +51,42 @@ async def store(kubo: KuboDaemon) -> AsyncIterator[IpfsStore]:
 
 
 @dataclass
+class KuboPeers:
+    """A model author's Kubo and a provider's Kubo: two online peers joined over the swarm on
+    loopback, each with its own repository."""
+
+    author: KuboDaemon
+    provider: KuboDaemon
+
+
+def start_peers(root: Path) -> KuboPeers:
+    root.mkdir(parents=True, exist_ok=True)
+    author = LocalKubo.start(root / "author", online=True)
+    try:
+        provider = LocalKubo.start(root / "provider", online=True)
+    except BaseException:
+        author.stop()
+        raise
+    try:
+        provider.connect(author)
+    except BaseException:
+        author.stop()
+        provider.stop()
+        raise
+    return KuboPeers(author, provider)
+
+
+@pytest.fixture
+def peers(tmp_path: Path) -> Iterator[KuboPeers]:
+    pair = start_peers(tmp_path / "peers")
+    try:
+        yield pair
+    finally:
+        pair.provider.stop()
+        pair.author.stop()
+
+
+@dataclass
 class FaultProxy:
     """Forwards every request to an upstream; can flip one byte or cut a response body."""
 
@@ -59,6 +95,7 @@ class FaultProxy:
     flip_at: int | None = None
     cut_at: int | None = None
     requests: int = 0
+    paths: list[str] = field(default_factory=list)  # each request's path and query
 
 
 @pytest.fixture
@@ -68,6 +105,7 @@ async def fault_proxy(kubo: KuboDaemon) -> AsyncIterator[FaultProxy]:
 
     async def forward(request: web.Request) -> web.StreamResponse:
         proxy.requests += 1
+        proxy.paths.append(str(request.rel_url))
         upstream_url = proxy.upstream + str(request.rel_url)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host",)}
         async with session.request(
