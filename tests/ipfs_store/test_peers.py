@@ -40,7 +40,7 @@ async def test_provider_fetches_over_bitswap_and_serves_from_its_pins(
     )
     async with IpfsStore(author_config) as author, IpfsStore(provider_config) as provider:
         kept = _model(tmp_path / "kept", b"k")
-        dropped = _model(tmp_path / "dropped", b"d")
+        _model(tmp_path / "dropped", b"d")
         kept_cid = (await author.add(tmp_path / "kept")).cid
         dropped_cid = (await author.add(tmp_path / "dropped")).cid
         assert not peers.provider.has_block(str(kept_cid))  # separate repositories
