@@ -191,7 +191,8 @@ class Chain:
         number = self.best_number if block is None else block.number
         return self.storage.reader_at(number, self.best_number)
 
-    def _hash_at(self, number: int) -> bytes | None:
+    def hash_at(self, number: int) -> bytes | None:
+        """The hash of block `number` as bytes, None past the best block."""
         found = self.block_hash(number)
         return None if found is None else bytes(found)
 
@@ -209,7 +210,7 @@ class Chain:
         ext = self.runtime.decode_extrinsic(raw)
         if ext.hash in self.pool:
             raise TransactionRejected.already_imported()
-        valid = self.runtime.validate(ext, self.storage.get, self.best_number, self._hash_at)
+        valid = self.runtime.validate(ext, self.storage.get, self.best_number, self.hash_at)
         replaced = self.pool.insert(PoolTx(ext, valid, ext.hash))
         if replaced is not None:
             self._notify(replaced.hash, {"usurped": "0x" + ext.hash.hex()}, final=True)
@@ -257,7 +258,7 @@ class Chain:
             bytes(parent.hash),
             timestamp,
             [tx.ext for tx in batch],
-            self._hash_at,
+            self.hash_at,
             digest_logs=[DIGEST_ITEM.decode_all(d) for d in digest],
         )
         root = self.storage.apply(number, result.changes)

@@ -32,6 +32,13 @@ class DevNodeConfig:
     max_subscriptions_per_connection: int = 1024
     #: Notifications buffered per connection before a slow client is disconnected.
     max_pending_notifications: int = 4096
+    #: The new JSON-RPC interface's limits (the spec's minimums are 2 follows, 16 operations
+    #: and 4 broadcasts); past them: error -32800, `limitReached`, a `stop` event, `null`.
+    chainhead_max_follows_per_connection: int = 4
+    chainhead_max_operations: int = 16
+    chainhead_max_pinned_blocks: int = 512
+    chainhead_storage_page_items: int = 256
+    max_broadcasts_per_connection: int = 16
     pool_max_transactions: int = 16_384
     max_extrinsics_per_block: int = 4_096
     #: Dev accounts endowed at genesis, each with this much of the native token.
@@ -75,6 +82,11 @@ _INTS = {
     "max_connections",
     "max_subscriptions_per_connection",
     "max_pending_notifications",
+    "chainhead_max_follows_per_connection",
+    "chainhead_max_operations",
+    "chainhead_max_pinned_blocks",
+    "chainhead_storage_page_items",
+    "max_broadcasts_per_connection",
     "pool_max_transactions",
     "max_extrinsics_per_block",
     "endowment",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from ._errors import DispatchFailure
-from ._hashing import StorageHasher, hash_key, storage_prefix
+from ._hashing import StorageHasher, hash_key, storage_prefix, twox_128
 from ._types import Field, ScaleType, TupleType, Variant, VariantCase
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "Origin",
     "Pallet",
     "StorageItem",
+    "ViewFunction",
     "Weight",
     "dispatchable",
 ]
@@ -123,6 +124,25 @@ class StorageItem:
 
 
 @dataclass(frozen=True)
+class ViewFunction:
+    """A read-only query of a pallet (metadata V16 `view_functions`), served by the runtime API
+    `RuntimeViewFunction_execute_view_function`. `handler(ctx, **inputs)` reads storage only.
+    """
+
+    name: str
+    inputs: tuple[Field, ...]
+    output: ScaleType
+    handler: Callable[..., Any]
+    #: The Rust signature FRAME hashes into the id, e.g. `model_of_cid(Vec<u8>) -> Option<H256>`
+    signature: str
+    docs: tuple[str, ...] = ()
+
+    def id(self, pallet: str) -> bytes:
+        """`ViewFunctionId`: twox128 of the pallet name, then twox128 of the signature."""
+        return twox_128(pallet.encode()) + twox_128(self.signature.encode())
+
+
+@dataclass(frozen=True)
 class Constant:
     type: ScaleType
     value: Any
@@ -186,6 +206,7 @@ class Pallet:
     #: (name, index, docs)
     error_decls: ClassVar[Sequence[tuple[str, int, str]]] = ()
     constants: ClassVar[dict[str, Constant]] = {}
+    view_functions: ClassVar[Sequence[ViewFunction]] = ()
 
     def __init__(self) -> None:
         crate = self.crate or f"pallet_{_snake(self.name)}"

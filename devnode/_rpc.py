@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 from ._block import Block
 from ._chain import Chain, TxStatus
 from ._errors import RpcError, ScaleDecodeError, TransactionRejected
+from ._rpc_v2 import Follow, register_spec_v2
 
 __all__ = ["RpcServer"]
 
@@ -63,6 +64,10 @@ class Session:
         self.pending_starts: list[Callable[[], None]] = []
         self.outgoing: asyncio.Queue[str | None] = asyncio.Queue(maxsize=limit)
         self.subscriptions: dict[str, Callable[[], None]] = {}
+        #: chainHead_v1_follow subscriptions and transaction_v1_broadcast operations (_rpc_v2)
+        self.follows: dict[str, Follow] = {}
+        self.broadcasts: dict[str, bytes] = {}
+        self.broadcast_counter = 0
         self.closed = False
         self.overflowed = False
 
@@ -371,6 +376,7 @@ class RpcServer:
         ]
         m["payment_queryInfo"] = self._payment_query_info
         m["payment_queryFeeDetails"] = self._payment_query_fee_details
+        register_spec_v2(self)
 
     def _system_health(self, session: Session, params: list[Any]) -> dict[str, Any]:
         return {"peers": 0, "isSyncing": False, "shouldHavePeers": False}
@@ -541,7 +547,11 @@ class RpcServer:
         data = _bytes_param(_param(params, 1) or "0x", "call data")
         block = self._block_at(_param(params, 2))
         try:
-            return _hex(self.chain.runtime.runtime_api(method, data, self.chain.reader(block)))
+            return _hex(
+                self.chain.runtime.runtime_api(
+                    method, data, self.chain.reader(block), block.number, self.chain.hash_at
+                )
+            )
         except KeyError as exc:
             raise RpcError(
                 4003, f"Client error: Execution failed: Exported method {method} is not found"

@@ -15,7 +15,14 @@ from typing import Any
 from ._crypto import verify_signature
 from ._errors import DispatchFailure, ScaleDecodeError, TransactionRejected
 from ._hashing import blake2_256
-from ._pallet import CallSpec, Origin, Pallet, StorageItem, Weight
+from ._metadata import (
+    METADATA_VERSIONS,
+    RUNTIME_VERSION,
+    TRANSACTION_VALIDITY,
+    VIEW_FUNCTION_RESULT,
+    build_metadata,
+)
+from ._pallet import CallSpec, Constant, Origin, Pallet, StorageItem, Weight
 from ._primitives import (
     DISPATCH_CLASS,
     ERA,
@@ -38,7 +45,6 @@ from ._types import (
     Field,
     OptionType,
     ScaleType,
-    TypeRegistry,
     Variant,
     VariantCase,
     bytes_array,
@@ -65,6 +71,7 @@ SIGNED_V4 = 0x84
 UNSIGNED_V4 = 0x04
 MAX_EXTRINSIC_BYTES = 4 * 1024 * 1024
 METADATA_MAGIC = b"meta"
+CODE_KEY = b":code"
 
 
 def _blake2_64(name: str) -> bytes:
@@ -89,6 +96,7 @@ class RuntimeVersion:
         ("TaggedTransactionQueue", 3),
         ("AccountNonceApi", 1),
         ("TransactionPaymentApi", 4),
+        ("RuntimeViewFunction", 1),
     )
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +109,19 @@ class RuntimeVersion:
             "apis": [["0x" + _blake2_64(name).hex(), version] for name, version in self.apis],
             "transactionVersion": self.transaction_version,
             "stateVersion": self.state_version,
+        }
+
+    def to_value(self) -> dict[str, Any]:
+        """The value of the `sp_version::RuntimeVersion` type (`System::Version`, `Core_version`)."""
+        return {
+            "spec_name": self.spec_name,
+            "impl_name": self.impl_name,
+            "authoring_version": self.authoring_version,
+            "spec_version": self.spec_version,
+            "impl_version": self.impl_version,
+            "apis": [(_blake2_64(name), version) for name, version in self.apis],
+            "transaction_version": self.transaction_version,
+            "system_version": self.state_version,
         }
 
     def encode(self) -> bytes:
@@ -352,9 +373,38 @@ class Runtime:
             ],
         )
         self.runtime_type = Composite(["devnode_runtime", "Runtime"], [])
-        self._metadata: bytes | None = None
+        errors = Variant(["devnode_runtime", "RuntimeError"])
+        for pallet in self.pallets:
+            if pallet.error_type is not None:
+                errors.add(
+                    VariantCase(
+                        pallet.name,
+                        pallet.index,
+                        [
+                            Field(
+                                None,
+                                pallet.error_type,
+                                f"{pallet.crate or 'pallet'}::Error<Runtime>",
+                            )
+                        ],
+                    )
+                )
+        self.runtime_error_type = errors
+        self._add_version_constant()
+        self._metadata: dict[int, bytes] = {}
 
     # -- metadata ----------------------------------------------------------------------------
+
+    def _add_version_constant(self) -> None:
+        """`System::Version`, where FRAME has it (before `SS58Prefix`); clients read it to sign."""
+        constants = {}
+        for name, constant in self.system.constants.items():
+            if name == "SS58Prefix":
+                constants["Version"] = Constant(
+                    RUNTIME_VERSION, self.version.to_value(), ("Get the chain's in-code version.",)
+                )
+            constants[name] = constant
+        type(self.system).constants = constants
 
     def _signed_extensions(self) -> list[tuple[str, ScaleType, ScaleType]]:
         checks = ["frame_system", "extensions"]
@@ -422,57 +472,17 @@ class Runtime:
         self._extra_type = TupleType(*(ty for _, ty, _ in extensions))
         return extensions
 
-    def metadata(self) -> bytes:
-        """`RuntimeMetadataPrefixed` with metadata V14, built from the pallet declarations."""
-        if self._metadata is None:
-            self._metadata = self._build_metadata()
-        return self._metadata
+    def metadata(self, version: int = 14) -> bytes:
+        """`RuntimeMetadataPrefixed` (V14 by default; 15 and 16 too), built from the declarations."""
+        cached = self._metadata.get(version)
+        if cached is None:
+            cached = self._metadata[version] = build_metadata(self, version)
+        return cached
 
-    def _build_metadata(self) -> bytes:
-        registry = TypeRegistry()
-
-        def ty(scale_type: ScaleType) -> bytes:
-            return encode_compact(registry.id_of(scale_type))
-
-        def strings(items: tuple[str, ...]) -> bytes:
-            return encode_compact(len(items)) + b"".join(encode_str(s) for s in items)
-
-        pallets = bytearray(encode_compact(len(self.pallets)))
-        for pallet in self.pallets:
-            pallets += encode_str(pallet.name)
-            items = list(pallet.storage_items())
-            if items:
-                pallets += b"\x01" + encode_str(pallet.name) + encode_compact(len(items))
-                for item in items:
-                    pallets += encode_str(item.name)
-                    pallets += b"\x00" if item.optional else b"\x01"
-                    if not item.keys:
-                        pallets += b"\x00" + ty(item.value)
-                    else:
-                        pallets += b"\x01" + encode_compact(len(item.keys))
-                        pallets += bytes(h for h, _ in item.keys)
-                        pallets += ty(item.key_type()) + ty(item.value)
-                    pallets += VEC_U8.encode(item.default_bytes)
-                    pallets += strings(item.docs)
-            else:
-                pallets += b"\x00"
-            for enum_type in (pallet.call_type, pallet.event_type):
-                pallets += b"\x00" if enum_type is None else b"\x01" + ty(enum_type)
-            pallets += encode_compact(len(pallet.constants))
-            for name, constant in pallet.constants.items():
-                pallets += encode_str(name) + ty(constant.type)
-                pallets += VEC_U8.encode(constant.type.encode(constant.value))
-                pallets += strings(constant.docs)
-            pallets += b"\x00" if pallet.error_type is None else b"\x01" + ty(pallet.error_type)
-            pallets += bytes([pallet.index])
-
-        extrinsic = bytearray(ty(self.extrinsic_type) + bytes([4]))
-        extrinsic += encode_compact(len(self.signed_extensions))
-        for identifier, extra, additional in self.signed_extensions:
-            extrinsic += encode_str(identifier) + ty(extra) + ty(additional)
-        runtime_ty = ty(self.runtime_type)
-        types = registry.encode()
-        return METADATA_MAGIC + bytes([14]) + types + bytes(pallets) + bytes(extrinsic) + runtime_ty
+    @property
+    def extra_type(self) -> ScaleType:
+        """The tuple of the signed extensions' extra data, in order."""
+        return self._extra_type
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -765,12 +775,31 @@ class Runtime:
         for pallet in self.pallets:
             pallet.genesis(ctx)
         ctx.put(self.system.Number, 0)
+        # Where a real chain keeps its Wasm runtime; clients such as polkadot-api read its hash
+        # to tell runtimes apart, so devnode keeps a blob that names this runtime there.
+        ctx.overlay.set(CODE_KEY, self.code())
         return ctx.overlay.changes
+
+    def code(self) -> bytes:
+        """The `:code` value: not Wasm, but it changes whenever the runtime's interface does."""
+        return b"devnode-runtime\x00" + self.version.encode() + blake2_256(self.metadata())
 
     # -- runtime API (state_call) ------------------------------------------------------------
 
-    def runtime_api(self, method: str, data: bytes, read: ReadFn) -> bytes:
-        """Answer a `state_call`; raises `KeyError` for an unknown method, `ScaleDecodeError` for bad input."""
+    def runtime_api(
+        self,
+        method: str,
+        data: bytes,
+        read: ReadFn,
+        block_number: int = 0,
+        block_hash_at: Callable[[int], bytes | None] | None = None,
+    ) -> bytes:
+        """Answer a runtime call at a block (`state_call`, `chainHead_v1_call`).
+
+        `read` is the block's state, `block_number` its number and `block_hash_at` the chain's
+        hashes (for transaction validation); raises `KeyError` for an unknown method and
+        `ScaleDecodeError` for bad input.
+        """
         reader = Reader(data)
         if method == "AccountNonceApi_account_nonce":
             who = reader.read(32)
@@ -805,13 +834,108 @@ class Runtime:
         if method == "Metadata_metadata":
             return VEC_U8.encode(self.metadata())
         if method == "Metadata_metadata_versions":
-            return encode_compact(1) + (14).to_bytes(4, "little")
+            return encode_compact(len(METADATA_VERSIONS)) + b"".join(
+                v.to_bytes(4, "little") for v in METADATA_VERSIONS
+            )
         if method == "Metadata_metadata_at_version":
             version = U32.decode(reader)
-            return b"\x01" + VEC_U8.encode(self.metadata()) if version == 14 else b"\x00"
+            reader.finish()
+            if version not in METADATA_VERSIONS:
+                return b"\x00"
+            return b"\x01" + VEC_U8.encode(self.metadata(version))
         if method == "Core_version":
             return self.version.encode()
+        if method == "TaggedTransactionQueue_validate_transaction":
+            return self._validate_transaction_api(reader, read, block_number, block_hash_at)
+        if method == "RuntimeViewFunction_execute_view_function":
+            return self._execute_view_function(reader, read, block_number)
         raise KeyError(method)
+
+    def _validate_transaction_api(
+        self,
+        reader: Reader,
+        read: ReadFn,
+        block_number: int,
+        block_hash_at: Callable[[int], bytes | None] | None,
+    ) -> bytes:
+        """`TaggedTransactionQueue_validate_transaction(source, tx, block_hash)`, as the pool checks."""
+        reader.u8()  # TransactionSource: every source is checked alike
+        start = reader.pos
+        length = reader.compact()
+        reader.read(length)
+        raw = bytes(reader.data[start : reader.pos])
+        reader.read(32)
+        reader.finish()
+        if block_hash_at is None:
+            raise ScaleDecodeError("transaction validation needs the chain's block hashes")
+        try:
+            ext = self.decode_extrinsic(raw)
+            valid = self.validate(ext, read, block_number, block_hash_at)
+        except TransactionRejected as rejected:
+            if rejected.code == 1001:
+                raise ScaleDecodeError(rejected.reason) from rejected
+            return bytes(TRANSACTION_VALIDITY.encode(("Err", _validity_error(rejected.reason))))
+        tag = valid.sender + valid.nonce.to_bytes(4, "little")
+        requires = [] if valid.ready else [valid.sender + (valid.nonce - 1).to_bytes(4, "little")]
+        return bytes(
+            TRANSACTION_VALIDITY.encode(
+                (
+                    "Ok",
+                    {
+                        "priority": ext.tip,
+                        "requires": requires,
+                        "provides": [tag],
+                        "longevity": min(valid.longevity, 2**64 - 1),
+                        "propagate": True,
+                    },
+                )
+            )
+        )
+
+    def view_function(self, function_id: bytes) -> tuple[Pallet, Any] | None:
+        for pallet in self.pallets:
+            for view in pallet.view_functions:
+                if view.id(pallet.name) == function_id:
+                    return pallet, view
+        return None
+
+    def _execute_view_function(self, reader: Reader, read: ReadFn, block_number: int) -> bytes:
+        """`RuntimeViewFunction_execute_view_function(id, input)`: a read-only pallet query."""
+        function_id = reader.read(32)
+        arguments = reader.bytes_vec()
+        reader.finish()
+        found = self.view_function(function_id)
+        if found is None:
+            error = ("NotFound", {"prefix": function_id[:16], "suffix": function_id[16:]})
+            return bytes(VIEW_FUNCTION_RESULT.encode(("Err", error)))
+        _, view = found
+        try:
+            args_reader = Reader(arguments)
+            args = {field.name: field.type.decode(args_reader) for field in view.inputs}
+            args_reader.finish()
+        except ScaleDecodeError:
+            return bytes(VIEW_FUNCTION_RESULT.encode(("Err", ("Codec", None))))
+        ctx = CallContext(self, Overlay(read), block_number, bytes(32))
+        output = view.output.encode(view.handler(ctx, **args))
+        return bytes(VIEW_FUNCTION_RESULT.encode(("Ok", output)))
+
+
+def _validity_error(reason: str) -> Any:
+    """The `TransactionValidityError` a Substrate runtime gives for one of devnode's refusals."""
+    text = reason.lower()
+    if "not expected" in text:
+        kind = "Call"
+    elif "signing address" in text:
+        kind = "BadSigner"
+    elif "ancient birth block" in text:
+        kind = "AncientBirthBlock"
+    elif "pay some fees" in text:
+        kind = "Payment"
+    elif "outdated" in text and "era ended" not in text:
+        kind = "Stale"
+    else:
+        kind = "BadProof"  # bad signatures, expired eras (Substrate cannot tell them apart)
+    return ("Invalid", (kind, None))
 
 
 RUNTIME = Runtime(RUNTIME_PALLETS)

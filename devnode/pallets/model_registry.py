@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._hashing import StorageHasher, blake2_256
-from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._pallet import Constant, Origin, Pallet, StorageItem, ViewFunction, Weight, dispatchable
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
-from .._types import H256, U32, U64, VEC_U8, Composite, Field, Variant, VariantCase
+from .._types import (
+    H256,
+    U32,
+    U64,
+    VEC_U8,
+    Composite,
+    Field,
+    OptionType,
+    Variant,
+    VariantCase,
+)
 from ._cid import Cid, ModelId, is_valid_cid
 from .tokens import CURRENCY_ID, CurrencyId, tokens_of
 
@@ -165,6 +175,24 @@ class ModelRegistry(Pallet):
         "MaxCidLength": Constant(U32, MAX_CID_LENGTH, ("Longest accepted CID, in bytes.",)),
         "MaxNameLength": Constant(U32, MAX_NAME_LENGTH, ("Longest accepted name, in bytes.",)),
     }
+    view_functions: ClassVar = (
+        ViewFunction(
+            "model_of_cid",
+            (Field("cid", VEC_U8, "Vec<u8>"),),
+            OptionType(MODEL_ID),
+            lambda ctx, cid: ctx.get(ModelRegistry.CidToModel, bytes(cid)),
+            "model_of_cid(Vec<u8>) -> Option<ModelId>",
+            ("The model a CID was registered for, if any.",),
+        ),
+        ViewFunction(
+            "model_count",
+            (),
+            U32,
+            lambda ctx: ctx.get(ModelRegistry.ModelCount),
+            "model_count() -> u32",
+            ("Number of models registered.",),
+        ),
+    )
 
     # -- validation helpers ----------------------------------------------------------------
 

@@ -150,12 +150,19 @@ async def test_block_hash_is_blake2_of_the_scale_header(live_node: DevNode, rpc:
 
 async def test_state_call_runtime_apis(rpc: Rpc) -> None:
     versions = await rpc.result("state_call", "Metadata_metadata_versions", "0x")
-    assert versions == "0x040e000000"  # Vec<u32> [14]
+    assert versions == "0x0c0e0000000f00000010000000"  # Vec<u32> [14, 15, 16]
     at_14 = await rpc.result("state_call", "Metadata_metadata_at_version", "0x0e000000")
     metadata = await rpc.result("state_getMetadata")
     assert at_14.startswith("0x01")  # Some(...)
     assert metadata[2:] in at_14
-    assert await rpc.result("state_call", "Metadata_metadata_at_version", "0x0f000000") == "0x00"
+    for version in (15, 16):
+        at_version = await rpc.result(
+            "state_call", "Metadata_metadata_at_version", "0x" + version.to_bytes(4, "little").hex()
+        )
+        assert at_version.startswith("0x01") and bytes.fromhex(at_version[2:])[5:10] == (
+            b"meta" + bytes([version])
+        )
+    assert await rpc.result("state_call", "Metadata_metadata_at_version", "0x11000000") == "0x00"
     alice = "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
     assert (
         await rpc.result("state_call", "AccountNonceApi_account_nonce", "0x" + alice)

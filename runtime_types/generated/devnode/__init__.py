@@ -26,11 +26,11 @@ from . import (
 from ._metadata import METADATA
 
 #: blake2b-256 of the metadata bytes
-METADATA_HASH: Final = "0x4f2b35e88900f4f44686ba4374bb0a85f1d57197096116dc3ba1ee071bf75e19"
+METADATA_HASH: Final = "0x6374f763be94d0055ce413a85eec111959fdc5ddc869942670cec419fee81583"
 METADATA_VERSION: Final = 14
 #: Structural hash of each pallet, compared with the node's on connect
 PALLET_HASHES: Final[Mapping[str, str]] = {
-    "System": "0x6d0080dfd5963b6ed88770e98f320edec26f698661f19499df40747219d634dc",
+    "System": "0xf9bc91bcdc20f691294a0b255b4f494b1accfebe6fd04e4ae9a8e7e8218b7e56",
     "Timestamp": "0x77acb87fd656e53b80296b6bcc3efa3d0a3ab9c20a1a3e2634908ab7a06f5294",
     "Balances": "0xa692523c73e9e444d96bee958adefaee2ba32824f713cb394612b08fdebc95e4",
     "TransactionPayment": "0xea76d9acdbe5e06b1d0c326c5c255127ec8697702a75c18c580a748fb14d6086",

@@ -1357,13 +1357,28 @@ class FrameSystemCallRemarkWithEvent:
 
 
 @_dc.dataclass(frozen=True)
+class RuntimeVersion:
+    """`sp_version::RuntimeVersion`"""
+
+    __type_id__: _t.ClassVar[int] = 45
+    spec_name: str
+    impl_name: str
+    authoring_version: int
+    spec_version: int
+    impl_version: int
+    apis: list[tuple[bytes, int]]
+    transaction_version: int
+    system_version: int
+
+
+@_dc.dataclass(frozen=True)
 class FrameSystemErrorInvalidSpecName:
     """`frame_system::pallet::Error::InvalidSpecName`
 
     The name of specification does not match between the current runtime and the new runtime.
     """
 
-    __type_id__: _t.ClassVar[int] = 46
+    __type_id__: _t.ClassVar[int] = 51
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "InvalidSpecName"
 
@@ -1375,7 +1390,7 @@ class FrameSystemErrorSpecVersionNeedsToIncrease:
     The specification version is not allowed to decrease.
     """
 
-    __type_id__: _t.ClassVar[int] = 46
+    __type_id__: _t.ClassVar[int] = 51
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "SpecVersionNeedsToIncrease"
 
@@ -1387,7 +1402,7 @@ class FrameSystemErrorFailedToExtractRuntimeVersion:
     Failed to extract the runtime version from the new runtime.
     """
 
-    __type_id__: _t.ClassVar[int] = 46
+    __type_id__: _t.ClassVar[int] = 51
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "FailedToExtractRuntimeVersion"
 
@@ -1399,7 +1414,7 @@ class FrameSystemErrorNonDefaultComposite:
     Suicide called when the account has non-default composite data.
     """
 
-    __type_id__: _t.ClassVar[int] = 46
+    __type_id__: _t.ClassVar[int] = 51
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "NonDefaultComposite"
 
@@ -1411,7 +1426,7 @@ class FrameSystemErrorNonZeroRefCount:
     There is a non-zero reference count preventing the account from being purged.
     """
 
-    __type_id__: _t.ClassVar[int] = 46
+    __type_id__: _t.ClassVar[int] = 51
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "NonZeroRefCount"
 
@@ -1423,7 +1438,7 @@ class FrameSystemErrorCallFiltered:
     The origin filter prevent the call to be dispatched.
     """
 
-    __type_id__: _t.ClassVar[int] = 46
+    __type_id__: _t.ClassVar[int] = 51
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "CallFiltered"
 
@@ -1435,7 +1450,7 @@ class PalletTimestampCallSet:
     Set the current time (an inherent: unsigned, once per block).
     """
 
-    __type_id__: _t.ClassVar[int] = 48
+    __type_id__: _t.ClassVar[int] = 53
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "set"
     now: int
@@ -1448,7 +1463,7 @@ class PalletBalancesCallTransferAllowDeath:
     Transfer some liquid free balance to another account; the sender may be reaped.
     """
 
-    __type_id__: _t.ClassVar[int] = 49
+    __type_id__: _t.ClassVar[int] = 54
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "transfer_allow_death"
     dest: MultiAddress
@@ -1462,7 +1477,7 @@ class PalletBalancesCallForceTransfer:
     Exactly as `transfer_allow_death`, except the origin must be root and the source account may be specified.
     """
 
-    __type_id__: _t.ClassVar[int] = 49
+    __type_id__: _t.ClassVar[int] = 54
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "force_transfer"
     source: MultiAddress
@@ -1477,7 +1492,7 @@ class PalletBalancesCallTransferKeepAlive:
     Same as `transfer_allow_death`, but refuses to kill the sender's account.
     """
 
-    __type_id__: _t.ClassVar[int] = 49
+    __type_id__: _t.ClassVar[int] = 54
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "transfer_keep_alive"
     dest: MultiAddress
@@ -1491,7 +1506,7 @@ class PalletBalancesCallTransferAll:
     Transfer the entire transferable balance from the caller account.
     """
 
-    __type_id__: _t.ClassVar[int] = 49
+    __type_id__: _t.ClassVar[int] = 54
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "transfer_all"
     dest: MultiAddress
@@ -1505,7 +1520,7 @@ class PalletBalancesCallForceSetBalance:
     Set the regular balance of a given account (root only).
     """
 
-    __type_id__: _t.ClassVar[int] = 49
+    __type_id__: _t.ClassVar[int] = 54
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "force_set_balance"
     who: MultiAddress
@@ -1516,7 +1531,7 @@ class PalletBalancesCallForceSetBalance:
 class MultiAddressId:
     """`sp_runtime::multiaddress::MultiAddress::Id`"""
 
-    __type_id__: _t.ClassVar[int] = 50
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Id"
     value: AccountId32
@@ -1526,7 +1541,7 @@ class MultiAddressId:
 class MultiAddressIndex:
     """`sp_runtime::multiaddress::MultiAddress::Index`"""
 
-    __type_id__: _t.ClassVar[int] = 50
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Index"
     value: None
@@ -1536,7 +1551,7 @@ class MultiAddressIndex:
 class MultiAddressRaw:
     """`sp_runtime::multiaddress::MultiAddress::Raw`"""
 
-    __type_id__: _t.ClassVar[int] = 50
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Raw"
     value: bytes
@@ -1546,7 +1561,7 @@ class MultiAddressRaw:
 class MultiAddressAddress32:
     """`sp_runtime::multiaddress::MultiAddress::Address32`"""
 
-    __type_id__: _t.ClassVar[int] = 50
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Address32"
     value: bytes
@@ -1556,7 +1571,7 @@ class MultiAddressAddress32:
 class MultiAddressAddress20:
     """`sp_runtime::multiaddress::MultiAddress::Address20`"""
 
-    __type_id__: _t.ClassVar[int] = 50
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Address20"
     value: bytes
@@ -1569,7 +1584,7 @@ class PalletBalancesErrorVestingBalance:
     Vesting balance too high to send value.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "VestingBalance"
 
@@ -1581,7 +1596,7 @@ class PalletBalancesErrorLiquidityRestrictions:
     Account liquidity restrictions prevent withdrawal.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "LiquidityRestrictions"
 
@@ -1593,7 +1608,7 @@ class PalletBalancesErrorInsufficientBalance:
     Balance too low to send value.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "InsufficientBalance"
 
@@ -1605,7 +1620,7 @@ class PalletBalancesErrorExistentialDeposit:
     Value too low to create account due to existential deposit.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "ExistentialDeposit"
 
@@ -1617,7 +1632,7 @@ class PalletBalancesErrorExpendability:
     Transfer/payment would kill account.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Expendability"
 
@@ -1629,7 +1644,7 @@ class PalletBalancesErrorExistingVestingSchedule:
     A vesting schedule already exists for this account.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ExistingVestingSchedule"
 
@@ -1641,7 +1656,7 @@ class PalletBalancesErrorDeadAccount:
     Beneficiary account must pre-exist.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "DeadAccount"
 
@@ -1653,7 +1668,7 @@ class PalletBalancesErrorTooManyReserves:
     Number of named reserves exceed `MaxReserves`.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "TooManyReserves"
 
@@ -1665,7 +1680,7 @@ class PalletBalancesErrorTooManyHolds:
     Number of holds exceed `VariantCountOf<T::RuntimeHoldReason>`.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "TooManyHolds"
 
@@ -1677,7 +1692,7 @@ class PalletBalancesErrorTooManyFreezes:
     Number of freezes exceed `MaxFreezes`.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "TooManyFreezes"
 
@@ -1689,7 +1704,7 @@ class PalletBalancesErrorIssuanceDeactivated:
     The issuance cannot be modified since it is already deactivated.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "IssuanceDeactivated"
 
@@ -1701,7 +1716,7 @@ class PalletBalancesErrorDeltaZero:
     The delta cannot be zero.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 59
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "DeltaZero"
 
@@ -1710,7 +1725,7 @@ class PalletBalancesErrorDeltaZero:
 class FixedU128:
     """`sp_arithmetic::fixed_point::FixedU128`"""
 
-    __type_id__: _t.ClassVar[int] = 55
+    __type_id__: _t.ClassVar[int] = 60
     value: int
 
 
@@ -1721,7 +1736,7 @@ class PalletSudoCallSudo:
     Authenticates the sudo key and dispatches a function call with `Root` origin.
     """
 
-    __type_id__: _t.ClassVar[int] = 56
+    __type_id__: _t.ClassVar[int] = 61
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "sudo"
     call: RuntimeCall
@@ -1734,7 +1749,7 @@ class PalletSudoCallSudoUncheckedWeight:
     As `sudo`, with the weight given by the caller.
     """
 
-    __type_id__: _t.ClassVar[int] = 56
+    __type_id__: _t.ClassVar[int] = 61
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "sudo_unchecked_weight"
     call: RuntimeCall
@@ -1748,7 +1763,7 @@ class PalletSudoCallSetKey:
     Authenticates the current sudo key and sets the given account as the new sudo key.
     """
 
-    __type_id__: _t.ClassVar[int] = 56
+    __type_id__: _t.ClassVar[int] = 61
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "set_key"
     new: MultiAddress
@@ -1761,7 +1776,7 @@ class PalletSudoCallSudoAs:
     Dispatches a call with a `Signed` origin of the given account.
     """
 
-    __type_id__: _t.ClassVar[int] = 56
+    __type_id__: _t.ClassVar[int] = 61
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "sudo_as"
     who: MultiAddress
@@ -1775,7 +1790,7 @@ class PalletSudoCallRemoveKey:
     Permanently removes the sudo key.
     """
 
-    __type_id__: _t.ClassVar[int] = 56
+    __type_id__: _t.ClassVar[int] = 61
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "remove_key"
 
@@ -1784,7 +1799,7 @@ class PalletSudoCallRemoveKey:
 class RuntimeCallSystem:
     """`devnode_runtime::RuntimeCall::System`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "System"
     value: FrameSystemCall
@@ -1794,7 +1809,7 @@ class RuntimeCallSystem:
 class RuntimeCallTimestamp:
     """`devnode_runtime::RuntimeCall::Timestamp`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Timestamp"
     value: PalletTimestampCall
@@ -1804,7 +1819,7 @@ class RuntimeCallTimestamp:
 class RuntimeCallBalances:
     """`devnode_runtime::RuntimeCall::Balances`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Balances"
     value: PalletBalancesCall
@@ -1814,7 +1829,7 @@ class RuntimeCallBalances:
 class RuntimeCallSudo:
     """`devnode_runtime::RuntimeCall::Sudo`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Sudo"
     value: PalletSudoCall
@@ -1824,7 +1839,7 @@ class RuntimeCallSudo:
 class RuntimeCallTokens:
     """`devnode_runtime::RuntimeCall::Tokens`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Tokens"
     value: OrmlTokensCall
@@ -1834,7 +1849,7 @@ class RuntimeCallTokens:
 class RuntimeCallModelRegistry:
     """`devnode_runtime::RuntimeCall::ModelRegistry`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "ModelRegistry"
     value: PalletModelRegistryCall
@@ -1844,7 +1859,7 @@ class RuntimeCallModelRegistry:
 class RuntimeCallProviders:
     """`devnode_runtime::RuntimeCall::Providers`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Providers"
     value: PalletProvidersCall
@@ -1854,7 +1869,7 @@ class RuntimeCallProviders:
 class RuntimeCallInference:
     """`devnode_runtime::RuntimeCall::Inference`"""
 
-    __type_id__: _t.ClassVar[int] = 57
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Inference"
     value: PalletInferenceCall
@@ -1867,7 +1882,7 @@ class OrmlTokensCallTransfer:
     Transfer some liquid free balance to another account.
     """
 
-    __type_id__: _t.ClassVar[int] = 58
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "transfer"
     dest: MultiAddress
@@ -1882,7 +1897,7 @@ class OrmlTokensCallTransferAll:
     Transfer all remaining transferable balance to `dest`.
     """
 
-    __type_id__: _t.ClassVar[int] = 58
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "transfer_all"
     dest: MultiAddress
@@ -1897,7 +1912,7 @@ class OrmlTokensCallTransferKeepAlive:
     Same as `transfer`, but refuses to take the sender below the existential deposit.
     """
 
-    __type_id__: _t.ClassVar[int] = 58
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "transfer_keep_alive"
     dest: MultiAddress
@@ -1912,7 +1927,7 @@ class OrmlTokensCallForceTransfer:
     Exactly as `transfer`, except the origin must be root and the source may be any account.
     """
 
-    __type_id__: _t.ClassVar[int] = 58
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "force_transfer"
     source: MultiAddress
@@ -1928,7 +1943,7 @@ class OrmlTokensCallSetBalance:
     Set the balances of a given account (root only); total issuance follows.
     """
 
-    __type_id__: _t.ClassVar[int] = 58
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "set_balance"
     who: MultiAddress
@@ -1944,7 +1959,7 @@ class PalletModelRegistryCallRegisterModel:
     Register a model stored on IPFS; its id is blake2_256 of the CID.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "register_model"
     cid: bytes
@@ -1964,7 +1979,7 @@ class PalletModelRegistryCallUpdateModel:
     Publish a new version (new CID); earlier versions stay readable.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "update_model"
     model_id: H256
@@ -1979,7 +1994,7 @@ class PalletModelRegistryCallSetPrice:
     Change the price per 1,000 tokens; requests already placed keep their price.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "set_price"
     model_id: H256
@@ -1994,7 +2009,7 @@ class PalletModelRegistryCallDeprecateModel:
     Stop new requests for this model.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "deprecate_model"
     model_id: H256
@@ -2007,7 +2022,7 @@ class PalletModelRegistryCallTransferOwnership:
     Hand the model (and its author share of future payments) to another account.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "transfer_ownership"
     model_id: H256
@@ -2018,7 +2033,7 @@ class PalletModelRegistryCallTransferOwnership:
 class ModelTaskTextGeneration:
     """`pallet_model_registry::ModelTask::TextGeneration`"""
 
-    __type_id__: _t.ClassVar[int] = 60
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "TextGeneration"
 
@@ -2027,7 +2042,7 @@ class ModelTaskTextGeneration:
 class ModelTaskEmbedding:
     """`pallet_model_registry::ModelTask::Embedding`"""
 
-    __type_id__: _t.ClassVar[int] = 60
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Embedding"
 
@@ -2036,7 +2051,7 @@ class ModelTaskEmbedding:
 class ModelTaskImageGeneration:
     """`pallet_model_registry::ModelTask::ImageGeneration`"""
 
-    __type_id__: _t.ClassVar[int] = 60
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "ImageGeneration"
 
@@ -2045,7 +2060,7 @@ class ModelTaskImageGeneration:
 class ModelTaskSpeechToText:
     """`pallet_model_registry::ModelTask::SpeechToText`"""
 
-    __type_id__: _t.ClassVar[int] = 60
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "SpeechToText"
 
@@ -2054,7 +2069,7 @@ class ModelTaskSpeechToText:
 class ModelTaskOther:
     """`pallet_model_registry::ModelTask::Other`"""
 
-    __type_id__: _t.ClassVar[int] = 60
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Other"
 
@@ -2063,7 +2078,7 @@ class ModelTaskOther:
 class WeightFormatSafetensors:
     """`pallet_model_registry::WeightFormat::Safetensors`"""
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Safetensors"
 
@@ -2072,7 +2087,7 @@ class WeightFormatSafetensors:
 class WeightFormatGguf:
     """`pallet_model_registry::WeightFormat::Gguf`"""
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Gguf"
 
@@ -2081,7 +2096,7 @@ class WeightFormatGguf:
 class WeightFormatOnnx:
     """`pallet_model_registry::WeightFormat::Onnx`"""
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Onnx"
 
@@ -2090,7 +2105,7 @@ class WeightFormatOnnx:
 class Permill:
     """`sp_arithmetic::per_things::Permill`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 67
     value: int
 
 
@@ -2101,7 +2116,7 @@ class PalletProvidersCallRegisterProvider:
     Become a compute provider: reserve `stake`, announce endpoint, models and capacity.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 68
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "register_provider"
     stake: int
@@ -2117,7 +2132,7 @@ class PalletProvidersCallUpdateProvider:
     Replace endpoint, served models and capacity.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 68
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "update_provider"
     endpoint: bytes
@@ -2132,7 +2147,7 @@ class PalletProvidersCallUnregister:
     Stop taking work; the stake can be withdrawn after `UnbondingPeriod` blocks.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 68
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "unregister"
 
@@ -2144,7 +2159,7 @@ class PalletProvidersCallWithdrawUnbonded:
     After unbonding, unreserve the remaining stake and delete the provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 68
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "withdraw_unbonded"
 
@@ -2156,7 +2171,7 @@ class PalletProvidersCallSetReputation:
     Set a provider's reputation (root only).
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 68
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "set_reputation"
     who: MultiAddress
@@ -2170,7 +2185,7 @@ class PalletInferenceCallRequest:
     Request an inference: escrow `(prompt + max_tokens) x price`, assign an executor.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "request"
     model_id: H256
@@ -2188,7 +2203,7 @@ class PalletInferenceCallSubmitResult:
     The executor reports the output's hash (and optionally CID) and token counts.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "submit_result"
     request_id: int
@@ -2205,7 +2220,7 @@ class PalletInferenceCallSubmitValidation:
     The drawn validator's verdict: pass pays out, fail slashes and refunds.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "submit_validation"
     request_id: int
@@ -2219,7 +2234,7 @@ class PalletInferenceCallRequestOutput:
     The validator could not get the output off-chain: the executor must put it on-chain.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "request_output"
     request_id: int
@@ -2232,7 +2247,7 @@ class PalletInferenceCallProvideOutput:
     The executor answers `request_output`; the output is checked against its hash, not stored.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "provide_output"
     request_id: int
@@ -2246,7 +2261,7 @@ class PalletInferenceCallExpire:
     Anyone may apply a passed deadline (block initialisation does it too).
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "expire"
     request_id: int
@@ -2256,7 +2271,7 @@ class PalletInferenceCallExpire:
 class InferenceInputInline:
     """`pallet_inference::InferenceInput::Inline`"""
 
-    __type_id__: _t.ClassVar[int] = 65
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Inline"
     value: bytes
@@ -2266,7 +2281,7 @@ class InferenceInputInline:
 class InferenceInputCid:
     """`pallet_inference::InferenceInput::Cid`"""
 
-    __type_id__: _t.ClassVar[int] = 65
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Cid"
     value: bytes
@@ -2279,7 +2294,7 @@ class PalletSudoErrorRequireSudo:
     Sender must be the Sudo account.
     """
 
-    __type_id__: _t.ClassVar[int] = 67
+    __type_id__: _t.ClassVar[int] = 72
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "RequireSudo"
 
@@ -2288,7 +2303,7 @@ class PalletSudoErrorRequireSudo:
 class OrmlTokensAccountData:
     """`orml_tokens::AccountData`"""
 
-    __type_id__: _t.ClassVar[int] = 69
+    __type_id__: _t.ClassVar[int] = 74
     free: int
     reserved: int
     frozen: int
@@ -2301,7 +2316,7 @@ class OrmlTokensErrorBalanceTooLow:
     The balance is too low.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "BalanceTooLow"
 
@@ -2313,7 +2328,7 @@ class OrmlTokensErrorAmountIntoBalanceFailed:
     Cannot convert Amount into Balance type.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "AmountIntoBalanceFailed"
 
@@ -2325,7 +2340,7 @@ class OrmlTokensErrorLiquidityRestrictions:
     Failed because liquidity restrictions due to locking.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "LiquidityRestrictions"
 
@@ -2337,7 +2352,7 @@ class OrmlTokensErrorMaxLocksExceeded:
     Failed because the maximum locks was exceeded.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "MaxLocksExceeded"
 
@@ -2349,7 +2364,7 @@ class OrmlTokensErrorKeepAlive:
     Transfer/payment would kill account.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "KeepAlive"
 
@@ -2361,7 +2376,7 @@ class OrmlTokensErrorExistentialDeposit:
     Value too low to create account due to existential deposit.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ExistentialDeposit"
 
@@ -2373,7 +2388,7 @@ class OrmlTokensErrorDeadAccount:
     Beneficiary account must pre-exist.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "DeadAccount"
 
@@ -2385,7 +2400,7 @@ class OrmlTokensErrorTooManyReserves:
     Number of named reserves exceed `MaxReserves`.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 75
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "TooManyReserves"
 
@@ -2394,7 +2409,7 @@ class OrmlTokensErrorTooManyReserves:
 class ModelVersion:
     """`pallet_model_registry::ModelVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 72
+    __type_id__: _t.ClassVar[int] = 77
     cid: bytes
     size_bytes: int
     registered_at: int
@@ -2404,7 +2419,7 @@ class ModelVersion:
 class ModelInfo:
     """`pallet_model_registry::ModelInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 73
+    __type_id__: _t.ClassVar[int] = 78
     owner: AccountId32
     cid: bytes
     name: bytes
@@ -2423,7 +2438,7 @@ class ModelInfo:
 class ModelStatusActive:
     """`pallet_model_registry::ModelStatus::Active`"""
 
-    __type_id__: _t.ClassVar[int] = 74
+    __type_id__: _t.ClassVar[int] = 79
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Active"
 
@@ -2432,7 +2447,7 @@ class ModelStatusActive:
 class ModelStatusDeprecated:
     """`pallet_model_registry::ModelStatus::Deprecated`"""
 
-    __type_id__: _t.ClassVar[int] = 74
+    __type_id__: _t.ClassVar[int] = 79
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Deprecated"
 
@@ -2444,7 +2459,7 @@ class PalletModelRegistryErrorInvalidCid:
     Not a valid CIDv0 or base32 CIDv1.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "InvalidCid"
 
@@ -2456,7 +2471,7 @@ class PalletModelRegistryErrorCidTooLong:
     The CID is longer than `MaxCidLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "CidTooLong"
 
@@ -2468,7 +2483,7 @@ class PalletModelRegistryErrorDuplicateCid:
     This CID is already registered.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "DuplicateCid"
 
@@ -2480,7 +2495,7 @@ class PalletModelRegistryErrorUnknownModel:
     No model with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2492,7 +2507,7 @@ class PalletModelRegistryErrorNotOwner:
     Only the model's owner may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "NotOwner"
 
@@ -2504,7 +2519,7 @@ class PalletModelRegistryErrorModelDeprecated:
     The model is deprecated.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ModelDeprecated"
 
@@ -2516,7 +2531,7 @@ class PalletModelRegistryErrorEmptyName:
     The name is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "EmptyName"
 
@@ -2528,7 +2543,7 @@ class PalletModelRegistryErrorNameTooLong:
     The name is longer than `MaxNameLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "NameTooLong"
 
@@ -2540,7 +2555,7 @@ class PalletModelRegistryErrorInvalidAuthorShare:
     The author share is above 100%.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "InvalidAuthorShare"
 
@@ -2552,7 +2567,7 @@ class PalletModelRegistryErrorZeroSize:
     The model's size must be positive.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ZeroSize"
 
@@ -2564,7 +2579,7 @@ class PalletModelRegistryErrorUnknownCurrency:
     The currency has no issuance.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 80
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "UnknownCurrency"
 
@@ -2573,7 +2588,7 @@ class PalletModelRegistryErrorUnknownCurrency:
 class ProviderInfo:
     """`pallet_providers::ProviderInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 77
+    __type_id__: _t.ClassVar[int] = 82
     stake: int
     endpoint: bytes
     models: list[H256]
@@ -2589,7 +2604,7 @@ class ProviderInfo:
 class ProviderStatusActive:
     """`pallet_providers::ProviderStatus::Active`"""
 
-    __type_id__: _t.ClassVar[int] = 78
+    __type_id__: _t.ClassVar[int] = 83
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Active"
 
@@ -2598,7 +2613,7 @@ class ProviderStatusActive:
 class ProviderStatusUnbonding:
     """`pallet_providers::ProviderStatus::Unbonding`"""
 
-    __type_id__: _t.ClassVar[int] = 78
+    __type_id__: _t.ClassVar[int] = 83
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Unbonding"
     unlock_at: int
@@ -2611,7 +2626,7 @@ class PalletProvidersErrorAlreadyRegistered:
     The account is already a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "AlreadyRegistered"
 
@@ -2623,7 +2638,7 @@ class PalletProvidersErrorNotRegistered:
     The account is not a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NotRegistered"
 
@@ -2635,7 +2650,7 @@ class PalletProvidersErrorInsufficientStake:
     The stake is below `MinStake`.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "InsufficientStake"
 
@@ -2647,7 +2662,7 @@ class PalletProvidersErrorEmptyEndpoint:
     The endpoint is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "EmptyEndpoint"
 
@@ -2659,7 +2674,7 @@ class PalletProvidersErrorEndpointTooLong:
     The endpoint is longer than `MaxEndpointLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "EndpointTooLong"
 
@@ -2671,7 +2686,7 @@ class PalletProvidersErrorNoModels:
     A provider must serve at least one model.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "NoModels"
 
@@ -2683,7 +2698,7 @@ class PalletProvidersErrorTooManyModels:
     More than `MaxModelsPerProvider` models.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "TooManyModels"
 
@@ -2695,7 +2710,7 @@ class PalletProvidersErrorDuplicateModel:
     A model is listed twice.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "DuplicateModel"
 
@@ -2707,7 +2722,7 @@ class PalletProvidersErrorUnknownModel:
     A listed model is not registered.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2719,7 +2734,7 @@ class PalletProvidersErrorModelFull:
     A model already has `MaxProvidersPerModel` providers.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ModelFull"
 
@@ -2731,7 +2746,7 @@ class PalletProvidersErrorInvalidCapacity:
     Capacity must be between 1 and `MaxCapacity`.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "InvalidCapacity"
 
@@ -2743,7 +2758,7 @@ class PalletProvidersErrorNotActive:
     The provider is unbonding.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "NotActive"
 
@@ -2755,7 +2770,7 @@ class PalletProvidersErrorNotUnbonding:
     The provider has not called `unregister`.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "NotUnbonding"
 
@@ -2767,7 +2782,7 @@ class PalletProvidersErrorStillUnbonding:
     The unbonding period has not ended.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "StillUnbonding"
 
@@ -2779,7 +2794,7 @@ class PalletProvidersErrorRequestsInFlight:
     The provider still has requests in flight.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "RequestsInFlight"
 
@@ -2791,7 +2806,7 @@ class PalletProvidersErrorInvalidReputation:
     Reputation is at most 100.
     """
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "InvalidReputation"
 
@@ -2800,7 +2815,7 @@ class PalletProvidersErrorInvalidReputation:
 class InferenceRequest:
     """`pallet_inference::InferenceRequest`"""
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 85
     requester: AccountId32
     model_id: H256
     model_version: int
@@ -2827,7 +2842,7 @@ class InferenceRequest:
 class RequestStateAssigned:
     """`pallet_inference::RequestState::Assigned`"""
 
-    __type_id__: _t.ClassVar[int] = 82
+    __type_id__: _t.ClassVar[int] = 87
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Assigned"
 
@@ -2836,7 +2851,7 @@ class RequestStateAssigned:
 class RequestStateAwaitingValidation:
     """`pallet_inference::RequestState::AwaitingValidation`"""
 
-    __type_id__: _t.ClassVar[int] = 82
+    __type_id__: _t.ClassVar[int] = 87
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "AwaitingValidation"
     validator: AccountId32
@@ -2848,7 +2863,7 @@ class RequestStateAwaitingValidation:
 class RequestStateCompleted:
     """`pallet_inference::RequestState::Completed`"""
 
-    __type_id__: _t.ClassVar[int] = 82
+    __type_id__: _t.ClassVar[int] = 87
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Completed"
     cost: int
@@ -2858,7 +2873,7 @@ class RequestStateCompleted:
 class RequestStateExpired:
     """`pallet_inference::RequestState::Expired`"""
 
-    __type_id__: _t.ClassVar[int] = 82
+    __type_id__: _t.ClassVar[int] = 87
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Expired"
 
@@ -2867,7 +2882,7 @@ class RequestStateExpired:
 class RequestStateRejected:
     """`pallet_inference::RequestState::Rejected`"""
 
-    __type_id__: _t.ClassVar[int] = 82
+    __type_id__: _t.ClassVar[int] = 87
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Rejected"
 
@@ -2879,7 +2894,7 @@ class PalletInferenceErrorUnknownModel:
     No model with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2891,7 +2906,7 @@ class PalletInferenceErrorModelDeprecated:
     The model is deprecated.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "ModelDeprecated"
 
@@ -2903,7 +2918,7 @@ class PalletInferenceErrorPriceAboveMaximum:
     The model's price is above the requester's maximum.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "PriceAboveMaximum"
 
@@ -2915,7 +2930,7 @@ class PalletInferenceErrorInputTooLarge:
     Inline input is longer than `MaxInlineInput`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "InputTooLarge"
 
@@ -2927,7 +2942,7 @@ class PalletInferenceErrorEmptyInput:
     The input is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "EmptyInput"
 
@@ -2939,7 +2954,7 @@ class PalletInferenceErrorInvalidCid:
     A CID is not a valid CIDv0 or base32 CIDv1.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "InvalidCid"
 
@@ -2951,7 +2966,7 @@ class PalletInferenceErrorInvalidTokenCount:
     Token counts out of range.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "InvalidTokenCount"
 
@@ -2963,7 +2978,7 @@ class PalletInferenceErrorInvalidDeadline:
     Deadline outside `MinDeadline..=MaxDeadline`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "InvalidDeadline"
 
@@ -2975,7 +2990,7 @@ class PalletInferenceErrorNoProviderAvailable:
     No active provider of the model has free capacity.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "NoProviderAvailable"
 
@@ -2987,7 +3002,7 @@ class PalletInferenceErrorBandwidthExceeded:
     No provider has bandwidth left for this request.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "BandwidthExceeded"
 
@@ -2999,7 +3014,7 @@ class PalletInferenceErrorTooManyTimeouts:
     Too many deadlines fall in that block.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "TooManyTimeouts"
 
@@ -3011,7 +3026,7 @@ class PalletInferenceErrorUnknownRequest:
     No request with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "UnknownRequest"
 
@@ -3023,7 +3038,7 @@ class PalletInferenceErrorNotExecutor:
     Only the assigned executor may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "NotExecutor"
 
@@ -3035,7 +3050,7 @@ class PalletInferenceErrorNotValidator:
     Only the drawn validator may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "NotValidator"
 
@@ -3047,7 +3062,7 @@ class PalletInferenceErrorInvalidState:
     The request is not in a state that allows this.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "InvalidState"
 
@@ -3059,7 +3074,7 @@ class PalletInferenceErrorDeadlinePassed:
     The request's deadline has passed.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "DeadlinePassed"
 
@@ -3071,7 +3086,7 @@ class PalletInferenceErrorOutputAlreadyRequested:
     The output was already requested.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "OutputAlreadyRequested"
 
@@ -3083,7 +3098,7 @@ class PalletInferenceErrorOutputTooLarge:
     The output is longer than `MaxOutputBytes`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "OutputTooLarge"
 
@@ -3095,7 +3110,7 @@ class PalletInferenceErrorOutputHashMismatch:
     The output does not hash to the submitted output hash.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "OutputHashMismatch"
 
@@ -3107,7 +3122,7 @@ class PalletInferenceErrorNotExpired:
     Nothing about this request is due yet.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "NotExpired"
 
@@ -3116,7 +3131,7 @@ class PalletInferenceErrorNotExpired:
 class UncheckedExtrinsic:
     """`sp_runtime::generic::unchecked_extrinsic::UncheckedExtrinsic`"""
 
-    __type_id__: _t.ClassVar[int] = 86
+    __type_id__: _t.ClassVar[int] = 91
     value: bytes
 
 
@@ -3124,7 +3139,7 @@ class UncheckedExtrinsic:
 class MultiSignatureEd25519:
     """`sp_runtime::MultiSignature::Ed25519`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 92
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ed25519"
     value: Ed25519Signature
@@ -3134,7 +3149,7 @@ class MultiSignatureEd25519:
 class MultiSignatureSr25519:
     """`sp_runtime::MultiSignature::Sr25519`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 92
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Sr25519"
     value: Sr25519Signature
@@ -3144,7 +3159,7 @@ class MultiSignatureSr25519:
 class MultiSignatureEcdsa:
     """`sp_runtime::MultiSignature::Ecdsa`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 92
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Ecdsa"
     value: EcdsaSignature
@@ -3154,7 +3169,7 @@ class MultiSignatureEcdsa:
 class Ed25519Signature:
     """`sp_core::ed25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 88
+    __type_id__: _t.ClassVar[int] = 93
     value: bytes
 
 
@@ -3162,7 +3177,7 @@ class Ed25519Signature:
 class Sr25519Signature:
     """`sp_core::sr25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 95
     value: bytes
 
 
@@ -3170,7 +3185,7 @@ class Sr25519Signature:
 class EcdsaSignature:
     """`sp_core::ecdsa::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 91
+    __type_id__: _t.ClassVar[int] = 96
     value: bytes
 
 
@@ -3178,35 +3193,35 @@ class EcdsaSignature:
 class CheckNonZeroSender:
     """`frame_system::extensions::check_non_zero_sender::CheckNonZeroSender`"""
 
-    __type_id__: _t.ClassVar[int] = 93
+    __type_id__: _t.ClassVar[int] = 98
 
 
 @_dc.dataclass(frozen=True)
 class CheckSpecVersion:
     """`frame_system::extensions::check_spec_version::CheckSpecVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 94
+    __type_id__: _t.ClassVar[int] = 99
 
 
 @_dc.dataclass(frozen=True)
 class CheckTxVersion:
     """`frame_system::extensions::check_tx_version::CheckTxVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 100
 
 
 @_dc.dataclass(frozen=True)
 class CheckGenesis:
     """`frame_system::extensions::check_genesis::CheckGenesis`"""
 
-    __type_id__: _t.ClassVar[int] = 96
+    __type_id__: _t.ClassVar[int] = 101
 
 
 @_dc.dataclass(frozen=True)
 class CheckMortality:
     """`frame_system::extensions::check_mortality::CheckMortality`"""
 
-    __type_id__: _t.ClassVar[int] = 97
+    __type_id__: _t.ClassVar[int] = 102
     value: Era
 
 
@@ -3214,7 +3229,7 @@ class CheckMortality:
 class EraImmortal:
     """`sp_runtime::generic::era::Era::Immortal`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Immortal"
 
@@ -3223,7 +3238,7 @@ class EraImmortal:
 class EraMortal1:
     """`sp_runtime::generic::era::Era::Mortal1`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Mortal1"
     value: int
@@ -3233,7 +3248,7 @@ class EraMortal1:
 class EraMortal2:
     """`sp_runtime::generic::era::Era::Mortal2`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Mortal2"
     value: int
@@ -3243,7 +3258,7 @@ class EraMortal2:
 class EraMortal3:
     """`sp_runtime::generic::era::Era::Mortal3`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Mortal3"
     value: int
@@ -3253,7 +3268,7 @@ class EraMortal3:
 class EraMortal4:
     """`sp_runtime::generic::era::Era::Mortal4`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Mortal4"
     value: int
@@ -3263,7 +3278,7 @@ class EraMortal4:
 class EraMortal5:
     """`sp_runtime::generic::era::Era::Mortal5`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Mortal5"
     value: int
@@ -3273,7 +3288,7 @@ class EraMortal5:
 class EraMortal6:
     """`sp_runtime::generic::era::Era::Mortal6`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "Mortal6"
     value: int
@@ -3283,7 +3298,7 @@ class EraMortal6:
 class EraMortal7:
     """`sp_runtime::generic::era::Era::Mortal7`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Mortal7"
     value: int
@@ -3293,7 +3308,7 @@ class EraMortal7:
 class EraMortal8:
     """`sp_runtime::generic::era::Era::Mortal8`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "Mortal8"
     value: int
@@ -3303,7 +3318,7 @@ class EraMortal8:
 class EraMortal9:
     """`sp_runtime::generic::era::Era::Mortal9`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "Mortal9"
     value: int
@@ -3313,7 +3328,7 @@ class EraMortal9:
 class EraMortal10:
     """`sp_runtime::generic::era::Era::Mortal10`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Mortal10"
     value: int
@@ -3323,7 +3338,7 @@ class EraMortal10:
 class EraMortal11:
     """`sp_runtime::generic::era::Era::Mortal11`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "Mortal11"
     value: int
@@ -3333,7 +3348,7 @@ class EraMortal11:
 class EraMortal12:
     """`sp_runtime::generic::era::Era::Mortal12`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Mortal12"
     value: int
@@ -3343,7 +3358,7 @@ class EraMortal12:
 class EraMortal13:
     """`sp_runtime::generic::era::Era::Mortal13`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Mortal13"
     value: int
@@ -3353,7 +3368,7 @@ class EraMortal13:
 class EraMortal14:
     """`sp_runtime::generic::era::Era::Mortal14`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "Mortal14"
     value: int
@@ -3363,7 +3378,7 @@ class EraMortal14:
 class EraMortal15:
     """`sp_runtime::generic::era::Era::Mortal15`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "Mortal15"
     value: int
@@ -3373,7 +3388,7 @@ class EraMortal15:
 class EraMortal16:
     """`sp_runtime::generic::era::Era::Mortal16`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "Mortal16"
     value: int
@@ -3383,7 +3398,7 @@ class EraMortal16:
 class EraMortal17:
     """`sp_runtime::generic::era::Era::Mortal17`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "Mortal17"
     value: int
@@ -3393,7 +3408,7 @@ class EraMortal17:
 class EraMortal18:
     """`sp_runtime::generic::era::Era::Mortal18`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "Mortal18"
     value: int
@@ -3403,7 +3418,7 @@ class EraMortal18:
 class EraMortal19:
     """`sp_runtime::generic::era::Era::Mortal19`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "Mortal19"
     value: int
@@ -3413,7 +3428,7 @@ class EraMortal19:
 class EraMortal20:
     """`sp_runtime::generic::era::Era::Mortal20`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 20
     __variant_name__: _t.ClassVar[str] = "Mortal20"
     value: int
@@ -3423,7 +3438,7 @@ class EraMortal20:
 class EraMortal21:
     """`sp_runtime::generic::era::Era::Mortal21`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 21
     __variant_name__: _t.ClassVar[str] = "Mortal21"
     value: int
@@ -3433,7 +3448,7 @@ class EraMortal21:
 class EraMortal22:
     """`sp_runtime::generic::era::Era::Mortal22`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 22
     __variant_name__: _t.ClassVar[str] = "Mortal22"
     value: int
@@ -3443,7 +3458,7 @@ class EraMortal22:
 class EraMortal23:
     """`sp_runtime::generic::era::Era::Mortal23`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 23
     __variant_name__: _t.ClassVar[str] = "Mortal23"
     value: int
@@ -3453,7 +3468,7 @@ class EraMortal23:
 class EraMortal24:
     """`sp_runtime::generic::era::Era::Mortal24`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 24
     __variant_name__: _t.ClassVar[str] = "Mortal24"
     value: int
@@ -3463,7 +3478,7 @@ class EraMortal24:
 class EraMortal25:
     """`sp_runtime::generic::era::Era::Mortal25`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 25
     __variant_name__: _t.ClassVar[str] = "Mortal25"
     value: int
@@ -3473,7 +3488,7 @@ class EraMortal25:
 class EraMortal26:
     """`sp_runtime::generic::era::Era::Mortal26`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 26
     __variant_name__: _t.ClassVar[str] = "Mortal26"
     value: int
@@ -3483,7 +3498,7 @@ class EraMortal26:
 class EraMortal27:
     """`sp_runtime::generic::era::Era::Mortal27`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 27
     __variant_name__: _t.ClassVar[str] = "Mortal27"
     value: int
@@ -3493,7 +3508,7 @@ class EraMortal27:
 class EraMortal28:
     """`sp_runtime::generic::era::Era::Mortal28`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 28
     __variant_name__: _t.ClassVar[str] = "Mortal28"
     value: int
@@ -3503,7 +3518,7 @@ class EraMortal28:
 class EraMortal29:
     """`sp_runtime::generic::era::Era::Mortal29`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 29
     __variant_name__: _t.ClassVar[str] = "Mortal29"
     value: int
@@ -3513,7 +3528,7 @@ class EraMortal29:
 class EraMortal30:
     """`sp_runtime::generic::era::Era::Mortal30`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 30
     __variant_name__: _t.ClassVar[str] = "Mortal30"
     value: int
@@ -3523,7 +3538,7 @@ class EraMortal30:
 class EraMortal31:
     """`sp_runtime::generic::era::Era::Mortal31`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 31
     __variant_name__: _t.ClassVar[str] = "Mortal31"
     value: int
@@ -3533,7 +3548,7 @@ class EraMortal31:
 class EraMortal32:
     """`sp_runtime::generic::era::Era::Mortal32`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 32
     __variant_name__: _t.ClassVar[str] = "Mortal32"
     value: int
@@ -3543,7 +3558,7 @@ class EraMortal32:
 class EraMortal33:
     """`sp_runtime::generic::era::Era::Mortal33`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 33
     __variant_name__: _t.ClassVar[str] = "Mortal33"
     value: int
@@ -3553,7 +3568,7 @@ class EraMortal33:
 class EraMortal34:
     """`sp_runtime::generic::era::Era::Mortal34`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 34
     __variant_name__: _t.ClassVar[str] = "Mortal34"
     value: int
@@ -3563,7 +3578,7 @@ class EraMortal34:
 class EraMortal35:
     """`sp_runtime::generic::era::Era::Mortal35`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 35
     __variant_name__: _t.ClassVar[str] = "Mortal35"
     value: int
@@ -3573,7 +3588,7 @@ class EraMortal35:
 class EraMortal36:
     """`sp_runtime::generic::era::Era::Mortal36`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 36
     __variant_name__: _t.ClassVar[str] = "Mortal36"
     value: int
@@ -3583,7 +3598,7 @@ class EraMortal36:
 class EraMortal37:
     """`sp_runtime::generic::era::Era::Mortal37`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 37
     __variant_name__: _t.ClassVar[str] = "Mortal37"
     value: int
@@ -3593,7 +3608,7 @@ class EraMortal37:
 class EraMortal38:
     """`sp_runtime::generic::era::Era::Mortal38`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 38
     __variant_name__: _t.ClassVar[str] = "Mortal38"
     value: int
@@ -3603,7 +3618,7 @@ class EraMortal38:
 class EraMortal39:
     """`sp_runtime::generic::era::Era::Mortal39`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 39
     __variant_name__: _t.ClassVar[str] = "Mortal39"
     value: int
@@ -3613,7 +3628,7 @@ class EraMortal39:
 class EraMortal40:
     """`sp_runtime::generic::era::Era::Mortal40`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 40
     __variant_name__: _t.ClassVar[str] = "Mortal40"
     value: int
@@ -3623,7 +3638,7 @@ class EraMortal40:
 class EraMortal41:
     """`sp_runtime::generic::era::Era::Mortal41`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 41
     __variant_name__: _t.ClassVar[str] = "Mortal41"
     value: int
@@ -3633,7 +3648,7 @@ class EraMortal41:
 class EraMortal42:
     """`sp_runtime::generic::era::Era::Mortal42`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 42
     __variant_name__: _t.ClassVar[str] = "Mortal42"
     value: int
@@ -3643,7 +3658,7 @@ class EraMortal42:
 class EraMortal43:
     """`sp_runtime::generic::era::Era::Mortal43`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 43
     __variant_name__: _t.ClassVar[str] = "Mortal43"
     value: int
@@ -3653,7 +3668,7 @@ class EraMortal43:
 class EraMortal44:
     """`sp_runtime::generic::era::Era::Mortal44`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 44
     __variant_name__: _t.ClassVar[str] = "Mortal44"
     value: int
@@ -3663,7 +3678,7 @@ class EraMortal44:
 class EraMortal45:
     """`sp_runtime::generic::era::Era::Mortal45`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 45
     __variant_name__: _t.ClassVar[str] = "Mortal45"
     value: int
@@ -3673,7 +3688,7 @@ class EraMortal45:
 class EraMortal46:
     """`sp_runtime::generic::era::Era::Mortal46`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 46
     __variant_name__: _t.ClassVar[str] = "Mortal46"
     value: int
@@ -3683,7 +3698,7 @@ class EraMortal46:
 class EraMortal47:
     """`sp_runtime::generic::era::Era::Mortal47`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 47
     __variant_name__: _t.ClassVar[str] = "Mortal47"
     value: int
@@ -3693,7 +3708,7 @@ class EraMortal47:
 class EraMortal48:
     """`sp_runtime::generic::era::Era::Mortal48`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 48
     __variant_name__: _t.ClassVar[str] = "Mortal48"
     value: int
@@ -3703,7 +3718,7 @@ class EraMortal48:
 class EraMortal49:
     """`sp_runtime::generic::era::Era::Mortal49`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 49
     __variant_name__: _t.ClassVar[str] = "Mortal49"
     value: int
@@ -3713,7 +3728,7 @@ class EraMortal49:
 class EraMortal50:
     """`sp_runtime::generic::era::Era::Mortal50`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 50
     __variant_name__: _t.ClassVar[str] = "Mortal50"
     value: int
@@ -3723,7 +3738,7 @@ class EraMortal50:
 class EraMortal51:
     """`sp_runtime::generic::era::Era::Mortal51`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 51
     __variant_name__: _t.ClassVar[str] = "Mortal51"
     value: int
@@ -3733,7 +3748,7 @@ class EraMortal51:
 class EraMortal52:
     """`sp_runtime::generic::era::Era::Mortal52`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 52
     __variant_name__: _t.ClassVar[str] = "Mortal52"
     value: int
@@ -3743,7 +3758,7 @@ class EraMortal52:
 class EraMortal53:
     """`sp_runtime::generic::era::Era::Mortal53`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 53
     __variant_name__: _t.ClassVar[str] = "Mortal53"
     value: int
@@ -3753,7 +3768,7 @@ class EraMortal53:
 class EraMortal54:
     """`sp_runtime::generic::era::Era::Mortal54`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 54
     __variant_name__: _t.ClassVar[str] = "Mortal54"
     value: int
@@ -3763,7 +3778,7 @@ class EraMortal54:
 class EraMortal55:
     """`sp_runtime::generic::era::Era::Mortal55`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 55
     __variant_name__: _t.ClassVar[str] = "Mortal55"
     value: int
@@ -3773,7 +3788,7 @@ class EraMortal55:
 class EraMortal56:
     """`sp_runtime::generic::era::Era::Mortal56`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 56
     __variant_name__: _t.ClassVar[str] = "Mortal56"
     value: int
@@ -3783,7 +3798,7 @@ class EraMortal56:
 class EraMortal57:
     """`sp_runtime::generic::era::Era::Mortal57`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 57
     __variant_name__: _t.ClassVar[str] = "Mortal57"
     value: int
@@ -3793,7 +3808,7 @@ class EraMortal57:
 class EraMortal58:
     """`sp_runtime::generic::era::Era::Mortal58`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 58
     __variant_name__: _t.ClassVar[str] = "Mortal58"
     value: int
@@ -3803,7 +3818,7 @@ class EraMortal58:
 class EraMortal59:
     """`sp_runtime::generic::era::Era::Mortal59`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 59
     __variant_name__: _t.ClassVar[str] = "Mortal59"
     value: int
@@ -3813,7 +3828,7 @@ class EraMortal59:
 class EraMortal60:
     """`sp_runtime::generic::era::Era::Mortal60`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 60
     __variant_name__: _t.ClassVar[str] = "Mortal60"
     value: int
@@ -3823,7 +3838,7 @@ class EraMortal60:
 class EraMortal61:
     """`sp_runtime::generic::era::Era::Mortal61`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 61
     __variant_name__: _t.ClassVar[str] = "Mortal61"
     value: int
@@ -3833,7 +3848,7 @@ class EraMortal61:
 class EraMortal62:
     """`sp_runtime::generic::era::Era::Mortal62`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 62
     __variant_name__: _t.ClassVar[str] = "Mortal62"
     value: int
@@ -3843,7 +3858,7 @@ class EraMortal62:
 class EraMortal63:
     """`sp_runtime::generic::era::Era::Mortal63`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 63
     __variant_name__: _t.ClassVar[str] = "Mortal63"
     value: int
@@ -3853,7 +3868,7 @@ class EraMortal63:
 class EraMortal64:
     """`sp_runtime::generic::era::Era::Mortal64`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 64
     __variant_name__: _t.ClassVar[str] = "Mortal64"
     value: int
@@ -3863,7 +3878,7 @@ class EraMortal64:
 class EraMortal65:
     """`sp_runtime::generic::era::Era::Mortal65`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 65
     __variant_name__: _t.ClassVar[str] = "Mortal65"
     value: int
@@ -3873,7 +3888,7 @@ class EraMortal65:
 class EraMortal66:
     """`sp_runtime::generic::era::Era::Mortal66`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 66
     __variant_name__: _t.ClassVar[str] = "Mortal66"
     value: int
@@ -3883,7 +3898,7 @@ class EraMortal66:
 class EraMortal67:
     """`sp_runtime::generic::era::Era::Mortal67`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 67
     __variant_name__: _t.ClassVar[str] = "Mortal67"
     value: int
@@ -3893,7 +3908,7 @@ class EraMortal67:
 class EraMortal68:
     """`sp_runtime::generic::era::Era::Mortal68`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 68
     __variant_name__: _t.ClassVar[str] = "Mortal68"
     value: int
@@ -3903,7 +3918,7 @@ class EraMortal68:
 class EraMortal69:
     """`sp_runtime::generic::era::Era::Mortal69`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 69
     __variant_name__: _t.ClassVar[str] = "Mortal69"
     value: int
@@ -3913,7 +3928,7 @@ class EraMortal69:
 class EraMortal70:
     """`sp_runtime::generic::era::Era::Mortal70`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 70
     __variant_name__: _t.ClassVar[str] = "Mortal70"
     value: int
@@ -3923,7 +3938,7 @@ class EraMortal70:
 class EraMortal71:
     """`sp_runtime::generic::era::Era::Mortal71`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 71
     __variant_name__: _t.ClassVar[str] = "Mortal71"
     value: int
@@ -3933,7 +3948,7 @@ class EraMortal71:
 class EraMortal72:
     """`sp_runtime::generic::era::Era::Mortal72`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 72
     __variant_name__: _t.ClassVar[str] = "Mortal72"
     value: int
@@ -3943,7 +3958,7 @@ class EraMortal72:
 class EraMortal73:
     """`sp_runtime::generic::era::Era::Mortal73`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 73
     __variant_name__: _t.ClassVar[str] = "Mortal73"
     value: int
@@ -3953,7 +3968,7 @@ class EraMortal73:
 class EraMortal74:
     """`sp_runtime::generic::era::Era::Mortal74`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 74
     __variant_name__: _t.ClassVar[str] = "Mortal74"
     value: int
@@ -3963,7 +3978,7 @@ class EraMortal74:
 class EraMortal75:
     """`sp_runtime::generic::era::Era::Mortal75`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 75
     __variant_name__: _t.ClassVar[str] = "Mortal75"
     value: int
@@ -3973,7 +3988,7 @@ class EraMortal75:
 class EraMortal76:
     """`sp_runtime::generic::era::Era::Mortal76`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 76
     __variant_name__: _t.ClassVar[str] = "Mortal76"
     value: int
@@ -3983,7 +3998,7 @@ class EraMortal76:
 class EraMortal77:
     """`sp_runtime::generic::era::Era::Mortal77`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 77
     __variant_name__: _t.ClassVar[str] = "Mortal77"
     value: int
@@ -3993,7 +4008,7 @@ class EraMortal77:
 class EraMortal78:
     """`sp_runtime::generic::era::Era::Mortal78`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 78
     __variant_name__: _t.ClassVar[str] = "Mortal78"
     value: int
@@ -4003,7 +4018,7 @@ class EraMortal78:
 class EraMortal79:
     """`sp_runtime::generic::era::Era::Mortal79`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 79
     __variant_name__: _t.ClassVar[str] = "Mortal79"
     value: int
@@ -4013,7 +4028,7 @@ class EraMortal79:
 class EraMortal80:
     """`sp_runtime::generic::era::Era::Mortal80`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 80
     __variant_name__: _t.ClassVar[str] = "Mortal80"
     value: int
@@ -4023,7 +4038,7 @@ class EraMortal80:
 class EraMortal81:
     """`sp_runtime::generic::era::Era::Mortal81`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 81
     __variant_name__: _t.ClassVar[str] = "Mortal81"
     value: int
@@ -4033,7 +4048,7 @@ class EraMortal81:
 class EraMortal82:
     """`sp_runtime::generic::era::Era::Mortal82`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 82
     __variant_name__: _t.ClassVar[str] = "Mortal82"
     value: int
@@ -4043,7 +4058,7 @@ class EraMortal82:
 class EraMortal83:
     """`sp_runtime::generic::era::Era::Mortal83`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 83
     __variant_name__: _t.ClassVar[str] = "Mortal83"
     value: int
@@ -4053,7 +4068,7 @@ class EraMortal83:
 class EraMortal84:
     """`sp_runtime::generic::era::Era::Mortal84`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 84
     __variant_name__: _t.ClassVar[str] = "Mortal84"
     value: int
@@ -4063,7 +4078,7 @@ class EraMortal84:
 class EraMortal85:
     """`sp_runtime::generic::era::Era::Mortal85`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 85
     __variant_name__: _t.ClassVar[str] = "Mortal85"
     value: int
@@ -4073,7 +4088,7 @@ class EraMortal85:
 class EraMortal86:
     """`sp_runtime::generic::era::Era::Mortal86`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 86
     __variant_name__: _t.ClassVar[str] = "Mortal86"
     value: int
@@ -4083,7 +4098,7 @@ class EraMortal86:
 class EraMortal87:
     """`sp_runtime::generic::era::Era::Mortal87`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 87
     __variant_name__: _t.ClassVar[str] = "Mortal87"
     value: int
@@ -4093,7 +4108,7 @@ class EraMortal87:
 class EraMortal88:
     """`sp_runtime::generic::era::Era::Mortal88`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 88
     __variant_name__: _t.ClassVar[str] = "Mortal88"
     value: int
@@ -4103,7 +4118,7 @@ class EraMortal88:
 class EraMortal89:
     """`sp_runtime::generic::era::Era::Mortal89`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 89
     __variant_name__: _t.ClassVar[str] = "Mortal89"
     value: int
@@ -4113,7 +4128,7 @@ class EraMortal89:
 class EraMortal90:
     """`sp_runtime::generic::era::Era::Mortal90`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 90
     __variant_name__: _t.ClassVar[str] = "Mortal90"
     value: int
@@ -4123,7 +4138,7 @@ class EraMortal90:
 class EraMortal91:
     """`sp_runtime::generic::era::Era::Mortal91`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 91
     __variant_name__: _t.ClassVar[str] = "Mortal91"
     value: int
@@ -4133,7 +4148,7 @@ class EraMortal91:
 class EraMortal92:
     """`sp_runtime::generic::era::Era::Mortal92`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 92
     __variant_name__: _t.ClassVar[str] = "Mortal92"
     value: int
@@ -4143,7 +4158,7 @@ class EraMortal92:
 class EraMortal93:
     """`sp_runtime::generic::era::Era::Mortal93`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 93
     __variant_name__: _t.ClassVar[str] = "Mortal93"
     value: int
@@ -4153,7 +4168,7 @@ class EraMortal93:
 class EraMortal94:
     """`sp_runtime::generic::era::Era::Mortal94`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 94
     __variant_name__: _t.ClassVar[str] = "Mortal94"
     value: int
@@ -4163,7 +4178,7 @@ class EraMortal94:
 class EraMortal95:
     """`sp_runtime::generic::era::Era::Mortal95`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 95
     __variant_name__: _t.ClassVar[str] = "Mortal95"
     value: int
@@ -4173,7 +4188,7 @@ class EraMortal95:
 class EraMortal96:
     """`sp_runtime::generic::era::Era::Mortal96`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 96
     __variant_name__: _t.ClassVar[str] = "Mortal96"
     value: int
@@ -4183,7 +4198,7 @@ class EraMortal96:
 class EraMortal97:
     """`sp_runtime::generic::era::Era::Mortal97`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 97
     __variant_name__: _t.ClassVar[str] = "Mortal97"
     value: int
@@ -4193,7 +4208,7 @@ class EraMortal97:
 class EraMortal98:
     """`sp_runtime::generic::era::Era::Mortal98`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 98
     __variant_name__: _t.ClassVar[str] = "Mortal98"
     value: int
@@ -4203,7 +4218,7 @@ class EraMortal98:
 class EraMortal99:
     """`sp_runtime::generic::era::Era::Mortal99`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 99
     __variant_name__: _t.ClassVar[str] = "Mortal99"
     value: int
@@ -4213,7 +4228,7 @@ class EraMortal99:
 class EraMortal100:
     """`sp_runtime::generic::era::Era::Mortal100`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 100
     __variant_name__: _t.ClassVar[str] = "Mortal100"
     value: int
@@ -4223,7 +4238,7 @@ class EraMortal100:
 class EraMortal101:
     """`sp_runtime::generic::era::Era::Mortal101`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 101
     __variant_name__: _t.ClassVar[str] = "Mortal101"
     value: int
@@ -4233,7 +4248,7 @@ class EraMortal101:
 class EraMortal102:
     """`sp_runtime::generic::era::Era::Mortal102`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 102
     __variant_name__: _t.ClassVar[str] = "Mortal102"
     value: int
@@ -4243,7 +4258,7 @@ class EraMortal102:
 class EraMortal103:
     """`sp_runtime::generic::era::Era::Mortal103`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 103
     __variant_name__: _t.ClassVar[str] = "Mortal103"
     value: int
@@ -4253,7 +4268,7 @@ class EraMortal103:
 class EraMortal104:
     """`sp_runtime::generic::era::Era::Mortal104`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 104
     __variant_name__: _t.ClassVar[str] = "Mortal104"
     value: int
@@ -4263,7 +4278,7 @@ class EraMortal104:
 class EraMortal105:
     """`sp_runtime::generic::era::Era::Mortal105`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 105
     __variant_name__: _t.ClassVar[str] = "Mortal105"
     value: int
@@ -4273,7 +4288,7 @@ class EraMortal105:
 class EraMortal106:
     """`sp_runtime::generic::era::Era::Mortal106`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 106
     __variant_name__: _t.ClassVar[str] = "Mortal106"
     value: int
@@ -4283,7 +4298,7 @@ class EraMortal106:
 class EraMortal107:
     """`sp_runtime::generic::era::Era::Mortal107`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 107
     __variant_name__: _t.ClassVar[str] = "Mortal107"
     value: int
@@ -4293,7 +4308,7 @@ class EraMortal107:
 class EraMortal108:
     """`sp_runtime::generic::era::Era::Mortal108`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 108
     __variant_name__: _t.ClassVar[str] = "Mortal108"
     value: int
@@ -4303,7 +4318,7 @@ class EraMortal108:
 class EraMortal109:
     """`sp_runtime::generic::era::Era::Mortal109`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 109
     __variant_name__: _t.ClassVar[str] = "Mortal109"
     value: int
@@ -4313,7 +4328,7 @@ class EraMortal109:
 class EraMortal110:
     """`sp_runtime::generic::era::Era::Mortal110`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 110
     __variant_name__: _t.ClassVar[str] = "Mortal110"
     value: int
@@ -4323,7 +4338,7 @@ class EraMortal110:
 class EraMortal111:
     """`sp_runtime::generic::era::Era::Mortal111`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 111
     __variant_name__: _t.ClassVar[str] = "Mortal111"
     value: int
@@ -4333,7 +4348,7 @@ class EraMortal111:
 class EraMortal112:
     """`sp_runtime::generic::era::Era::Mortal112`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 112
     __variant_name__: _t.ClassVar[str] = "Mortal112"
     value: int
@@ -4343,7 +4358,7 @@ class EraMortal112:
 class EraMortal113:
     """`sp_runtime::generic::era::Era::Mortal113`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 113
     __variant_name__: _t.ClassVar[str] = "Mortal113"
     value: int
@@ -4353,7 +4368,7 @@ class EraMortal113:
 class EraMortal114:
     """`sp_runtime::generic::era::Era::Mortal114`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 114
     __variant_name__: _t.ClassVar[str] = "Mortal114"
     value: int
@@ -4363,7 +4378,7 @@ class EraMortal114:
 class EraMortal115:
     """`sp_runtime::generic::era::Era::Mortal115`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 115
     __variant_name__: _t.ClassVar[str] = "Mortal115"
     value: int
@@ -4373,7 +4388,7 @@ class EraMortal115:
 class EraMortal116:
     """`sp_runtime::generic::era::Era::Mortal116`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 116
     __variant_name__: _t.ClassVar[str] = "Mortal116"
     value: int
@@ -4383,7 +4398,7 @@ class EraMortal116:
 class EraMortal117:
     """`sp_runtime::generic::era::Era::Mortal117`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 117
     __variant_name__: _t.ClassVar[str] = "Mortal117"
     value: int
@@ -4393,7 +4408,7 @@ class EraMortal117:
 class EraMortal118:
     """`sp_runtime::generic::era::Era::Mortal118`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 118
     __variant_name__: _t.ClassVar[str] = "Mortal118"
     value: int
@@ -4403,7 +4418,7 @@ class EraMortal118:
 class EraMortal119:
     """`sp_runtime::generic::era::Era::Mortal119`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 119
     __variant_name__: _t.ClassVar[str] = "Mortal119"
     value: int
@@ -4413,7 +4428,7 @@ class EraMortal119:
 class EraMortal120:
     """`sp_runtime::generic::era::Era::Mortal120`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 120
     __variant_name__: _t.ClassVar[str] = "Mortal120"
     value: int
@@ -4423,7 +4438,7 @@ class EraMortal120:
 class EraMortal121:
     """`sp_runtime::generic::era::Era::Mortal121`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 121
     __variant_name__: _t.ClassVar[str] = "Mortal121"
     value: int
@@ -4433,7 +4448,7 @@ class EraMortal121:
 class EraMortal122:
     """`sp_runtime::generic::era::Era::Mortal122`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 122
     __variant_name__: _t.ClassVar[str] = "Mortal122"
     value: int
@@ -4443,7 +4458,7 @@ class EraMortal122:
 class EraMortal123:
     """`sp_runtime::generic::era::Era::Mortal123`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 123
     __variant_name__: _t.ClassVar[str] = "Mortal123"
     value: int
@@ -4453,7 +4468,7 @@ class EraMortal123:
 class EraMortal124:
     """`sp_runtime::generic::era::Era::Mortal124`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 124
     __variant_name__: _t.ClassVar[str] = "Mortal124"
     value: int
@@ -4463,7 +4478,7 @@ class EraMortal124:
 class EraMortal125:
     """`sp_runtime::generic::era::Era::Mortal125`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 125
     __variant_name__: _t.ClassVar[str] = "Mortal125"
     value: int
@@ -4473,7 +4488,7 @@ class EraMortal125:
 class EraMortal126:
     """`sp_runtime::generic::era::Era::Mortal126`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 126
     __variant_name__: _t.ClassVar[str] = "Mortal126"
     value: int
@@ -4483,7 +4498,7 @@ class EraMortal126:
 class EraMortal127:
     """`sp_runtime::generic::era::Era::Mortal127`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 127
     __variant_name__: _t.ClassVar[str] = "Mortal127"
     value: int
@@ -4493,7 +4508,7 @@ class EraMortal127:
 class EraMortal128:
     """`sp_runtime::generic::era::Era::Mortal128`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 128
     __variant_name__: _t.ClassVar[str] = "Mortal128"
     value: int
@@ -4503,7 +4518,7 @@ class EraMortal128:
 class EraMortal129:
     """`sp_runtime::generic::era::Era::Mortal129`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 129
     __variant_name__: _t.ClassVar[str] = "Mortal129"
     value: int
@@ -4513,7 +4528,7 @@ class EraMortal129:
 class EraMortal130:
     """`sp_runtime::generic::era::Era::Mortal130`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 130
     __variant_name__: _t.ClassVar[str] = "Mortal130"
     value: int
@@ -4523,7 +4538,7 @@ class EraMortal130:
 class EraMortal131:
     """`sp_runtime::generic::era::Era::Mortal131`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 131
     __variant_name__: _t.ClassVar[str] = "Mortal131"
     value: int
@@ -4533,7 +4548,7 @@ class EraMortal131:
 class EraMortal132:
     """`sp_runtime::generic::era::Era::Mortal132`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 132
     __variant_name__: _t.ClassVar[str] = "Mortal132"
     value: int
@@ -4543,7 +4558,7 @@ class EraMortal132:
 class EraMortal133:
     """`sp_runtime::generic::era::Era::Mortal133`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 133
     __variant_name__: _t.ClassVar[str] = "Mortal133"
     value: int
@@ -4553,7 +4568,7 @@ class EraMortal133:
 class EraMortal134:
     """`sp_runtime::generic::era::Era::Mortal134`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 134
     __variant_name__: _t.ClassVar[str] = "Mortal134"
     value: int
@@ -4563,7 +4578,7 @@ class EraMortal134:
 class EraMortal135:
     """`sp_runtime::generic::era::Era::Mortal135`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 135
     __variant_name__: _t.ClassVar[str] = "Mortal135"
     value: int
@@ -4573,7 +4588,7 @@ class EraMortal135:
 class EraMortal136:
     """`sp_runtime::generic::era::Era::Mortal136`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 136
     __variant_name__: _t.ClassVar[str] = "Mortal136"
     value: int
@@ -4583,7 +4598,7 @@ class EraMortal136:
 class EraMortal137:
     """`sp_runtime::generic::era::Era::Mortal137`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 137
     __variant_name__: _t.ClassVar[str] = "Mortal137"
     value: int
@@ -4593,7 +4608,7 @@ class EraMortal137:
 class EraMortal138:
     """`sp_runtime::generic::era::Era::Mortal138`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 138
     __variant_name__: _t.ClassVar[str] = "Mortal138"
     value: int
@@ -4603,7 +4618,7 @@ class EraMortal138:
 class EraMortal139:
     """`sp_runtime::generic::era::Era::Mortal139`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 139
     __variant_name__: _t.ClassVar[str] = "Mortal139"
     value: int
@@ -4613,7 +4628,7 @@ class EraMortal139:
 class EraMortal140:
     """`sp_runtime::generic::era::Era::Mortal140`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 140
     __variant_name__: _t.ClassVar[str] = "Mortal140"
     value: int
@@ -4623,7 +4638,7 @@ class EraMortal140:
 class EraMortal141:
     """`sp_runtime::generic::era::Era::Mortal141`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 141
     __variant_name__: _t.ClassVar[str] = "Mortal141"
     value: int
@@ -4633,7 +4648,7 @@ class EraMortal141:
 class EraMortal142:
     """`sp_runtime::generic::era::Era::Mortal142`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 142
     __variant_name__: _t.ClassVar[str] = "Mortal142"
     value: int
@@ -4643,7 +4658,7 @@ class EraMortal142:
 class EraMortal143:
     """`sp_runtime::generic::era::Era::Mortal143`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 143
     __variant_name__: _t.ClassVar[str] = "Mortal143"
     value: int
@@ -4653,7 +4668,7 @@ class EraMortal143:
 class EraMortal144:
     """`sp_runtime::generic::era::Era::Mortal144`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 144
     __variant_name__: _t.ClassVar[str] = "Mortal144"
     value: int
@@ -4663,7 +4678,7 @@ class EraMortal144:
 class EraMortal145:
     """`sp_runtime::generic::era::Era::Mortal145`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 145
     __variant_name__: _t.ClassVar[str] = "Mortal145"
     value: int
@@ -4673,7 +4688,7 @@ class EraMortal145:
 class EraMortal146:
     """`sp_runtime::generic::era::Era::Mortal146`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 146
     __variant_name__: _t.ClassVar[str] = "Mortal146"
     value: int
@@ -4683,7 +4698,7 @@ class EraMortal146:
 class EraMortal147:
     """`sp_runtime::generic::era::Era::Mortal147`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 147
     __variant_name__: _t.ClassVar[str] = "Mortal147"
     value: int
@@ -4693,7 +4708,7 @@ class EraMortal147:
 class EraMortal148:
     """`sp_runtime::generic::era::Era::Mortal148`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 148
     __variant_name__: _t.ClassVar[str] = "Mortal148"
     value: int
@@ -4703,7 +4718,7 @@ class EraMortal148:
 class EraMortal149:
     """`sp_runtime::generic::era::Era::Mortal149`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 149
     __variant_name__: _t.ClassVar[str] = "Mortal149"
     value: int
@@ -4713,7 +4728,7 @@ class EraMortal149:
 class EraMortal150:
     """`sp_runtime::generic::era::Era::Mortal150`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 150
     __variant_name__: _t.ClassVar[str] = "Mortal150"
     value: int
@@ -4723,7 +4738,7 @@ class EraMortal150:
 class EraMortal151:
     """`sp_runtime::generic::era::Era::Mortal151`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 151
     __variant_name__: _t.ClassVar[str] = "Mortal151"
     value: int
@@ -4733,7 +4748,7 @@ class EraMortal151:
 class EraMortal152:
     """`sp_runtime::generic::era::Era::Mortal152`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 152
     __variant_name__: _t.ClassVar[str] = "Mortal152"
     value: int
@@ -4743,7 +4758,7 @@ class EraMortal152:
 class EraMortal153:
     """`sp_runtime::generic::era::Era::Mortal153`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 153
     __variant_name__: _t.ClassVar[str] = "Mortal153"
     value: int
@@ -4753,7 +4768,7 @@ class EraMortal153:
 class EraMortal154:
     """`sp_runtime::generic::era::Era::Mortal154`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 154
     __variant_name__: _t.ClassVar[str] = "Mortal154"
     value: int
@@ -4763,7 +4778,7 @@ class EraMortal154:
 class EraMortal155:
     """`sp_runtime::generic::era::Era::Mortal155`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 155
     __variant_name__: _t.ClassVar[str] = "Mortal155"
     value: int
@@ -4773,7 +4788,7 @@ class EraMortal155:
 class EraMortal156:
     """`sp_runtime::generic::era::Era::Mortal156`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 156
     __variant_name__: _t.ClassVar[str] = "Mortal156"
     value: int
@@ -4783,7 +4798,7 @@ class EraMortal156:
 class EraMortal157:
     """`sp_runtime::generic::era::Era::Mortal157`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 157
     __variant_name__: _t.ClassVar[str] = "Mortal157"
     value: int
@@ -4793,7 +4808,7 @@ class EraMortal157:
 class EraMortal158:
     """`sp_runtime::generic::era::Era::Mortal158`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 158
     __variant_name__: _t.ClassVar[str] = "Mortal158"
     value: int
@@ -4803,7 +4818,7 @@ class EraMortal158:
 class EraMortal159:
     """`sp_runtime::generic::era::Era::Mortal159`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 159
     __variant_name__: _t.ClassVar[str] = "Mortal159"
     value: int
@@ -4813,7 +4828,7 @@ class EraMortal159:
 class EraMortal160:
     """`sp_runtime::generic::era::Era::Mortal160`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 160
     __variant_name__: _t.ClassVar[str] = "Mortal160"
     value: int
@@ -4823,7 +4838,7 @@ class EraMortal160:
 class EraMortal161:
     """`sp_runtime::generic::era::Era::Mortal161`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 161
     __variant_name__: _t.ClassVar[str] = "Mortal161"
     value: int
@@ -4833,7 +4848,7 @@ class EraMortal161:
 class EraMortal162:
     """`sp_runtime::generic::era::Era::Mortal162`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 162
     __variant_name__: _t.ClassVar[str] = "Mortal162"
     value: int
@@ -4843,7 +4858,7 @@ class EraMortal162:
 class EraMortal163:
     """`sp_runtime::generic::era::Era::Mortal163`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 163
     __variant_name__: _t.ClassVar[str] = "Mortal163"
     value: int
@@ -4853,7 +4868,7 @@ class EraMortal163:
 class EraMortal164:
     """`sp_runtime::generic::era::Era::Mortal164`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 164
     __variant_name__: _t.ClassVar[str] = "Mortal164"
     value: int
@@ -4863,7 +4878,7 @@ class EraMortal164:
 class EraMortal165:
     """`sp_runtime::generic::era::Era::Mortal165`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 165
     __variant_name__: _t.ClassVar[str] = "Mortal165"
     value: int
@@ -4873,7 +4888,7 @@ class EraMortal165:
 class EraMortal166:
     """`sp_runtime::generic::era::Era::Mortal166`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 166
     __variant_name__: _t.ClassVar[str] = "Mortal166"
     value: int
@@ -4883,7 +4898,7 @@ class EraMortal166:
 class EraMortal167:
     """`sp_runtime::generic::era::Era::Mortal167`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 167
     __variant_name__: _t.ClassVar[str] = "Mortal167"
     value: int
@@ -4893,7 +4908,7 @@ class EraMortal167:
 class EraMortal168:
     """`sp_runtime::generic::era::Era::Mortal168`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 168
     __variant_name__: _t.ClassVar[str] = "Mortal168"
     value: int
@@ -4903,7 +4918,7 @@ class EraMortal168:
 class EraMortal169:
     """`sp_runtime::generic::era::Era::Mortal169`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 169
     __variant_name__: _t.ClassVar[str] = "Mortal169"
     value: int
@@ -4913,7 +4928,7 @@ class EraMortal169:
 class EraMortal170:
     """`sp_runtime::generic::era::Era::Mortal170`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 170
     __variant_name__: _t.ClassVar[str] = "Mortal170"
     value: int
@@ -4923,7 +4938,7 @@ class EraMortal170:
 class EraMortal171:
     """`sp_runtime::generic::era::Era::Mortal171`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 171
     __variant_name__: _t.ClassVar[str] = "Mortal171"
     value: int
@@ -4933,7 +4948,7 @@ class EraMortal171:
 class EraMortal172:
     """`sp_runtime::generic::era::Era::Mortal172`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 172
     __variant_name__: _t.ClassVar[str] = "Mortal172"
     value: int
@@ -4943,7 +4958,7 @@ class EraMortal172:
 class EraMortal173:
     """`sp_runtime::generic::era::Era::Mortal173`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 173
     __variant_name__: _t.ClassVar[str] = "Mortal173"
     value: int
@@ -4953,7 +4968,7 @@ class EraMortal173:
 class EraMortal174:
     """`sp_runtime::generic::era::Era::Mortal174`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 174
     __variant_name__: _t.ClassVar[str] = "Mortal174"
     value: int
@@ -4963,7 +4978,7 @@ class EraMortal174:
 class EraMortal175:
     """`sp_runtime::generic::era::Era::Mortal175`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 175
     __variant_name__: _t.ClassVar[str] = "Mortal175"
     value: int
@@ -4973,7 +4988,7 @@ class EraMortal175:
 class EraMortal176:
     """`sp_runtime::generic::era::Era::Mortal176`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 176
     __variant_name__: _t.ClassVar[str] = "Mortal176"
     value: int
@@ -4983,7 +4998,7 @@ class EraMortal176:
 class EraMortal177:
     """`sp_runtime::generic::era::Era::Mortal177`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 177
     __variant_name__: _t.ClassVar[str] = "Mortal177"
     value: int
@@ -4993,7 +5008,7 @@ class EraMortal177:
 class EraMortal178:
     """`sp_runtime::generic::era::Era::Mortal178`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 178
     __variant_name__: _t.ClassVar[str] = "Mortal178"
     value: int
@@ -5003,7 +5018,7 @@ class EraMortal178:
 class EraMortal179:
     """`sp_runtime::generic::era::Era::Mortal179`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 179
     __variant_name__: _t.ClassVar[str] = "Mortal179"
     value: int
@@ -5013,7 +5028,7 @@ class EraMortal179:
 class EraMortal180:
     """`sp_runtime::generic::era::Era::Mortal180`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 180
     __variant_name__: _t.ClassVar[str] = "Mortal180"
     value: int
@@ -5023,7 +5038,7 @@ class EraMortal180:
 class EraMortal181:
     """`sp_runtime::generic::era::Era::Mortal181`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 181
     __variant_name__: _t.ClassVar[str] = "Mortal181"
     value: int
@@ -5033,7 +5048,7 @@ class EraMortal181:
 class EraMortal182:
     """`sp_runtime::generic::era::Era::Mortal182`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 182
     __variant_name__: _t.ClassVar[str] = "Mortal182"
     value: int
@@ -5043,7 +5058,7 @@ class EraMortal182:
 class EraMortal183:
     """`sp_runtime::generic::era::Era::Mortal183`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 183
     __variant_name__: _t.ClassVar[str] = "Mortal183"
     value: int
@@ -5053,7 +5068,7 @@ class EraMortal183:
 class EraMortal184:
     """`sp_runtime::generic::era::Era::Mortal184`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 184
     __variant_name__: _t.ClassVar[str] = "Mortal184"
     value: int
@@ -5063,7 +5078,7 @@ class EraMortal184:
 class EraMortal185:
     """`sp_runtime::generic::era::Era::Mortal185`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 185
     __variant_name__: _t.ClassVar[str] = "Mortal185"
     value: int
@@ -5073,7 +5088,7 @@ class EraMortal185:
 class EraMortal186:
     """`sp_runtime::generic::era::Era::Mortal186`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 186
     __variant_name__: _t.ClassVar[str] = "Mortal186"
     value: int
@@ -5083,7 +5098,7 @@ class EraMortal186:
 class EraMortal187:
     """`sp_runtime::generic::era::Era::Mortal187`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 187
     __variant_name__: _t.ClassVar[str] = "Mortal187"
     value: int
@@ -5093,7 +5108,7 @@ class EraMortal187:
 class EraMortal188:
     """`sp_runtime::generic::era::Era::Mortal188`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 188
     __variant_name__: _t.ClassVar[str] = "Mortal188"
     value: int
@@ -5103,7 +5118,7 @@ class EraMortal188:
 class EraMortal189:
     """`sp_runtime::generic::era::Era::Mortal189`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 189
     __variant_name__: _t.ClassVar[str] = "Mortal189"
     value: int
@@ -5113,7 +5128,7 @@ class EraMortal189:
 class EraMortal190:
     """`sp_runtime::generic::era::Era::Mortal190`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 190
     __variant_name__: _t.ClassVar[str] = "Mortal190"
     value: int
@@ -5123,7 +5138,7 @@ class EraMortal190:
 class EraMortal191:
     """`sp_runtime::generic::era::Era::Mortal191`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 191
     __variant_name__: _t.ClassVar[str] = "Mortal191"
     value: int
@@ -5133,7 +5148,7 @@ class EraMortal191:
 class EraMortal192:
     """`sp_runtime::generic::era::Era::Mortal192`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 192
     __variant_name__: _t.ClassVar[str] = "Mortal192"
     value: int
@@ -5143,7 +5158,7 @@ class EraMortal192:
 class EraMortal193:
     """`sp_runtime::generic::era::Era::Mortal193`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 193
     __variant_name__: _t.ClassVar[str] = "Mortal193"
     value: int
@@ -5153,7 +5168,7 @@ class EraMortal193:
 class EraMortal194:
     """`sp_runtime::generic::era::Era::Mortal194`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 194
     __variant_name__: _t.ClassVar[str] = "Mortal194"
     value: int
@@ -5163,7 +5178,7 @@ class EraMortal194:
 class EraMortal195:
     """`sp_runtime::generic::era::Era::Mortal195`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 195
     __variant_name__: _t.ClassVar[str] = "Mortal195"
     value: int
@@ -5173,7 +5188,7 @@ class EraMortal195:
 class EraMortal196:
     """`sp_runtime::generic::era::Era::Mortal196`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 196
     __variant_name__: _t.ClassVar[str] = "Mortal196"
     value: int
@@ -5183,7 +5198,7 @@ class EraMortal196:
 class EraMortal197:
     """`sp_runtime::generic::era::Era::Mortal197`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 197
     __variant_name__: _t.ClassVar[str] = "Mortal197"
     value: int
@@ -5193,7 +5208,7 @@ class EraMortal197:
 class EraMortal198:
     """`sp_runtime::generic::era::Era::Mortal198`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 198
     __variant_name__: _t.ClassVar[str] = "Mortal198"
     value: int
@@ -5203,7 +5218,7 @@ class EraMortal198:
 class EraMortal199:
     """`sp_runtime::generic::era::Era::Mortal199`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 199
     __variant_name__: _t.ClassVar[str] = "Mortal199"
     value: int
@@ -5213,7 +5228,7 @@ class EraMortal199:
 class EraMortal200:
     """`sp_runtime::generic::era::Era::Mortal200`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 200
     __variant_name__: _t.ClassVar[str] = "Mortal200"
     value: int
@@ -5223,7 +5238,7 @@ class EraMortal200:
 class EraMortal201:
     """`sp_runtime::generic::era::Era::Mortal201`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 201
     __variant_name__: _t.ClassVar[str] = "Mortal201"
     value: int
@@ -5233,7 +5248,7 @@ class EraMortal201:
 class EraMortal202:
     """`sp_runtime::generic::era::Era::Mortal202`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 202
     __variant_name__: _t.ClassVar[str] = "Mortal202"
     value: int
@@ -5243,7 +5258,7 @@ class EraMortal202:
 class EraMortal203:
     """`sp_runtime::generic::era::Era::Mortal203`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 203
     __variant_name__: _t.ClassVar[str] = "Mortal203"
     value: int
@@ -5253,7 +5268,7 @@ class EraMortal203:
 class EraMortal204:
     """`sp_runtime::generic::era::Era::Mortal204`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 204
     __variant_name__: _t.ClassVar[str] = "Mortal204"
     value: int
@@ -5263,7 +5278,7 @@ class EraMortal204:
 class EraMortal205:
     """`sp_runtime::generic::era::Era::Mortal205`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 205
     __variant_name__: _t.ClassVar[str] = "Mortal205"
     value: int
@@ -5273,7 +5288,7 @@ class EraMortal205:
 class EraMortal206:
     """`sp_runtime::generic::era::Era::Mortal206`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 206
     __variant_name__: _t.ClassVar[str] = "Mortal206"
     value: int
@@ -5283,7 +5298,7 @@ class EraMortal206:
 class EraMortal207:
     """`sp_runtime::generic::era::Era::Mortal207`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 207
     __variant_name__: _t.ClassVar[str] = "Mortal207"
     value: int
@@ -5293,7 +5308,7 @@ class EraMortal207:
 class EraMortal208:
     """`sp_runtime::generic::era::Era::Mortal208`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 208
     __variant_name__: _t.ClassVar[str] = "Mortal208"
     value: int
@@ -5303,7 +5318,7 @@ class EraMortal208:
 class EraMortal209:
     """`sp_runtime::generic::era::Era::Mortal209`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 209
     __variant_name__: _t.ClassVar[str] = "Mortal209"
     value: int
@@ -5313,7 +5328,7 @@ class EraMortal209:
 class EraMortal210:
     """`sp_runtime::generic::era::Era::Mortal210`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 210
     __variant_name__: _t.ClassVar[str] = "Mortal210"
     value: int
@@ -5323,7 +5338,7 @@ class EraMortal210:
 class EraMortal211:
     """`sp_runtime::generic::era::Era::Mortal211`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 211
     __variant_name__: _t.ClassVar[str] = "Mortal211"
     value: int
@@ -5333,7 +5348,7 @@ class EraMortal211:
 class EraMortal212:
     """`sp_runtime::generic::era::Era::Mortal212`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 212
     __variant_name__: _t.ClassVar[str] = "Mortal212"
     value: int
@@ -5343,7 +5358,7 @@ class EraMortal212:
 class EraMortal213:
     """`sp_runtime::generic::era::Era::Mortal213`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 213
     __variant_name__: _t.ClassVar[str] = "Mortal213"
     value: int
@@ -5353,7 +5368,7 @@ class EraMortal213:
 class EraMortal214:
     """`sp_runtime::generic::era::Era::Mortal214`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 214
     __variant_name__: _t.ClassVar[str] = "Mortal214"
     value: int
@@ -5363,7 +5378,7 @@ class EraMortal214:
 class EraMortal215:
     """`sp_runtime::generic::era::Era::Mortal215`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 215
     __variant_name__: _t.ClassVar[str] = "Mortal215"
     value: int
@@ -5373,7 +5388,7 @@ class EraMortal215:
 class EraMortal216:
     """`sp_runtime::generic::era::Era::Mortal216`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 216
     __variant_name__: _t.ClassVar[str] = "Mortal216"
     value: int
@@ -5383,7 +5398,7 @@ class EraMortal216:
 class EraMortal217:
     """`sp_runtime::generic::era::Era::Mortal217`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 217
     __variant_name__: _t.ClassVar[str] = "Mortal217"
     value: int
@@ -5393,7 +5408,7 @@ class EraMortal217:
 class EraMortal218:
     """`sp_runtime::generic::era::Era::Mortal218`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 218
     __variant_name__: _t.ClassVar[str] = "Mortal218"
     value: int
@@ -5403,7 +5418,7 @@ class EraMortal218:
 class EraMortal219:
     """`sp_runtime::generic::era::Era::Mortal219`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 219
     __variant_name__: _t.ClassVar[str] = "Mortal219"
     value: int
@@ -5413,7 +5428,7 @@ class EraMortal219:
 class EraMortal220:
     """`sp_runtime::generic::era::Era::Mortal220`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 220
     __variant_name__: _t.ClassVar[str] = "Mortal220"
     value: int
@@ -5423,7 +5438,7 @@ class EraMortal220:
 class EraMortal221:
     """`sp_runtime::generic::era::Era::Mortal221`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 221
     __variant_name__: _t.ClassVar[str] = "Mortal221"
     value: int
@@ -5433,7 +5448,7 @@ class EraMortal221:
 class EraMortal222:
     """`sp_runtime::generic::era::Era::Mortal222`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 222
     __variant_name__: _t.ClassVar[str] = "Mortal222"
     value: int
@@ -5443,7 +5458,7 @@ class EraMortal222:
 class EraMortal223:
     """`sp_runtime::generic::era::Era::Mortal223`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 223
     __variant_name__: _t.ClassVar[str] = "Mortal223"
     value: int
@@ -5453,7 +5468,7 @@ class EraMortal223:
 class EraMortal224:
     """`sp_runtime::generic::era::Era::Mortal224`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 224
     __variant_name__: _t.ClassVar[str] = "Mortal224"
     value: int
@@ -5463,7 +5478,7 @@ class EraMortal224:
 class EraMortal225:
     """`sp_runtime::generic::era::Era::Mortal225`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 225
     __variant_name__: _t.ClassVar[str] = "Mortal225"
     value: int
@@ -5473,7 +5488,7 @@ class EraMortal225:
 class EraMortal226:
     """`sp_runtime::generic::era::Era::Mortal226`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 226
     __variant_name__: _t.ClassVar[str] = "Mortal226"
     value: int
@@ -5483,7 +5498,7 @@ class EraMortal226:
 class EraMortal227:
     """`sp_runtime::generic::era::Era::Mortal227`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 227
     __variant_name__: _t.ClassVar[str] = "Mortal227"
     value: int
@@ -5493,7 +5508,7 @@ class EraMortal227:
 class EraMortal228:
     """`sp_runtime::generic::era::Era::Mortal228`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 228
     __variant_name__: _t.ClassVar[str] = "Mortal228"
     value: int
@@ -5503,7 +5518,7 @@ class EraMortal228:
 class EraMortal229:
     """`sp_runtime::generic::era::Era::Mortal229`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 229
     __variant_name__: _t.ClassVar[str] = "Mortal229"
     value: int
@@ -5513,7 +5528,7 @@ class EraMortal229:
 class EraMortal230:
     """`sp_runtime::generic::era::Era::Mortal230`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 230
     __variant_name__: _t.ClassVar[str] = "Mortal230"
     value: int
@@ -5523,7 +5538,7 @@ class EraMortal230:
 class EraMortal231:
     """`sp_runtime::generic::era::Era::Mortal231`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 231
     __variant_name__: _t.ClassVar[str] = "Mortal231"
     value: int
@@ -5533,7 +5548,7 @@ class EraMortal231:
 class EraMortal232:
     """`sp_runtime::generic::era::Era::Mortal232`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 232
     __variant_name__: _t.ClassVar[str] = "Mortal232"
     value: int
@@ -5543,7 +5558,7 @@ class EraMortal232:
 class EraMortal233:
     """`sp_runtime::generic::era::Era::Mortal233`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 233
     __variant_name__: _t.ClassVar[str] = "Mortal233"
     value: int
@@ -5553,7 +5568,7 @@ class EraMortal233:
 class EraMortal234:
     """`sp_runtime::generic::era::Era::Mortal234`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 234
     __variant_name__: _t.ClassVar[str] = "Mortal234"
     value: int
@@ -5563,7 +5578,7 @@ class EraMortal234:
 class EraMortal235:
     """`sp_runtime::generic::era::Era::Mortal235`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 235
     __variant_name__: _t.ClassVar[str] = "Mortal235"
     value: int
@@ -5573,7 +5588,7 @@ class EraMortal235:
 class EraMortal236:
     """`sp_runtime::generic::era::Era::Mortal236`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 236
     __variant_name__: _t.ClassVar[str] = "Mortal236"
     value: int
@@ -5583,7 +5598,7 @@ class EraMortal236:
 class EraMortal237:
     """`sp_runtime::generic::era::Era::Mortal237`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 237
     __variant_name__: _t.ClassVar[str] = "Mortal237"
     value: int
@@ -5593,7 +5608,7 @@ class EraMortal237:
 class EraMortal238:
     """`sp_runtime::generic::era::Era::Mortal238`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 238
     __variant_name__: _t.ClassVar[str] = "Mortal238"
     value: int
@@ -5603,7 +5618,7 @@ class EraMortal238:
 class EraMortal239:
     """`sp_runtime::generic::era::Era::Mortal239`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 239
     __variant_name__: _t.ClassVar[str] = "Mortal239"
     value: int
@@ -5613,7 +5628,7 @@ class EraMortal239:
 class EraMortal240:
     """`sp_runtime::generic::era::Era::Mortal240`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 240
     __variant_name__: _t.ClassVar[str] = "Mortal240"
     value: int
@@ -5623,7 +5638,7 @@ class EraMortal240:
 class EraMortal241:
     """`sp_runtime::generic::era::Era::Mortal241`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 241
     __variant_name__: _t.ClassVar[str] = "Mortal241"
     value: int
@@ -5633,7 +5648,7 @@ class EraMortal241:
 class EraMortal242:
     """`sp_runtime::generic::era::Era::Mortal242`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 242
     __variant_name__: _t.ClassVar[str] = "Mortal242"
     value: int
@@ -5643,7 +5658,7 @@ class EraMortal242:
 class EraMortal243:
     """`sp_runtime::generic::era::Era::Mortal243`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 243
     __variant_name__: _t.ClassVar[str] = "Mortal243"
     value: int
@@ -5653,7 +5668,7 @@ class EraMortal243:
 class EraMortal244:
     """`sp_runtime::generic::era::Era::Mortal244`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 244
     __variant_name__: _t.ClassVar[str] = "Mortal244"
     value: int
@@ -5663,7 +5678,7 @@ class EraMortal244:
 class EraMortal245:
     """`sp_runtime::generic::era::Era::Mortal245`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 245
     __variant_name__: _t.ClassVar[str] = "Mortal245"
     value: int
@@ -5673,7 +5688,7 @@ class EraMortal245:
 class EraMortal246:
     """`sp_runtime::generic::era::Era::Mortal246`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 246
     __variant_name__: _t.ClassVar[str] = "Mortal246"
     value: int
@@ -5683,7 +5698,7 @@ class EraMortal246:
 class EraMortal247:
     """`sp_runtime::generic::era::Era::Mortal247`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 247
     __variant_name__: _t.ClassVar[str] = "Mortal247"
     value: int
@@ -5693,7 +5708,7 @@ class EraMortal247:
 class EraMortal248:
     """`sp_runtime::generic::era::Era::Mortal248`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 248
     __variant_name__: _t.ClassVar[str] = "Mortal248"
     value: int
@@ -5703,7 +5718,7 @@ class EraMortal248:
 class EraMortal249:
     """`sp_runtime::generic::era::Era::Mortal249`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 249
     __variant_name__: _t.ClassVar[str] = "Mortal249"
     value: int
@@ -5713,7 +5728,7 @@ class EraMortal249:
 class EraMortal250:
     """`sp_runtime::generic::era::Era::Mortal250`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 250
     __variant_name__: _t.ClassVar[str] = "Mortal250"
     value: int
@@ -5723,7 +5738,7 @@ class EraMortal250:
 class EraMortal251:
     """`sp_runtime::generic::era::Era::Mortal251`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 251
     __variant_name__: _t.ClassVar[str] = "Mortal251"
     value: int
@@ -5733,7 +5748,7 @@ class EraMortal251:
 class EraMortal252:
     """`sp_runtime::generic::era::Era::Mortal252`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 252
     __variant_name__: _t.ClassVar[str] = "Mortal252"
     value: int
@@ -5743,7 +5758,7 @@ class EraMortal252:
 class EraMortal253:
     """`sp_runtime::generic::era::Era::Mortal253`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 253
     __variant_name__: _t.ClassVar[str] = "Mortal253"
     value: int
@@ -5753,7 +5768,7 @@ class EraMortal253:
 class EraMortal254:
     """`sp_runtime::generic::era::Era::Mortal254`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 254
     __variant_name__: _t.ClassVar[str] = "Mortal254"
     value: int
@@ -5763,7 +5778,7 @@ class EraMortal254:
 class EraMortal255:
     """`sp_runtime::generic::era::Era::Mortal255`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 103
     __variant_index__: _t.ClassVar[int] = 255
     __variant_name__: _t.ClassVar[str] = "Mortal255"
     value: int
@@ -5773,7 +5788,7 @@ class EraMortal255:
 class CheckNonce:
     """`frame_system::extensions::check_nonce::CheckNonce`"""
 
-    __type_id__: _t.ClassVar[int] = 99
+    __type_id__: _t.ClassVar[int] = 104
     value: int
 
 
@@ -5781,14 +5796,14 @@ class CheckNonce:
 class CheckWeight:
     """`frame_system::extensions::check_weight::CheckWeight`"""
 
-    __type_id__: _t.ClassVar[int] = 101
+    __type_id__: _t.ClassVar[int] = 106
 
 
 @_dc.dataclass(frozen=True)
 class ChargeTransactionPayment:
     """`pallet_transaction_payment::ChargeTransactionPayment`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 107
     value: int
 
 
@@ -5796,7 +5811,7 @@ class ChargeTransactionPayment:
 class CheckMetadataHash:
     """`frame_metadata_hash_extension::CheckMetadataHash`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 108
     mode: Mode
 
 
@@ -5804,7 +5819,7 @@ class CheckMetadataHash:
 class ModeDisabled:
     """`frame_metadata_hash_extension::Mode::Disabled`"""
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 109
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Disabled"
 
@@ -5813,7 +5828,7 @@ class ModeDisabled:
 class ModeEnabled:
     """`frame_metadata_hash_extension::Mode::Enabled`"""
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 109
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Enabled"
 
@@ -5822,7 +5837,7 @@ class ModeEnabled:
 class Runtime:
     """`devnode_runtime::Runtime`"""
 
-    __type_id__: _t.ClassVar[int] = 107
+    __type_id__: _t.ClassVar[int] = 112
 
 
 # Enums: the union of their variants' classes.

@@ -6,8 +6,30 @@ from __future__ import annotations
 
 from typing import Final
 
+from .. import types
+
 BLOCK_HASH_COUNT: Final[int] = 4096
 """Maximum number of block number to block hash mappings to keep."""
+
+VERSION: Final[types.RuntimeVersion] = types.RuntimeVersion(
+    spec_name="devnode",
+    impl_name="devnode",
+    authoring_version=1,
+    spec_version=100,
+    impl_version=1,
+    apis=[
+        (b"\xdfj\xcbh\x99\x07`\x9b", 4),
+        (b"7\xe3\x97\xfc|\x91\xf5\xe4", 2),
+        (b"@\xfe:\xd4\x01\xf8\x95\x9a", 6),
+        (b"\xd2\xbc\x98\x97\xee\xd0\x8f\x15", 3),
+        (b"\xbc\x9d\x89\x90O[\x92?", 1),
+        (b"7\xc8\xbb\x13P\xa9\xa2\xa8", 4),
+        (b"\xcc\xd9\xdec\x96\xc8\x99\xca", 1),
+    ],
+    transaction_version=1,
+    system_version=1,
+)
+"""Get the chain's in-code version."""
 
 SS58_PREFIX: Final[int] = 42
 """The designated SS58 prefix of this chain."""
