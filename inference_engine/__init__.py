@@ -1,23 +1,34 @@
-"""Safe model loading, deterministic generation and teacher-forced validation.
+"""Safe model loading, deterministic generation, embeddings and their validation.
 
-Load a local model directory (safetensors only, allow-listed architectures, no remote code),
-serve it through `InferenceEngine` (async, dynamic batching, model work in a worker thread),
-encode outputs canonically (`encode_output`, hashed with `output_hash`) and check another
-machine's output with `validate`. See docs/inference_engine.md and docs/output-format.md.
+Load a local model directory (safetensors only, allow-listed architectures, no remote code):
+a causal LM (`ALLOWED_ARCHITECTURES`) or a sentence-transformers embedding model
+(`ALLOWED_ENCODERS`). Serve it through `InferenceEngine` (async, dynamic batching, model work
+in a worker thread): `generate` for text, `embed` for vectors. Encode records canonically
+(`encode_record`, hashed with `output_hash`) and check another machine's record with
+`validate` (teacher-forced logprobs) or `validate_embedding` (cosine). See
+docs/inference_engine.md and docs/output-format.md.
 """
 
 from ._config import EngineConfig
 from ._distance import LogprobDistance, logprob_distance
+from ._embedding import embed_batch, validate_embedding
 from ._encoding import (
     LOGPROB_SCALE,
+    MAX_EMBEDDING_DIMENSION,
+    decode_embedding,
     decode_output,
+    decode_record,
     dequantize_logprob,
+    encode_embedding,
     encode_output,
+    encode_record,
     output_hash,
     quantize_logprob,
 )
 from ._engine import EngineStats, InferenceEngine
 from ._errors import (
+    ChatTemplateError,
+    ChatTemplateRefusedError,
     EngineClosedError,
     EngineOverloadedError,
     GenerationCancelledError,
@@ -32,10 +43,15 @@ from ._errors import (
     RemoteCodeRefusedError,
     UnknownArchitectureRefusedError,
     UnsafeModelError,
+    WrongTaskError,
 )
 from ._loader import (
     ALLOWED_ARCHITECTURES,
+    ALLOWED_ENCODERS,
+    FP16_UNSAFE_TYPES,
     TRANSFORMERS_LOCK,
+    DeviceInfo,
+    EmbeddingSpec,
     LoadedModel,
     MemoryEstimate,
     ModelManifest,
@@ -43,16 +59,27 @@ from ._loader import (
     estimate_memory,
     inspect_model_dir,
     load_model,
+    module_bytes,
+    plan_placement,
+    policy_dtype,
+    release_model,
     select_placement,
 )
 from ._runner import generate_batch, validate
 from ._seed import derive_seed, step_uniform
+from ._tokenizer import ModelTokenizer, count_prompt_tokens, load_tokenizer
 from ._types import (
     MAX_TOP_LOGPROBS,
+    ChatMessage,
+    ChatPrompt,
+    EmbeddingOutput,
+    EmbeddingRequest,
     FinishReason,
     GenerationOutput,
     GenerationRequest,
     ModelId,
+    ModelTask,
+    OutputRecord,
     RequestId,
     SamplingParams,
     TokenId,
@@ -62,9 +89,20 @@ from ._types import (
 
 __all__ = [
     "ALLOWED_ARCHITECTURES",
+    "ALLOWED_ENCODERS",
+    "FP16_UNSAFE_TYPES",
     "LOGPROB_SCALE",
+    "MAX_EMBEDDING_DIMENSION",
     "MAX_TOP_LOGPROBS",
     "TRANSFORMERS_LOCK",
+    "ChatMessage",
+    "ChatPrompt",
+    "ChatTemplateError",
+    "ChatTemplateRefusedError",
+    "DeviceInfo",
+    "EmbeddingOutput",
+    "EmbeddingRequest",
+    "EmbeddingSpec",
     "EngineClosedError",
     "EngineConfig",
     "EngineOverloadedError",
@@ -84,8 +122,11 @@ __all__ = [
     "ModelId",
     "ModelLoadError",
     "ModelManifest",
+    "ModelTask",
+    "ModelTokenizer",
     "NoTokenizerError",
     "OutputDecodeError",
+    "OutputRecord",
     "PickleWeightsRefusedError",
     "Placement",
     "RemoteCodeRefusedError",
@@ -96,18 +137,31 @@ __all__ = [
     "UnknownArchitectureRefusedError",
     "UnsafeModelError",
     "ValidationReport",
+    "WrongTaskError",
+    "count_prompt_tokens",
+    "decode_embedding",
     "decode_output",
+    "decode_record",
     "dequantize_logprob",
     "derive_seed",
+    "embed_batch",
+    "encode_embedding",
     "encode_output",
+    "encode_record",
     "estimate_memory",
     "generate_batch",
     "inspect_model_dir",
     "load_model",
+    "load_tokenizer",
     "logprob_distance",
+    "module_bytes",
     "output_hash",
+    "plan_placement",
+    "policy_dtype",
     "quantize_logprob",
+    "release_model",
     "select_placement",
     "step_uniform",
     "validate",
+    "validate_embedding",
 ]

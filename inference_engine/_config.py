@@ -26,7 +26,10 @@ class EngineConfig:
     validation_tolerance: the largest mean absolute logprob distance that still validates.
     token_tolerance: slack for the per-token checks (greedy argmax margin in nats, and the
         sampling CDF interval), absorbing numeric noise between machines.
-    memory_headroom: fraction of a GPU's free memory the model may use.
+    memory_headroom: fraction of a device's free memory the model may use.
+    embedding_tolerance: the largest 1 - cosine similarity between a claimed and a recomputed
+        embedding that still validates.
+    embedding_norm_tolerance: the largest relative difference of their norms that validates.
     """
 
     device: str = "auto"
@@ -38,6 +41,8 @@ class EngineConfig:
     validation_tolerance: float = 0.05
     token_tolerance: float = 0.05
     memory_headroom: float = 0.9
+    embedding_tolerance: float = 1e-3
+    embedding_norm_tolerance: float = 0.01
 
     def __post_init__(self) -> None:
         dev = self.device
@@ -56,7 +61,15 @@ class EngineConfig:
             raise InvalidRequestError("max_queue must be >= 1")
         if self.request_timeout_s <= 0:
             raise InvalidRequestError("request_timeout_s must be > 0")
-        if self.validation_tolerance < 0 or self.token_tolerance < 0:
+        if (
+            min(
+                self.validation_tolerance,
+                self.token_tolerance,
+                self.embedding_tolerance,
+                self.embedding_norm_tolerance,
+            )
+            < 0
+        ):
             raise InvalidRequestError("tolerances must be >= 0")
         if not (0 < self.memory_headroom <= 1):
             raise InvalidRequestError("memory_headroom must be in (0, 1]")

@@ -1,37 +1,52 @@
-"""The canonical binary encoding of an output record and its on-chain hash.
+"""The canonical binary encodings of output records and their on-chain hash.
 
 Specified in docs/output-format.md. Every record has exactly one encoding and every byte string
 decodes to at most one record: varints must be minimal, enumerations known, top-k lists sorted,
-text valid UTF-8, and nothing may follow the last field.
+text valid UTF-8, floats finite float32 without negative zero, and nothing may follow the last
+field. Text outputs start with `IEO\x01`, embeddings with `IEE\x01`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import struct
 
 from ._errors import InvalidRequestError, OutputDecodeError
 from ._types import (
     MAX_TOP_LOGPROBS,
+    EmbeddingOutput,
     FinishReason,
     GenerationOutput,
+    OutputRecord,
     RequestId,
     TokenLogprobs,
 )
 
 __all__ = [
+    "EMBEDDING_MAGIC",
     "LOGPROB_SCALE",
     "MAGIC",
+    "MAX_EMBEDDING_DIMENSION",
     "MAX_LOGPROB_Q",
+    "decode_embedding",
     "decode_output",
+    "decode_record",
     "dequantize_logprob",
+    "encode_embedding",
     "encode_output",
+    "encode_record",
     "output_hash",
     "quantize_logprob",
 ]
 
 #: "IEO" (inference-engine output) and the format version.
 MAGIC = b"IEO\x01"
+#: "IEE" (inference-engine embedding) and the format version.
+EMBEDDING_MAGIC = b"IEE\x01"
+#: The largest vector an embedding record carries (16 KiB of floats fits MaxOutputBytes).
+MAX_EMBEDDING_DIMENSION = 16384
+_FLAG_TRUNCATED = 0x01
 #: Log-probabilities are stored as round(-logprob * LOGPROB_SCALE), an unsigned varint.
 LOGPROB_SCALE = 1024
 #: The largest stored magnitude (logprob -1e6); anything lower (or -inf) is clamped to it.
@@ -203,3 +218,77 @@ def decode_output(data: bytes) -> GenerationOutput:
         finish_reason=finish,
         top_logprobs=k,
     )
+
+
+def _float32(value: float) -> bytes:
+    if not math.isfinite(value):
+        raise InvalidRequestError("an embedding value is not finite")
+    packed = struct.pack("<f", value + 0.0)  # + 0.0 turns -0.0 into 0.0
+    if packed == b"\x00\x00\x00\x80":
+        packed = b"\x00\x00\x00\x00"
+    if not math.isfinite(struct.unpack("<f", packed)[0]):
+        raise InvalidRequestError(f"embedding value {value} overflows float32")
+    return packed
+
+
+def encode_embedding(output: EmbeddingOutput) -> bytes:
+    """The canonical bytes of an embedding record (values rounded to float32)."""
+    if not 1 <= len(output.vector) <= MAX_EMBEDDING_DIMENSION:
+        raise InvalidRequestError(
+            f"an embedding needs 1..{MAX_EMBEDDING_DIMENSION} values, got {len(output.vector)}"
+        )
+    out = bytearray(EMBEDDING_MAGIC)
+    _put_bytes(out, output.request_id.encode("utf-8"))
+    out.append(_FLAG_TRUNCATED if output.truncated else 0)
+    _put_varint(out, output.prompt_token_count)
+    _put_varint(out, len(output.vector))
+    for value in output.vector:
+        out += _float32(value)
+    return bytes(out)
+
+
+def decode_embedding(data: bytes) -> EmbeddingOutput:
+    """Parse an embedding record; anything non-canonical is `OutputDecodeError`."""
+    if data[: len(EMBEDDING_MAGIC)] != EMBEDDING_MAGIC:
+        raise OutputDecodeError("bad magic or unsupported version")
+    reader = _Reader(data)
+    reader.pos = len(EMBEDDING_MAGIC)
+    request_id = reader.string()
+    if not request_id:
+        raise OutputDecodeError("empty request id")
+    flags = reader.byte()
+    if flags & ~_FLAG_TRUNCATED:
+        raise OutputDecodeError("unknown flags")
+    prompt_count = reader.varint()
+    dimension = reader.varint()
+    if not 1 <= dimension <= MAX_EMBEDDING_DIMENSION:
+        raise OutputDecodeError(f"dimension {dimension} out of range")
+    body = data[reader.pos :]
+    if len(body) != 4 * dimension:
+        raise OutputDecodeError("vector length does not match the dimension")
+    values = struct.unpack(f"<{dimension}f", body)
+    for raw, value in zip(struct.iter_unpack("<I", body), values, strict=True):
+        if not math.isfinite(value):
+            raise OutputDecodeError("non-finite value")
+        if raw[0] == 0x80000000:
+            raise OutputDecodeError("negative zero")
+    return EmbeddingOutput(
+        request_id=RequestId(request_id),
+        prompt_token_count=prompt_count,
+        vector=tuple(values),
+        truncated=bool(flags & _FLAG_TRUNCATED),
+    )
+
+
+def encode_record(record: OutputRecord) -> bytes:
+    """The canonical bytes of a text or an embedding record."""
+    if isinstance(record, EmbeddingOutput):
+        return encode_embedding(record)
+    return encode_output(record)
+
+
+def decode_record(data: bytes) -> OutputRecord:
+    """Parse either kind of record, told apart by its magic."""
+    if data[: len(EMBEDDING_MAGIC)] == EMBEDDING_MAGIC:
+        return decode_embedding(data)
+    return decode_output(data)

@@ -1,4 +1,7 @@
-"""The async engine: a bounded queue, one worker thread per model, dynamic batching."""
+"""The async engine: a bounded queue, one worker thread per model, dynamic batching.
+
+Text models serve `generate`, embedding models `embed`; `validate` takes either kind of record.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +14,32 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, overload
 
 from ._config import EngineConfig
+from ._embedding import EmbeddingJob, prepare_embedding, run_embeddings, validate_embedding
 from ._errors import (
     EngineClosedError,
     EngineOverloadedError,
     GenerationCancelledError,
     GenerationTimeoutError,
     InferenceError,
+    InvalidRequestError,
+    WrongTaskError,
 )
 from ._loader import LoadedModel, load_model
 from ._runner import SequenceJob, prepare, run_batch, validate
-from ._types import GenerationOutput, GenerationRequest, ValidationReport
+from ._types import (
+    EmbeddingOutput,
+    EmbeddingRequest,
+    GenerationOutput,
+    GenerationRequest,
+    ModelTask,
+    OutputRecord,
+    ValidationReport,
+)
+
+_Kind = Literal["generate", "validate", "embed"]
 
 __all__ = ["EngineStats", "InferenceEngine"]
 
@@ -40,9 +56,9 @@ class EngineStats:
 
 @dataclass(eq=False)
 class _Work:
-    kind: Literal["generate", "validate"]
-    request: GenerationRequest
-    output: GenerationOutput | None
+    kind: _Kind
+    request: GenerationRequest | EmbeddingRequest
+    output: OutputRecord | None
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     deadline: float
@@ -71,12 +87,14 @@ class _Work:
 
 
 class InferenceEngine:
-    """Serves one loaded model: `generate` and `validate` from asyncio, model work in a thread.
+    """Serves one loaded model: `generate` (text models), `embed` (embedding models) and
+    `validate` from asyncio, model work in a thread.
 
     Concurrent `generate` calls are batched: the worker takes the first waiting request, then
     up to `max_batch_size - 1` more that arrive within `max_wait_s`, and runs them together
     (left padding, attention masks, each row's own sampling parameters and seed). Requests stop
-    at token boundaries when cancelled, timed out or when the engine closes.
+    at token boundaries when cancelled, timed out or when the engine closes. Concurrent
+    `embed` calls are batched the same way (one right-padded encoder pass).
 
     Use as an async context manager; `close()` is idempotent.
     """
@@ -148,25 +166,55 @@ class InferenceEngine:
         assert isinstance(result, GenerationOutput)
         return result
 
+    async def embed(
+        self, request: EmbeddingRequest, *, timeout_s: float | None = None
+    ) -> EmbeddingOutput:
+        """Embed one input; batched with whatever else is waiting."""
+        result = await self._submit("embed", request, None, timeout_s)
+        assert isinstance(result, EmbeddingOutput)
+        return result
+
+    @overload
     async def validate(
         self,
         request: GenerationRequest,
         output: GenerationOutput,
         *,
         timeout_s: float | None = None,
+    ) -> ValidationReport: ...
+
+    @overload
+    async def validate(
+        self, request: EmbeddingRequest, output: EmbeddingOutput, *, timeout_s: float | None = None
+    ) -> ValidationReport: ...
+
+    async def validate(
+        self,
+        request: GenerationRequest | EmbeddingRequest,
+        output: OutputRecord,
+        *,
+        timeout_s: float | None = None,
     ) -> ValidationReport:
-        """Re-run the model teacher-forced over `output` and compare logprobs."""
+        """Check another machine's record: a text output is re-run teacher-forced and its
+        logprobs compared; an embedding is recomputed and compared by cosine."""
+        if isinstance(request, EmbeddingRequest) != isinstance(output, EmbeddingOutput):
+            raise InvalidRequestError("the request and the output are of different kinds")
         result = await self._submit("validate", request, output, timeout_s)
         assert isinstance(result, ValidationReport)
         return result
 
     async def _submit(
         self,
-        kind: Literal["generate", "validate"],
-        request: GenerationRequest,
-        output: GenerationOutput | None,
+        kind: _Kind,
+        request: GenerationRequest | EmbeddingRequest,
+        output: OutputRecord | None,
         timeout_s: float | None,
     ) -> object:
+        embedding = isinstance(request, EmbeddingRequest)
+        if embedding != (self._model.task is ModelTask.EMBEDDING):
+            raise WrongTaskError(
+                f"model {self._model.model_id} is a {self._model.task.value} model"
+            )
         if self._closing.is_set() or self._thread is None:
             raise EngineClosedError("engine is not running (use `async with` or start())")
         timeout = self._config.request_timeout_s if timeout_s is None else timeout_s
@@ -248,13 +296,44 @@ class InferenceEngine:
                 else:
                     live.append(work)
             self._run_generations([w for w in live if w.kind == "generate"])
+            self._run_embeddings([w for w in live if w.kind == "embed"])
             for work in live:
                 if work.kind == "validate":
                     self._run_validation(work)
 
+    def _run_embeddings(self, works: list[_Work]) -> None:
+        jobs: list[tuple[_Work, EmbeddingJob]] = []
+        for work in works:
+            assert isinstance(work.request, EmbeddingRequest)
+            try:
+                jobs.append((work, prepare_embedding(self._model, work.request)))
+            except InferenceError as exc:
+                work.resolve(error=exc)
+        if not jobs:
+            return
+        with self._lock:
+            self._batches += 1
+            self._requests += len(jobs)
+            self._largest = max(self._largest, len(jobs))
+        try:
+            outputs = run_embeddings(self._model, [job for _, job in jobs])
+        except InferenceError as exc:
+            for work, _ in jobs:
+                work.resolve(error=exc)
+            return
+        except Exception as exc:
+            failure = InferenceError(f"model failure: {exc}")
+            failure.__cause__ = exc
+            for work, _ in jobs:
+                work.resolve(error=failure)
+            return
+        for (work, _), output in zip(jobs, outputs, strict=True):
+            work.resolve(output)
+
     def _run_generations(self, works: list[_Work]) -> None:
         jobs: list[tuple[_Work, SequenceJob]] = []
         for work in works:
+            assert isinstance(work.request, GenerationRequest)
             try:
                 job = prepare(self._model, work.request)
             except InferenceError as exc:
@@ -287,13 +366,25 @@ class InferenceEngine:
         with self._lock:
             self._validations += 1
         try:
-            report = validate(
-                self._model,
-                work.request,
-                work.output,
-                tolerance=self._config.validation_tolerance,
-                token_tolerance=self._config.token_tolerance,
-            )
+            if isinstance(work.output, EmbeddingOutput):
+                assert isinstance(work.request, EmbeddingRequest)
+                report = validate_embedding(
+                    self._model,
+                    work.request,
+                    work.output,
+                    tolerance=self._config.embedding_tolerance,
+                    norm_tolerance=self._config.embedding_norm_tolerance,
+                )
+            else:
+                assert isinstance(work.request, GenerationRequest)
+                assert isinstance(work.output, GenerationOutput)
+                report = validate(
+                    self._model,
+                    work.request,
+                    work.output,
+                    tolerance=self._config.validation_tolerance,
+                    token_tolerance=self._config.token_tolerance,
+                )
         except InferenceError as exc:
             work.resolve(error=exc)
         except Exception as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "ChatTemplateError",
+    "ChatTemplateRefusedError",
     "EngineClosedError",
     "EngineOverloadedError",
     "GenerationCancelledError",
@@ -19,6 +21,7 @@ __all__ = [
     "RemoteCodeRefusedError",
     "UnknownArchitectureRefusedError",
     "UnsafeModelError",
+    "WrongTaskError",
 ]
 
 
@@ -58,6 +61,12 @@ class UnknownArchitectureRefusedError(UnsafeModelError):
     reason = "unknown architecture refused"
 
 
+class ChatTemplateRefusedError(UnsafeModelError):
+    """The model's chat template tried something transformers' sandbox forbids (or ran away)."""
+
+    reason = "chat template refused"
+
+
 class InsufficientMemoryError(ModelLoadError):
     """No device has room for the model's estimated memory."""
 
@@ -68,6 +77,15 @@ class NoTokenizerError(InferenceError):
 
 class InvalidRequestError(InferenceError):
     """A request or its parameters are out of range or inconsistent with the model."""
+
+
+class ChatTemplateError(InvalidRequestError):
+    """A chat prompt could not be rendered: the model has no template, or the template failed
+    on these messages (its own `raise_exception`, a syntax error)."""
+
+
+class WrongTaskError(InvalidRequestError):
+    """A text request for an embedding model, or an embedding request for a text model."""
 
 
 class OutputDecodeError(InferenceError):

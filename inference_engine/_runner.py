@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -108,6 +109,17 @@ def _forward_kwargs(model: LoadedModel) -> dict[str, int]:
     return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
 
+def _cache_argument(model: LoadedModel) -> str:
+    """transformers 5.x names the KV cache `cache` (`past_key_values` is deprecated)."""
+    params = inspect.signature(model.module.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 def run_batch(model: LoadedModel, jobs: Sequence[SequenceJob]) -> None:
     """Generate every job to completion (or interruption) as one left-padded batch.
 
@@ -136,7 +148,8 @@ def _run_batch(model: LoadedModel, jobs: list[SequenceJob]) -> None:
     out = model.module(
         input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra
     )
-    cache = out.past_key_values
+    cache = _cache_of(out)
+    cache_arg = _cache_argument(model)
     logits = out.logits[:, -1, :].float()
     next_positions = positions[:, -1:] + 1
     seeds = [derive_seed(job.request.request_id) for job in active]
@@ -196,11 +209,11 @@ def _run_batch(model: LoadedModel, jobs: list[SequenceJob]) -> None:
             input_ids=next_ids,
             attention_mask=mask,
             position_ids=next_positions,
-            past_key_values=cache,
             use_cache=True,
+            **{cache_arg: cache},
             **extra,
         )
-        cache = out.past_key_values
+        cache = _cache_of(out)
         logits = out.logits[:, -1, :].float()
         next_positions = next_positions + 1
 

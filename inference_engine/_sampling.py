@@ -7,6 +7,8 @@ the vocabulary sorted by probability descending, ties by token id ascending.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._types import SamplingParams
@@ -53,7 +55,14 @@ def sample_token(logits: torch.Tensor, params: SamplingParams, uniform: float) -
 def sampled_token_consistent(
     logits: torch.Tensor, params: SamplingParams, uniform: float, token: int, slack: float
 ) -> bool:
-    """Whether `token` is a pick `sample_token` could have made, allowing `slack` of CDF noise."""
+    """Whether `token` is a pick `sample_token` could have made if every logit were off by up
+    to `slack` nats (numeric noise between machines).
+
+    Such noise scales each probability by at most e^(2 slack) (after renormalising), so a CDF
+    boundary c moves by at most min(c, 1 - c) * (e^(2 slack) - 1): tight near the ends of the
+    CDF, where a flat distribution's many small intervals lie, instead of a fixed width that
+    would accept several neighbouring tokens.
+    """
     ids, cdf = filtered_distribution(logits, params)
     where = (ids == token).nonzero()
     if where.numel() == 0:
@@ -61,4 +70,5 @@ def sampled_token_consistent(
     j = int(where[0, 0])
     low = float(cdf[j - 1]) if j > 0 else 0.0
     high = float(cdf[j]) if j < ids.shape[0] - 1 else 1.0
-    return low - slack <= uniform < high + slack
+    factor = math.expm1(2 * slack)
+    return low - min(low, 1 - low) * factor <= uniform < high + min(high, 1 - high) * factor

@@ -10,10 +10,16 @@ from ._errors import InvalidRequestError
 
 __all__ = [
     "MAX_TOP_LOGPROBS",
+    "ChatMessage",
+    "ChatPrompt",
+    "EmbeddingOutput",
+    "EmbeddingRequest",
     "FinishReason",
     "GenerationOutput",
     "GenerationRequest",
     "ModelId",
+    "ModelTask",
+    "OutputRecord",
     "RequestId",
     "SamplingParams",
     "TokenId",
@@ -27,6 +33,43 @@ TokenId = NewType("TokenId", int)
 
 #: The most alternatives recorded per generated token.
 MAX_TOP_LOGPROBS = 5
+
+
+class ModelTask(enum.StrEnum):
+    """What a model does; the value is model_registry's spelling of the on-chain `ModelTask`."""
+
+    TEXT_GENERATION = "text-generation"
+    EMBEDDING = "embedding"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One turn of a conversation: a role ("system", "user", "assistant", ...) and its text."""
+
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.role, str) or not self.role:
+            raise InvalidRequestError("a chat message needs a non-empty role")
+        if not isinstance(self.content, str):
+            raise InvalidRequestError("a chat message's content must be a str")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPrompt:
+    """A conversation, rendered with the model's chat template (with the generation prompt)."""
+
+    messages: tuple[ChatMessage, ...]
+
+    def __post_init__(self) -> None:
+        if not self.messages or any(not isinstance(m, ChatMessage) for m in self.messages):
+            raise InvalidRequestError("a chat prompt needs at least one ChatMessage")
+
+    @classmethod
+    def of(cls, *turns: tuple[str, str]) -> ChatPrompt:
+        """`ChatPrompt.of(("user", "Hi"))`."""
+        return cls(tuple(ChatMessage(role, content) for role, content in turns))
 
 
 class FinishReason(enum.IntEnum):
@@ -73,10 +116,14 @@ class SamplingParams:
 
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
-    """One request: its id (which also seeds sampling), a prompt as text or token ids, params."""
+    """One request: its id (which also seeds sampling), a prompt, params.
+
+    The prompt is text (tokenised with the model's special tokens, as transformers does), a
+    `ChatPrompt` (rendered with the model's chat template) or token ids (used as given).
+    """
 
     request_id: RequestId
-    prompt: str | tuple[int, ...]
+    prompt: str | tuple[int, ...] | ChatPrompt
     params: SamplingParams = field(default_factory=SamplingParams)
 
     def __post_init__(self) -> None:
@@ -87,8 +134,12 @@ class GenerationRequest:
                 raise InvalidRequestError("prompt token ids must be non-empty")
             if any(not isinstance(t, int) or t < 0 for t in self.prompt):
                 raise InvalidRequestError("prompt token ids must be non-negative ints")
+        elif isinstance(self.prompt, ChatPrompt):
+            pass
         elif not isinstance(self.prompt, str) or not self.prompt:
-            raise InvalidRequestError("prompt must be a non-empty str or a tuple of token ids")
+            raise InvalidRequestError(
+                "prompt must be a non-empty str, a ChatPrompt or a tuple of token ids"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +168,61 @@ class GenerationOutput:
     finish_reason: FinishReason
     top_logprobs: int = MAX_TOP_LOGPROBS
 
+    @property
+    def completion_token_count(self) -> int:
+        """Tokens generated: what the executor reports on-chain as completion tokens."""
+        return len(self.tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """Embed one input: text (tokenised with the model's special tokens and truncated to its
+    `max_seq_length`, as sentence-transformers does) or token ids (used as given)."""
+
+    request_id: RequestId
+    input: str | tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.request_id:
+            raise InvalidRequestError("request_id must be non-empty")
+        if isinstance(self.input, tuple):
+            if not self.input or any(not isinstance(t, int) or t < 0 for t in self.input):
+                raise InvalidRequestError("input token ids must be non-empty non-negative ints")
+        elif not isinstance(self.input, str) or not self.input:
+            raise InvalidRequestError("input must be a non-empty str or a tuple of token ids")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingOutput:
+    """An embedding: the pooled (and, if the model says so, L2-normalised) vector.
+
+    `vector` holds float32 values (the canonical encoding stores float32, so a record survives
+    encode/decode unchanged); `truncated` says the input was cut to the model's maximum length.
+    """
+
+    request_id: RequestId
+    prompt_token_count: int
+    vector: tuple[float, ...]
+    truncated: bool = False
+
+    @property
+    def completion_token_count(self) -> int:
+        """Always 0: an embedding generates no tokens (only prompt tokens are charged)."""
+        return 0
+
+
+#: Any record an executor publishes (its canonical bytes are hashed on-chain).
+OutputRecord = GenerationOutput | EmbeddingOutput
+
 
 @dataclass(frozen=True, slots=True)
 class ValidationReport:
-    """The verdict of a teacher-forced re-run.
+    """The verdict of a re-run.
 
-    `distance` is the mean absolute difference between claimed and recomputed log-probabilities
-    (chosen tokens and their top-k alternatives); `max_distance` the largest single one.
+    Text: `distance` is the mean absolute difference between claimed and recomputed
+    log-probabilities (chosen tokens and their top-k alternatives); `max_distance` the largest
+    single one. Embeddings: `distance` is 1 - cosine similarity of the claimed and recomputed
+    vectors, `max_distance` the relative difference of their norms, `compared` the dimension.
     """
 
     passed: bool

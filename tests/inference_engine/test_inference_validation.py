@@ -28,9 +28,18 @@ def _request(temperature: float, rid: str = "val-1") -> GenerationRequest:
 
 
 def _swap_token(model: LoadedModel, out: GenerationOutput, index: int) -> GenerationOutput:
-    """Change one token, keeping its claimed logprob entry shape (as a cheater would)."""
+    """Change one token, keeping its claimed logprob entry shape (as a cheater would).
+
+    The replacement is the recorded alternative farthest from the token in probability rank:
+    a materially different pick. (The CDF neighbour of a sampled token can lie within the
+    `token_tolerance` noise bound, which is what that tolerance is for.)
+    """
     entry = out.logprobs[index]
-    replacement = next(t for t, _ in entry.top if t != entry.token)
+    ranked = [t for t, _ in entry.top]
+    rank = ranked.index(entry.token) if entry.token in ranked else 0
+    replacement = max(
+        (t for t in ranked if t != entry.token), key=lambda t: abs(ranked.index(t) - rank)
+    )
     tokens = list(out.tokens)
     tokens[index] = replacement
     entries = list(out.logprobs)
