@@ -1,14 +1,19 @@
-"""Command-line entry point: `ocw-daemon run --config daemon.toml`, `ocw-daemon register`."""
+"""Command-line entry point: `ocw-daemon run --config daemon.toml`, `ocw-daemon register`,
+`ocw-daemon check` (is everything a provider needs in place? read-only)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 
+from ._check import CheckResult, run_checks
 from ._config import load_config, load_keypair
 from ._daemon import Daemon
 from ._errors import DaemonError
@@ -26,13 +31,46 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("run", "follow the chain and serve jobs until SIGTERM"),
         ("register", "register (or update) this account as a provider, then exit"),
+        ("check", "check node, key, funds, registration, endpoint, Kubo, Redis, device, disk"),
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument(
             "--config", type=Path, default=None, help="TOML file ([daemon], [provider])"
         )
-        cmd.add_argument("--log-level", default="INFO")
+        cmd.add_argument("--log-level", default="INFO" if name != "check" else "ERROR")
+        if name == "check":
+            cmd.add_argument("--json", action="store_true", help="the results as JSON")
+            cmd.add_argument(
+                "--wait",
+                type=float,
+                default=0.0,
+                metavar="SECONDS",
+                help="repeat the checks until all pass or SECONDS have passed",
+            )
     return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + max(0.0, args.wait)
+    while True:
+        results = asyncio.run(run_checks(args.config))
+        passed = all(r.ok is True for r in results)
+        if passed or time.monotonic() >= deadline:
+            break
+        time.sleep(1.0)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
+    else:
+        for result in results:
+            _print_result(result)
+    return 0 if passed else 1
+
+
+def _print_result(result: CheckResult) -> None:
+    line = f"{result.mark} {result.name:<14} {result.detail}"
+    if result.fix and result.ok is not True:
+        line += f"\n  {'':<14} fix: {result.fix}"
+    print(line, flush=True)
 
 
 async def _run(daemon: Daemon) -> None:
@@ -54,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "check":
+        return _check(args)
     try:
         config = load_config(args.config)
         keypair = load_keypair(config)

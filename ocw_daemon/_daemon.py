@@ -36,6 +36,7 @@ from runtime_types import (
     ChainClient,
     ChainClientError,
     ClientConfig,
+    IncompatibleMetadata,
     Receipt,
 )
 from runtime_types.generated.devnode import BINDINGS, inference, types
@@ -67,6 +68,11 @@ from .protocol import sign_output_request
 __all__ = ["Daemon", "JobTiming"]
 
 log = logging.getLogger("ocw_daemon")
+
+#: Each attempt at reaching the node at start-up lasts this long before it is logged and retried
+NODE_ATTEMPT_S = 2.0
+#: /healthz gives the node this long to answer
+HEALTH_PROBE_S = 1.0
 
 _TERMINAL = {"Completed": JobState.COMPLETED, "Expired": JobState.EXPIRED, "Rejected": JobState.REJECTED}  # fmt: skip
 
@@ -114,7 +120,12 @@ class Daemon:
         self._loader = loader or EngineLoader(self._engine_config)
         self.store = JobStore(config.database)
         self.client = ChainClient(
-            bindings, ClientConfig(config.node_url, poll_interval=config.poll_interval_s)
+            bindings,
+            ClientConfig(
+                config.node_url,
+                poll_interval=config.poll_interval_s,
+                connect_timeout=NODE_ATTEMPT_S,
+            ),
         )
         self.ipfs = IpfsStore(
             StoreConfig(api_url=config.ipfs_api_url, retries=1, connect_timeout=2.0)
@@ -156,6 +167,8 @@ class Daemon:
         self._stopped = asyncio.Event()
         self._closed = False
         self._started = False
+        self._ready = False
+        self._not_ready = "starting"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -165,12 +178,10 @@ class Daemon:
             await self.store.open()
             await self.ipfs.__aenter__()
             await self.cache.__aenter__()
-            try:
-                await self.client.connect()
-            except ChainClientError as exc:
-                raise ChainError(f"cannot reach the node at {self.config.node_url}: {exc}") from exc
             self._session = aiohttp.ClientSession()
             await self.http.start(self.config.http_host, self.config.http_port)
+            if not await self._connect_node():
+                return self  # stop() came before the node answered
             await self._reconcile()
             for n in range(self.config.workers):
                 task = asyncio.create_task(self._worker(), name=f"ocw-worker-{n}")
@@ -178,11 +189,46 @@ class Daemon:
             self._follower = asyncio.create_task(self._follow(), name="ocw-follower")
             if self.config.preload_interval_s > 0:
                 self._preloader = asyncio.create_task(self._preload_loop(), name="ocw-preload")
+            self._ready = True
         except BaseException:
             await self.close()
             raise
         log.info("ocw-daemon for %s serving at %s", self.keypair.ss58_address, self.http.url)
         return self
+
+    async def _connect_node(self) -> bool:
+        """Reach the node, retrying with backoff (each retry logged; /healthz says `not ready`)
+        until it answers or `stop()` is called; an incompatible node is an error."""
+        delay = 1.0
+        url = self.config.node_url
+        while not self._stopping.is_set():
+            try:
+                await self.client.connect()
+                return True
+            except IncompatibleMetadata as exc:
+                raise ChainError(f"the node at {url} does not match the bindings: {exc}") from exc
+            except ChainClientError as exc:
+                self._not_ready = f"node at {url} unreachable: {exc}"
+                log.warning(
+                    "node at %s unreachable (%s); retrying in %.0f s (not ready until it answers)",
+                    url, exc, delay,
+                )  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            delay = min(delay * 2, 10.0)
+        return False
+
+    async def not_ready_reason(self) -> str | None:
+        """None when serving with the node answering; else why not (for /healthz)."""
+        if not self._ready:
+            return self._not_ready
+        try:
+            await asyncio.wait_for(self.client.head_number(), HEALTH_PROBE_S)
+        except TimeoutError:
+            return f"node at {self.config.node_url} did not answer within {HEALTH_PROBE_S} s"
+        except ChainClientError as exc:
+            return f"node at {self.config.node_url} unreachable: {exc}"
+        return None
 
     async def __aenter__(self) -> Daemon:
         return await self.start()
@@ -299,7 +345,15 @@ class Daemon:
             elif self.config.start_block is not None:
                 start = self.config.start_block
             else:
-                start = await self.client.head_number(finalized=True)
+                try:
+                    start = await self.client.head_number(finalized=True)
+                except ChainClientError as exc:
+                    log.warning(
+                        "cannot read the finalized head (%s); retrying in %.1fs", exc, delay
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
             try:
                 async with self.client.blocks(finalized=True, start=start) as stream:
                     async for block in stream:

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ._errors import AuthError, DaemonError
+from ._status import sign_status, status_document, valid_nonce
 from .protocol import verify_output_request
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ __all__ = ["OutputServer"]
 
 
 class OutputServer:
-    """`GET /outputs/{request_id}`, `GET /healthz`, `GET /metrics`; `close()` is idempotent."""
+    """`GET /outputs/{request_id}`, `GET /healthz`, `GET /status`, `GET /metrics`;
+    `close()` is idempotent."""
 
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
@@ -27,6 +29,7 @@ class OutputServer:
         app = web.Application()
         app.router.add_get("/outputs/{request_id}", self._output)
         app.router.add_get("/healthz", self._health)
+        app.router.add_get("/status", self._status)
         app.router.add_get("/metrics", self._metrics)
         self._app = app
 
@@ -82,14 +85,34 @@ class OutputServer:
         return web.Response(body=job.output, content_type="application/octet-stream")
 
     async def _health(self, request: web.Request) -> web.Response:
+        """200 `ok` once serving with the node reachable; 503 `not ready` (or `stopping`)."""
         daemon = self._daemon
-        return web.json_response(
-            {
-                "status": "stopping" if daemon.stopping else "ok",
-                "account": daemon.keypair.ss58_address,
-                "last_block": daemon.head,
-            }
+        problem = await daemon.not_ready_reason()
+        status = "stopping" if daemon.stopping else ("not ready" if problem else "ok")
+        body: dict[str, object] = {
+            "status": status,
+            "account": daemon.keypair.ss58_address,
+            "last_block": daemon.head,
+        }
+        if problem:
+            body["reason"] = problem
+        return web.json_response(body, status=200 if status == "ok" else 503)
+
+    async def _status(self, request: web.Request) -> web.Response:
+        """The status document signed with the provider key, for the caller's fresh nonce."""
+        nonce = request.query.get("nonce", "")
+        if not valid_nonce(nonce):
+            return web.Response(status=400, text="nonce: 16 to 128 lower-case hex digits")
+        daemon = self._daemon
+        document = status_document(
+            account=daemon.keypair.ss58_address,
+            endpoint=daemon.config.endpoint,
+            models=daemon.config.provider.models,
+            ready=not await daemon.not_ready_reason(),
+            last_block=daemon.head,
+            nonce=nonce,
         )
+        return web.json_response(sign_status(daemon.keypair, document))
 
     async def _metrics(self, request: web.Request) -> web.Response:
         daemon = self._daemon
