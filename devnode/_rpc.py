@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,8 @@ class RpcServer:
         self.on_submit = on_submit
         self.connections = 0
         self.methods: dict[str, Handler] = {}
+        #: How often each known method was called (which interface a client speaks)
+        self.calls: Counter[str] = Counter()
         self._register()
 
     # -- transport ---------------------------------------------------------------------------
@@ -254,6 +257,7 @@ class RpcServer:
         try:
             if handler is None:
                 raise RpcError(-32601, "Method not found")
+            self.calls[method] += 1
             result = handler(session, params)
             if isinstance(result, Awaitable):
                 result = await result

@@ -222,20 +222,25 @@ class Follow:
         page_size = chain.config.chainhead_storage_page_items
         items = _storage_items(chain.storage.keys_after, read, block.number, queries)
 
+        lookahead: list[dict[str, str]] = []
+
         def emit_page() -> None:
             operation.waiting = False
             if operation.id not in self.operations or not self.alive:
                 return
-            page: list[dict[str, str]] = []
+            # One item past the page tells whether to wait for `_continue` or to finish.
+            page = lookahead[:]
+            lookahead.clear()
             for item in items:
-                page.append(item)
                 if len(page) >= page_size:
+                    lookahead.append(item)
                     break
+                page.append(item)
             if page:
                 self.emit(
                     {"event": "operationStorageItems", "operationId": operation.id, "items": page}
                 )
-            if len(page) >= page_size:
+            if lookahead:
                 operation.waiting = True
                 self.emit({"event": "operationWaitingForContinue", "operationId": operation.id})
                 return

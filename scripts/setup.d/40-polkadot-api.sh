@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# polkadot-api for tests/devnode/test_papi.py, which drives devnode with an unmodified
+# polkadot-api client over the new JSON-RPC interface. Node.js comes from 30-polkadotjs.sh;
+# the packages from the committed lock. The test generates the typed descriptors itself
+# (`papi generate`, offline) from devnode's metadata.
+set -euo pipefail
+root=${PROJECT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+dir="$root/tests/devnode/papi"
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: Node.js is missing (scripts/setup.d/30-polkadotjs.sh installs it)" >&2
+  exit 1
+fi
+
+stamp="$dir/node_modules/.lock-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing polkadot-api for the devnode compatibility test"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
+fi
