@@ -78,7 +78,8 @@ async def _run(daemon: Daemon) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stop)
     async with daemon:
-        print(f"ocw-daemon serving at {daemon.http.url}", flush=True)
+        if not daemon.stopping:  # stopped while still waiting for the node: nothing was served
+            print(f"ocw-daemon serving at {daemon.http.url}", flush=True)
         await daemon.wait_stopped()
 
 
