@@ -150,9 +150,6 @@ class EngineLoader:
             torch.cuda.empty_cache()  # a no-op unless this process initialised CUDA
 
     def warm_up(self, model: Any) -> None:
-        from inference_engine import GenerationRequest, RequestId, SamplingParams, generate_batch
+        from inference_engine import warm_up
 
-        request = GenerationRequest(
-            request_id=RequestId("warm-up"), prompt=(0,), params=SamplingParams(max_tokens=1)
-        )
-        generate_batch(model, [request])
+        warm_up(model)  # a token of generation, or one embedding for an embedding model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from ._auth import sign_output_request
 from ._config import InferenceClientConfig
 from ._errors import (
     ChainError,
+    ConfigError,
     InputUnavailable,
     ModelUnavailable,
     NodeUnreachable,
@@ -83,6 +85,19 @@ class InferenceClient:
         self._http: aiohttp.ClientSession | None = None
         self._ipfs: ipfs_store.IpfsStore | None = None
         self._closed = False
+        self._tokenizers: dict[ModelId, Any] = {}
+
+    def use_tokenizer(self, model_id: ModelId | str, directory: str | Path) -> None:
+        """Count `model_id`'s prompt tokens with its real tokenizer (the model's
+        tokenizer.json and tokenizer_config.json in `directory`; the weights are not needed),
+        so the escrow is for exactly the tokens the executor will report."""
+        import inference_engine
+
+        try:
+            tokenizer = inference_engine.load_tokenizer(directory)
+        except inference_engine.InferenceError as exc:
+            raise ConfigError(f"no usable tokenizer in {directory}: {exc}") from exc
+        self._tokenizers[parse_model_id(str(model_id))] = tokenizer
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -246,8 +261,9 @@ class InferenceClient:
         """Place `Inference.request`: inline UTF-8 input up to `MaxInlineInput` bytes, else the
         prompt's IPFS CID; the maximum price defaults to the model's current price.
 
-        `prompt_tokens` defaults to an upper bound (UTF-8 bytes + 1: byte-level tokenizers never
-        produce more tokens than bytes); the chain charges the executor's reported count.
+        `prompt_tokens` defaults to the model's real count when `use_tokenizer` gave its
+        tokenizer, else to an upper bound (UTF-8 bytes + 1: byte-level tokenizers never produce
+        more tokens than bytes); the chain charges the executor's reported count.
         `on_stage` gets the PLACED and ASSIGNED stages.
         """
         return await self._place(
@@ -259,6 +275,15 @@ class InferenceClient:
             prompt_tokens=prompt_tokens,
             timer=StageTimer(on_stage),
         )
+
+    def _prompt_tokens(self, model_id: ModelId, prompt: str) -> int:
+        """The model's real token count where `use_tokenizer` gave its tokenizer, else an
+        upper bound (UTF-8 bytes + 1: byte-level tokenizers never produce more tokens than
+        bytes, plus a BOS)."""
+        tokenizer = self._tokenizers.get(model_id)
+        if tokenizer is None:
+            return len(prompt.encode("utf-8")) + 1
+        return int(tokenizer.count(prompt))
 
     async def _place(
         self,
@@ -281,7 +306,7 @@ class InferenceClient:
         max_price = (
             info.price_per_1k_tokens if max_price_per_1k_tokens is None else max_price_per_1k_tokens
         )
-        declared = len(data) + 1 if prompt_tokens is None else prompt_tokens
+        declared = self._prompt_tokens(mid, prompt) if prompt_tokens is None else prompt_tokens
         input_cid: str | None = None
         chain_input: rt.types.InferenceInput
         if len(data) <= MAX_INLINE_INPUT:
@@ -452,9 +477,9 @@ class InferenceClient:
         data, source = await self.fetch_output(rid, stored.executor, expected, stored.output_cid)
         try:
             if len(data) < _INLINE_WORK:
-                output = inference_engine.decode_output(data)
+                output = inference_engine.decode_record(data)  # text or embedding
             else:
-                output = await asyncio.to_thread(inference_engine.decode_output, data)
+                output = await asyncio.to_thread(inference_engine.decode_record, data)
         except inference_engine.OutputDecodeError as exc:
             raise OutputTampered(
                 f"request {rid}: the output does not decode: {exc}", source
@@ -469,6 +494,23 @@ class InferenceClient:
             None,
             detail=f"{len(data)} bytes from the {source}, hash matches the chain",
         )
+        if isinstance(output, inference_engine.EmbeddingOutput):
+            return InferenceResult(
+                request_id=rid,
+                model_id=request.model_id,
+                text="",
+                tokens=(),
+                prompt_tokens=output.prompt_token_count,
+                completion_tokens=0,
+                cost=settlement.cost,
+                refund=settlement.refund,
+                currency_id=request.currency_id,
+                executor=_ss58(stored.executor),
+                output_hash="0x" + expected.hex(),
+                finish_reason="embedding",
+                source=source,
+                embedding=output.vector,
+            )
         return InferenceResult(
             request_id=rid,
             model_id=request.model_id,

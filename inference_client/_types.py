@@ -84,7 +84,9 @@ class InferenceResult:
     executor: str
     #: blake2-256 of the canonical output encoding, as on-chain (0x hex)
     output_hash: str
-    #: "length", "eos" or "stop"
+    #: "length", "eos" or "stop"; "embedding" for an embedding model's vector
     finish_reason: str
     #: Where the output bytes came from: "executor" or "ipfs"
     source: str
+    #: An embedding model's vector (its text and tokens are empty); () for text models
+    embedding: tuple[float, ...] = ()

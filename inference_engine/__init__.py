@@ -11,7 +11,7 @@ docs/inference_engine.md and docs/output-format.md.
 
 from ._config import EngineConfig
 from ._distance import LogprobDistance, logprob_distance
-from ._embedding import embed_batch, validate_embedding
+from ._embedding import embed_batch, validate_embedding, warm_up
 from ._encoding import (
     LOGPROB_SCALE,
     MAX_EMBEDDING_DIMENSION,
@@ -164,4 +164,5 @@ __all__ = [
     "step_uniform",
     "validate",
     "validate_embedding",
+    "warm_up",
 ]

@@ -183,3 +183,16 @@ def validate_embedding(
         tolerance=tolerance,
         reason=reason,
     )
+
+
+def warm_up(model: LoadedModel) -> None:
+    """Blocking: one tiny pass (a token of generation, or one embedding) so the first real
+    request does not pay for lazy set-up."""
+    from ._runner import generate_batch
+    from ._types import GenerationRequest, ModelTask, RequestId, SamplingParams
+
+    if model.task is ModelTask.EMBEDDING:
+        embed_batch(model, [EmbeddingRequest(RequestId("warm-up"), (0,))])
+    else:
+        request = GenerationRequest(RequestId("warm-up"), (0,), SamplingParams(max_tokens=1))
+        generate_batch(model, [request])

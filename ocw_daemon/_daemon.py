@@ -597,7 +597,7 @@ class Daemon:
                     return
                 log.info("job %d attempt %d failed (%s); retrying", rid, attempt, exc)
                 await asyncio.sleep(self.config.retry_backoff_s * 2 ** (attempt - 1))
-        data = ie.encode_output(output)
+        data = ie.encode_record(output)  # a text output or an embedding (docs/output-format.md)
         digest = ie.output_hash(data)
         cid: str | None = None
         if self.config.outputs_public:
@@ -605,7 +605,7 @@ class Daemon:
                 cid = str((await self.ipfs.add_bytes(data, name=f"output-{rid}", pin=True)).cid)
             except IpfsStoreError as exc:
                 log.warning("output of %d not published to IPFS: %s", rid, exc)
-        prompt_tokens, completion_tokens = output.prompt_token_count, len(output.tokens)
+        prompt_tokens, completion_tokens = output.prompt_token_count, output.completion_token_count
         await self.store.record_output(rid, data, digest, cid, prompt_tokens, completion_tokens)
         self.metrics.tokens.labels("prompt").inc(prompt_tokens)
         self.metrics.tokens.labels("completion").inc(completion_tokens)
@@ -619,7 +619,7 @@ class Daemon:
         await self.store.set_job_state(rid, JobState.FAILED, error=reason)
         self.metrics.outcomes.labels("executor", "failed").inc()
 
-    async def _infer(self, job: ExecJob) -> tuple[ie.GenerationOutput, float]:
+    async def _infer(self, job: ExecJob) -> tuple[ie.OutputRecord, float]:
         if job.input_inline is not None:
             raw = job.input_inline
         elif job.input_cid is not None:
@@ -637,13 +637,18 @@ class Daemon:
             raise JobFailed("the input is not UTF-8") from exc
         if not prompt:
             raise JobFailed("the input is empty")
-        request = ie.GenerationRequest(
-            ie.RequestId(str(job.request_id)), prompt, ie.SamplingParams(max_tokens=job.max_tokens)
-        )
         async with self._engine(job.model_cid) as engine:
             started = time.perf_counter()
+            rid = ie.RequestId(str(job.request_id))
+            timeout = self.config.inference_timeout_s
             try:
-                output = await engine.generate(request, timeout_s=self.config.inference_timeout_s)
+                output: ie.OutputRecord
+                if engine.model.task is ie.ModelTask.EMBEDDING:  # ModelTask::Embedding
+                    output = await engine.embed(ie.EmbeddingRequest(rid, prompt), timeout_s=timeout)
+                else:
+                    params = ie.SamplingParams(max_tokens=job.max_tokens)
+                    request = ie.GenerationRequest(rid, prompt, params)
+                    output = await engine.generate(request, timeout_s=timeout)
             except (
                 ie.EngineOverloadedError,
                 ie.GenerationTimeoutError,
@@ -832,18 +837,20 @@ class Daemon:
 
     async def _judge(self, rid: int, req: types.InferenceRequest, prompt: str, data: bytes) -> bool:
         try:
-            output = ie.decode_output(data)
+            output = ie.decode_record(data)  # a text output or an embedding
         except ie.OutputDecodeError:
             return False
         cid = await self._model_cid(bytes(req.model_id.value), req.model_version)
-        request = ie.GenerationRequest(
-            ie.RequestId(str(rid)), prompt, ie.SamplingParams(max_tokens=req.max_tokens)
-        )
         async with self._engine(cid) as engine:
             try:
-                report = await engine.validate(
-                    request, output, timeout_s=self.config.inference_timeout_s
-                )
+                timeout = self.config.inference_timeout_s
+                if isinstance(output, ie.EmbeddingOutput):
+                    embedding = ie.EmbeddingRequest(ie.RequestId(str(rid)), prompt)
+                    report = await engine.validate(embedding, output, timeout_s=timeout)
+                else:
+                    params = ie.SamplingParams(max_tokens=req.max_tokens)
+                    request = ie.GenerationRequest(ie.RequestId(str(rid)), prompt, params)
+                    report = await engine.validate(request, output, timeout_s=timeout)
             except ie.InvalidRequestError:
                 return False
             except ie.InferenceError as exc:

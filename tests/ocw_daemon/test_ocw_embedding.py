@@ -1,0 +1,113 @@
+"""`ModelTask::Embedding` on the on-chain path, with the real all-MiniLM-L6-v2: registered as an
+embedding model, pulled from Kubo by two daemons, executed, validated by the other daemon,
+paid, and fetched and verified by the dApp client, whose escrow counts real tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import pytest
+
+import inference_engine as ie
+from inference_client import InferenceClient, InferenceClientConfig
+from inference_engine.tiny import packaged_minilm
+from ipfs_store import IpfsStore
+from ocw_daemon import Daemon
+from runtime_types import ChainClient
+from runtime_types.generated.devnode import model_registry, types
+from tests.devnode.conftest import NodeThread
+from tests.ipfs_store.conftest import KuboDaemon
+from tests.ocw_daemon.helpers import (
+    ALICE,
+    AUTHOR_SHARE,
+    BOB,
+    CHARLIE,
+    DAVE,
+    MODEL_CURRENCY,
+    PRICE,
+    daemon_config,
+    free_port,
+    ok,
+    register_provider,
+    scan,
+    set_reputation,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+SENTENCES = (
+    "A man is eating food.",
+    "A man is eating a piece of bread.",
+    "The new movie is awesome.",
+)
+
+
+def _cos(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+async def test_embedding_requests_run_validate_and_pay_on_chain(
+    tmp_path: Path, node: NodeThread, kubo: KuboDaemon, chain: ChainClient, store: IpfsStore
+) -> None:
+    model_dir = packaged_minilm()
+    cid = str((await store.add(model_dir)).cid)
+    receipt = await ok(
+        chain,
+        model_registry.calls.register_model(
+            cid.encode(), b"all-MiniLM-L6-v2", types.ModelTaskEmbedding(),
+            types.WeightFormatSafetensors(), 90_000_000, PRICE, MODEL_CURRENCY,
+            types.Permill(AUTHOR_SHARE),
+        ),
+        ALICE,
+    )  # fmt: skip
+    model_id = next(
+        bytes(e.event.model_id.value)
+        for e in receipt.events
+        if isinstance(e.event, model_registry.events.ModelRegistered)
+    )
+    daemons = []
+    for who, name in ((BOB, "bob"), (CHARLIE, "charlie")):
+        config = daemon_config(tmp_path, name, node.url, kubo.api_url, free_port())
+        await register_provider(chain, who, config.endpoint, [model_id])
+        daemons.append(Daemon(config, who))
+    for daemon in daemons:
+        await daemon.start()
+    try:
+        await set_reputation(chain, BOB, 0)  # reputation 0: every result is validated
+        await set_reputation(chain, CHARLIE, 0)
+        first = await chain.head_number() + 1
+        client_config = InferenceClientConfig(chain_url=node.url, ipfs_api_url=kubo.api_url)
+        async with InferenceClient(client_config, DAVE) as client:
+            client.use_tokenizer("0x" + model_id.hex(), model_dir)
+            results = await asyncio.gather(
+                *(client.infer("0x" + model_id.hex(), s, max_tokens=1) for s in SENTENCES)
+            )
+        log = await scan(chain, first, await chain.head_number())
+        assert len(log.events["ValidationPassed"]) == 3 and not log.events["ValidationFailed"]
+        tokenizer = ie.load_tokenizer(model_dir)
+        for sentence, result in zip(SENTENCES, results, strict=True):
+            assert result.finish_reason == "embedding" and result.completion_tokens == 0
+            assert len(result.embedding) == 384
+            assert abs(math.fsum(v * v for v in result.embedding) - 1) < 1e-5
+            # the escrow was for the real count, which is what the executor reported
+            assert result.prompt_tokens == tokenizer.count(sentence)
+            assert result.refund > 0  # max_tokens = 1 was escrowed but not used
+        requested = {int(e.request_id): e for e in log.events["InferenceRequested"]}
+        for result in results:
+            escrow = -(-(tokenizer.count(SENTENCES[results.index(result)]) + 1) * PRICE // 1000)
+            assert requested[result.request_id].escrow == escrow
+        # real semantics, end to end
+        eat, bread, movie = (r.embedding for r in results)
+        assert _cos(eat, bread) > 0.6 > 0.3 > _cos(eat, movie)
+        submitted = {int(e.request_id): e for e in log.events["ResultSubmitted"]}
+        for result in results:
+            assert (
+                "0x" + bytes(submitted[result.request_id].output_hash.value).hex()
+                == result.output_hash
+            )
+    finally:
+        for daemon in daemons:
+            await daemon.close()
