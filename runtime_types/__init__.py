@@ -6,7 +6,7 @@ shares: the account-key loader (`load_keypair`) and the output-fetch authenticat
 `Bindings` joins such a package with its metadata to encode calls and decode events and storage.
 """
 
-from ._bindings import Bindings, Call, EventRecord, StorageEntry, hash_key
+from ._bindings import Bindings, Call, EventRecord, StorageEntry, ViewFunction, hash_key
 from ._client import BlockStream, ChainClient
 from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receipt, WaitFor
 from ._codec import ClassMap, Codec
@@ -56,6 +56,7 @@ __all__ = [
     "RpcFailure",
     "RuntimeTypesError",
     "StorageEntry",
+    "ViewFunction",
     "WaitFor",
     "decode_metadata",
     "hash_key",

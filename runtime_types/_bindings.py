@@ -18,9 +18,9 @@ from ._codec import ClassMap, Codec
 from ._errors import CodecError, ModuleError
 from ._hash import pallet_hashes
 from ._metadata import Metadata, VariantDef, decode_metadata
-from ._scale import Reader
+from ._scale import Reader, encode_compact
 
-__all__ = ["Bindings", "Call", "EventRecord", "StorageEntry", "hash_key"]
+__all__ = ["Bindings", "Call", "EventRecord", "StorageEntry", "ViewFunction", "hash_key"]
 
 A = TypeVar("A")
 V = TypeVar("V")
@@ -53,6 +53,19 @@ class StorageEntry(Generic[V]):
     @property
     def storage_prefix(self) -> str:
         return self.prefix or self.pallet
+
+
+@dataclass(frozen=True)
+class ViewFunction(Generic[V]):
+    """A pallet's view function (metadata V16) with its arguments; `V` is what it returns."""
+
+    pallet: str
+    name: str
+    #: `ViewFunctionId`, 32 bytes
+    id: bytes
+    input_types: tuple[int, ...]
+    args: tuple[Any, ...]
+    output_type: int
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,21 @@ class Bindings:
                 return None  # type: ignore[return-value]  # V is `T | None` for Optional entries
             data = entry.default
         value: V = self.codec.decode(entry.value_type, data)
+        return value
+
+    # -- view functions -------------------------------------------------------------------
+
+    def encode_view_function(self, view: ViewFunction[Any]) -> bytes:
+        """`RuntimeViewFunction_execute_view_function` input: the id, then the encoded inputs."""
+        if len(view.args) != len(view.input_types):
+            raise CodecError(f"{view.pallet}.{view.name} takes {len(view.input_types)} inputs")
+        inputs = b"".join(
+            self.codec.encode(t, a) for t, a in zip(view.input_types, view.args, strict=True)
+        )
+        return view.id + encode_compact(len(inputs)) + inputs
+
+    def decode_view_output(self, view: ViewFunction[V], data: bytes) -> V:
+        value: V = self.codec.decode(view.output_type, data)
         return value
 
     # -- events -----------------------------------------------------------------------------

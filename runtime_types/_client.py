@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from substrateinterface import Keypair, SubstrateInterface
 
-from ._bindings import Bindings, Call, EventRecord, StorageEntry
+from ._bindings import Bindings, Call, EventRecord, StorageEntry, ViewFunction
 from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receipt, WaitFor
 from ._connection import Connection, RpcFailure
 from ._errors import (
@@ -144,6 +144,33 @@ class ChainClient:
         result = await self._rpc.rpc("state_getStorage", [key, at])
         data = None if result is None else bytes.fromhex(str(result).removeprefix("0x"))
         return self.bindings.decode_storage(entry, data)
+
+    async def view(self, function: ViewFunction[V], at: BlockHash | None = None) -> V:
+        """Run a pallet's view function (metadata V16) at a block (default: the best one).
+
+        A node whose runtime lacks the function, or cannot decode its inputs, raises
+        `ChainClientError` naming it.
+        """
+        data = "0x" + self.bindings.encode_view_function(function).hex()
+        try:
+            result = await self._rpc.rpc(
+                "state_call", ["RuntimeViewFunction_execute_view_function", data, at]
+            )
+        except RpcFailure as exc:
+            raise ChainClientError(
+                f"view function {function.pallet}.{function.name}: {exc.data or exc}"
+            ) from exc
+        raw = bytes.fromhex(str(result).removeprefix("0x"))
+        # Result<Vec<u8>, ViewFunctionDispatchError>
+        if raw[:1] == b"\x00":
+            output = _vec_u8(raw[1:])
+            return self.bindings.decode_view_output(function, output)
+        reason = {0: "NotImplemented", 1: "NotFound", 2: "Codec"}.get(
+            raw[1] if len(raw) > 1 else -1
+        )
+        raise ChainClientError(
+            f"view function {function.pallet}.{function.name} failed on the node: {reason or raw.hex()}"
+        )
 
     async def keys(
         self, entry: StorageEntry[Any], at: BlockHash | None = None, page_size: int = 256
@@ -411,6 +438,16 @@ class BlockStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _vec_u8(data: bytes) -> bytes:
+    from ._scale import Reader
+
+    reader = Reader(data)
+    try:
+        return reader.bytes_vec()
+    except IndexError as exc:
+        raise ChainClientError("a view function answer that is not Vec<u8>") from exc
 
 
 def _events_entry() -> StorageEntry[Any]:

@@ -1,15 +1,18 @@
-"""A decoder for runtime metadata V14 and V15 into a small, typed model.
+"""A decoder for runtime metadata V14, V15 and V16 into a small, typed model.
 
-scalecodec decodes V14 but not V15 (it raises on the V15 version byte), so the metadata itself
-is decoded here: the format is small and stable, and owning it lets codegen treat both versions
-alike. Values *inside* the chain (calls, events, storage) are handled by `_codec`.
+scalecodec decodes V14 but not V15 or V16 (it raises on their version bytes), so the metadata
+itself is decoded here: the format is small and stable, and owning it lets codegen treat every
+version alike. V15 adds runtime APIs and outer enums; V16 adds pallet view functions, associated
+types, deprecation info, several extrinsic versions and transaction extensions by version (the
+layouts are frame-metadata's v15.rs and v16.rs). Values *inside* the chain (calls, events,
+storage) are handled by `_codec`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ._errors import MetadataDecodeError
@@ -29,12 +32,15 @@ __all__ = [
     "PalletMeta",
     "PortableType",
     "PrimitiveDef",
+    "RuntimeApiMeta",
+    "RuntimeApiMethodMeta",
     "SequenceDef",
     "StorageMeta",
     "TupleDef",
     "TypeDef",
     "VariantDef",
     "VariantMeta",
+    "ViewFunctionMeta",
     "decode_metadata",
 ]
 
@@ -169,6 +175,37 @@ class ConstantMeta:
 
 
 @dataclass(frozen=True)
+class ViewFunctionMeta:
+    """A pallet's read-only query (V16), run by `RuntimeViewFunction_execute_view_function`."""
+
+    #: `ViewFunctionId`: 32 bytes (twox128 of the pallet name, then of the signature)
+    id: bytes
+    name: str
+    inputs: tuple[tuple[str, int], ...]
+    output: int
+    docs: tuple[str, ...]
+    deprecated: bool = False
+
+
+@dataclass(frozen=True)
+class RuntimeApiMethodMeta:
+    name: str
+    inputs: tuple[tuple[str, int], ...]
+    output: int
+    docs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuntimeApiMeta:
+    """A runtime API (V15+); `version` is known from V16 on."""
+
+    name: str
+    methods: tuple[RuntimeApiMethodMeta, ...]
+    docs: tuple[str, ...]
+    version: int | None = None
+
+
+@dataclass(frozen=True)
 class PalletMeta:
     name: str
     index: int
@@ -179,14 +216,26 @@ class PalletMeta:
     constants: tuple[ConstantMeta, ...]
     error: int | None
     docs: tuple[str, ...]
+    view_functions: tuple[ViewFunctionMeta, ...] = ()
+    #: (name, type) of the pallet's associated types (V16)
+    associated_types: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
 class ExtrinsicMeta:
+    #: The extrinsic version signed transactions use (4; the highest one listed up to 4)
     version: int
-    #: V14: the extrinsic type; V15: the call type (the outer `RuntimeCall`)
+    #: V14: the extrinsic type; V15 and V16: the call type (the outer `RuntimeCall`)
     type: int
+    #: (identifier, extra type, additional-signed type) of the extensions a v4 signed
+    #: extrinsic carries, in order (V16: those of transaction extension version 0)
     signed_extensions: tuple[tuple[str, int, int], ...]
+    #: Every extrinsic version the runtime accepts (V16 lists several)
+    versions: tuple[int, ...] = ()
+    #: V16: transaction extension version -> indices into `transaction_extensions`
+    extensions_by_version: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    #: V16: every transaction extension (identifier, type, implicit type)
+    transaction_extensions: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,10 +244,14 @@ class Metadata:
     types: Mapping[int, PortableType]
     pallets: tuple[PalletMeta, ...]
     extrinsic: ExtrinsicMeta
-    runtime_type: int
+    #: V14 and V15 name the runtime type; V16 does not (None)
+    runtime_type: int | None
     #: blake2b-256 of the metadata bytes, hex with 0x
     hash: str
     raw: bytes
+    apis: tuple[RuntimeApiMeta, ...] = ()
+    #: (call, event, error) outer enum types, V15+
+    outer_enums: tuple[int, int, int] | None = None
 
     def pallet(self, name: str) -> PalletMeta:
         for pallet in self.pallets:
@@ -290,6 +343,87 @@ def _portable(reader: Reader) -> PortableType:
     return PortableType(type_id, path, params, definition, _strs(reader))
 
 
+def _deprecation(reader: Reader) -> bool:
+    """V16 `ItemDeprecationInfo`; True when deprecated."""
+    tag = reader.u8()
+    if tag == 0:
+        return False
+    if tag == 1:
+        return True
+    if tag == 2:
+        reader.str()  # note
+        _option(reader, _str)  # since
+        return True
+    raise MetadataDecodeError(f"unknown deprecation info tag {tag}")
+
+
+def _enum_deprecation(reader: Reader) -> None:
+    """V16 `EnumDeprecationInfo`: a map from variant index to `VariantDeprecationInfo`."""
+    for _ in range(reader.compact()):
+        reader.u8()
+        tag = reader.u8()
+        if tag == 2:
+            reader.str()
+            _option(reader, _str)
+        elif tag != 1:
+            raise MetadataDecodeError(f"unknown variant deprecation tag {tag}")
+
+
+def _storage_entry_v16(reader: Reader) -> StorageMeta:
+    entry = _storage_entry(reader)
+    _deprecation(reader)
+    return entry
+
+
+def _constant_v16(reader: Reader) -> ConstantMeta:
+    constant = _constant(reader)
+    _deprecation(reader)
+    return constant
+
+
+def _named_type(reader: Reader) -> tuple[str, int]:
+    name = reader.str()
+    return name, reader.compact()
+
+
+def _view_function(reader: Reader) -> ViewFunctionMeta:
+    function_id = reader.read(32)
+    name = reader.str()
+    inputs = _vec(reader, _named_type)
+    output = reader.compact()
+    docs = _strs(reader)
+    return ViewFunctionMeta(bytes(function_id), name, inputs, output, docs, _deprecation(reader))
+
+
+def _associated_type(reader: Reader) -> tuple[str, int]:
+    name, ty = _named_type(reader)
+    _strs(reader)
+    return name, ty
+
+
+def _api(version: int) -> Callable[[Reader], RuntimeApiMeta]:
+    def method(reader: Reader) -> RuntimeApiMethodMeta:
+        name = reader.str()
+        inputs = _vec(reader, _named_type)
+        output = reader.compact()
+        docs = _strs(reader)
+        if version >= 16:
+            _deprecation(reader)
+        return RuntimeApiMethodMeta(name, inputs, output, docs)
+
+    def decode(reader: Reader) -> RuntimeApiMeta:
+        name = reader.str()
+        methods = _vec(reader, method)
+        docs = _strs(reader)
+        api_version = None
+        if version >= 16:
+            api_version = reader.compact()
+            _deprecation(reader)
+        return RuntimeApiMeta(name, methods, docs, api_version)
+
+    return decode
+
+
 def _storage_entry(reader: Reader) -> StorageMeta:
     name = reader.str()
     modifier = reader.u8()
@@ -327,15 +461,32 @@ def _constant(reader: Reader) -> ConstantMeta:
 
 
 def _pallet(version: int) -> Callable[[Reader], PalletMeta]:
+    v16 = version >= 16
+    entry = _storage_entry_v16 if v16 else _storage_entry
+    constant = _constant_v16 if v16 else _constant
+
+    def enum_type(reader: Reader) -> int:
+        type_id = reader.compact()
+        if v16:
+            _enum_deprecation(reader)
+        return type_id
+
     def decode(reader: Reader) -> PalletMeta:
         name = reader.str()
-        storage = _option(reader, lambda r: (r.str(), _vec(r, _storage_entry)))
-        calls = _option(reader, Reader.compact)
-        event = _option(reader, Reader.compact)
-        constants = _vec(reader, _constant)
-        error = _option(reader, Reader.compact)
+        storage = _option(reader, lambda r: (r.str(), _vec(r, entry)))
+        calls = _option(reader, enum_type)
+        event = _option(reader, enum_type)
+        constants = _vec(reader, constant)
+        error = _option(reader, enum_type)
+        associated: tuple[tuple[str, int], ...] = ()
+        views: tuple[ViewFunctionMeta, ...] = ()
+        if v16:
+            associated = _vec(reader, _associated_type)
+            views = _vec(reader, _view_function)
         index = reader.u8()
         docs = _strs(reader) if version >= 15 else ()
+        if v16:
+            _deprecation(reader)
         return PalletMeta(
             name,
             index,
@@ -346,6 +497,8 @@ def _pallet(version: int) -> Callable[[Reader], PalletMeta]:
             constants,
             error,
             docs,
+            views,
+            associated,
         )
 
     return decode
@@ -374,7 +527,7 @@ def _unwrap(raw: bytes) -> bytes:
 
 
 def decode_metadata(raw: bytes) -> Metadata:
-    """Decode `RuntimeMetadataPrefixed` bytes (magic `meta`, version 14 or 15).
+    """Decode `RuntimeMetadataPrefixed` bytes (magic `meta`, version 14, 15 or 16).
 
     Also accepts the bytes wrapped as `Vec<u8>` or `Option<Vec<u8>>`, as the runtime APIs
     `Metadata_metadata` and `Metadata_metadata_at_version` return them.
@@ -383,9 +536,14 @@ def decode_metadata(raw: bytes) -> Metadata:
     if raw[:4] != b"meta":
         raise MetadataDecodeError("metadata does not start with the magic 'meta'")
     version = raw[4] if len(raw) > 4 else -1
-    if version not in (14, 15):
-        raise MetadataDecodeError(f"metadata version {version} is not supported (14 and 15 are)")
+    if version not in (14, 15, 16):
+        raise MetadataDecodeError(
+            f"metadata version {version} is not supported (14, 15 and 16 are)"
+        )
     reader = Reader(raw[5:])
+    apis: tuple[RuntimeApiMeta, ...] = ()
+    outer_enums: tuple[int, int, int] | None = None
+    runtime_type: int | None = None
     try:
         types = _vec(reader, _portable)
         pallets = _vec(reader, _pallet(version))
@@ -393,17 +551,20 @@ def decode_metadata(raw: bytes) -> Metadata:
             ext_type = reader.compact()
             ext_version = reader.u8()
             extensions = _vec(reader, _signed_extension)
-            extrinsic = ExtrinsicMeta(ext_version, ext_type, extensions)
+            extrinsic = ExtrinsicMeta(ext_version, ext_type, extensions, (ext_version,))
+            runtime_type = reader.compact()
         else:
-            ext_version = reader.u8()
-            reader.compact()  # address type
-            call_type = reader.compact()
-            reader.compact()  # signature type
-            reader.compact()  # extra type
-            extensions = _vec(reader, _signed_extension)
-            extrinsic = ExtrinsicMeta(ext_version, call_type, extensions)
-        runtime_type = reader.compact()
-        # V15 goes on with runtime APIs, outer enums and custom values: not needed for bindings.
+            extrinsic = _extrinsic_v15(reader) if version == 15 else _extrinsic_v16(reader)
+            if version == 15:
+                runtime_type = reader.compact()
+            apis = _vec(reader, _api(version))
+            call_enum = reader.compact()
+            event_enum = reader.compact()
+            outer_enums = (call_enum, event_enum, reader.compact())
+            # Custom values: name -> (type, bytes); not needed for bindings, but checked.
+            _vec(reader, lambda r: (r.str(), r.compact(), r.bytes_vec()))
+            if reader.remaining():
+                raise MetadataDecodeError(f"{reader.remaining()} bytes left after the metadata")
     except (IndexError, ValueError, UnicodeDecodeError) as exc:
         raise MetadataDecodeError(f"malformed metadata V{version}: {exc}") from exc
     by_id = {t.id: t for t in types}
@@ -417,4 +578,42 @@ def decode_metadata(raw: bytes) -> Metadata:
         runtime_type=runtime_type,
         hash="0x" + hashlib.blake2b(raw, digest_size=32).hexdigest(),
         raw=raw,
+        apis=apis,
+        outer_enums=outer_enums,
+    )
+
+
+def _extrinsic_v15(reader: Reader) -> ExtrinsicMeta:
+    ext_version = reader.u8()
+    reader.compact()  # address type
+    call_type = reader.compact()
+    reader.compact()  # signature type
+    reader.compact()  # extra type
+    extensions = _vec(reader, _signed_extension)
+    return ExtrinsicMeta(ext_version, call_type, extensions, (ext_version,))
+
+
+def _extrinsic_v16(reader: Reader) -> ExtrinsicMeta:
+    versions = tuple(reader.read(reader.compact()))
+    reader.compact()  # address type
+    call_type = reader.compact()
+    reader.compact()  # signature type
+    by_version: dict[int, tuple[int, ...]] = {}
+    for _ in range(reader.compact()):
+        extension_version = reader.u8()
+        by_version[extension_version] = _vec(reader, Reader.compact)
+    extensions = _vec(reader, _signed_extension)
+    for indices in by_version.values():
+        if any(i >= len(extensions) for i in indices):
+            raise MetadataDecodeError("a transaction extension version lists an unknown index")
+    # A v4 signed extrinsic carries the extensions of transaction extension version 0.
+    signed = tuple(extensions[i] for i in by_version.get(0, range(len(extensions))))
+    usable = [v for v in versions if v <= 4]
+    return ExtrinsicMeta(
+        max(usable) if usable else max(versions, default=4),
+        call_type,
+        signed,
+        versions,
+        by_version,
+        extensions,
     )

@@ -1,4 +1,4 @@
-"""Generate a typed Python package from runtime metadata (V14 or V15).
+"""Generate a typed Python package from runtime metadata (V14, V15 or V16).
 
     python -m runtime_types.codegen METADATA.scale --out DIR
     python -m runtime_types.codegen --url ws://127.0.0.1:9944 --out DIR
@@ -6,7 +6,9 @@
 
 The package has `types.py` (every composite as a frozen dataclass, every enum as a union of
 frozen dataclasses, one per variant), one subpackage per pallet (`calls`, `events`, `errors`,
-`storage`, `constants`) and `__init__.py` with the metadata hash and a ready `BINDINGS`.
+`storage`, `constants`, and from V16 `view_functions`) and `__init__.py` with the metadata hash,
+the extrinsic versions the runtime accepts and a ready `BINDINGS`. `--url` takes the newest
+metadata the node offers (`Metadata_metadata_at_version`), `--from-devnode` devnode's V16.
 """
 
 from __future__ import annotations
@@ -500,6 +502,40 @@ def render_constants(metadata: Metadata, names: _Names, pallet: PalletMeta) -> s
     return "".join(out + body)
 
 
+def render_view_functions(metadata: Metadata, names: _Names, pallet: PalletMeta) -> str:
+    out = [
+        _header(
+            f"View functions of the {pallet.name} pallet (metadata V16): each returns a typed "
+            "`ViewFunction`, run with `ChainClient.view`."
+        )
+    ]
+    out.append(
+        "from typing import Final\n\nfrom runtime_types import ViewFunction\n\nfrom .. import types\n\n"
+    )
+    out.append(f'PALLET: Final = "{pallet.name}"\n')
+    for view in pallet.view_functions:
+        params = [
+            ident(snake(name)) if name else f"arg{i}" for i, (name, _) in enumerate(view.inputs)
+        ]
+        args = ", ".join(
+            f"{p}: {names.annotation(t, 'types.')}"
+            for p, (_, t) in zip(params, view.inputs, strict=True)
+        )
+        output = names.annotation(view.output, "types.")
+        lines = [f"\n\ndef {ident(snake(view.name))}({args}) -> ViewFunction[{output}]:"]
+        text = docstring(view.docs)
+        if text:
+            lines.append(text.rstrip("\n"))
+        inputs = "(" + "".join(f"{t}, " for _, t in view.inputs).rstrip(" ") + ")"
+        values = "(" + "".join(f"{p}, " for p in params).rstrip(" ") + ")"
+        lines.append(
+            f'    return ViewFunction(PALLET, "{view.name}", bytes.fromhex("{view.id.hex()}"), '
+            f"{inputs}, {values}, {view.output})"
+        )
+        out.append("\n".join(lines) + "\n")
+    return "".join(out)
+
+
 def render_pallet_init(pallet: PalletMeta, parts: list[str]) -> str:
     doc = docstring(
         pallet.docs, indent="", lead=f"The {pallet.name} pallet (index {pallet.index})."
@@ -536,6 +572,9 @@ def render_package(metadata: Metadata, command: str = REGENERATE_HINT) -> Genera
         if pallet.storage:
             files[f"{module}/storage.py"] = render_storage(metadata, names, pallet)
             parts.append("storage")
+        if pallet.view_functions:
+            files[f"{module}/view_functions.py"] = render_view_functions(metadata, names, pallet)
+            parts.append("view_functions")
         files[f"{module}/__init__.py"] = render_pallet_init(pallet, parts)
     packed = base64.b64encode(zlib.compress(metadata.raw, 9)).decode()
     chunks = "\n".join(f'    "{packed[i : i + 88]}"' for i in range(0, len(packed), 88))
@@ -559,6 +598,8 @@ def render_package(metadata: Metadata, command: str = REGENERATE_HINT) -> Genera
         "from ._metadata import METADATA\n\n",
         f'#: blake2b-256 of the metadata bytes\nMETADATA_HASH: Final = "{metadata.hash}"\n',
         f"METADATA_VERSION: Final = {metadata.version}\n",
+        "#: Extrinsic versions the runtime accepts (signed transactions use version 4)\n",
+        f"EXTRINSIC_VERSIONS: Final = {tuple(metadata.extrinsic.versions)!r}\n",
         "#: Structural hash of each pallet, compared with the node's on connect\n",
         f"PALLET_HASHES: Final[Mapping[str, str]] = {{\n{hash_lines}}}\n",
         "#: Pallet name -> module\n",
@@ -576,6 +617,7 @@ def render_package(metadata: Metadata, command: str = REGENERATE_HINT) -> Genera
                     "METADATA",
                     "METADATA_HASH",
                     "METADATA_VERSION",
+                    "EXTRINSIC_VERSIONS",
                     "PALLETS",
                     "PALLET_HASHES",
                     *pallet_modules,
@@ -633,10 +675,31 @@ def _fetch_from_url(url: str) -> bytes:
 
     substrate = SubstrateInterface(url=url)
     try:
+        # The newest version both sides know; nodes without the versions API answer V14.
+        reply = substrate.rpc_request("state_call", ["Metadata_metadata_versions", "0x"])
+        offered = _u32_vec(bytes.fromhex(str(reply.get("result") or "0x").removeprefix("0x")))
+        for version in sorted(set(offered) & {14, 15, 16}, reverse=True):
+            answer = substrate.rpc_request(
+                "state_call",
+                ["Metadata_metadata_at_version", "0x" + version.to_bytes(4, "little").hex()],
+            )["result"]
+            data = bytes.fromhex(answer.removeprefix("0x"))
+            if data[:1] == b"\x01":
+                return data  # Option<OpaqueMetadata>: decode_metadata unwraps it
         result = substrate.rpc_request("state_getMetadata", [])["result"]
     finally:
         substrate.close()
     return bytes.fromhex(result.removeprefix("0x"))
+
+
+def _u32_vec(data: bytes) -> list[int]:
+    from ._scale import Reader
+
+    try:
+        reader = Reader(data)
+        return [reader.uint(4) for _ in range(reader.compact())]
+    except IndexError:
+        return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -651,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_devnode:
         import devnode
 
-        raw = devnode.RUNTIME.metadata()
+        raw = devnode.RUNTIME.metadata(16)
         command = DEVNODE_COMMAND.replace(DEVNODE_OUT, args.out.as_posix())
     elif args.url:
         raw = _fetch_from_url(args.url)

@@ -47,7 +47,7 @@ def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("generated")
     for fixture in ALL_FIXTURES:
         codegen.generate((FIXTURES / f"{fixture}.scale").read_bytes(), root / package_name(fixture))
-    codegen.generate(devnode.RUNTIME.metadata(), root / "rtgen_devnode")
+    codegen.generate(devnode.RUNTIME.metadata(16), root / "rtgen_devnode")
     sys.path.insert(0, str(root))
     yield root
     sys.path.remove(str(root))

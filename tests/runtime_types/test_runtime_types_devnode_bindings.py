@@ -22,13 +22,13 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 def test_committed_metadata_hash_matches_devnode() -> None:
-    current = "0x" + hashlib.blake2b(devnode.RUNTIME.metadata(), digest_size=32).hexdigest()
+    current = "0x" + hashlib.blake2b(devnode.RUNTIME.metadata(16), digest_size=32).hexdigest()
     assert current == committed.METADATA_HASH, HINT
 
 
 def test_committed_package_equals_a_fresh_generation(tmp_path: Path) -> None:
     fresh = tmp_path / "devnode"
-    codegen.generate(devnode.RUNTIME.metadata(), fresh, command=codegen.DEVNODE_COMMAND)
+    codegen.generate(devnode.RUNTIME.metadata(16), fresh, command=codegen.DEVNODE_COMMAND)
     expected, actual = _tree(fresh), _tree(REPO / codegen.DEVNODE_OUT)
     assert sorted(actual) == sorted(expected), HINT
     stale = [name for name in expected if expected[name] != actual[name]]
