@@ -1,4 +1,4 @@
-"""Typed bindings for runtime metadata V14.
+"""Typed bindings for runtime metadata V16.
 
 Regenerate with `python -m runtime_types.codegen --from-devnode --out runtime_types/generated/devnode`."""
 
@@ -26,8 +26,10 @@ from . import (
 from ._metadata import METADATA
 
 #: blake2b-256 of the metadata bytes
-METADATA_HASH: Final = "0x6374f763be94d0055ce413a85eec111959fdc5ddc869942670cec419fee81583"
-METADATA_VERSION: Final = 14
+METADATA_HASH: Final = "0x89337decd67e1468927fb4282931145c55ec4ed71997c52741a84794fd718763"
+METADATA_VERSION: Final = 16
+#: Extrinsic versions the runtime accepts (signed transactions use version 4)
+EXTRINSIC_VERSIONS: Final = (4,)
 #: Structural hash of each pallet, compared with the node's on connect
 PALLET_HASHES: Final[Mapping[str, str]] = {
     "System": "0xf9bc91bcdc20f691294a0b255b4f494b1accfebe6fd04e4ae9a8e7e8218b7e56",
@@ -69,6 +71,7 @@ BINDINGS: Final = Bindings.create(
 
 __all__ = [
     "BINDINGS",
+    "EXTRINSIC_VERSIONS",
     "METADATA",
     "METADATA_HASH",
     "METADATA_VERSION",

@@ -2588,7 +2588,7 @@ class PalletModelRegistryErrorUnknownCurrency:
 class ProviderInfo:
     """`pallet_providers::ProviderInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 82
+    __type_id__: _t.ClassVar[int] = 83
     stake: int
     endpoint: bytes
     models: list[H256]
@@ -2604,7 +2604,7 @@ class ProviderInfo:
 class ProviderStatusActive:
     """`pallet_providers::ProviderStatus::Active`"""
 
-    __type_id__: _t.ClassVar[int] = 83
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Active"
 
@@ -2613,7 +2613,7 @@ class ProviderStatusActive:
 class ProviderStatusUnbonding:
     """`pallet_providers::ProviderStatus::Unbonding`"""
 
-    __type_id__: _t.ClassVar[int] = 83
+    __type_id__: _t.ClassVar[int] = 84
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Unbonding"
     unlock_at: int
@@ -2626,7 +2626,7 @@ class PalletProvidersErrorAlreadyRegistered:
     The account is already a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "AlreadyRegistered"
 
@@ -2638,7 +2638,7 @@ class PalletProvidersErrorNotRegistered:
     The account is not a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NotRegistered"
 
@@ -2650,7 +2650,7 @@ class PalletProvidersErrorInsufficientStake:
     The stake is below `MinStake`.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "InsufficientStake"
 
@@ -2662,7 +2662,7 @@ class PalletProvidersErrorEmptyEndpoint:
     The endpoint is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "EmptyEndpoint"
 
@@ -2674,7 +2674,7 @@ class PalletProvidersErrorEndpointTooLong:
     The endpoint is longer than `MaxEndpointLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "EndpointTooLong"
 
@@ -2686,7 +2686,7 @@ class PalletProvidersErrorNoModels:
     A provider must serve at least one model.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "NoModels"
 
@@ -2698,7 +2698,7 @@ class PalletProvidersErrorTooManyModels:
     More than `MaxModelsPerProvider` models.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "TooManyModels"
 
@@ -2710,7 +2710,7 @@ class PalletProvidersErrorDuplicateModel:
     A model is listed twice.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "DuplicateModel"
 
@@ -2722,7 +2722,7 @@ class PalletProvidersErrorUnknownModel:
     A listed model is not registered.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2734,7 +2734,7 @@ class PalletProvidersErrorModelFull:
     A model already has `MaxProvidersPerModel` providers.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ModelFull"
 
@@ -2746,7 +2746,7 @@ class PalletProvidersErrorInvalidCapacity:
     Capacity must be between 1 and `MaxCapacity`.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "InvalidCapacity"
 
@@ -2758,7 +2758,7 @@ class PalletProvidersErrorNotActive:
     The provider is unbonding.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "NotActive"
 
@@ -2770,7 +2770,7 @@ class PalletProvidersErrorNotUnbonding:
     The provider has not called `unregister`.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "NotUnbonding"
 
@@ -2782,7 +2782,7 @@ class PalletProvidersErrorStillUnbonding:
     The unbonding period has not ended.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "StillUnbonding"
 
@@ -2794,7 +2794,7 @@ class PalletProvidersErrorRequestsInFlight:
     The provider still has requests in flight.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "RequestsInFlight"
 
@@ -2806,7 +2806,7 @@ class PalletProvidersErrorInvalidReputation:
     Reputation is at most 100.
     """
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "InvalidReputation"
 
@@ -2815,7 +2815,7 @@ class PalletProvidersErrorInvalidReputation:
 class InferenceRequest:
     """`pallet_inference::InferenceRequest`"""
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 86
     requester: AccountId32
     model_id: H256
     model_version: int
@@ -3128,18 +3128,10 @@ class PalletInferenceErrorNotExpired:
 
 
 @_dc.dataclass(frozen=True)
-class UncheckedExtrinsic:
-    """`sp_runtime::generic::unchecked_extrinsic::UncheckedExtrinsic`"""
-
-    __type_id__: _t.ClassVar[int] = 91
-    value: bytes
-
-
-@_dc.dataclass(frozen=True)
 class MultiSignatureEd25519:
     """`sp_runtime::MultiSignature::Ed25519`"""
 
-    __type_id__: _t.ClassVar[int] = 92
+    __type_id__: _t.ClassVar[int] = 91
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ed25519"
     value: Ed25519Signature
@@ -3149,7 +3141,7 @@ class MultiSignatureEd25519:
 class MultiSignatureSr25519:
     """`sp_runtime::MultiSignature::Sr25519`"""
 
-    __type_id__: _t.ClassVar[int] = 92
+    __type_id__: _t.ClassVar[int] = 91
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Sr25519"
     value: Sr25519Signature
@@ -3159,7 +3151,7 @@ class MultiSignatureSr25519:
 class MultiSignatureEcdsa:
     """`sp_runtime::MultiSignature::Ecdsa`"""
 
-    __type_id__: _t.ClassVar[int] = 92
+    __type_id__: _t.ClassVar[int] = 91
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Ecdsa"
     value: EcdsaSignature
@@ -3169,7 +3161,7 @@ class MultiSignatureEcdsa:
 class Ed25519Signature:
     """`sp_core::ed25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 93
+    __type_id__: _t.ClassVar[int] = 92
     value: bytes
 
 
@@ -3177,7 +3169,7 @@ class Ed25519Signature:
 class Sr25519Signature:
     """`sp_core::sr25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 94
     value: bytes
 
 
@@ -3185,7 +3177,7 @@ class Sr25519Signature:
 class EcdsaSignature:
     """`sp_core::ecdsa::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 96
+    __type_id__: _t.ClassVar[int] = 95
     value: bytes
 
 
@@ -3193,35 +3185,35 @@ class EcdsaSignature:
 class CheckNonZeroSender:
     """`frame_system::extensions::check_non_zero_sender::CheckNonZeroSender`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 97
 
 
 @_dc.dataclass(frozen=True)
 class CheckSpecVersion:
     """`frame_system::extensions::check_spec_version::CheckSpecVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 99
+    __type_id__: _t.ClassVar[int] = 98
 
 
 @_dc.dataclass(frozen=True)
 class CheckTxVersion:
     """`frame_system::extensions::check_tx_version::CheckTxVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 99
 
 
 @_dc.dataclass(frozen=True)
 class CheckGenesis:
     """`frame_system::extensions::check_genesis::CheckGenesis`"""
 
-    __type_id__: _t.ClassVar[int] = 101
+    __type_id__: _t.ClassVar[int] = 100
 
 
 @_dc.dataclass(frozen=True)
 class CheckMortality:
     """`frame_system::extensions::check_mortality::CheckMortality`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 101
     value: Era
 
 
@@ -3229,7 +3221,7 @@ class CheckMortality:
 class EraImmortal:
     """`sp_runtime::generic::era::Era::Immortal`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Immortal"
 
@@ -3238,7 +3230,7 @@ class EraImmortal:
 class EraMortal1:
     """`sp_runtime::generic::era::Era::Mortal1`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Mortal1"
     value: int
@@ -3248,7 +3240,7 @@ class EraMortal1:
 class EraMortal2:
     """`sp_runtime::generic::era::Era::Mortal2`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Mortal2"
     value: int
@@ -3258,7 +3250,7 @@ class EraMortal2:
 class EraMortal3:
     """`sp_runtime::generic::era::Era::Mortal3`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Mortal3"
     value: int
@@ -3268,7 +3260,7 @@ class EraMortal3:
 class EraMortal4:
     """`sp_runtime::generic::era::Era::Mortal4`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Mortal4"
     value: int
@@ -3278,7 +3270,7 @@ class EraMortal4:
 class EraMortal5:
     """`sp_runtime::generic::era::Era::Mortal5`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Mortal5"
     value: int
@@ -3288,7 +3280,7 @@ class EraMortal5:
 class EraMortal6:
     """`sp_runtime::generic::era::Era::Mortal6`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "Mortal6"
     value: int
@@ -3298,7 +3290,7 @@ class EraMortal6:
 class EraMortal7:
     """`sp_runtime::generic::era::Era::Mortal7`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Mortal7"
     value: int
@@ -3308,7 +3300,7 @@ class EraMortal7:
 class EraMortal8:
     """`sp_runtime::generic::era::Era::Mortal8`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "Mortal8"
     value: int
@@ -3318,7 +3310,7 @@ class EraMortal8:
 class EraMortal9:
     """`sp_runtime::generic::era::Era::Mortal9`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "Mortal9"
     value: int
@@ -3328,7 +3320,7 @@ class EraMortal9:
 class EraMortal10:
     """`sp_runtime::generic::era::Era::Mortal10`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Mortal10"
     value: int
@@ -3338,7 +3330,7 @@ class EraMortal10:
 class EraMortal11:
     """`sp_runtime::generic::era::Era::Mortal11`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "Mortal11"
     value: int
@@ -3348,7 +3340,7 @@ class EraMortal11:
 class EraMortal12:
     """`sp_runtime::generic::era::Era::Mortal12`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Mortal12"
     value: int
@@ -3358,7 +3350,7 @@ class EraMortal12:
 class EraMortal13:
     """`sp_runtime::generic::era::Era::Mortal13`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Mortal13"
     value: int
@@ -3368,7 +3360,7 @@ class EraMortal13:
 class EraMortal14:
     """`sp_runtime::generic::era::Era::Mortal14`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "Mortal14"
     value: int
@@ -3378,7 +3370,7 @@ class EraMortal14:
 class EraMortal15:
     """`sp_runtime::generic::era::Era::Mortal15`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "Mortal15"
     value: int
@@ -3388,7 +3380,7 @@ class EraMortal15:
 class EraMortal16:
     """`sp_runtime::generic::era::Era::Mortal16`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "Mortal16"
     value: int
@@ -3398,7 +3390,7 @@ class EraMortal16:
 class EraMortal17:
     """`sp_runtime::generic::era::Era::Mortal17`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "Mortal17"
     value: int
@@ -3408,7 +3400,7 @@ class EraMortal17:
 class EraMortal18:
     """`sp_runtime::generic::era::Era::Mortal18`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "Mortal18"
     value: int
@@ -3418,7 +3410,7 @@ class EraMortal18:
 class EraMortal19:
     """`sp_runtime::generic::era::Era::Mortal19`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "Mortal19"
     value: int
@@ -3428,7 +3420,7 @@ class EraMortal19:
 class EraMortal20:
     """`sp_runtime::generic::era::Era::Mortal20`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 20
     __variant_name__: _t.ClassVar[str] = "Mortal20"
     value: int
@@ -3438,7 +3430,7 @@ class EraMortal20:
 class EraMortal21:
     """`sp_runtime::generic::era::Era::Mortal21`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 21
     __variant_name__: _t.ClassVar[str] = "Mortal21"
     value: int
@@ -3448,7 +3440,7 @@ class EraMortal21:
 class EraMortal22:
     """`sp_runtime::generic::era::Era::Mortal22`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 22
     __variant_name__: _t.ClassVar[str] = "Mortal22"
     value: int
@@ -3458,7 +3450,7 @@ class EraMortal22:
 class EraMortal23:
     """`sp_runtime::generic::era::Era::Mortal23`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 23
     __variant_name__: _t.ClassVar[str] = "Mortal23"
     value: int
@@ -3468,7 +3460,7 @@ class EraMortal23:
 class EraMortal24:
     """`sp_runtime::generic::era::Era::Mortal24`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 24
     __variant_name__: _t.ClassVar[str] = "Mortal24"
     value: int
@@ -3478,7 +3470,7 @@ class EraMortal24:
 class EraMortal25:
     """`sp_runtime::generic::era::Era::Mortal25`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 25
     __variant_name__: _t.ClassVar[str] = "Mortal25"
     value: int
@@ -3488,7 +3480,7 @@ class EraMortal25:
 class EraMortal26:
     """`sp_runtime::generic::era::Era::Mortal26`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 26
     __variant_name__: _t.ClassVar[str] = "Mortal26"
     value: int
@@ -3498,7 +3490,7 @@ class EraMortal26:
 class EraMortal27:
     """`sp_runtime::generic::era::Era::Mortal27`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 27
     __variant_name__: _t.ClassVar[str] = "Mortal27"
     value: int
@@ -3508,7 +3500,7 @@ class EraMortal27:
 class EraMortal28:
     """`sp_runtime::generic::era::Era::Mortal28`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 28
     __variant_name__: _t.ClassVar[str] = "Mortal28"
     value: int
@@ -3518,7 +3510,7 @@ class EraMortal28:
 class EraMortal29:
     """`sp_runtime::generic::era::Era::Mortal29`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 29
     __variant_name__: _t.ClassVar[str] = "Mortal29"
     value: int
@@ -3528,7 +3520,7 @@ class EraMortal29:
 class EraMortal30:
     """`sp_runtime::generic::era::Era::Mortal30`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 30
     __variant_name__: _t.ClassVar[str] = "Mortal30"
     value: int
@@ -3538,7 +3530,7 @@ class EraMortal30:
 class EraMortal31:
     """`sp_runtime::generic::era::Era::Mortal31`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 31
     __variant_name__: _t.ClassVar[str] = "Mortal31"
     value: int
@@ -3548,7 +3540,7 @@ class EraMortal31:
 class EraMortal32:
     """`sp_runtime::generic::era::Era::Mortal32`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 32
     __variant_name__: _t.ClassVar[str] = "Mortal32"
     value: int
@@ -3558,7 +3550,7 @@ class EraMortal32:
 class EraMortal33:
     """`sp_runtime::generic::era::Era::Mortal33`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 33
     __variant_name__: _t.ClassVar[str] = "Mortal33"
     value: int
@@ -3568,7 +3560,7 @@ class EraMortal33:
 class EraMortal34:
     """`sp_runtime::generic::era::Era::Mortal34`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 34
     __variant_name__: _t.ClassVar[str] = "Mortal34"
     value: int
@@ -3578,7 +3570,7 @@ class EraMortal34:
 class EraMortal35:
     """`sp_runtime::generic::era::Era::Mortal35`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 35
     __variant_name__: _t.ClassVar[str] = "Mortal35"
     value: int
@@ -3588,7 +3580,7 @@ class EraMortal35:
 class EraMortal36:
     """`sp_runtime::generic::era::Era::Mortal36`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 36
     __variant_name__: _t.ClassVar[str] = "Mortal36"
     value: int
@@ -3598,7 +3590,7 @@ class EraMortal36:
 class EraMortal37:
     """`sp_runtime::generic::era::Era::Mortal37`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 37
     __variant_name__: _t.ClassVar[str] = "Mortal37"
     value: int
@@ -3608,7 +3600,7 @@ class EraMortal37:
 class EraMortal38:
     """`sp_runtime::generic::era::Era::Mortal38`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 38
     __variant_name__: _t.ClassVar[str] = "Mortal38"
     value: int
@@ -3618,7 +3610,7 @@ class EraMortal38:
 class EraMortal39:
     """`sp_runtime::generic::era::Era::Mortal39`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 39
     __variant_name__: _t.ClassVar[str] = "Mortal39"
     value: int
@@ -3628,7 +3620,7 @@ class EraMortal39:
 class EraMortal40:
     """`sp_runtime::generic::era::Era::Mortal40`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 40
     __variant_name__: _t.ClassVar[str] = "Mortal40"
     value: int
@@ -3638,7 +3630,7 @@ class EraMortal40:
 class EraMortal41:
     """`sp_runtime::generic::era::Era::Mortal41`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 41
     __variant_name__: _t.ClassVar[str] = "Mortal41"
     value: int
@@ -3648,7 +3640,7 @@ class EraMortal41:
 class EraMortal42:
     """`sp_runtime::generic::era::Era::Mortal42`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 42
     __variant_name__: _t.ClassVar[str] = "Mortal42"
     value: int
@@ -3658,7 +3650,7 @@ class EraMortal42:
 class EraMortal43:
     """`sp_runtime::generic::era::Era::Mortal43`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 43
     __variant_name__: _t.ClassVar[str] = "Mortal43"
     value: int
@@ -3668,7 +3660,7 @@ class EraMortal43:
 class EraMortal44:
     """`sp_runtime::generic::era::Era::Mortal44`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 44
     __variant_name__: _t.ClassVar[str] = "Mortal44"
     value: int
@@ -3678,7 +3670,7 @@ class EraMortal44:
 class EraMortal45:
     """`sp_runtime::generic::era::Era::Mortal45`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 45
     __variant_name__: _t.ClassVar[str] = "Mortal45"
     value: int
@@ -3688,7 +3680,7 @@ class EraMortal45:
 class EraMortal46:
     """`sp_runtime::generic::era::Era::Mortal46`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 46
     __variant_name__: _t.ClassVar[str] = "Mortal46"
     value: int
@@ -3698,7 +3690,7 @@ class EraMortal46:
 class EraMortal47:
     """`sp_runtime::generic::era::Era::Mortal47`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 47
     __variant_name__: _t.ClassVar[str] = "Mortal47"
     value: int
@@ -3708,7 +3700,7 @@ class EraMortal47:
 class EraMortal48:
     """`sp_runtime::generic::era::Era::Mortal48`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 48
     __variant_name__: _t.ClassVar[str] = "Mortal48"
     value: int
@@ -3718,7 +3710,7 @@ class EraMortal48:
 class EraMortal49:
     """`sp_runtime::generic::era::Era::Mortal49`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 49
     __variant_name__: _t.ClassVar[str] = "Mortal49"
     value: int
@@ -3728,7 +3720,7 @@ class EraMortal49:
 class EraMortal50:
     """`sp_runtime::generic::era::Era::Mortal50`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 50
     __variant_name__: _t.ClassVar[str] = "Mortal50"
     value: int
@@ -3738,7 +3730,7 @@ class EraMortal50:
 class EraMortal51:
     """`sp_runtime::generic::era::Era::Mortal51`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 51
     __variant_name__: _t.ClassVar[str] = "Mortal51"
     value: int
@@ -3748,7 +3740,7 @@ class EraMortal51:
 class EraMortal52:
     """`sp_runtime::generic::era::Era::Mortal52`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 52
     __variant_name__: _t.ClassVar[str] = "Mortal52"
     value: int
@@ -3758,7 +3750,7 @@ class EraMortal52:
 class EraMortal53:
     """`sp_runtime::generic::era::Era::Mortal53`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 53
     __variant_name__: _t.ClassVar[str] = "Mortal53"
     value: int
@@ -3768,7 +3760,7 @@ class EraMortal53:
 class EraMortal54:
     """`sp_runtime::generic::era::Era::Mortal54`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 54
     __variant_name__: _t.ClassVar[str] = "Mortal54"
     value: int
@@ -3778,7 +3770,7 @@ class EraMortal54:
 class EraMortal55:
     """`sp_runtime::generic::era::Era::Mortal55`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 55
     __variant_name__: _t.ClassVar[str] = "Mortal55"
     value: int
@@ -3788,7 +3780,7 @@ class EraMortal55:
 class EraMortal56:
     """`sp_runtime::generic::era::Era::Mortal56`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 56
     __variant_name__: _t.ClassVar[str] = "Mortal56"
     value: int
@@ -3798,7 +3790,7 @@ class EraMortal56:
 class EraMortal57:
     """`sp_runtime::generic::era::Era::Mortal57`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 57
     __variant_name__: _t.ClassVar[str] = "Mortal57"
     value: int
@@ -3808,7 +3800,7 @@ class EraMortal57:
 class EraMortal58:
     """`sp_runtime::generic::era::Era::Mortal58`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 58
     __variant_name__: _t.ClassVar[str] = "Mortal58"
     value: int
@@ -3818,7 +3810,7 @@ class EraMortal58:
 class EraMortal59:
     """`sp_runtime::generic::era::Era::Mortal59`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 59
     __variant_name__: _t.ClassVar[str] = "Mortal59"
     value: int
@@ -3828,7 +3820,7 @@ class EraMortal59:
 class EraMortal60:
     """`sp_runtime::generic::era::Era::Mortal60`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 60
     __variant_name__: _t.ClassVar[str] = "Mortal60"
     value: int
@@ -3838,7 +3830,7 @@ class EraMortal60:
 class EraMortal61:
     """`sp_runtime::generic::era::Era::Mortal61`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 61
     __variant_name__: _t.ClassVar[str] = "Mortal61"
     value: int
@@ -3848,7 +3840,7 @@ class EraMortal61:
 class EraMortal62:
     """`sp_runtime::generic::era::Era::Mortal62`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 62
     __variant_name__: _t.ClassVar[str] = "Mortal62"
     value: int
@@ -3858,7 +3850,7 @@ class EraMortal62:
 class EraMortal63:
     """`sp_runtime::generic::era::Era::Mortal63`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 63
     __variant_name__: _t.ClassVar[str] = "Mortal63"
     value: int
@@ -3868,7 +3860,7 @@ class EraMortal63:
 class EraMortal64:
     """`sp_runtime::generic::era::Era::Mortal64`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 64
     __variant_name__: _t.ClassVar[str] = "Mortal64"
     value: int
@@ -3878,7 +3870,7 @@ class EraMortal64:
 class EraMortal65:
     """`sp_runtime::generic::era::Era::Mortal65`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 65
     __variant_name__: _t.ClassVar[str] = "Mortal65"
     value: int
@@ -3888,7 +3880,7 @@ class EraMortal65:
 class EraMortal66:
     """`sp_runtime::generic::era::Era::Mortal66`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 66
     __variant_name__: _t.ClassVar[str] = "Mortal66"
     value: int
@@ -3898,7 +3890,7 @@ class EraMortal66:
 class EraMortal67:
     """`sp_runtime::generic::era::Era::Mortal67`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 67
     __variant_name__: _t.ClassVar[str] = "Mortal67"
     value: int
@@ -3908,7 +3900,7 @@ class EraMortal67:
 class EraMortal68:
     """`sp_runtime::generic::era::Era::Mortal68`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 68
     __variant_name__: _t.ClassVar[str] = "Mortal68"
     value: int
@@ -3918,7 +3910,7 @@ class EraMortal68:
 class EraMortal69:
     """`sp_runtime::generic::era::Era::Mortal69`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 69
     __variant_name__: _t.ClassVar[str] = "Mortal69"
     value: int
@@ -3928,7 +3920,7 @@ class EraMortal69:
 class EraMortal70:
     """`sp_runtime::generic::era::Era::Mortal70`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 70
     __variant_name__: _t.ClassVar[str] = "Mortal70"
     value: int
@@ -3938,7 +3930,7 @@ class EraMortal70:
 class EraMortal71:
     """`sp_runtime::generic::era::Era::Mortal71`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 71
     __variant_name__: _t.ClassVar[str] = "Mortal71"
     value: int
@@ -3948,7 +3940,7 @@ class EraMortal71:
 class EraMortal72:
     """`sp_runtime::generic::era::Era::Mortal72`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 72
     __variant_name__: _t.ClassVar[str] = "Mortal72"
     value: int
@@ -3958,7 +3950,7 @@ class EraMortal72:
 class EraMortal73:
     """`sp_runtime::generic::era::Era::Mortal73`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 73
     __variant_name__: _t.ClassVar[str] = "Mortal73"
     value: int
@@ -3968,7 +3960,7 @@ class EraMortal73:
 class EraMortal74:
     """`sp_runtime::generic::era::Era::Mortal74`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 74
     __variant_name__: _t.ClassVar[str] = "Mortal74"
     value: int
@@ -3978,7 +3970,7 @@ class EraMortal74:
 class EraMortal75:
     """`sp_runtime::generic::era::Era::Mortal75`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 75
     __variant_name__: _t.ClassVar[str] = "Mortal75"
     value: int
@@ -3988,7 +3980,7 @@ class EraMortal75:
 class EraMortal76:
     """`sp_runtime::generic::era::Era::Mortal76`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 76
     __variant_name__: _t.ClassVar[str] = "Mortal76"
     value: int
@@ -3998,7 +3990,7 @@ class EraMortal76:
 class EraMortal77:
     """`sp_runtime::generic::era::Era::Mortal77`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 77
     __variant_name__: _t.ClassVar[str] = "Mortal77"
     value: int
@@ -4008,7 +4000,7 @@ class EraMortal77:
 class EraMortal78:
     """`sp_runtime::generic::era::Era::Mortal78`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 78
     __variant_name__: _t.ClassVar[str] = "Mortal78"
     value: int
@@ -4018,7 +4010,7 @@ class EraMortal78:
 class EraMortal79:
     """`sp_runtime::generic::era::Era::Mortal79`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 79
     __variant_name__: _t.ClassVar[str] = "Mortal79"
     value: int
@@ -4028,7 +4020,7 @@ class EraMortal79:
 class EraMortal80:
     """`sp_runtime::generic::era::Era::Mortal80`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 80
     __variant_name__: _t.ClassVar[str] = "Mortal80"
     value: int
@@ -4038,7 +4030,7 @@ class EraMortal80:
 class EraMortal81:
     """`sp_runtime::generic::era::Era::Mortal81`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 81
     __variant_name__: _t.ClassVar[str] = "Mortal81"
     value: int
@@ -4048,7 +4040,7 @@ class EraMortal81:
 class EraMortal82:
     """`sp_runtime::generic::era::Era::Mortal82`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 82
     __variant_name__: _t.ClassVar[str] = "Mortal82"
     value: int
@@ -4058,7 +4050,7 @@ class EraMortal82:
 class EraMortal83:
     """`sp_runtime::generic::era::Era::Mortal83`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 83
     __variant_name__: _t.ClassVar[str] = "Mortal83"
     value: int
@@ -4068,7 +4060,7 @@ class EraMortal83:
 class EraMortal84:
     """`sp_runtime::generic::era::Era::Mortal84`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 84
     __variant_name__: _t.ClassVar[str] = "Mortal84"
     value: int
@@ -4078,7 +4070,7 @@ class EraMortal84:
 class EraMortal85:
     """`sp_runtime::generic::era::Era::Mortal85`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 85
     __variant_name__: _t.ClassVar[str] = "Mortal85"
     value: int
@@ -4088,7 +4080,7 @@ class EraMortal85:
 class EraMortal86:
     """`sp_runtime::generic::era::Era::Mortal86`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 86
     __variant_name__: _t.ClassVar[str] = "Mortal86"
     value: int
@@ -4098,7 +4090,7 @@ class EraMortal86:
 class EraMortal87:
     """`sp_runtime::generic::era::Era::Mortal87`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 87
     __variant_name__: _t.ClassVar[str] = "Mortal87"
     value: int
@@ -4108,7 +4100,7 @@ class EraMortal87:
 class EraMortal88:
     """`sp_runtime::generic::era::Era::Mortal88`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 88
     __variant_name__: _t.ClassVar[str] = "Mortal88"
     value: int
@@ -4118,7 +4110,7 @@ class EraMortal88:
 class EraMortal89:
     """`sp_runtime::generic::era::Era::Mortal89`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 89
     __variant_name__: _t.ClassVar[str] = "Mortal89"
     value: int
@@ -4128,7 +4120,7 @@ class EraMortal89:
 class EraMortal90:
     """`sp_runtime::generic::era::Era::Mortal90`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 90
     __variant_name__: _t.ClassVar[str] = "Mortal90"
     value: int
@@ -4138,7 +4130,7 @@ class EraMortal90:
 class EraMortal91:
     """`sp_runtime::generic::era::Era::Mortal91`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 91
     __variant_name__: _t.ClassVar[str] = "Mortal91"
     value: int
@@ -4148,7 +4140,7 @@ class EraMortal91:
 class EraMortal92:
     """`sp_runtime::generic::era::Era::Mortal92`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 92
     __variant_name__: _t.ClassVar[str] = "Mortal92"
     value: int
@@ -4158,7 +4150,7 @@ class EraMortal92:
 class EraMortal93:
     """`sp_runtime::generic::era::Era::Mortal93`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 93
     __variant_name__: _t.ClassVar[str] = "Mortal93"
     value: int
@@ -4168,7 +4160,7 @@ class EraMortal93:
 class EraMortal94:
     """`sp_runtime::generic::era::Era::Mortal94`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 94
     __variant_name__: _t.ClassVar[str] = "Mortal94"
     value: int
@@ -4178,7 +4170,7 @@ class EraMortal94:
 class EraMortal95:
     """`sp_runtime::generic::era::Era::Mortal95`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 95
     __variant_name__: _t.ClassVar[str] = "Mortal95"
     value: int
@@ -4188,7 +4180,7 @@ class EraMortal95:
 class EraMortal96:
     """`sp_runtime::generic::era::Era::Mortal96`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 96
     __variant_name__: _t.ClassVar[str] = "Mortal96"
     value: int
@@ -4198,7 +4190,7 @@ class EraMortal96:
 class EraMortal97:
     """`sp_runtime::generic::era::Era::Mortal97`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 97
     __variant_name__: _t.ClassVar[str] = "Mortal97"
     value: int
@@ -4208,7 +4200,7 @@ class EraMortal97:
 class EraMortal98:
     """`sp_runtime::generic::era::Era::Mortal98`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 98
     __variant_name__: _t.ClassVar[str] = "Mortal98"
     value: int
@@ -4218,7 +4210,7 @@ class EraMortal98:
 class EraMortal99:
     """`sp_runtime::generic::era::Era::Mortal99`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 99
     __variant_name__: _t.ClassVar[str] = "Mortal99"
     value: int
@@ -4228,7 +4220,7 @@ class EraMortal99:
 class EraMortal100:
     """`sp_runtime::generic::era::Era::Mortal100`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 100
     __variant_name__: _t.ClassVar[str] = "Mortal100"
     value: int
@@ -4238,7 +4230,7 @@ class EraMortal100:
 class EraMortal101:
     """`sp_runtime::generic::era::Era::Mortal101`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 101
     __variant_name__: _t.ClassVar[str] = "Mortal101"
     value: int
@@ -4248,7 +4240,7 @@ class EraMortal101:
 class EraMortal102:
     """`sp_runtime::generic::era::Era::Mortal102`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 102
     __variant_name__: _t.ClassVar[str] = "Mortal102"
     value: int
@@ -4258,7 +4250,7 @@ class EraMortal102:
 class EraMortal103:
     """`sp_runtime::generic::era::Era::Mortal103`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 103
     __variant_name__: _t.ClassVar[str] = "Mortal103"
     value: int
@@ -4268,7 +4260,7 @@ class EraMortal103:
 class EraMortal104:
     """`sp_runtime::generic::era::Era::Mortal104`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 104
     __variant_name__: _t.ClassVar[str] = "Mortal104"
     value: int
@@ -4278,7 +4270,7 @@ class EraMortal104:
 class EraMortal105:
     """`sp_runtime::generic::era::Era::Mortal105`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 105
     __variant_name__: _t.ClassVar[str] = "Mortal105"
     value: int
@@ -4288,7 +4280,7 @@ class EraMortal105:
 class EraMortal106:
     """`sp_runtime::generic::era::Era::Mortal106`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 106
     __variant_name__: _t.ClassVar[str] = "Mortal106"
     value: int
@@ -4298,7 +4290,7 @@ class EraMortal106:
 class EraMortal107:
     """`sp_runtime::generic::era::Era::Mortal107`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 107
     __variant_name__: _t.ClassVar[str] = "Mortal107"
     value: int
@@ -4308,7 +4300,7 @@ class EraMortal107:
 class EraMortal108:
     """`sp_runtime::generic::era::Era::Mortal108`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 108
     __variant_name__: _t.ClassVar[str] = "Mortal108"
     value: int
@@ -4318,7 +4310,7 @@ class EraMortal108:
 class EraMortal109:
     """`sp_runtime::generic::era::Era::Mortal109`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 109
     __variant_name__: _t.ClassVar[str] = "Mortal109"
     value: int
@@ -4328,7 +4320,7 @@ class EraMortal109:
 class EraMortal110:
     """`sp_runtime::generic::era::Era::Mortal110`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 110
     __variant_name__: _t.ClassVar[str] = "Mortal110"
     value: int
@@ -4338,7 +4330,7 @@ class EraMortal110:
 class EraMortal111:
     """`sp_runtime::generic::era::Era::Mortal111`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 111
     __variant_name__: _t.ClassVar[str] = "Mortal111"
     value: int
@@ -4348,7 +4340,7 @@ class EraMortal111:
 class EraMortal112:
     """`sp_runtime::generic::era::Era::Mortal112`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 112
     __variant_name__: _t.ClassVar[str] = "Mortal112"
     value: int
@@ -4358,7 +4350,7 @@ class EraMortal112:
 class EraMortal113:
     """`sp_runtime::generic::era::Era::Mortal113`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 113
     __variant_name__: _t.ClassVar[str] = "Mortal113"
     value: int
@@ -4368,7 +4360,7 @@ class EraMortal113:
 class EraMortal114:
     """`sp_runtime::generic::era::Era::Mortal114`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 114
     __variant_name__: _t.ClassVar[str] = "Mortal114"
     value: int
@@ -4378,7 +4370,7 @@ class EraMortal114:
 class EraMortal115:
     """`sp_runtime::generic::era::Era::Mortal115`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 115
     __variant_name__: _t.ClassVar[str] = "Mortal115"
     value: int
@@ -4388,7 +4380,7 @@ class EraMortal115:
 class EraMortal116:
     """`sp_runtime::generic::era::Era::Mortal116`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 116
     __variant_name__: _t.ClassVar[str] = "Mortal116"
     value: int
@@ -4398,7 +4390,7 @@ class EraMortal116:
 class EraMortal117:
     """`sp_runtime::generic::era::Era::Mortal117`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 117
     __variant_name__: _t.ClassVar[str] = "Mortal117"
     value: int
@@ -4408,7 +4400,7 @@ class EraMortal117:
 class EraMortal118:
     """`sp_runtime::generic::era::Era::Mortal118`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 118
     __variant_name__: _t.ClassVar[str] = "Mortal118"
     value: int
@@ -4418,7 +4410,7 @@ class EraMortal118:
 class EraMortal119:
     """`sp_runtime::generic::era::Era::Mortal119`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 119
     __variant_name__: _t.ClassVar[str] = "Mortal119"
     value: int
@@ -4428,7 +4420,7 @@ class EraMortal119:
 class EraMortal120:
     """`sp_runtime::generic::era::Era::Mortal120`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 120
     __variant_name__: _t.ClassVar[str] = "Mortal120"
     value: int
@@ -4438,7 +4430,7 @@ class EraMortal120:
 class EraMortal121:
     """`sp_runtime::generic::era::Era::Mortal121`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 121
     __variant_name__: _t.ClassVar[str] = "Mortal121"
     value: int
@@ -4448,7 +4440,7 @@ class EraMortal121:
 class EraMortal122:
     """`sp_runtime::generic::era::Era::Mortal122`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 122
     __variant_name__: _t.ClassVar[str] = "Mortal122"
     value: int
@@ -4458,7 +4450,7 @@ class EraMortal122:
 class EraMortal123:
     """`sp_runtime::generic::era::Era::Mortal123`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 123
     __variant_name__: _t.ClassVar[str] = "Mortal123"
     value: int
@@ -4468,7 +4460,7 @@ class EraMortal123:
 class EraMortal124:
     """`sp_runtime::generic::era::Era::Mortal124`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 124
     __variant_name__: _t.ClassVar[str] = "Mortal124"
     value: int
@@ -4478,7 +4470,7 @@ class EraMortal124:
 class EraMortal125:
     """`sp_runtime::generic::era::Era::Mortal125`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 125
     __variant_name__: _t.ClassVar[str] = "Mortal125"
     value: int
@@ -4488,7 +4480,7 @@ class EraMortal125:
 class EraMortal126:
     """`sp_runtime::generic::era::Era::Mortal126`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 126
     __variant_name__: _t.ClassVar[str] = "Mortal126"
     value: int
@@ -4498,7 +4490,7 @@ class EraMortal126:
 class EraMortal127:
     """`sp_runtime::generic::era::Era::Mortal127`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 127
     __variant_name__: _t.ClassVar[str] = "Mortal127"
     value: int
@@ -4508,7 +4500,7 @@ class EraMortal127:
 class EraMortal128:
     """`sp_runtime::generic::era::Era::Mortal128`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 128
     __variant_name__: _t.ClassVar[str] = "Mortal128"
     value: int
@@ -4518,7 +4510,7 @@ class EraMortal128:
 class EraMortal129:
     """`sp_runtime::generic::era::Era::Mortal129`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 129
     __variant_name__: _t.ClassVar[str] = "Mortal129"
     value: int
@@ -4528,7 +4520,7 @@ class EraMortal129:
 class EraMortal130:
     """`sp_runtime::generic::era::Era::Mortal130`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 130
     __variant_name__: _t.ClassVar[str] = "Mortal130"
     value: int
@@ -4538,7 +4530,7 @@ class EraMortal130:
 class EraMortal131:
     """`sp_runtime::generic::era::Era::Mortal131`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 131
     __variant_name__: _t.ClassVar[str] = "Mortal131"
     value: int
@@ -4548,7 +4540,7 @@ class EraMortal131:
 class EraMortal132:
     """`sp_runtime::generic::era::Era::Mortal132`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 132
     __variant_name__: _t.ClassVar[str] = "Mortal132"
     value: int
@@ -4558,7 +4550,7 @@ class EraMortal132:
 class EraMortal133:
     """`sp_runtime::generic::era::Era::Mortal133`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 133
     __variant_name__: _t.ClassVar[str] = "Mortal133"
     value: int
@@ -4568,7 +4560,7 @@ class EraMortal133:
 class EraMortal134:
     """`sp_runtime::generic::era::Era::Mortal134`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 134
     __variant_name__: _t.ClassVar[str] = "Mortal134"
     value: int
@@ -4578,7 +4570,7 @@ class EraMortal134:
 class EraMortal135:
     """`sp_runtime::generic::era::Era::Mortal135`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 135
     __variant_name__: _t.ClassVar[str] = "Mortal135"
     value: int
@@ -4588,7 +4580,7 @@ class EraMortal135:
 class EraMortal136:
     """`sp_runtime::generic::era::Era::Mortal136`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 136
     __variant_name__: _t.ClassVar[str] = "Mortal136"
     value: int
@@ -4598,7 +4590,7 @@ class EraMortal136:
 class EraMortal137:
     """`sp_runtime::generic::era::Era::Mortal137`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 137
     __variant_name__: _t.ClassVar[str] = "Mortal137"
     value: int
@@ -4608,7 +4600,7 @@ class EraMortal137:
 class EraMortal138:
     """`sp_runtime::generic::era::Era::Mortal138`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 138
     __variant_name__: _t.ClassVar[str] = "Mortal138"
     value: int
@@ -4618,7 +4610,7 @@ class EraMortal138:
 class EraMortal139:
     """`sp_runtime::generic::era::Era::Mortal139`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 139
     __variant_name__: _t.ClassVar[str] = "Mortal139"
     value: int
@@ -4628,7 +4620,7 @@ class EraMortal139:
 class EraMortal140:
     """`sp_runtime::generic::era::Era::Mortal140`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 140
     __variant_name__: _t.ClassVar[str] = "Mortal140"
     value: int
@@ -4638,7 +4630,7 @@ class EraMortal140:
 class EraMortal141:
     """`sp_runtime::generic::era::Era::Mortal141`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 141
     __variant_name__: _t.ClassVar[str] = "Mortal141"
     value: int
@@ -4648,7 +4640,7 @@ class EraMortal141:
 class EraMortal142:
     """`sp_runtime::generic::era::Era::Mortal142`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 142
     __variant_name__: _t.ClassVar[str] = "Mortal142"
     value: int
@@ -4658,7 +4650,7 @@ class EraMortal142:
 class EraMortal143:
     """`sp_runtime::generic::era::Era::Mortal143`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 143
     __variant_name__: _t.ClassVar[str] = "Mortal143"
     value: int
@@ -4668,7 +4660,7 @@ class EraMortal143:
 class EraMortal144:
     """`sp_runtime::generic::era::Era::Mortal144`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 144
     __variant_name__: _t.ClassVar[str] = "Mortal144"
     value: int
@@ -4678,7 +4670,7 @@ class EraMortal144:
 class EraMortal145:
     """`sp_runtime::generic::era::Era::Mortal145`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 145
     __variant_name__: _t.ClassVar[str] = "Mortal145"
     value: int
@@ -4688,7 +4680,7 @@ class EraMortal145:
 class EraMortal146:
     """`sp_runtime::generic::era::Era::Mortal146`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 146
     __variant_name__: _t.ClassVar[str] = "Mortal146"
     value: int
@@ -4698,7 +4690,7 @@ class EraMortal146:
 class EraMortal147:
     """`sp_runtime::generic::era::Era::Mortal147`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 147
     __variant_name__: _t.ClassVar[str] = "Mortal147"
     value: int
@@ -4708,7 +4700,7 @@ class EraMortal147:
 class EraMortal148:
     """`sp_runtime::generic::era::Era::Mortal148`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 148
     __variant_name__: _t.ClassVar[str] = "Mortal148"
     value: int
@@ -4718,7 +4710,7 @@ class EraMortal148:
 class EraMortal149:
     """`sp_runtime::generic::era::Era::Mortal149`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 149
     __variant_name__: _t.ClassVar[str] = "Mortal149"
     value: int
@@ -4728,7 +4720,7 @@ class EraMortal149:
 class EraMortal150:
     """`sp_runtime::generic::era::Era::Mortal150`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 150
     __variant_name__: _t.ClassVar[str] = "Mortal150"
     value: int
@@ -4738,7 +4730,7 @@ class EraMortal150:
 class EraMortal151:
     """`sp_runtime::generic::era::Era::Mortal151`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 151
     __variant_name__: _t.ClassVar[str] = "Mortal151"
     value: int
@@ -4748,7 +4740,7 @@ class EraMortal151:
 class EraMortal152:
     """`sp_runtime::generic::era::Era::Mortal152`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 152
     __variant_name__: _t.ClassVar[str] = "Mortal152"
     value: int
@@ -4758,7 +4750,7 @@ class EraMortal152:
 class EraMortal153:
     """`sp_runtime::generic::era::Era::Mortal153`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 153
     __variant_name__: _t.ClassVar[str] = "Mortal153"
     value: int
@@ -4768,7 +4760,7 @@ class EraMortal153:
 class EraMortal154:
     """`sp_runtime::generic::era::Era::Mortal154`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 154
     __variant_name__: _t.ClassVar[str] = "Mortal154"
     value: int
@@ -4778,7 +4770,7 @@ class EraMortal154:
 class EraMortal155:
     """`sp_runtime::generic::era::Era::Mortal155`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 155
     __variant_name__: _t.ClassVar[str] = "Mortal155"
     value: int
@@ -4788,7 +4780,7 @@ class EraMortal155:
 class EraMortal156:
     """`sp_runtime::generic::era::Era::Mortal156`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 156
     __variant_name__: _t.ClassVar[str] = "Mortal156"
     value: int
@@ -4798,7 +4790,7 @@ class EraMortal156:
 class EraMortal157:
     """`sp_runtime::generic::era::Era::Mortal157`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 157
     __variant_name__: _t.ClassVar[str] = "Mortal157"
     value: int
@@ -4808,7 +4800,7 @@ class EraMortal157:
 class EraMortal158:
     """`sp_runtime::generic::era::Era::Mortal158`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 158
     __variant_name__: _t.ClassVar[str] = "Mortal158"
     value: int
@@ -4818,7 +4810,7 @@ class EraMortal158:
 class EraMortal159:
     """`sp_runtime::generic::era::Era::Mortal159`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 159
     __variant_name__: _t.ClassVar[str] = "Mortal159"
     value: int
@@ -4828,7 +4820,7 @@ class EraMortal159:
 class EraMortal160:
     """`sp_runtime::generic::era::Era::Mortal160`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 160
     __variant_name__: _t.ClassVar[str] = "Mortal160"
     value: int
@@ -4838,7 +4830,7 @@ class EraMortal160:
 class EraMortal161:
     """`sp_runtime::generic::era::Era::Mortal161`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 161
     __variant_name__: _t.ClassVar[str] = "Mortal161"
     value: int
@@ -4848,7 +4840,7 @@ class EraMortal161:
 class EraMortal162:
     """`sp_runtime::generic::era::Era::Mortal162`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 162
     __variant_name__: _t.ClassVar[str] = "Mortal162"
     value: int
@@ -4858,7 +4850,7 @@ class EraMortal162:
 class EraMortal163:
     """`sp_runtime::generic::era::Era::Mortal163`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 163
     __variant_name__: _t.ClassVar[str] = "Mortal163"
     value: int
@@ -4868,7 +4860,7 @@ class EraMortal163:
 class EraMortal164:
     """`sp_runtime::generic::era::Era::Mortal164`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 164
     __variant_name__: _t.ClassVar[str] = "Mortal164"
     value: int
@@ -4878,7 +4870,7 @@ class EraMortal164:
 class EraMortal165:
     """`sp_runtime::generic::era::Era::Mortal165`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 165
     __variant_name__: _t.ClassVar[str] = "Mortal165"
     value: int
@@ -4888,7 +4880,7 @@ class EraMortal165:
 class EraMortal166:
     """`sp_runtime::generic::era::Era::Mortal166`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 166
     __variant_name__: _t.ClassVar[str] = "Mortal166"
     value: int
@@ -4898,7 +4890,7 @@ class EraMortal166:
 class EraMortal167:
     """`sp_runtime::generic::era::Era::Mortal167`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 167
     __variant_name__: _t.ClassVar[str] = "Mortal167"
     value: int
@@ -4908,7 +4900,7 @@ class EraMortal167:
 class EraMortal168:
     """`sp_runtime::generic::era::Era::Mortal168`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 168
     __variant_name__: _t.ClassVar[str] = "Mortal168"
     value: int
@@ -4918,7 +4910,7 @@ class EraMortal168:
 class EraMortal169:
     """`sp_runtime::generic::era::Era::Mortal169`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 169
     __variant_name__: _t.ClassVar[str] = "Mortal169"
     value: int
@@ -4928,7 +4920,7 @@ class EraMortal169:
 class EraMortal170:
     """`sp_runtime::generic::era::Era::Mortal170`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 170
     __variant_name__: _t.ClassVar[str] = "Mortal170"
     value: int
@@ -4938,7 +4930,7 @@ class EraMortal170:
 class EraMortal171:
     """`sp_runtime::generic::era::Era::Mortal171`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 171
     __variant_name__: _t.ClassVar[str] = "Mortal171"
     value: int
@@ -4948,7 +4940,7 @@ class EraMortal171:
 class EraMortal172:
     """`sp_runtime::generic::era::Era::Mortal172`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 172
     __variant_name__: _t.ClassVar[str] = "Mortal172"
     value: int
@@ -4958,7 +4950,7 @@ class EraMortal172:
 class EraMortal173:
     """`sp_runtime::generic::era::Era::Mortal173`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 173
     __variant_name__: _t.ClassVar[str] = "Mortal173"
     value: int
@@ -4968,7 +4960,7 @@ class EraMortal173:
 class EraMortal174:
     """`sp_runtime::generic::era::Era::Mortal174`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 174
     __variant_name__: _t.ClassVar[str] = "Mortal174"
     value: int
@@ -4978,7 +4970,7 @@ class EraMortal174:
 class EraMortal175:
     """`sp_runtime::generic::era::Era::Mortal175`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 175
     __variant_name__: _t.ClassVar[str] = "Mortal175"
     value: int
@@ -4988,7 +4980,7 @@ class EraMortal175:
 class EraMortal176:
     """`sp_runtime::generic::era::Era::Mortal176`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 176
     __variant_name__: _t.ClassVar[str] = "Mortal176"
     value: int
@@ -4998,7 +4990,7 @@ class EraMortal176:
 class EraMortal177:
     """`sp_runtime::generic::era::Era::Mortal177`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 177
     __variant_name__: _t.ClassVar[str] = "Mortal177"
     value: int
@@ -5008,7 +5000,7 @@ class EraMortal177:
 class EraMortal178:
     """`sp_runtime::generic::era::Era::Mortal178`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 178
     __variant_name__: _t.ClassVar[str] = "Mortal178"
     value: int
@@ -5018,7 +5010,7 @@ class EraMortal178:
 class EraMortal179:
     """`sp_runtime::generic::era::Era::Mortal179`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 179
     __variant_name__: _t.ClassVar[str] = "Mortal179"
     value: int
@@ -5028,7 +5020,7 @@ class EraMortal179:
 class EraMortal180:
     """`sp_runtime::generic::era::Era::Mortal180`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 180
     __variant_name__: _t.ClassVar[str] = "Mortal180"
     value: int
@@ -5038,7 +5030,7 @@ class EraMortal180:
 class EraMortal181:
     """`sp_runtime::generic::era::Era::Mortal181`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 181
     __variant_name__: _t.ClassVar[str] = "Mortal181"
     value: int
@@ -5048,7 +5040,7 @@ class EraMortal181:
 class EraMortal182:
     """`sp_runtime::generic::era::Era::Mortal182`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 182
     __variant_name__: _t.ClassVar[str] = "Mortal182"
     value: int
@@ -5058,7 +5050,7 @@ class EraMortal182:
 class EraMortal183:
     """`sp_runtime::generic::era::Era::Mortal183`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 183
     __variant_name__: _t.ClassVar[str] = "Mortal183"
     value: int
@@ -5068,7 +5060,7 @@ class EraMortal183:
 class EraMortal184:
     """`sp_runtime::generic::era::Era::Mortal184`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 184
     __variant_name__: _t.ClassVar[str] = "Mortal184"
     value: int
@@ -5078,7 +5070,7 @@ class EraMortal184:
 class EraMortal185:
     """`sp_runtime::generic::era::Era::Mortal185`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 185
     __variant_name__: _t.ClassVar[str] = "Mortal185"
     value: int
@@ -5088,7 +5080,7 @@ class EraMortal185:
 class EraMortal186:
     """`sp_runtime::generic::era::Era::Mortal186`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 186
     __variant_name__: _t.ClassVar[str] = "Mortal186"
     value: int
@@ -5098,7 +5090,7 @@ class EraMortal186:
 class EraMortal187:
     """`sp_runtime::generic::era::Era::Mortal187`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 187
     __variant_name__: _t.ClassVar[str] = "Mortal187"
     value: int
@@ -5108,7 +5100,7 @@ class EraMortal187:
 class EraMortal188:
     """`sp_runtime::generic::era::Era::Mortal188`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 188
     __variant_name__: _t.ClassVar[str] = "Mortal188"
     value: int
@@ -5118,7 +5110,7 @@ class EraMortal188:
 class EraMortal189:
     """`sp_runtime::generic::era::Era::Mortal189`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 189
     __variant_name__: _t.ClassVar[str] = "Mortal189"
     value: int
@@ -5128,7 +5120,7 @@ class EraMortal189:
 class EraMortal190:
     """`sp_runtime::generic::era::Era::Mortal190`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 190
     __variant_name__: _t.ClassVar[str] = "Mortal190"
     value: int
@@ -5138,7 +5130,7 @@ class EraMortal190:
 class EraMortal191:
     """`sp_runtime::generic::era::Era::Mortal191`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 191
     __variant_name__: _t.ClassVar[str] = "Mortal191"
     value: int
@@ -5148,7 +5140,7 @@ class EraMortal191:
 class EraMortal192:
     """`sp_runtime::generic::era::Era::Mortal192`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 192
     __variant_name__: _t.ClassVar[str] = "Mortal192"
     value: int
@@ -5158,7 +5150,7 @@ class EraMortal192:
 class EraMortal193:
     """`sp_runtime::generic::era::Era::Mortal193`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 193
     __variant_name__: _t.ClassVar[str] = "Mortal193"
     value: int
@@ -5168,7 +5160,7 @@ class EraMortal193:
 class EraMortal194:
     """`sp_runtime::generic::era::Era::Mortal194`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 194
     __variant_name__: _t.ClassVar[str] = "Mortal194"
     value: int
@@ -5178,7 +5170,7 @@ class EraMortal194:
 class EraMortal195:
     """`sp_runtime::generic::era::Era::Mortal195`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 195
     __variant_name__: _t.ClassVar[str] = "Mortal195"
     value: int
@@ -5188,7 +5180,7 @@ class EraMortal195:
 class EraMortal196:
     """`sp_runtime::generic::era::Era::Mortal196`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 196
     __variant_name__: _t.ClassVar[str] = "Mortal196"
     value: int
@@ -5198,7 +5190,7 @@ class EraMortal196:
 class EraMortal197:
     """`sp_runtime::generic::era::Era::Mortal197`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 197
     __variant_name__: _t.ClassVar[str] = "Mortal197"
     value: int
@@ -5208,7 +5200,7 @@ class EraMortal197:
 class EraMortal198:
     """`sp_runtime::generic::era::Era::Mortal198`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 198
     __variant_name__: _t.ClassVar[str] = "Mortal198"
     value: int
@@ -5218,7 +5210,7 @@ class EraMortal198:
 class EraMortal199:
     """`sp_runtime::generic::era::Era::Mortal199`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 199
     __variant_name__: _t.ClassVar[str] = "Mortal199"
     value: int
@@ -5228,7 +5220,7 @@ class EraMortal199:
 class EraMortal200:
     """`sp_runtime::generic::era::Era::Mortal200`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 200
     __variant_name__: _t.ClassVar[str] = "Mortal200"
     value: int
@@ -5238,7 +5230,7 @@ class EraMortal200:
 class EraMortal201:
     """`sp_runtime::generic::era::Era::Mortal201`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 201
     __variant_name__: _t.ClassVar[str] = "Mortal201"
     value: int
@@ -5248,7 +5240,7 @@ class EraMortal201:
 class EraMortal202:
     """`sp_runtime::generic::era::Era::Mortal202`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 202
     __variant_name__: _t.ClassVar[str] = "Mortal202"
     value: int
@@ -5258,7 +5250,7 @@ class EraMortal202:
 class EraMortal203:
     """`sp_runtime::generic::era::Era::Mortal203`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 203
     __variant_name__: _t.ClassVar[str] = "Mortal203"
     value: int
@@ -5268,7 +5260,7 @@ class EraMortal203:
 class EraMortal204:
     """`sp_runtime::generic::era::Era::Mortal204`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 204
     __variant_name__: _t.ClassVar[str] = "Mortal204"
     value: int
@@ -5278,7 +5270,7 @@ class EraMortal204:
 class EraMortal205:
     """`sp_runtime::generic::era::Era::Mortal205`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 205
     __variant_name__: _t.ClassVar[str] = "Mortal205"
     value: int
@@ -5288,7 +5280,7 @@ class EraMortal205:
 class EraMortal206:
     """`sp_runtime::generic::era::Era::Mortal206`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 206
     __variant_name__: _t.ClassVar[str] = "Mortal206"
     value: int
@@ -5298,7 +5290,7 @@ class EraMortal206:
 class EraMortal207:
     """`sp_runtime::generic::era::Era::Mortal207`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 207
     __variant_name__: _t.ClassVar[str] = "Mortal207"
     value: int
@@ -5308,7 +5300,7 @@ class EraMortal207:
 class EraMortal208:
     """`sp_runtime::generic::era::Era::Mortal208`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 208
     __variant_name__: _t.ClassVar[str] = "Mortal208"
     value: int
@@ -5318,7 +5310,7 @@ class EraMortal208:
 class EraMortal209:
     """`sp_runtime::generic::era::Era::Mortal209`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 209
     __variant_name__: _t.ClassVar[str] = "Mortal209"
     value: int
@@ -5328,7 +5320,7 @@ class EraMortal209:
 class EraMortal210:
     """`sp_runtime::generic::era::Era::Mortal210`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 210
     __variant_name__: _t.ClassVar[str] = "Mortal210"
     value: int
@@ -5338,7 +5330,7 @@ class EraMortal210:
 class EraMortal211:
     """`sp_runtime::generic::era::Era::Mortal211`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 211
     __variant_name__: _t.ClassVar[str] = "Mortal211"
     value: int
@@ -5348,7 +5340,7 @@ class EraMortal211:
 class EraMortal212:
     """`sp_runtime::generic::era::Era::Mortal212`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 212
     __variant_name__: _t.ClassVar[str] = "Mortal212"
     value: int
@@ -5358,7 +5350,7 @@ class EraMortal212:
 class EraMortal213:
     """`sp_runtime::generic::era::Era::Mortal213`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 213
     __variant_name__: _t.ClassVar[str] = "Mortal213"
     value: int
@@ -5368,7 +5360,7 @@ class EraMortal213:
 class EraMortal214:
     """`sp_runtime::generic::era::Era::Mortal214`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 214
     __variant_name__: _t.ClassVar[str] = "Mortal214"
     value: int
@@ -5378,7 +5370,7 @@ class EraMortal214:
 class EraMortal215:
     """`sp_runtime::generic::era::Era::Mortal215`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 215
     __variant_name__: _t.ClassVar[str] = "Mortal215"
     value: int
@@ -5388,7 +5380,7 @@ class EraMortal215:
 class EraMortal216:
     """`sp_runtime::generic::era::Era::Mortal216`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 216
     __variant_name__: _t.ClassVar[str] = "Mortal216"
     value: int
@@ -5398,7 +5390,7 @@ class EraMortal216:
 class EraMortal217:
     """`sp_runtime::generic::era::Era::Mortal217`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 217
     __variant_name__: _t.ClassVar[str] = "Mortal217"
     value: int
@@ -5408,7 +5400,7 @@ class EraMortal217:
 class EraMortal218:
     """`sp_runtime::generic::era::Era::Mortal218`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 218
     __variant_name__: _t.ClassVar[str] = "Mortal218"
     value: int
@@ -5418,7 +5410,7 @@ class EraMortal218:
 class EraMortal219:
     """`sp_runtime::generic::era::Era::Mortal219`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 219
     __variant_name__: _t.ClassVar[str] = "Mortal219"
     value: int
@@ -5428,7 +5420,7 @@ class EraMortal219:
 class EraMortal220:
     """`sp_runtime::generic::era::Era::Mortal220`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 220
     __variant_name__: _t.ClassVar[str] = "Mortal220"
     value: int
@@ -5438,7 +5430,7 @@ class EraMortal220:
 class EraMortal221:
     """`sp_runtime::generic::era::Era::Mortal221`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 221
     __variant_name__: _t.ClassVar[str] = "Mortal221"
     value: int
@@ -5448,7 +5440,7 @@ class EraMortal221:
 class EraMortal222:
     """`sp_runtime::generic::era::Era::Mortal222`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 222
     __variant_name__: _t.ClassVar[str] = "Mortal222"
     value: int
@@ -5458,7 +5450,7 @@ class EraMortal222:
 class EraMortal223:
     """`sp_runtime::generic::era::Era::Mortal223`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 223
     __variant_name__: _t.ClassVar[str] = "Mortal223"
     value: int
@@ -5468,7 +5460,7 @@ class EraMortal223:
 class EraMortal224:
     """`sp_runtime::generic::era::Era::Mortal224`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 224
     __variant_name__: _t.ClassVar[str] = "Mortal224"
     value: int
@@ -5478,7 +5470,7 @@ class EraMortal224:
 class EraMortal225:
     """`sp_runtime::generic::era::Era::Mortal225`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 225
     __variant_name__: _t.ClassVar[str] = "Mortal225"
     value: int
@@ -5488,7 +5480,7 @@ class EraMortal225:
 class EraMortal226:
     """`sp_runtime::generic::era::Era::Mortal226`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 226
     __variant_name__: _t.ClassVar[str] = "Mortal226"
     value: int
@@ -5498,7 +5490,7 @@ class EraMortal226:
 class EraMortal227:
     """`sp_runtime::generic::era::Era::Mortal227`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 227
     __variant_name__: _t.ClassVar[str] = "Mortal227"
     value: int
@@ -5508,7 +5500,7 @@ class EraMortal227:
 class EraMortal228:
     """`sp_runtime::generic::era::Era::Mortal228`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 228
     __variant_name__: _t.ClassVar[str] = "Mortal228"
     value: int
@@ -5518,7 +5510,7 @@ class EraMortal228:
 class EraMortal229:
     """`sp_runtime::generic::era::Era::Mortal229`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 229
     __variant_name__: _t.ClassVar[str] = "Mortal229"
     value: int
@@ -5528,7 +5520,7 @@ class EraMortal229:
 class EraMortal230:
     """`sp_runtime::generic::era::Era::Mortal230`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 230
     __variant_name__: _t.ClassVar[str] = "Mortal230"
     value: int
@@ -5538,7 +5530,7 @@ class EraMortal230:
 class EraMortal231:
     """`sp_runtime::generic::era::Era::Mortal231`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 231
     __variant_name__: _t.ClassVar[str] = "Mortal231"
     value: int
@@ -5548,7 +5540,7 @@ class EraMortal231:
 class EraMortal232:
     """`sp_runtime::generic::era::Era::Mortal232`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 232
     __variant_name__: _t.ClassVar[str] = "Mortal232"
     value: int
@@ -5558,7 +5550,7 @@ class EraMortal232:
 class EraMortal233:
     """`sp_runtime::generic::era::Era::Mortal233`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 233
     __variant_name__: _t.ClassVar[str] = "Mortal233"
     value: int
@@ -5568,7 +5560,7 @@ class EraMortal233:
 class EraMortal234:
     """`sp_runtime::generic::era::Era::Mortal234`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 234
     __variant_name__: _t.ClassVar[str] = "Mortal234"
     value: int
@@ -5578,7 +5570,7 @@ class EraMortal234:
 class EraMortal235:
     """`sp_runtime::generic::era::Era::Mortal235`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 235
     __variant_name__: _t.ClassVar[str] = "Mortal235"
     value: int
@@ -5588,7 +5580,7 @@ class EraMortal235:
 class EraMortal236:
     """`sp_runtime::generic::era::Era::Mortal236`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 236
     __variant_name__: _t.ClassVar[str] = "Mortal236"
     value: int
@@ -5598,7 +5590,7 @@ class EraMortal236:
 class EraMortal237:
     """`sp_runtime::generic::era::Era::Mortal237`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 237
     __variant_name__: _t.ClassVar[str] = "Mortal237"
     value: int
@@ -5608,7 +5600,7 @@ class EraMortal237:
 class EraMortal238:
     """`sp_runtime::generic::era::Era::Mortal238`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 238
     __variant_name__: _t.ClassVar[str] = "Mortal238"
     value: int
@@ -5618,7 +5610,7 @@ class EraMortal238:
 class EraMortal239:
     """`sp_runtime::generic::era::Era::Mortal239`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 239
     __variant_name__: _t.ClassVar[str] = "Mortal239"
     value: int
@@ -5628,7 +5620,7 @@ class EraMortal239:
 class EraMortal240:
     """`sp_runtime::generic::era::Era::Mortal240`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 240
     __variant_name__: _t.ClassVar[str] = "Mortal240"
     value: int
@@ -5638,7 +5630,7 @@ class EraMortal240:
 class EraMortal241:
     """`sp_runtime::generic::era::Era::Mortal241`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 241
     __variant_name__: _t.ClassVar[str] = "Mortal241"
     value: int
@@ -5648,7 +5640,7 @@ class EraMortal241:
 class EraMortal242:
     """`sp_runtime::generic::era::Era::Mortal242`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 242
     __variant_name__: _t.ClassVar[str] = "Mortal242"
     value: int
@@ -5658,7 +5650,7 @@ class EraMortal242:
 class EraMortal243:
     """`sp_runtime::generic::era::Era::Mortal243`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 243
     __variant_name__: _t.ClassVar[str] = "Mortal243"
     value: int
@@ -5668,7 +5660,7 @@ class EraMortal243:
 class EraMortal244:
     """`sp_runtime::generic::era::Era::Mortal244`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 244
     __variant_name__: _t.ClassVar[str] = "Mortal244"
     value: int
@@ -5678,7 +5670,7 @@ class EraMortal244:
 class EraMortal245:
     """`sp_runtime::generic::era::Era::Mortal245`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 245
     __variant_name__: _t.ClassVar[str] = "Mortal245"
     value: int
@@ -5688,7 +5680,7 @@ class EraMortal245:
 class EraMortal246:
     """`sp_runtime::generic::era::Era::Mortal246`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 246
     __variant_name__: _t.ClassVar[str] = "Mortal246"
     value: int
@@ -5698,7 +5690,7 @@ class EraMortal246:
 class EraMortal247:
     """`sp_runtime::generic::era::Era::Mortal247`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 247
     __variant_name__: _t.ClassVar[str] = "Mortal247"
     value: int
@@ -5708,7 +5700,7 @@ class EraMortal247:
 class EraMortal248:
     """`sp_runtime::generic::era::Era::Mortal248`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 248
     __variant_name__: _t.ClassVar[str] = "Mortal248"
     value: int
@@ -5718,7 +5710,7 @@ class EraMortal248:
 class EraMortal249:
     """`sp_runtime::generic::era::Era::Mortal249`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 249
     __variant_name__: _t.ClassVar[str] = "Mortal249"
     value: int
@@ -5728,7 +5720,7 @@ class EraMortal249:
 class EraMortal250:
     """`sp_runtime::generic::era::Era::Mortal250`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 250
     __variant_name__: _t.ClassVar[str] = "Mortal250"
     value: int
@@ -5738,7 +5730,7 @@ class EraMortal250:
 class EraMortal251:
     """`sp_runtime::generic::era::Era::Mortal251`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 251
     __variant_name__: _t.ClassVar[str] = "Mortal251"
     value: int
@@ -5748,7 +5740,7 @@ class EraMortal251:
 class EraMortal252:
     """`sp_runtime::generic::era::Era::Mortal252`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 252
     __variant_name__: _t.ClassVar[str] = "Mortal252"
     value: int
@@ -5758,7 +5750,7 @@ class EraMortal252:
 class EraMortal253:
     """`sp_runtime::generic::era::Era::Mortal253`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 253
     __variant_name__: _t.ClassVar[str] = "Mortal253"
     value: int
@@ -5768,7 +5760,7 @@ class EraMortal253:
 class EraMortal254:
     """`sp_runtime::generic::era::Era::Mortal254`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 254
     __variant_name__: _t.ClassVar[str] = "Mortal254"
     value: int
@@ -5778,7 +5770,7 @@ class EraMortal254:
 class EraMortal255:
     """`sp_runtime::generic::era::Era::Mortal255`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 102
     __variant_index__: _t.ClassVar[int] = 255
     __variant_name__: _t.ClassVar[str] = "Mortal255"
     value: int
@@ -5788,7 +5780,7 @@ class EraMortal255:
 class CheckNonce:
     """`frame_system::extensions::check_nonce::CheckNonce`"""
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 103
     value: int
 
 
@@ -5796,14 +5788,14 @@ class CheckNonce:
 class CheckWeight:
     """`frame_system::extensions::check_weight::CheckWeight`"""
 
-    __type_id__: _t.ClassVar[int] = 106
+    __type_id__: _t.ClassVar[int] = 105
 
 
 @_dc.dataclass(frozen=True)
 class ChargeTransactionPayment:
     """`pallet_transaction_payment::ChargeTransactionPayment`"""
 
-    __type_id__: _t.ClassVar[int] = 107
+    __type_id__: _t.ClassVar[int] = 106
     value: int
 
 
@@ -5811,7 +5803,7 @@ class ChargeTransactionPayment:
 class CheckMetadataHash:
     """`frame_metadata_hash_extension::CheckMetadataHash`"""
 
-    __type_id__: _t.ClassVar[int] = 108
+    __type_id__: _t.ClassVar[int] = 107
     mode: Mode
 
 
@@ -5819,7 +5811,7 @@ class CheckMetadataHash:
 class ModeDisabled:
     """`frame_metadata_hash_extension::Mode::Disabled`"""
 
-    __type_id__: _t.ClassVar[int] = 109
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Disabled"
 
@@ -5828,16 +5820,406 @@ class ModeDisabled:
 class ModeEnabled:
     """`frame_metadata_hash_extension::Mode::Enabled`"""
 
-    __type_id__: _t.ClassVar[int] = 109
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Enabled"
 
 
 @_dc.dataclass(frozen=True)
-class Runtime:
-    """`devnode_runtime::Runtime`"""
+class OpaqueMetadata:
+    """`sp_core::OpaqueMetadata`"""
 
-    __type_id__: _t.ClassVar[int] = 112
+    __type_id__: _t.ClassVar[int] = 110
+    value: bytes
+
+
+@_dc.dataclass(frozen=True)
+class TransactionSourceInBlock:
+    """`sp_runtime::transaction_validity::TransactionSource::InBlock`"""
+
+    __type_id__: _t.ClassVar[int] = 113
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "InBlock"
+
+
+@_dc.dataclass(frozen=True)
+class TransactionSourceLocal:
+    """`sp_runtime::transaction_validity::TransactionSource::Local`"""
+
+    __type_id__: _t.ClassVar[int] = 113
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "Local"
+
+
+@_dc.dataclass(frozen=True)
+class TransactionSourceExternal:
+    """`sp_runtime::transaction_validity::TransactionSource::External`"""
+
+    __type_id__: _t.ClassVar[int] = 113
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "External"
+
+
+@_dc.dataclass(frozen=True)
+class UncheckedExtrinsic:
+    """`sp_runtime::generic::unchecked_extrinsic::UncheckedExtrinsic`"""
+
+    __type_id__: _t.ClassVar[int] = 114
+    value: bytes
+
+
+@_dc.dataclass(frozen=True)
+class Result2Ok:
+    """`Result::Ok`"""
+
+    __type_id__: _t.ClassVar[int] = 116
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "Ok"
+    value: ValidTransaction
+
+
+@_dc.dataclass(frozen=True)
+class Result2Err:
+    """`Result::Err`"""
+
+    __type_id__: _t.ClassVar[int] = 116
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "Err"
+    value: TransactionValidityError
+
+
+@_dc.dataclass(frozen=True)
+class ValidTransaction:
+    """`sp_runtime::transaction_validity::ValidTransaction`"""
+
+    __type_id__: _t.ClassVar[int] = 117
+    priority: int
+    requires: list[bytes]
+    provides: list[bytes]
+    longevity: int
+    propagate: bool
+
+
+@_dc.dataclass(frozen=True)
+class TransactionValidityErrorInvalid:
+    """`sp_runtime::transaction_validity::TransactionValidityError::Invalid`"""
+
+    __type_id__: _t.ClassVar[int] = 119
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "Invalid"
+    value: InvalidTransaction
+
+
+@_dc.dataclass(frozen=True)
+class TransactionValidityErrorUnknown:
+    """`sp_runtime::transaction_validity::TransactionValidityError::Unknown`"""
+
+    __type_id__: _t.ClassVar[int] = 119
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "Unknown"
+    value: UnknownTransaction
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionCall:
+    """`sp_runtime::transaction_validity::InvalidTransaction::Call`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "Call"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionPayment:
+    """`sp_runtime::transaction_validity::InvalidTransaction::Payment`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "Payment"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionFuture:
+    """`sp_runtime::transaction_validity::InvalidTransaction::Future`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "Future"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionStale:
+    """`sp_runtime::transaction_validity::InvalidTransaction::Stale`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 3
+    __variant_name__: _t.ClassVar[str] = "Stale"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionBadProof:
+    """`sp_runtime::transaction_validity::InvalidTransaction::BadProof`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 4
+    __variant_name__: _t.ClassVar[str] = "BadProof"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionAncientBirthBlock:
+    """`sp_runtime::transaction_validity::InvalidTransaction::AncientBirthBlock`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 5
+    __variant_name__: _t.ClassVar[str] = "AncientBirthBlock"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionExhaustsResources:
+    """`sp_runtime::transaction_validity::InvalidTransaction::ExhaustsResources`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 6
+    __variant_name__: _t.ClassVar[str] = "ExhaustsResources"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionCustom:
+    """`sp_runtime::transaction_validity::InvalidTransaction::Custom`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 7
+    __variant_name__: _t.ClassVar[str] = "Custom"
+    value: int
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionBadMandatory:
+    """`sp_runtime::transaction_validity::InvalidTransaction::BadMandatory`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 8
+    __variant_name__: _t.ClassVar[str] = "BadMandatory"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionMandatoryValidation:
+    """`sp_runtime::transaction_validity::InvalidTransaction::MandatoryValidation`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 9
+    __variant_name__: _t.ClassVar[str] = "MandatoryValidation"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionBadSigner:
+    """`sp_runtime::transaction_validity::InvalidTransaction::BadSigner`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 10
+    __variant_name__: _t.ClassVar[str] = "BadSigner"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionIndeterminateImplicit:
+    """`sp_runtime::transaction_validity::InvalidTransaction::IndeterminateImplicit`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 11
+    __variant_name__: _t.ClassVar[str] = "IndeterminateImplicit"
+
+
+@_dc.dataclass(frozen=True)
+class InvalidTransactionUnknownOrigin:
+    """`sp_runtime::transaction_validity::InvalidTransaction::UnknownOrigin`"""
+
+    __type_id__: _t.ClassVar[int] = 120
+    __variant_index__: _t.ClassVar[int] = 12
+    __variant_name__: _t.ClassVar[str] = "UnknownOrigin"
+
+
+@_dc.dataclass(frozen=True)
+class UnknownTransactionCannotLookup:
+    """`sp_runtime::transaction_validity::UnknownTransaction::CannotLookup`"""
+
+    __type_id__: _t.ClassVar[int] = 121
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "CannotLookup"
+
+
+@_dc.dataclass(frozen=True)
+class UnknownTransactionNoUnsignedValidator:
+    """`sp_runtime::transaction_validity::UnknownTransaction::NoUnsignedValidator`"""
+
+    __type_id__: _t.ClassVar[int] = 121
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "NoUnsignedValidator"
+
+
+@_dc.dataclass(frozen=True)
+class UnknownTransactionCustom:
+    """`sp_runtime::transaction_validity::UnknownTransaction::Custom`"""
+
+    __type_id__: _t.ClassVar[int] = 121
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "Custom"
+    value: int
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeDispatchInfo:
+    """`pallet_transaction_payment::types::RuntimeDispatchInfo`"""
+
+    __type_id__: _t.ClassVar[int] = 122
+    weight: Weight
+    class_: DispatchClass
+    partial_fee: int
+
+
+@_dc.dataclass(frozen=True)
+class FeeDetails:
+    """`pallet_transaction_payment::types::FeeDetails`"""
+
+    __type_id__: _t.ClassVar[int] = 123
+    inclusion_fee: InclusionFee | None
+    tip: int
+
+
+@_dc.dataclass(frozen=True)
+class InclusionFee:
+    """`pallet_transaction_payment::types::InclusionFee`"""
+
+    __type_id__: _t.ClassVar[int] = 124
+    base_fee: int
+    len_fee: int
+    adjusted_weight_fee: int
+
+
+@_dc.dataclass(frozen=True)
+class ViewFunctionId:
+    """`frame_support::view_functions::ViewFunctionId`"""
+
+    __type_id__: _t.ClassVar[int] = 126
+    prefix: bytes
+    suffix: bytes
+
+
+@_dc.dataclass(frozen=True)
+class Result3Ok:
+    """`Result::Ok`"""
+
+    __type_id__: _t.ClassVar[int] = 128
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "Ok"
+    value: bytes
+
+
+@_dc.dataclass(frozen=True)
+class Result3Err:
+    """`Result::Err`"""
+
+    __type_id__: _t.ClassVar[int] = 128
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "Err"
+    value: ViewFunctionDispatchError
+
+
+@_dc.dataclass(frozen=True)
+class ViewFunctionDispatchErrorNotImplemented:
+    """`frame_support::view_functions::ViewFunctionDispatchError::NotImplemented`"""
+
+    __type_id__: _t.ClassVar[int] = 129
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "NotImplemented"
+
+
+@_dc.dataclass(frozen=True)
+class ViewFunctionDispatchErrorNotFound:
+    """`frame_support::view_functions::ViewFunctionDispatchError::NotFound`"""
+
+    __type_id__: _t.ClassVar[int] = 129
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "NotFound"
+    value: ViewFunctionId
+
+
+@_dc.dataclass(frozen=True)
+class ViewFunctionDispatchErrorCodec:
+    """`frame_support::view_functions::ViewFunctionDispatchError::Codec`"""
+
+    __type_id__: _t.ClassVar[int] = 129
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "Codec"
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorSystem:
+    """`devnode_runtime::RuntimeError::System`"""
+
+    __type_id__: _t.ClassVar[int] = 130
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "System"
+    value: FrameSystemError
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorBalances:
+    """`devnode_runtime::RuntimeError::Balances`"""
+
+    __type_id__: _t.ClassVar[int] = 130
+    __variant_index__: _t.ClassVar[int] = 5
+    __variant_name__: _t.ClassVar[str] = "Balances"
+    value: PalletBalancesError
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorSudo:
+    """`devnode_runtime::RuntimeError::Sudo`"""
+
+    __type_id__: _t.ClassVar[int] = 130
+    __variant_index__: _t.ClassVar[int] = 7
+    __variant_name__: _t.ClassVar[str] = "Sudo"
+    value: PalletSudoError
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorTokens:
+    """`devnode_runtime::RuntimeError::Tokens`"""
+
+    __type_id__: _t.ClassVar[int] = 130
+    __variant_index__: _t.ClassVar[int] = 10
+    __variant_name__: _t.ClassVar[str] = "Tokens"
+    value: OrmlTokensError
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorModelRegistry:
+    """`devnode_runtime::RuntimeError::ModelRegistry`"""
+
+    __type_id__: _t.ClassVar[int] = 130
+    __variant_index__: _t.ClassVar[int] = 11
+    __variant_name__: _t.ClassVar[str] = "ModelRegistry"
+    value: PalletModelRegistryError
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorProviders:
+    """`devnode_runtime::RuntimeError::Providers`"""
+
+    __type_id__: _t.ClassVar[int] = 130
+    __variant_index__: _t.ClassVar[int] = 12
+    __variant_name__: _t.ClassVar[str] = "Providers"
+    value: PalletProvidersError
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorInference:
+    """`devnode_runtime::RuntimeError::Inference`"""
+
+    __type_id__: _t.ClassVar[int] = 130
+    __variant_index__: _t.ClassVar[int] = 13
+    __variant_name__: _t.ClassVar[str] = "Inference"
+    value: PalletInferenceError
 
 
 # Enums: the union of their variants' classes.
@@ -6478,3 +6860,61 @@ Era: _t.TypeAlias = (
 
 #: `frame_metadata_hash_extension::Mode`
 Mode: _t.TypeAlias = ModeDisabled | ModeEnabled
+
+#: `sp_runtime::transaction_validity::TransactionSource`
+TransactionSource: _t.TypeAlias = (
+    TransactionSourceInBlock | TransactionSourceLocal | TransactionSourceExternal
+)
+
+#: `Result`
+Result2: _t.TypeAlias = Result2Ok | Result2Err
+
+#: `sp_runtime::transaction_validity::TransactionValidityError`
+TransactionValidityError: _t.TypeAlias = (
+    TransactionValidityErrorInvalid | TransactionValidityErrorUnknown
+)
+
+#: `sp_runtime::transaction_validity::InvalidTransaction`
+InvalidTransaction: _t.TypeAlias = (
+    InvalidTransactionCall
+    | InvalidTransactionPayment
+    | InvalidTransactionFuture
+    | InvalidTransactionStale
+    | InvalidTransactionBadProof
+    | InvalidTransactionAncientBirthBlock
+    | InvalidTransactionExhaustsResources
+    | InvalidTransactionCustom
+    | InvalidTransactionBadMandatory
+    | InvalidTransactionMandatoryValidation
+    | InvalidTransactionBadSigner
+    | InvalidTransactionIndeterminateImplicit
+    | InvalidTransactionUnknownOrigin
+)
+
+#: `sp_runtime::transaction_validity::UnknownTransaction`
+UnknownTransaction: _t.TypeAlias = (
+    UnknownTransactionCannotLookup
+    | UnknownTransactionNoUnsignedValidator
+    | UnknownTransactionCustom
+)
+
+#: `Result`
+Result3: _t.TypeAlias = Result3Ok | Result3Err
+
+#: `frame_support::view_functions::ViewFunctionDispatchError`
+ViewFunctionDispatchError: _t.TypeAlias = (
+    ViewFunctionDispatchErrorNotImplemented
+    | ViewFunctionDispatchErrorNotFound
+    | ViewFunctionDispatchErrorCodec
+)
+
+#: `devnode_runtime::RuntimeError`
+RuntimeError: _t.TypeAlias = (
+    RuntimeErrorSystem
+    | RuntimeErrorBalances
+    | RuntimeErrorSudo
+    | RuntimeErrorTokens
+    | RuntimeErrorModelRegistry
+    | RuntimeErrorProviders
+    | RuntimeErrorInference
+)

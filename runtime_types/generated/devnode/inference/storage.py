@@ -36,7 +36,7 @@ def next_request_id() -> StorageEntry[int]:
 
 def requests(key: int) -> StorageEntry[types.InferenceRequest | None]:
     """Every request, hash-only; terminal ones keep their final state."""
-    return StorageEntry(PALLET, "Requests", ("Twox64Concat",), (20,), (key,), 85, None, "Inference")
+    return StorageEntry(PALLET, "Requests", ("Twox64Concat",), (20,), (key,), 86, None, "Inference")
 
 
 def timeouts(key: int) -> StorageEntry[list[int]]:
