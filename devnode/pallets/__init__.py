@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .._pallet import Pallet
 from .balances import Balances
+from .channels import Channels
 from .inference import Inference
 from .model_registry import ModelRegistry
 from .providers import Providers
@@ -20,6 +21,7 @@ from .transaction_payment import TransactionPayment
 __all__ = [
     "RUNTIME_PALLETS",
     "Balances",
+    "Channels",
     "Inference",
     "ModelRegistry",
     "Providers",
@@ -40,4 +42,5 @@ RUNTIME_PALLETS: tuple[type[Pallet], ...] = (
     ModelRegistry,
     Providers,
     Inference,
+    Channels,
 )

@@ -1,0 +1,702 @@
+"""Channels: the direct path's payment channels (docs/pallets.md, "Channels").
+
+A requester prepays into a channel per executor and signs hash-chained tickets; the executor
+streams at once and settles many tickets in one `settle`; settled results are sampled for
+validation with the `Inference` rule and paid with the same split.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._crypto import verify_signature
+from .._errors import DispatchFailure
+from .._hashing import StorageHasher, blake2_256
+from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._primitives import ACCOUNT_ID, BALANCE
+from .._types import (
+    BOOL,
+    H256,
+    U32,
+    U64,
+    Compact,
+    Composite,
+    Field,
+    OptionType,
+    SequenceType,
+    TupleType,
+    bytes_array,
+)
+from .inference import (
+    PPM,
+    REPUTATION_GAIN,
+    SLASH_FRACTION,
+    VALIDATION_PERIOD,
+    escrow_for,
+    pick_weighted,
+    randomness,
+    validation_probability_ppm,
+)
+from .model_registry import MODEL_ID, PERMILL, registry_of
+from .providers import providers_of
+from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+
+if TYPE_CHECKING:
+    from .._runtime import CallContext
+
+__all__ = [
+    "CLOSE_DELAY",
+    "MAX_TICKET_LIFE",
+    "MIN_TICKET_MARGIN",
+    "Channels",
+    "channel_genesis",
+    "ticket_hash",
+    "ticket_message",
+]
+
+MAX_TICKET_LIFE = 100
+MIN_TICKET_MARGIN = 5
+CLOSE_DELAY = 150
+MAX_RESULTS_PER_SETTLE = 1024
+MAX_MODELS_PER_SETTLEMENT = 16
+MAX_TIMEOUTS_PER_BLOCK = 256
+
+TICKET_DOMAIN = b"genai-ticket"
+SIGNATURE_DOMAIN = b"genai-ticket:"
+
+CHANNEL = Composite(
+    ["pallet_channels", "Channel"],
+    [
+        Field("id", U64, "ChannelId"),
+        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+        Field("deposit", BALANCE, "BalanceOf<T>"),
+        Field("held", BALANCE, "BalanceOf<T>"),
+        Field("nonce", U64, "u64"),
+        Field("head", H256, "H256"),
+        Field("settled_cumulative", BALANCE, "BalanceOf<T>"),
+        Field("closing_at", OptionType(U32), "Option<BlockNumberFor<T>>"),
+    ],
+)
+DIRECT_CHECK = Composite(
+    ["pallet_channels", "DirectCheck"],
+    [
+        Field("requester", ACCOUNT_ID, "T::AccountId"),
+        Field("executor", ACCOUNT_ID, "T::AccountId"),
+        Field("validator", ACCOUNT_ID, "T::AccountId"),
+        Field("model_id", MODEL_ID, "ModelId"),
+        Field("model_version", U32, "u32"),
+        Field("author", ACCOUNT_ID, "T::AccountId"),
+        Field("author_share", PERMILL, "Permill"),
+        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+        Field("nonce", U64, "u64"),
+        Field("ticket_hash", H256, "H256"),
+        Field("prompt_hash", H256, "H256"),
+        Field("output_hash", H256, "H256"),
+        Field("max_tokens", U32, "u32"),
+        Field("prompt_tokens", U32, "u32"),
+        Field("completion_tokens", U32, "u32"),
+        Field("cost", BALANCE, "BalanceOf<T>"),
+        Field("deadline", U32, "BlockNumberFor<T>"),
+    ],
+)
+DIRECT_RESULT = Composite(
+    ["pallet_channels", "DirectResult"],
+    [
+        Field("model_index", Compact(U32), "u32"),
+        Field("prompt_hash", H256, "H256"),
+        Field("max_tokens", Compact(U32), "u32"),
+        Field("max_price_per_1k_tokens", Compact(BALANCE), "BalanceOf<T>"),
+        Field("max_amount", Compact(BALANCE), "BalanceOf<T>"),
+        Field("expiry", U32, "BlockNumberFor<T>"),
+        Field("output_hash", H256, "H256"),
+        Field("prompt_tokens", Compact(U32), "u32"),
+        Field("completion_tokens", Compact(U32), "u32"),
+    ],
+)
+CHANNEL_SETTLEMENT = Composite(
+    ["pallet_channels", "ChannelSettlement"],
+    [
+        Field("requester", ACCOUNT_ID, "T::AccountId"),
+        Field("first_nonce", Compact(U64), "u64"),
+        Field("models", SequenceType(MODEL_ID), "BoundedVec<ModelId, T::MaxModelsPerSettlement>"),
+        Field("results", SequenceType(DIRECT_RESULT), "Vec<DirectResult<BalanceOf<T>>>"),
+        Field("signature", bytes_array(64), "[u8; 64]"),
+    ],
+)
+VERDICT = TupleType(Compact(U64), BOOL)
+_REQUESTER = Field("requester", ACCOUNT_ID, "T::AccountId")
+_EXECUTOR = Field("executor", ACCOUNT_ID, "T::AccountId")
+_DIRECT_ID = Field("direct_id", U64, "u64")
+
+
+def channel_genesis(channel_id: int) -> bytes:
+    """The `head` of a fresh channel: what ticket 1 chains on."""
+    return blake2_256(b"genai-channel" + channel_id.to_bytes(8, "little"))
+
+
+def ticket_hash(
+    prev: bytes,
+    channel_id: int,
+    executor: bytes,
+    model_id: bytes,
+    prompt_hash: bytes,
+    max_tokens: int,
+    max_price: int,
+    max_amount: int,
+    cumulative: int,
+    nonce: int,
+    expiry: int,
+) -> bytes:
+    return blake2_256(
+        TICKET_DOMAIN
+        + bytes(prev)
+        + channel_id.to_bytes(8, "little")
+        + bytes(executor)
+        + bytes(model_id)
+        + bytes(prompt_hash)
+        + max_tokens.to_bytes(4, "little")
+        + max_price.to_bytes(16, "little")
+        + max_amount.to_bytes(16, "little")
+        + cumulative.to_bytes(16, "little")
+        + nonce.to_bytes(8, "little")
+        + expiry.to_bytes(4, "little")
+    )
+
+
+def ticket_message(digest: bytes) -> bytes:
+    """What the requester signs for a ticket."""
+    return SIGNATURE_DOMAIN + bytes(digest)
+
+
+def _settle_weight(args: dict[str, Any]) -> Weight:
+    settlements = args["settlements"]
+    results = sum(len(s["results"]) for s in settlements)
+    return Weight(50_000_000 + 40_000_000 * len(settlements) + 30_000_000 * results, 6_000)
+
+
+class Channels(Pallet):
+    name = "Channels"
+    index = 14
+
+    NextChannelId = StorageItem(U64, default=0, docs=["The id the next channel gets."])
+    Channels = StorageItem(
+        CHANNEL,
+        keys=[
+            (StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID),
+            (StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID),
+        ],
+        docs=["(requester, executor) -> the requester's prepaid channel to that executor."],
+    )
+    NextDirectId = StorageItem(U64, default=0, docs=["The id the next settled result gets."])
+    DirectChecks = StorageItem(
+        DIRECT_CHECK,
+        keys=[(StorageHasher.TWOX_64_CONCAT, U64)],
+        docs=["Settled direct results sampled for validation, awaiting the verdict."],
+    )
+    CheckTimeouts = StorageItem(
+        SequenceType(U64),
+        keys=[(StorageHasher.TWOX_64_CONCAT, U32)],
+        default=[],
+        docs=["Checks whose validation period ends at the start of this block."],
+    )
+
+    event_decls: ClassVar = [
+        (
+            "ChannelFunded",
+            0,
+            [
+                _REQUESTER,
+                _EXECUTOR,
+                Field("channel_id", U64, "ChannelId"),
+                Field("amount", BALANCE, "BalanceOf<T>"),
+                Field("deposit", BALANCE, "BalanceOf<T>"),
+            ],
+            "A channel was opened or topped up.",
+        ),
+        (
+            "ChannelClosing",
+            1,
+            [_REQUESTER, _EXECUTOR, Field("closes_at", U32, "BlockNumberFor<T>")],
+            "The requester asked to close; the deposit can be withdrawn from `closes_at`.",
+        ),
+        (
+            "ChannelWithdrawn",
+            2,
+            [_REQUESTER, _EXECUTOR, Field("amount", BALANCE, "BalanceOf<T>")],
+            "The channel was closed and what was left returned to the requester.",
+        ),
+        (
+            "DirectSettled",
+            3,
+            [
+                _DIRECT_ID,
+                _REQUESTER,
+                _EXECUTOR,
+                Field("nonce", U64, "u64"),
+                Field("model_id", MODEL_ID, "ModelId"),
+                Field("output_hash", H256, "H256"),
+                Field("prompt_tokens", U32, "u32"),
+                Field("completion_tokens", U32, "u32"),
+                Field("cost", BALANCE, "BalanceOf<T>"),
+            ],
+            "A direct result was settled against its ticket.",
+        ),
+        (
+            "DirectPaid",
+            4,
+            [
+                _DIRECT_ID,
+                Field("author", ACCOUNT_ID, "T::AccountId"),
+                Field("author_amount", BALANCE, "BalanceOf<T>"),
+                Field("executor_amount", BALANCE, "BalanceOf<T>"),
+            ],
+            "A direct result was paid: author and executor shares.",
+        ),
+        (
+            "DirectValidationRequested",
+            5,
+            [
+                _DIRECT_ID,
+                Field("validator", ACCOUNT_ID, "T::AccountId"),
+                Field("deadline", U32, "BlockNumberFor<T>"),
+            ],
+            "A settled direct result was sampled for validation.",
+        ),
+        (
+            "DirectValidationPassed",
+            6,
+            [_DIRECT_ID, Field("validator", ACCOUNT_ID, "T::AccountId")],
+            "The validator confirmed a direct result.",
+        ),
+        (
+            "DirectValidationFailed",
+            7,
+            [
+                _DIRECT_ID,
+                Field("validator", ACCOUNT_ID, "T::AccountId"),
+                Field("slashed", BALANCE, "BalanceOf<T>"),
+            ],
+            "The validator rejected a direct result: executor slashed, nothing paid.",
+        ),
+        (
+            "TicketExpired",
+            8,
+            [_REQUESTER, _EXECUTOR, Field("nonce", U64, "u64")],
+            "A ticket was settled after its expiry: not paid.",
+        ),
+    ]
+    error_decls: ClassVar = [
+        ("ZeroAmount", 0, "The amount is zero."),
+        ("NotProvider", 1, "The executor is not an active provider."),
+        ("SelfChannel", 2, "A channel to oneself."),
+        ("CurrencyMismatch", 3, "The currency is not the channel's."),
+        ("ChannelClosing", 4, "The channel is closing."),
+        ("NoChannel", 5, "No such channel."),
+        ("AlreadyClosing", 6, "The channel is already closing."),
+        ("NotClosing", 7, "The channel is not closing."),
+        ("StillClosing", 8, "The close delay has not passed."),
+        ("ChecksPending", 9, "Settled results of this channel still await validation."),
+        ("EmptySettlement", 10, "Nothing to settle."),
+        ("TooManyResults", 11, "More results than `MaxResultsPerSettle`."),
+        ("TicketReplayed", 12, "The ticket was already settled."),
+        ("TicketGap", 13, "Tickets before this one were not settled yet."),
+        ("TooManyModels", 14, "More models than `MaxModelsPerSettlement`."),
+        ("BadModelIndex", 15, "A result names a model the settlement does not list."),
+        ("UnknownModel", 16, "No model with this id."),
+        ("TicketExpired", 17, "The signed ticket has expired."),
+        ("BadTicketSignature", 18, "The requester did not sign this ticket chain."),
+        ("ExpiryTooFar", 19, "A ticket expires further ahead than a gateway may sign."),
+        ("PriceAboveMaximum", 20, "The model's price is above the ticket's maximum."),
+        ("InvalidTokenCount", 21, "More completion tokens than the ticket's max_tokens."),
+        ("InsufficientDeposit", 22, "The channel does not cover the cost."),
+        ("UnknownCheck", 23, "No direct result awaits validation under this id."),
+        ("NotValidator", 24, "Only the drawn validator may do this."),
+        ("TooManyTimeouts", 25, "Too many validation deadlines fall in that block."),
+    ]
+    constants: ClassVar = {
+        "MaxTicketLife": Constant(U32, MAX_TICKET_LIFE, ("Longest a ticket may live, blocks.",)),
+        "MinTicketMargin": Constant(
+            U32, MIN_TICKET_MARGIN, ("Blocks an executor keeps to settle a ticket.",)
+        ),
+        "CloseDelay": Constant(U32, CLOSE_DELAY, ("Blocks from close to withdrawal.",)),
+        "MaxResultsPerSettle": Constant(U32, MAX_RESULTS_PER_SETTLE, ("Results per settle.",)),
+        "MaxModelsPerSettlement": Constant(
+            U32, MAX_MODELS_PER_SETTLEMENT, ("Models per channel settlement.",)
+        ),
+    }
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def channel(self, ctx: CallContext, requester: bytes, executor: bytes) -> dict[str, Any]:
+        found: dict[str, Any] | None = ctx.get(self.Channels, requester, executor)
+        if found is None:
+            self.fail("NoChannel")
+        return found
+
+    def _pay(
+        self, ctx: CallContext, direct_id: int, currency: CurrencyId, requester: bytes,
+        author: bytes, executor: bytes, share: int, cost: int,
+    ) -> None:  # fmt: skip
+        author_amount = cost * share // PPM
+        executor_amount = cost - author_amount
+        tokens = tokens_of(ctx)
+        tokens.repatriate_reserved(ctx, currency, requester, author, author_amount)
+        tokens.repatriate_reserved(ctx, currency, requester, executor, executor_amount)
+        self.emit(
+            ctx,
+            "DirectPaid",
+            {
+                "direct_id": direct_id,
+                "author": author,
+                "author_amount": author_amount,
+                "executor_amount": executor_amount,
+            },
+        )
+
+    def _validator_for(
+        self, ctx: CallContext, direct_id: int, executor: bytes, requester: bytes,
+        model_id: bytes, reputation: int,
+    ) -> bytes | None:  # fmt: skip
+        draw = randomness(b"direct/validate", ctx.parent_hash, direct_id) % PPM
+        if draw >= validation_probability_ppm(reputation):
+            return None
+        providers = providers_of(ctx)
+        candidates = []
+        for who in ctx.get(providers.ModelProviders, model_id):
+            if who in (executor, requester):
+                continue
+            info = providers.info(ctx, who)
+            if info is not None and providers.is_active(info) and info["weight"] > 0:
+                candidates.append((who, info["weight"]))
+        if not candidates:
+            return None
+        return pick_weighted(
+            candidates, randomness(b"direct/validator", ctx.parent_hash, direct_id)
+        )
+
+    def _schedule(self, ctx: CallContext, at: int, direct_id: int) -> None:
+        due: list[int] = ctx.get(self.CheckTimeouts, at)
+        if len(due) >= MAX_TIMEOUTS_PER_BLOCK:
+            self.fail("TooManyTimeouts")
+        due.append(direct_id)
+        ctx.put(self.CheckTimeouts, due, at)
+
+    def _release(self, ctx: CallContext, check: dict[str, Any], paid: bool) -> None:
+        """A check ends: `held` falls by its cost; `deposit` too when the cost was paid."""
+        found = ctx.get(self.Channels, check["requester"], check["executor"])
+        if found is None:  # cannot happen: withdraw waits for held == 0
+            return
+        found["held"] -= check["cost"]
+        if paid:
+            found["deposit"] -= check["cost"]
+        ctx.put(self.Channels, found, check["requester"], check["executor"])
+
+    def _pay_check(self, ctx: CallContext, direct_id: int, check: dict[str, Any]) -> None:
+        self._pay(
+            ctx, direct_id, CurrencyId(check["currency_id"]), check["requester"],
+            check["author"], check["executor"], check["author_share"], check["cost"],
+        )  # fmt: skip
+        self._release(ctx, check, paid=True)
+        ctx.remove(self.DirectChecks, direct_id)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    @dispatchable(
+        0,
+        [
+            _EXECUTOR,
+            Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
+            Field("amount", Compact(BALANCE), "BalanceOf<T>"),
+        ],
+        Weight(60_000_000, 6_000),
+    )
+    def open_channel(
+        self, ctx: CallContext, origin: Origin, executor: bytes, currency_id: int, amount: int
+    ) -> None:
+        """Open a channel to `executor` with `amount` reserved, or top it up."""
+        who = ctx.ensure_signed(origin)
+        executor = bytes(executor)
+        if amount == 0:
+            self.fail("ZeroAmount")
+        if executor == who:
+            self.fail("SelfChannel")
+        providers = providers_of(ctx)
+        info = providers.info(ctx, executor)
+        if info is None or not providers.is_active(info):
+            self.fail("NotProvider")
+        found: dict[str, Any] | None = ctx.get(self.Channels, who, executor)
+        if found is None:
+            channel_id: int = ctx.get(self.NextChannelId)
+            ctx.put(self.NextChannelId, channel_id + 1)
+            found = {
+                "id": channel_id,
+                "currency_id": currency_id,
+                "deposit": 0,
+                "held": 0,
+                "nonce": 0,
+                "head": channel_genesis(channel_id),
+                "settled_cumulative": 0,
+                "closing_at": None,
+            }
+        elif found["currency_id"] != currency_id:
+            self.fail("CurrencyMismatch")
+        elif found["closing_at"] is not None:
+            self.fail("ChannelClosing")
+        tokens_of(ctx).reserve(ctx, CurrencyId(currency_id), who, amount)
+        found["deposit"] += amount
+        ctx.put(self.Channels, found, who, executor)
+        self.emit(
+            ctx,
+            "ChannelFunded",
+            {
+                "requester": who,
+                "executor": executor,
+                "channel_id": found["id"],
+                "amount": amount,
+                "deposit": found["deposit"],
+            },
+        )
+
+    @dispatchable(1, [_EXECUTOR], Weight(30_000_000, 6_000))
+    def close_channel(self, ctx: CallContext, origin: Origin, executor: bytes) -> None:
+        """Start closing: the deposit can be withdrawn `CloseDelay` blocks from now."""
+        who = ctx.ensure_signed(origin)
+        found = self.channel(ctx, who, bytes(executor))
+        if found["closing_at"] is not None:
+            self.fail("AlreadyClosing")
+        found["closing_at"] = ctx.block_number + CLOSE_DELAY
+        ctx.put(self.Channels, found, who, bytes(executor))
+        self.emit(
+            ctx,
+            "ChannelClosing",
+            {"requester": who, "executor": bytes(executor), "closes_at": found["closing_at"]},
+        )
+
+    @dispatchable(2, [_EXECUTOR], Weight(40_000_000, 6_000))
+    def withdraw(self, ctx: CallContext, origin: Origin, executor: bytes) -> None:
+        """After the close delay: return what is left and remove the channel."""
+        who = ctx.ensure_signed(origin)
+        found = self.channel(ctx, who, bytes(executor))
+        if found["closing_at"] is None:
+            self.fail("NotClosing")
+        if ctx.block_number < found["closing_at"]:
+            self.fail("StillClosing")
+        if found["held"] > 0:
+            self.fail("ChecksPending")
+        moved = tokens_of(ctx).unreserve(
+            ctx, CurrencyId(found["currency_id"]), who, found["deposit"]
+        )
+        ctx.remove(self.Channels, who, bytes(executor))
+        self.emit(
+            ctx,
+            "ChannelWithdrawn",
+            {"requester": who, "executor": bytes(executor), "amount": moved},
+        )
+
+    @dispatchable(
+        3,
+        [Field("settlements", SequenceType(CHANNEL_SETTLEMENT), "Vec<ChannelSettlement>")],
+        _settle_weight,
+    )
+    def settle(self, ctx: CallContext, origin: Origin, settlements: list[dict[str, Any]]) -> None:
+        """The executor settles runs of tickets, one signature per channel run."""
+        executor = ctx.ensure_signed(origin)
+        if not settlements or not any(s["results"] for s in settlements):
+            self.fail("EmptySettlement")
+        if sum(len(s["results"]) for s in settlements) > MAX_RESULTS_PER_SETTLE:
+            self.fail("TooManyResults")
+        providers = providers_of(ctx)
+        info = providers.info(ctx, executor)
+        if info is None:
+            self.fail("NotProvider")
+        reputation = info["reputation"]
+        for settlement in settlements:
+            self._settle_run(ctx, executor, reputation, settlement)
+
+    def _settle_run(
+        self, ctx: CallContext, executor: bytes, reputation: int, settlement: dict[str, Any]
+    ) -> None:
+        requester = bytes(settlement["requester"])
+        results = settlement["results"]
+        if not results:
+            return
+        found = self.channel(ctx, requester, executor)
+        first = settlement["first_nonce"]
+        if first <= found["nonce"]:
+            self.fail("TicketReplayed")
+        if first > found["nonce"] + 1:
+            self.fail("TicketGap")
+        models = [bytes(m) for m in settlement["models"]]
+        if len(models) > MAX_MODELS_PER_SETTLEMENT:
+            self.fail("TooManyModels")
+        registry = registry_of(ctx)
+        infos = []
+        for model_id in models:
+            model = ctx.get(registry.Models, model_id)
+            if model is None:
+                self.fail("UnknownModel")
+            infos.append(model)
+        if any(r["model_index"] >= len(models) for r in results):
+            self.fail("BadModelIndex")
+        now = ctx.block_number
+        if results[-1]["expiry"] < now:
+            self.fail("TicketExpired")
+        # Recompute the chain; the signature on the last ticket authorises the run.
+        head = bytes(found["head"])
+        cumulative = found["settled_cumulative"]
+        hashes = []
+        for offset, result in enumerate(results):
+            cumulative += result["max_amount"]
+            head = ticket_hash(
+                head, found["id"], executor, models[result["model_index"]],
+                bytes(result["prompt_hash"]), result["max_tokens"],
+                result["max_price_per_1k_tokens"], result["max_amount"], cumulative,
+                first + offset, result["expiry"],
+            )  # fmt: skip
+            hashes.append(head)
+        if not verify_signature(
+            "Sr25519", bytes(settlement["signature"]), ticket_message(head), requester
+        ):
+            self.fail("BadTicketSignature")
+        currency = CurrencyId(found["currency_id"])
+        for offset, result in enumerate(results):
+            nonce = first + offset
+            if result["expiry"] > now + MAX_TICKET_LIFE + CLOSE_DELAY:
+                self.fail("ExpiryTooFar")
+            if result["expiry"] < now:
+                self.emit(
+                    ctx,
+                    "TicketExpired",
+                    {"requester": requester, "executor": executor, "nonce": nonce},
+                )
+                continue
+            model_id = models[result["model_index"]]
+            model = infos[result["model_index"]]
+            price = model["price_per_1k_tokens"]
+            if price > result["max_price_per_1k_tokens"]:
+                self.fail("PriceAboveMaximum")
+            if result["completion_tokens"] > result["max_tokens"]:
+                self.fail("InvalidTokenCount")
+            if CurrencyId(model["currency_id"]) != currency:
+                self.fail("CurrencyMismatch")
+            used = result["prompt_tokens"] + result["completion_tokens"]
+            cost = min(result["max_amount"], escrow_for(used, price))
+            if cost > found["deposit"] - found["held"]:
+                self.fail("InsufficientDeposit")
+            direct_id: int = ctx.get(self.NextDirectId)
+            ctx.put(self.NextDirectId, direct_id + 1)
+            self.emit(
+                ctx,
+                "DirectSettled",
+                {
+                    "direct_id": direct_id,
+                    "requester": requester,
+                    "executor": executor,
+                    "nonce": nonce,
+                    "model_id": model_id,
+                    "output_hash": bytes(result["output_hash"]),
+                    "prompt_tokens": result["prompt_tokens"],
+                    "completion_tokens": result["completion_tokens"],
+                    "cost": cost,
+                },
+            )
+            validator = self._validator_for(
+                ctx, direct_id, executor, requester, model_id, reputation
+            )
+            if validator is None:
+                self._pay(
+                    ctx, direct_id, currency, requester, model["owner"], executor,
+                    model["author_share"], cost,
+                )  # fmt: skip
+                found["deposit"] -= cost
+                continue
+            deadline = now + VALIDATION_PERIOD
+            found["held"] += cost
+            ctx.put(
+                self.DirectChecks,
+                {
+                    "requester": requester,
+                    "executor": executor,
+                    "validator": validator,
+                    "model_id": model_id,
+                    "model_version": model["version"],
+                    "author": model["owner"],
+                    "author_share": model["author_share"],
+                    "currency_id": currency,
+                    "nonce": nonce,
+                    "ticket_hash": hashes[offset],
+                    "prompt_hash": bytes(result["prompt_hash"]),
+                    "output_hash": bytes(result["output_hash"]),
+                    "max_tokens": result["max_tokens"],
+                    "prompt_tokens": result["prompt_tokens"],
+                    "completion_tokens": result["completion_tokens"],
+                    "cost": cost,
+                    "deadline": deadline,
+                },
+                direct_id,
+            )
+            self._schedule(ctx, deadline + 1, direct_id)
+            self.emit(
+                ctx,
+                "DirectValidationRequested",
+                {"direct_id": direct_id, "validator": validator, "deadline": deadline},
+            )
+        found["nonce"] = first + len(results) - 1
+        found["head"] = head
+        found["settled_cumulative"] = cumulative
+        ctx.put(self.Channels, found, requester, executor)
+
+    @dispatchable(
+        4,
+        [Field("verdicts", SequenceType(VERDICT), "Vec<(u64, bool)>")],
+        lambda a: Weight(30_000_000 + 60_000_000 * len(a["verdicts"]), 6_000),
+    )
+    def submit_direct_validations(
+        self, ctx: CallContext, origin: Origin, verdicts: list[tuple[int, bool]]
+    ) -> None:
+        """The drawn validator's verdicts on sampled direct results, many at once."""
+        who = ctx.ensure_signed(origin)
+        providers = providers_of(ctx)
+        for direct_id, valid in verdicts:
+            check: dict[str, Any] | None = ctx.get(self.DirectChecks, direct_id)
+            if check is None:
+                self.fail("UnknownCheck")
+            if bytes(check["validator"]) != who:
+                self.fail("NotValidator")
+            executor = bytes(check["executor"])
+            if valid:
+                self._pay_check(ctx, direct_id, check)
+                info = providers.info(ctx, executor)
+                if info is not None:
+                    providers.set_reputation_of(ctx, executor, info["reputation"] + REPUTATION_GAIN)
+                self.emit(ctx, "DirectValidationPassed", {"direct_id": direct_id, "validator": who})
+                continue
+            slashed = 0
+            info = providers.info(ctx, executor)
+            if info is not None:
+                slashed = providers.slash(ctx, executor, info["stake"] * SLASH_FRACTION // PPM)
+                providers.set_reputation_of(ctx, executor, 0)
+            self._release(ctx, check, paid=False)
+            ctx.remove(self.DirectChecks, direct_id)
+            self.emit(
+                ctx,
+                "DirectValidationFailed",
+                {"direct_id": direct_id, "validator": who, "slashed": slashed},
+            )
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def on_initialize(self, ctx: CallContext) -> None:
+        due: list[int] = ctx.get(self.CheckTimeouts, ctx.block_number)
+        if not due:
+            return
+        ctx.remove(self.CheckTimeouts, ctx.block_number)
+        for direct_id in due:
+            check = ctx.get(self.DirectChecks, direct_id)
+            if check is None:
+                continue
+            try:
+                with ctx.transactional():
+                    self._pay_check(ctx, direct_id, check)
+            except DispatchFailure:
+                continue
