@@ -201,6 +201,7 @@ class Daemon:
         until it answers or `stop()` is called; an incompatible node is an error."""
         delay = 1.0
         url = self.config.node_url
+        self._not_ready = f"connecting to the node at {url}"
         while not self._stopping.is_set():
             try:
                 await self.client.connect()

@@ -1,0 +1,204 @@
+"""`ocw-daemon check` against real devnode, Kubo and Redis, with a running daemon; and the
+daemon started before its node: it keeps retrying and says `not ready` on /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from substrateinterface import Keypair
+
+from devnode import DevNodeConfig
+from ipfs_store import IpfsStore, cid_of_bytes
+from ocw_daemon import Daemon, DaemonConfig
+from ocw_daemon._check import CheckResult, run_checks
+from ocw_daemon._status import StatusError, sign_status, verify_status
+from runtime_types import ChainClient
+from runtime_types.generated.devnode import system
+from tests.cache.helpers import RedisServer
+from tests.devnode.conftest import NodeThread
+from tests.ipfs_store.conftest import KuboDaemon
+from tests.ocw_daemon.helpers import (
+    BOB,
+    account,
+    daemon_config,
+    free_port,
+    register_model,
+    register_provider,
+    write_daemon_toml,
+    write_keystore,
+)
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def write_config(path: Path, config: DaemonConfig, keystore: Path, models: list[str]) -> Path:
+    write_daemon_toml(path, config, keystore)
+    with path.open("a") as handle:
+        handle.write(f"\n[provider]\nmodels = {json.dumps(models)}\ncapacity = 8\n")
+    return path
+
+
+def failing(results: list[CheckResult]) -> set[str]:
+    return {r.name for r in results if r.ok is False}
+
+
+def unchecked(results: list[CheckResult]) -> set[str]:
+    return {r.name for r in results if r.ok is None}
+
+
+def by_name(results: list[CheckResult], name: str) -> CheckResult:
+    return next(r for r in results if r.name == name)
+
+
+async def nonce(chain: ChainClient, who: Keypair) -> int:
+    return int((await chain.query(system.storage.account(account(who)))).nonce)
+
+
+async def test_check_passes_when_configured_and_names_each_failing_item(
+    tmp_path: Path,
+    node: NodeThread,
+    kubo: KuboDaemon,
+    chain: ChainClient,
+    store: IpfsStore,
+    tiny_cid: str,
+    redis_server: RedisServer,
+) -> None:
+    model = "0x" + (await register_model(chain, tiny_cid)).hex()
+    config = daemon_config(tmp_path, "bob", node.url, kubo.api_url, free_port(), redis_server.url)
+    await register_provider(chain, BOB, config.endpoint, [bytes.fromhex(model[2:])], capacity=8)
+    keystore = write_keystore(tmp_path / "bob.json", "//Bob")
+    path = write_config(tmp_path / "daemon.toml", config, keystore, [model])
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OCW_")}
+
+    async with Daemon(config, BOB):
+        bob_nonce = await nonce(chain, BOB)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ocw_daemon", "check", "--config", str(path),
+            env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        text = out.decode()
+        assert proc.returncode == 0, text + err.decode()
+        lines = text.splitlines()
+        names = ["config", "key", "node", "funds", "registration", "endpoint", "kubo"]
+        names += [f"model {model}", "redis", "device", "disk"]
+        assert len(lines) == len(names), text
+        for line, name in zip(lines, names, strict=True):
+            assert line.startswith(f"\u2714 {name} "), line
+        assert "mode 0600" in lines[1] and "signed by " + BOB.ss58_address in lines[5]
+        assert "PONG" in lines[8] and "cpu" in lines[9]
+
+        # Each broken item is named, and nothing else fails.
+        results = await run_checks(path, {"OCW_NODE_URL": f"ws://127.0.0.1:{free_port()}"})
+        assert failing(results) == {"node"}
+        assert "devnode --dev" in by_name(results, "node").fix
+        assert {"funds", "registration", f"model {model}"} <= unchecked(results)
+
+        keystore.chmod(0o644)
+        results = await run_checks(path, {})
+        keystore.chmod(0o600)
+        assert failing(results) == {"key"}
+        assert "chmod 600" in by_name(results, "key").detail
+
+        poor = write_keystore(tmp_path / "poor.json", Keypair.generate_mnemonic())
+        results = await run_checks(write_config(tmp_path / "poor.toml", config, poor, [model]))
+        assert failing(results) == {"funds", "registration", "endpoint"}
+        assert "short by" in by_name(results, "funds").detail
+        assert "not the provider key" in by_name(results, "endpoint").detail
+
+        ferdie = write_keystore(tmp_path / "ferdie.json", "//Ferdie")
+        results = await run_checks(write_config(tmp_path / "f.toml", config, ferdie, [model]))
+        assert failing(results) == {"registration", "endpoint"}
+        assert "ocw-daemon register" in by_name(results, "registration").fix
+
+        results = await run_checks(path, {"OCW_IPFS_API_URL": f"http://127.0.0.1:{free_port()}"})
+        assert failing(results) == {"kubo"} and unchecked(results) == {f"model {model}"}
+        assert "ipfs daemon" in by_name(results, "kubo").fix
+
+        results = await run_checks(path, {"OCW_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+        assert failing(results) == {"redis"}
+
+        missing_cid = str(cid_of_bytes(os.urandom(64)).cid)  # never added to Kubo
+        missing = "0x" + (await register_model(chain, missing_cid, b"gone")).hex()
+        results = await run_checks(path, {"OCW_PROVIDER_MODELS": f"{model},{missing}"})
+        assert failing(results) == {"registration", f"model {missing}"}
+        assert "does not resolve" in by_name(results, f"model {missing}").detail
+        assert missing in by_name(results, "registration").detail
+
+        assert await nonce(chain, BOB) == bob_nonce  # the checks never submitted anything
+
+
+def test_the_status_signature_binds_key_and_nonce() -> None:
+    document = {"account": BOB.ss58_address, "nonce": "ab" * 16, "ready": True}
+    body = sign_status(BOB, document)
+    assert verify_status(body, BOB.public_key, "ab" * 16) == document
+    with pytest.raises(StatusError, match="nonce"):
+        verify_status(body, BOB.public_key, "cd" * 16)
+    with pytest.raises(StatusError, match="signature"):
+        verify_status(body, Keypair.create_from_uri("//Eve").public_key, "ab" * 16)
+    forged = {**body, "document": {**document, "ready": False}}
+    with pytest.raises(StatusError, match="signature"):
+        verify_status(forged, BOB.public_key, "ab" * 16)
+
+
+async def health(session: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, object]]:
+    try:
+        async with session.get(f"{url}/healthz") as resp:
+            return resp.status, await resp.json()
+    except aiohttp.ClientError:
+        return 0, {}
+
+
+async def wait_health(
+    session: aiohttp.ClientSession, url: str, want: int, reason: str = ""
+) -> dict[str, object]:
+    for _ in range(600):
+        status, body = await health(session, url)
+        if status == want and reason in str(body.get("reason", "")):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"/healthz never answered {want} {reason}")
+
+
+async def test_the_daemon_waits_for_its_node_and_says_not_ready(
+    tmp_path: Path, kubo: KuboDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    http_port = free_port()
+    config = daemon_config(tmp_path, "early", f"ws://127.0.0.1:{port}", kubo.api_url, http_port)
+    daemon = Daemon(config, BOB)
+    starting = asyncio.create_task(daemon.start())
+    url = f"http://127.0.0.1:{http_port}"
+    node: NodeThread | None = None
+    try:
+        async with aiohttp.ClientSession() as session:
+            body = await wait_health(session, url, 503, "unreachable")
+            assert body["status"] == "not ready"
+            for _ in range(300):  # each failed attempt is logged
+                if "unreachable" in caplog.text and "retrying" in caplog.text:
+                    break
+                await asyncio.sleep(0.1)
+            assert "retrying" in caplog.text
+            assert not starting.done()  # still trying, not exited
+
+            node = NodeThread(DevNodeConfig(port=port, block_time=0.2)).start()
+            await asyncio.wait_for(starting, 60)
+            assert (await wait_health(session, url, 200))["status"] == "ok"
+
+            node.stop()  # a transient outage: not ready, and the daemon keeps running
+            node = None
+            body = await wait_health(session, url, 503)
+            assert "node" in str(body["reason"])
+            assert not daemon.stopping
+    finally:
+        if node is not None:
+            node.stop()
+        if not starting.done():
+            daemon.stop()
+        await daemon.close()
