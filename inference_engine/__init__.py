@@ -67,6 +67,7 @@ from ._loader import (
 )
 from ._runner import generate_batch, validate
 from ._seed import derive_seed, step_uniform
+from ._stream import StreamEvent, TokenChunk
 from ._tokenizer import ModelTokenizer, count_prompt_tokens, load_tokenizer
 from ._types import (
     MAX_TOP_LOGPROBS,
@@ -132,6 +133,8 @@ __all__ = [
     "RemoteCodeRefusedError",
     "RequestId",
     "SamplingParams",
+    "StreamEvent",
+    "TokenChunk",
     "TokenId",
     "TokenLogprobs",
     "UnknownArchitectureRefusedError",

@@ -11,10 +11,11 @@ import functools
 import queue
 import threading
 import time
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 from ._config import EngineConfig
 from ._embedding import EmbeddingJob, prepare_embedding, run_embeddings, validate_embedding
@@ -36,12 +37,16 @@ from ._types import (
     GenerationRequest,
     ModelTask,
     OutputRecord,
+    TokenLogprobs,
     ValidationReport,
 )
 
 _Kind = Literal["generate", "validate", "embed"]
 
 __all__ = ["EngineStats", "InferenceEngine"]
+
+if TYPE_CHECKING:
+    from ._stream import StreamEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ class _Work:
     loop: asyncio.AbstractEventLoop
     deadline: float
     cancelled: threading.Event = field(default_factory=threading.Event)
+    on_token: Callable[[TokenLogprobs], None] | None = None
 
     def interrupt(self, closing: threading.Event) -> InferenceError | None:
         if closing.is_set():
@@ -166,6 +172,15 @@ class InferenceEngine:
         assert isinstance(result, GenerationOutput)
         return result
 
+    def stream(
+        self, request: GenerationRequest, *, timeout_s: float | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Generate for one request, yielding each token (with its logprobs and new text) as
+        it is produced, then the finished `GenerationOutput`; batched like `generate`."""
+        from ._stream import stream_generate
+
+        return stream_generate(self, request, timeout_s)
+
     async def embed(
         self, request: EmbeddingRequest, *, timeout_s: float | None = None
     ) -> EmbeddingOutput:
@@ -209,6 +224,7 @@ class InferenceEngine:
         request: GenerationRequest | EmbeddingRequest,
         output: OutputRecord | None,
         timeout_s: float | None,
+        on_token: Callable[[TokenLogprobs], None] | None = None,
     ) -> object:
         embedding = isinstance(request, EmbeddingRequest)
         if embedding != (self._model.task is ModelTask.EMBEDDING):
@@ -220,6 +236,7 @@ class InferenceEngine:
         timeout = self._config.request_timeout_s if timeout_s is None else timeout_s
         loop = asyncio.get_running_loop()
         work = _Work(kind, request, output, loop.create_future(), loop, time.monotonic() + timeout)
+        work.on_token = on_token
         try:
             self._queue.put_nowait(work)
         except queue.Full:
@@ -340,6 +357,7 @@ class InferenceEngine:
                 work.resolve(error=exc)
                 continue
             job.interrupt = functools.partial(work.interrupt, self._closing)
+            job.on_token = work.on_token
             jobs.append((work, job))
         if not jobs:
             return

@@ -46,6 +46,8 @@ class SequenceJob:
     request: GenerationRequest
     prompt: tuple[int, ...]
     interrupt: Callable[[], InferenceError | None] = lambda: None
+    #: Called (in the worker thread) with each token as soon as it is chosen (streaming).
+    on_token: Callable[[TokenLogprobs], None] | None = None
     tokens: list[int] = field(default_factory=list)
     entries: list[TokenLogprobs] = field(default_factory=list)
     finish: FinishReason | None = None
@@ -185,6 +187,8 @@ def _run_batch(model: LoadedModel, jobs: list[SequenceJob]) -> None:
                 top = tuple(sorted(pairs[:k], key=lambda p: (-p[1], p[0])))
             job.tokens.append(token)
             job.entries.append(TokenLogprobs(token, _q(chosen_lp_list[row]), top))
+            if job.on_token is not None:
+                job.on_token(job.entries[-1])
             job.finish = _finish_after(model, job, token)
             if job.finish is None:
                 job.error = job.interrupt()
