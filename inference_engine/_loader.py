@@ -32,7 +32,7 @@ from ._errors import (
     UnknownArchitectureRefusedError,
     WrongTaskError,
 )
-from ._tokenizer import ModelTokenizer, load_tokenizer, read_chat_template
+from ._tokenizer import ModelTokenizer, _token_text, load_tokenizer, read_chat_template
 from ._types import ChatPrompt, ModelId, ModelTask
 
 __all__ = [
@@ -368,8 +368,7 @@ def _checked_chat_template(root: Path) -> str | None:
     template = read_chat_template(root, tokenizer_config)
     if template is None:
         return None
-    special = {k: v for k, v in tokenizer_config.items() if k.endswith("_token")}
-    tokens = {k: v if isinstance(v, str) else None for k, v in special.items()}
+    tokens = {k: _token_text(v) for k, v in tokenizer_config.items() if k.endswith("_token")}
     try:
         render_chat(template, PROBE_CHAT, tokens)
     except ChatTemplateError as exc:
