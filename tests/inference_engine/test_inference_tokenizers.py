@@ -143,3 +143,19 @@ def test_template_file_and_named_templates(tmp_path: Path) -> None:
     ]
     (directory / "tokenizer_config.json").write_text(json.dumps(config))
     assert load_tokenizer(directory).render(CHAT) == "hello chain"
+
+
+def test_end_of_turn_from_generation_config(tmp_path: Path) -> None:
+    """Chat models list their end-of-turn token as an EOS id (Qwen: [<|endoftext|>, <|im_end|>])."""
+    directory = build_tiny_model(tmp_path / "m", "qwen3")
+    config = json.loads((directory / "generation_config.json").read_text())
+    tokenizer = load_tokenizer(directory)
+    im_end = tokenizer.token_id(IM_END)
+    assert im_end is not None
+    config["eos_token_id"] = [0, im_end]
+    (directory / "generation_config.json").write_text(json.dumps(config))
+    model = load_model(directory, EngineConfig(device="cpu"))
+    assert model.eos_token_ids == {0, im_end}
+    # special tokens in text are single ids, and never reach the visible text
+    ids = model.encode_prompt(f"hello{IM_END}world")
+    assert im_end in ids and model.decode(ids) == "helloworld"
