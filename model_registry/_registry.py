@@ -187,6 +187,11 @@ class ModelRegistryClient:
         variant = TASKS.get(task)
         if variant is None:
             raise BadModelDir(f"unknown task {task!r} (one of {', '.join(TASKS)})")
+        if task in ("text-generation", "embedding"):
+            # the engine tells a sentence-transformers embedding model from a causal LM
+            found = (await asyncio.to_thread(check_model_dir, path)).task.value
+            if found != task:
+                raise BadModelDir(f"the directory holds a {found} model, not {task}")
         uploaded = await self.upload(path, progress)
         existing = await self._query(rt.model_registry.storage.cid_to_model(uploaded.cid.encode()))
         if existing is not None:
