@@ -251,6 +251,17 @@ class Chain:
         number = parent.number + 1
         timestamp = self._next_timestamp()
         batch = self.pool.ready(self.account_nonce, self.config.max_extrinsics_per_block)
+        expired = [
+            tx for tx in batch if tx.valid.valid_till is not None and number >= tx.valid.valid_till
+        ]
+        if expired:
+            # A mortal transaction whose era ended while it waited fails its signature check at
+            # inclusion in Substrate (the birth hash it signed is no longer the one checked).
+            for tx in expired:
+                log.info("dropped transaction at block %d: its mortal era ended", number)
+                self.pool.remove(tx.hash)
+                self._notify(tx.hash, "invalid", final=True)
+            batch = self.pool.ready(self.account_nonce, self.config.max_extrinsics_per_block)
         digest = [DIGEST_ITEM.encode(("PreRuntime", (b"dvnd", timestamp.to_bytes(8, "little"))))]
         result = self.runtime.execute_block(
             self.storage.get,

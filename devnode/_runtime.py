@@ -175,6 +175,8 @@ class ValidTransaction:
     longevity: int
     #: False when the nonce is in the future: the transaction waits for its predecessors.
     ready: bool
+    #: The first block number a mortal transaction can no longer be included in (None: immortal)
+    valid_till: int | None = None
 
 
 @dataclass
@@ -619,6 +621,7 @@ class Runtime:
             fee=fee,
             weight=weight,
             longevity=longevity,
+            valid_till=None if ext.era == "Immortal" else current + longevity,
             ready=ext.nonce == account["nonce"],
         )
 

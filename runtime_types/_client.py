@@ -28,7 +28,7 @@ from ._errors import (
 from ._hash import pallet_hash
 from ._metadata import decode_metadata
 from ._nonce import NonceManager
-from ._signing import SigningContext, signed_extrinsic, signing_extensions
+from ._signing import Mortality, SigningContext, signed_extrinsic, signing_extensions
 
 __all__ = ["BlockStream", "ChainClient"]
 
@@ -44,6 +44,14 @@ class _Pending:
     future: asyncio.Future[Receipt]
     wait: WaitFor
     receipt: Receipt | None = None
+    #: The first block number the extrinsic can no longer be in (None: immortal)
+    ends_at: int | None = None
+    #: Set once the node accepted it into its pool
+    submitted: bool = False
+
+
+class _EraEnded(Exception):
+    """A pooled extrinsic's era ended before any block included it: sign it again."""
 
 
 class ChainClient:
@@ -236,26 +244,44 @@ class ChainClient:
 
     # -- submission -------------------------------------------------------------------------
 
-    async def submit(self, call: Call[Any], signer: Keypair, wait: WaitFor = "in_block") -> Receipt:
+    async def submit(
+        self, call: Call[Any], signer: Keypair, wait: WaitFor = "in_block", *, tip: int = 0
+    ) -> Receipt:
         """Sign, submit and wait until the extrinsic is in a block (or finalized).
 
-        A failed dispatch does not raise: the receipt has `success=False` and `error` set to
-        the generated error class (`receipt.raise_for_error()` raises it). A rejected
-        extrinsic raises `ExtrinsicRejected`; a wrong nonce is resynced and retried.
+        The extrinsic is mortal (`ClientConfig.era_period` blocks from the finalized head) and
+        carries `tip`. A failed dispatch does not raise: the receipt has `success=False` and
+        `error` set to the generated error class (`receipt.raise_for_error()` raises it). A
+        rejected extrinsic raises `ExtrinsicRejected`; a wrong nonce is resynced and retried, and
+        one whose era ended before it got in is signed again from a newer birth block.
         """
         if wait not in ("in_block", "finalized"):
             raise ValueError(f"wait must be 'in_block' or 'finalized', not {wait!r}")
+        if tip < 0:
+            raise ValueError(f"tip must not be negative, not {tip}")
         call_bytes = self.bindings.encode_call(call)
         async with self._in_flight:
             await self._ensure_watcher()
             account = signer.ss58_address
+            stale_birth: Mortality | None = None
+            nonce: int | None = None
             for attempt in range(4):
-                nonce = await self._nonces.next(account)
-                signed = await self._rpc.call(
-                    functools.partial(self._sign, call_bytes=call_bytes, signer=signer, nonce=nonce)
+                if nonce is None:
+                    nonce = await self._nonces.next(account)
+                signed, mortality = await self._rpc.call(
+                    functools.partial(
+                        self._sign,
+                        call_bytes=call_bytes,
+                        signer=signer,
+                        nonce=nonce,
+                        tip=tip,
+                        stale_birth=stale_birth,
+                    )
                 )
                 ext_hash = ExtrinsicHash("0x" + hashlib.blake2b(signed, digest_size=32).hexdigest())
-                pending = _Pending(asyncio.get_running_loop().create_future(), wait)
+                pending = _Pending(
+                    asyncio.get_running_loop().create_future(), wait, ends_at=mortality.ends_at()
+                )
                 self._pending[ext_hash] = pending
                 try:
                     await self._rpc.rpc("author_submitExtrinsic", ["0x" + signed.hex()])
@@ -264,28 +290,70 @@ class ChainClient:
                     text = f"{exc} {exc.data}".lower()
                     if exc.code == 1013 and "already imported" in text:
                         pass  # a retry after a reconnect: the first attempt got through
+                    elif attempt < 3 and await self._era_ended(exc.code, text, mortality):
+                        log.info(
+                            "the era of %s's transaction (born at block %d) ended: signing again",
+                            account,
+                            mortality.birth_number,
+                        )
+                        stale_birth = mortality
+                        continue  # the same nonce, signed again
                     elif any(marker in text for marker in _NONCE_REJECTIONS) and attempt < 3:
                         log.info(
                             "nonce %d of %s rejected (%s): resyncing", nonce, account, exc.data
                         )
                         self._nonces.resync(account)
+                        nonce = None
                         continue
                     else:
                         raise ExtrinsicRejected(str(exc.data or exc), exc.code, exc.data) from exc
                     self._pending[ext_hash] = pending
+                pending.submitted = True
                 try:
                     return await asyncio.wait_for(pending.future, self.config.submit_timeout)
+                except _EraEnded:
+                    if attempt == 3:
+                        raise ExtrinsicRejected(
+                            f"the era of {account}'s transaction kept ending before inclusion"
+                        ) from None
+                    log.info(
+                        "%s's transaction (nonce %d) expired in the pool: signing again",
+                        account,
+                        nonce,
+                    )
+                    stale_birth = mortality
                 finally:
                     self._pending.pop(ext_hash, None)
-            raise ExtrinsicRejected(f"nonce for {account} kept being rejected")
+            raise ExtrinsicRejected(f"the transaction of {account} kept being refused")
+
+    async def _era_ended(self, code: int | None, text: str, mortality: Mortality) -> bool:
+        """Whether a refusal means the transaction's era ended (devnode says so; a Substrate
+        node answers BadProof or AncientBirthBlock, so the best block is checked)."""
+        if mortality.immortal or code != 1010:
+            return False
+        if "era ended" in text or "ancient birth block" in text:
+            return True
+        if "bad signature" not in text:
+            return False
+        ends_at = mortality.ends_at()
+        best = await _head_number(self._rpc, False)
+        return ends_at is not None and best + 1 >= ends_at
 
     def _sign(
-        self, substrate: SubstrateInterface, call_bytes: bytes, signer: Keypair, nonce: int
-    ) -> bytes:
+        self,
+        substrate: SubstrateInterface,
+        call_bytes: bytes,
+        signer: Keypair,
+        nonce: int,
+        tip: int,
+        stale_birth: Mortality | None,
+    ) -> tuple[bytes, Mortality]:
         """Runs on the rpc connection's thread: the call bytes as a signed extrinsic.
 
         The call is not re-decoded (scalecodec cannot decode calls that hold a call, such as
-        `Sudo.sudo`); the runtime version is read each time so an upgrade is signed for.
+        `Sudo.sudo`); the runtime version is read each time so an upgrade is signed for. The
+        birth block is the finalized head; after an era ended, the best block if finality has
+        not moved past the old birth block.
         """
         assert self._signing is not None  # set when the connection was made
         extensions, genesis = self._signing
@@ -295,7 +363,19 @@ class ChainClient:
         ctx = SigningContext(
             extensions, genesis, int(version["specVersion"]), int(version["transactionVersion"])
         )
-        return signed_extrinsic(call_bytes, signer, nonce, ctx)
+        mortality = Mortality(None)
+        if self.config.era_period is not None:
+            birth_hash = substrate.rpc_request("chain_getFinalizedHead", []).get("result")
+            header = substrate.rpc_request("chain_getHeader", [birth_hash]).get("result")
+            number = int(header["number"], 16)
+            if stale_birth is not None and number <= stale_birth.birth_number:
+                header = substrate.rpc_request("chain_getHeader", []).get("result")
+                number = int(header["number"], 16)
+                birth_hash = substrate.rpc_request("chain_getBlockHash", [number]).get("result")
+            mortality = Mortality(
+                self.config.era_period, number, bytes.fromhex(str(birth_hash).removeprefix("0x"))
+            )
+        return signed_extrinsic(call_bytes, signer, nonce, ctx, mortality, tip), mortality
 
     async def _fetch_nonce(self, account: str) -> int:
         return int(await self._rpc.rpc("system_accountNextIndex", [account]))
@@ -327,6 +407,16 @@ class ChainClient:
                         break
                     self._match(block)
                     self._watch_from += 1
+                for pending in self._pending.values():
+                    ends_at = pending.ends_at
+                    expired = ends_at is not None and self._watch_from >= ends_at
+                    if (
+                        expired
+                        and pending.submitted
+                        and pending.receipt is None
+                        and not pending.future.done()
+                    ):
+                        pending.future.set_exception(_EraEnded())
                 awaiting = [p for p in self._pending.values() if p.receipt and not p.future.done()]
                 if awaiting:
                     finalized = await _head_number(conn, True)

@@ -39,6 +39,13 @@ class ClientConfig:
     submit_timeout: float = 120.0
     #: Extrinsics in flight at once (further submissions wait)
     max_in_flight: int = 1024
+    #: Blocks a signed extrinsic stays valid, counted from the finalized head when signed
+    #: (rounded up to a power of two, 4 to 65536); None signs immortal extrinsics
+    era_period: int | None = 64
+
+    def __post_init__(self) -> None:
+        if self.era_period is not None and not 4 <= self.era_period <= 1 << 16:
+            raise ValueError(f"era_period must be None or 4..65536, not {self.era_period}")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,9 @@ def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("generated")
     for fixture in ALL_FIXTURES:
         codegen.generate((FIXTURES / f"{fixture}.scale").read_bytes(), root / package_name(fixture))
-    codegen.generate(devnode.RUNTIME.metadata(16), root / "rtgen_devnode")
+    # V14 for the scalecodec oracle (V14 only); V16 (view functions) for the client tests.
+    codegen.generate(devnode.RUNTIME.metadata(14), root / "rtgen_devnode")
+    codegen.generate(devnode.RUNTIME.metadata(16), root / "rtgen_devnode_v16")
     sys.path.insert(0, str(root))
     yield root
     sys.path.remove(str(root))
@@ -249,6 +251,6 @@ async def devnode_url() -> Any:
 
 @pytest.fixture
 def rt(load_generated: Any) -> ModuleType:
-    """Bindings freshly generated from devnode's current runtime."""
-    package: ModuleType = load_generated("devnode")
+    """Bindings freshly generated from devnode's current runtime (its V16 metadata)."""
+    package: ModuleType = load_generated("devnode-v16")
     return package
