@@ -393,3 +393,36 @@ async def test_validate_transaction_and_view_function_runtime_apis(
         _hex(bytes(32) + encode_compact(0)),
     )
     assert VIEW_FUNCTION_RESULT.decode_all(bytes.fromhex(answer[2:]))[1][0] == "NotFound"
+
+
+async def test_a_pooled_transaction_whose_era_ends_is_dropped_not_included() -> None:
+    from runtime_types._signing import Mortality, SigningContext, signed_extrinsic
+
+    async with DevNode(DevNodeConfig(port=0)) as node:
+        chain = node.chain
+        alice = Keypair.create_from_uri("//Alice")
+        bob = Keypair.create_from_uri("//Bob")
+        ctx = SigningContext(
+            tuple(name for name, _, _ in chain.runtime.signed_extensions),
+            bytes(chain.genesis_hash),
+            chain.runtime.version.spec_version,
+            chain.runtime.version.transaction_version,
+        )
+        remark = chain.runtime.encode_call("System", "remark", {"remark": b"late"})
+        # Nonce 1 waits in the pool for nonce 0; its era (4 blocks from genesis) ends meanwhile.
+        waiting = signed_extrinsic(
+            remark, alice, 1, ctx, Mortality(4, 0, bytes(chain.genesis_hash))
+        )
+        statuses: list[Any] = []
+        chain.submit(waiting, statuses.append)
+        assert statuses == ["future"]
+        for nonce in range(5):  # Bob's transfers move the chain on
+            chain.submit(signed_transfer(bob, nonce, bytes(chain.genesis_hash)))
+            await node.produce_block()
+        chain.submit(signed_transfer(alice, 0, bytes(chain.genesis_hash)))
+        await node.produce_block()
+        await node.produce_block()
+        assert statuses[-1] == "invalid"
+        assert blake2_256(waiting) not in chain.pool
+        assert not any(waiting in block.extrinsics for block in chain.blocks)
+        assert chain.account_nonce(alice.public_key) == 1
