@@ -210,7 +210,6 @@ def make_client(url: str | tuple[str, ...], timeout: float) -> Client:
             username=user,
             password=password,
             ssl=tls,
-            cluster_error_retry_attempts=0,
             **common,
         )
     return aioredis.Redis.from_url(url, **common)

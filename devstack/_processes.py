@@ -9,6 +9,7 @@ with the peers it is connected to (`connect`). `LocalRedis` is one `redis-server
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -355,6 +356,8 @@ class LocalRedisCluster:
     nodes: list[ClusterNode]
     directory: Path
     node_timeout_ms: int
+    # The slots each killed master served when it died (for ``wait_failover``).
+    killed_slots: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -517,14 +520,19 @@ class LocalRedisCluster:
 
     def kill(self, port: int) -> None:
         """Fault injection: one node dies (SIGKILL)."""
+        with contextlib.suppress(ServiceError):
+            info = next((i for i in self.topology() if i.port == port), None)
+            if info is not None and info.role == "master":
+                self.killed_slots[port] = info.slots
         _stop(self.node(port).proc, signal.SIGKILL)
 
     def wait_failover(self, dead_port: int, timeout: float = 30) -> int:
         """Until the cluster has promoted the dead master's replica and is healthy again;
         returns the new master's port."""
         deadline = time.monotonic() + timeout
-        dead = next((i for i in self.topology() if i.port == dead_port), None)
-        slots = dead.slots if dead is not None else ()
+        slots = self.killed_slots.get(dead_port, ())
+        if not slots:
+            raise ServiceError(f"{dead_port} was not a master killed through kill()")
         while True:
             try:
                 infos = self.topology()

@@ -47,6 +47,8 @@ _NOT_FOUND_MARKERS = (
 )
 
 _CAR_ACCEPT = "application/vnd.ipld.car;version=1;order=dfs;dups=n"
+# The empty file's raw block (sha2-256 of no bytes).
+EMPTY_RAW = Cid.parse("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
 # Interior nodes fetched one by one before a file is streamed (1024 of them cover 1 TiB).
 MAX_PLAN_NODES = 4096
 
@@ -206,7 +208,25 @@ class IpfsStore:
         params = {"arg": str(Cid.parse(cid)), "recursive": "true"}
         if name is not None:
             params["name"] = name
+        await self._put_empty_block(self.config.api_url)
         await self._rpc_json("pin/add", params)
+
+    async def _put_empty_block(self, api_url: str) -> None:
+        """Store the empty raw block (an empty file's) in the local Kubo: Kubo's bitswap never
+        delivers it from a peer, so a pin or a CAR of a DAG holding an empty file would wait
+        for it forever. Best effort: a failure here resurfaces in the call that follows."""
+        session = self._ensure_session()
+        timeout = aiohttp.ClientTimeout(
+            total=self.config.request_timeout, connect=self.config.connect_timeout
+        )
+        form = aiohttp.FormData()
+        form.add_field("file", b"", filename="empty", content_type="application/octet-stream")
+        params = {"cid-codec": "raw", "mhtype": "sha2-256", "pin": "false"}
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.post(
+                self._api("block/put", api_url), params=params, data=form, timeout=timeout
+            ) as resp:
+                await resp.read()
 
     async def pins(self, *, name: str | None = None) -> dict[Cid, str]:
         """Recursive pins and their names; with ``name``, only the pins of that name."""
@@ -530,6 +550,9 @@ class IpfsStore:
                 await self._fetch_car(source, root, writer, progress)
             await asyncio.to_thread(writer.finish)
             await asyncio.to_thread(os.rename, staging, target)
+            if isinstance(source, KuboSource) and writer.received(EMPTY_RAW):
+                # Known by its hash, so never asked for: give it to Kubo for later pins.
+                await self._put_empty_block(source.api_url)
         except BaseException:
             writer.close()
             await asyncio.shield(asyncio.to_thread(_remove, staging))
@@ -609,6 +632,10 @@ class IpfsStore:
             total=self.config.request_timeout, connect=self.config.connect_timeout
         )
         limit = self.config.max_block_size
+        if cid == EMPTY_RAW:
+            # The empty block (an empty file) is known by its hash alone; Kubo's bitswap does
+            # not deliver it from a peer, so asking would stall until a timeout.
+            return b""
 
         async def attempt() -> bytes:
             if source.gateway_url is not None:
@@ -732,6 +759,7 @@ class IpfsStore:
                     writer.accept(cid, block)
                     await self._fetch_links(source, child, writer, progress)
                     continue
+            await self._put_empty_block(source.api_url)  # the entry may hold an empty file
             await self._fetch_car(source, cid, writer, progress)
 
     async def _fetch_file_stream(

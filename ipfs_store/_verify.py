@@ -149,6 +149,10 @@ class DagWriter:
         else:
             raise UnsupportedContent(f"block {cid} has codec {cid.codec_name}, not raw or dag-pb")
 
+    def received(self, cid: Cid) -> bool:
+        """Whether ``cid`` arrived and was verified."""
+        return cid in self._done
+
     def wants(self, cid: Cid) -> bool:
         """Whether ``cid`` is still expected (linked from a verified block, not yet received)."""
         return cid in self._pending

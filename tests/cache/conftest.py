@@ -1,8 +1,10 @@
 """Cache fixtures: a real redis-server per test, the ipfs_store Kubo daemon, cheap loaders.
 
 redis-server runs on a random loopback port with a temporary directory and no persistence,
-and is stopped (or found already killed by the test) afterwards. Kubo is the ipfs_store
-fixture's daemon (`start_kubo`), one per session. Helpers live in tests/cache/helpers.py.
+and is stopped (or found already killed by the test) afterwards. `redis_cluster` is a real
+Redis Cluster (devstack's `LocalRedisCluster`: 3 masters, a replica each). Kubo is the
+ipfs_store fixture's daemon (`start_kubo`), one per session; `peers` is a model author's Kubo
+and a provider's Kubo joined over the swarm. Helpers live in tests/cache/helpers.py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cache import ModelKey
+from devstack import LocalRedisCluster
 from ipfs_store import IpfsStore
 from tests.cache.helpers import (
     CountingOrigin,
@@ -21,7 +24,7 @@ from tests.cache.helpers import (
     make_model_dir,
     start_redis,
 )
-from tests.ipfs_store.conftest import KuboDaemon, start_kubo, store_config
+from tests.ipfs_store.conftest import KuboDaemon, KuboPeers, start_kubo, start_peers, store_config
 
 
 @pytest.fixture
@@ -31,6 +34,25 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[LocalRedisCluster]:
+    cluster = LocalRedisCluster.start(tmp_path / "cluster")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def peers(tmp_path: Path) -> Iterator[KuboPeers]:
+    pair = start_peers(tmp_path / "peers")
+    try:
+        yield pair
+    finally:
+        pair.provider.stop()
+        pair.author.stop()
 
 
 @pytest.fixture(scope="session")

@@ -30,8 +30,8 @@ start_redis = LocalRedis.start
 class CountingOrigin(IpfsOrigin):
     """The real IPFS origin, counting the fetches that reach it."""
 
-    def __init__(self, store: IpfsStore) -> None:
-        super().__init__(store)
+    def __init__(self, store: IpfsStore, *, pin_name: str | None = None) -> None:
+        super().__init__(store, pin_name=pin_name)
         self.fetches: list[ModelKey] = []
 
     async def fetch(self, key: ModelKey, dest: Path) -> int:
