@@ -106,7 +106,7 @@ class ModelFixture:
 
 
 def cache_config(
-    tmp_path: Path, name: str, redis_url: str | None, **overrides: object
+    tmp_path: Path, name: str, redis_url: str | tuple[str, ...] | None, **overrides: object
 ) -> CacheConfig:
     params: dict[str, object] = {
         "disk_dir": tmp_path / f"disk-{name}",

@@ -13,12 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
-from cache import IndexKeys, Keys, Manifest, ModelCache, ModelKey, make_client
+from cache import CacheConfig, IndexKeys, Keys, Manifest, ModelCache, ModelKey, make_client
 from devstack import LocalRedisCluster
 from ipfs_store import IpfsStore, cid_of_path
 from tests.cache.helpers import (
@@ -204,7 +205,7 @@ _WORKER = textwrap.dedent(
 
 
 def _run_site(
-    tmp_path: Path, peers: KuboPeers, url: str, keys: list[str], names: list[str]
+    tmp_path: Path, peers: KuboPeers, url: str, keys: Sequence[str], names: list[str]
 ) -> list[list[str]]:
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
@@ -271,10 +272,10 @@ async def test_master_killed_mid_run(
         origin = CountingOrigin(provider)
         url = redis_cluster.url
 
-        def config(name: str) -> object:
+        def config(name: str) -> CacheConfig:
             return cache_config(tmp_path, name, url, redis_timeout=1.0, redis_failover_wait=30.0)
 
-        async with ModelCache(config("a"), origin, FilesLoader()) as a:  # type: ignore[arg-type]
+        async with ModelCache(config("a"), origin, FilesLoader()) as a:
             for m in models:
                 await get(a, m.key)
         victim = models[0]
@@ -285,7 +286,7 @@ async def test_master_killed_mid_run(
         assert others
         fetched = len(origin.fetches)
 
-        async with ModelCache(config("b"), origin, FilesLoader()) as b:  # type: ignore[arg-type]
+        async with ModelCache(config("b"), origin, FilesLoader()) as b:
             assert await b.held(victim.key) == {"tier2"}  # the client knows the topology now
             # Fault: the victim's master stops answering clients (the cluster bus still
             # runs, so no failover yet), then dies while a request waits on it.
@@ -304,16 +305,16 @@ async def test_master_killed_mid_run(
         assert redis_cluster.master_of(_manifest_key(victim.key)) == promoted
 
         # After the failover: reads of every model, and a write on the promoted master.
-        async with ModelCache(config("c"), origin, FilesLoader()) as c:  # type: ignore[arg-type]
+        async with ModelCache(config("c"), origin, FilesLoader()) as c:
             for m in models:
                 entry = await get(c, m.key)
                 assert entry.source == "tier2" and entry.model.files == m.files
         late = await _add_models(
             author, tmp_path / "late", redis_cluster, 1, first_seed=100, on_master=promoted
         )
-        async with ModelCache(config("d"), origin, FilesLoader()) as d:  # type: ignore[arg-type]
+        async with ModelCache(config("d"), origin, FilesLoader()) as d:
             assert (await get(d, late[0].key)).source == "origin"
-        async with ModelCache(config("e"), origin, FilesLoader()) as e:  # type: ignore[arg-type]
+        async with ModelCache(config("e"), origin, FilesLoader()) as e:
             assert (await get(e, late[0].key)).source == "tier2"
 
         # Nothing corrupt is served: a flipped byte on the new master is caught.
@@ -325,7 +326,7 @@ async def test_master_killed_mid_run(
             await node.setrange(chunk, 10, bytes([original[10] ^ 0xFF]))
         finally:
             await node.aclose()
-        async with ModelCache(config("f"), origin, FilesLoader()) as f:  # type: ignore[arg-type]
+        async with ModelCache(config("f"), origin, FilesLoader()) as f:
             entry = await get(f, victim.key)
             assert entry.model.files == victim.files and entry.source == "origin"
             assert f.metrics().corrupt_chunks == 1
