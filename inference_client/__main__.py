@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from substrateinterface import Keypair
 
@@ -46,10 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--key-file", help="keystore file ($INFER_KEY_FILE); else $INFER_KEY_URI")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="the direct path: print tokens as a warm executor produces them (payment channel)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gateway"]:  # `infer gateway --port 8000`: the direct path's local API
+        from inference_gateway.__main__ import main as gateway_main
+
+        return gateway_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = InferenceClientConfig.load(args.config)
@@ -73,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    if isinstance(result, _Streamed):
+        return 0
     if args.json:
         print(json.dumps(dataclasses.asdict(result), indent=2))
     else:
@@ -92,8 +104,10 @@ async def _run(
     args: argparse.Namespace,
     prompt: str,
     status: StatusLine | None,
-) -> InferenceResult:
+) -> InferenceResult | _Streamed:
     client = InferenceClient(config, keypair)
+    if args.stream:
+        return await _stream(client, args, prompt)
     try:
         waiting = (
             f"waiting for the node at {config.chain_url} (it accepted the connection but has "
@@ -117,6 +131,48 @@ async def _run(
                     await ticker
     finally:
         await client.close()
+
+
+async def _stream(client: InferenceClient, args: argparse.Namespace, prompt: str) -> _Streamed:
+    """`infer --stream`: tokens to stdout as they arrive; the verified summary to stderr."""
+    import os
+    from pathlib import Path
+
+    state = (
+        Path(os.environ.get("INFER_GATEWAY_STATE", ""))
+        if os.environ.get("INFER_GATEWAY_STATE")
+        else Path.home() / ".local" / "state" / "genai" / "direct-tickets.json"
+    )
+    state.parent.mkdir(parents=True, exist_ok=True)
+    from inference_gateway import GatewayError
+
+    end: Any = None
+    try:
+        async for event in client.stream(
+            args.model, prompt, max_tokens=args.max_tokens, state_path=state
+        ):
+            if hasattr(event, "finish_reason"):
+                end = event
+            else:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+    except GatewayError as exc:
+        raise InferenceClientError(f"direct path: {exc}") from exc
+    finally:
+        await client.close()
+    sys.stdout.write("\n")
+    if end is not None and not args.quiet:
+        print(
+            f"direct: {end.prompt_tokens} prompt + {end.completion_tokens} completion tokens "
+            f"from {end.executor} (ticket {end.nonce}, output 0x{end.output_hash.hex()}; "
+            "settled on-chain later)",
+            file=sys.stderr,
+        )
+    return _Streamed()
+
+
+class _Streamed:
+    """Marker: the result was already printed."""
 
 
 async def _announce_if_slow(

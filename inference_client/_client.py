@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -85,6 +85,7 @@ class InferenceClient:
         self._http: aiohttp.ClientSession | None = None
         self._ipfs: ipfs_store.IpfsStore | None = None
         self._closed = False
+        self._direct: Any = None  # inference_gateway.DirectClient, made by the first stream()
         self._tokenizers: dict[ModelId, Any] = {}
 
     def use_tokenizer(self, model_id: ModelId | str, directory: str | Path) -> None:
@@ -135,6 +136,8 @@ class InferenceClient:
             await self._http.close()
         if self._ipfs is not None:
             await self._ipfs.close()
+        if self._direct is not None:
+            await self._direct.close()
 
     async def __aenter__(self) -> InferenceClient:
         try:
@@ -172,6 +175,50 @@ class InferenceClient:
                 ipfs_store.StoreConfig(api_url=self.config.ipfs_api_url)
             )
         return self._ipfs
+
+    # -- the direct path --------------------------------------------------------------------
+
+    async def stream(
+        self,
+        model: str,
+        prompt: str | None = None,
+        *,
+        messages: list[tuple[str, str]] | None = None,
+        max_tokens: int = 16,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        stop: tuple[str, ...] = (),
+        seed: int | None = None,
+        state_path: Path | None = None,
+    ) -> AsyncIterator[Any]:
+        """The direct path (docs/gateway.md): tokens straight from a warm executor, paid from
+        this account's payment channels and settled on-chain afterwards.
+
+        Yields `inference_gateway.StreamChunk`s (`.text`: the new text) as the executor
+        produces them, then one verified `inference_gateway.StreamEnd` (token counts, output
+        hash, executor); a mismatch with the executor's signed record raises
+        `inference_gateway.StreamIntegrityError`. Give `prompt` (a completion) or `messages`
+        (`[(role, content), ...]`, rendered with the model's chat template).
+        """
+        from inference_gateway import DirectClient, DirectConfig, DirectRequest
+
+        if (prompt is None) == (messages is None):
+            raise ValueError("give exactly one of prompt and messages")
+        request = DirectRequest(
+            "chat" if messages is not None else "completion",
+            prompt=prompt,
+            messages=tuple(messages or ()),
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+        )
+        if self._direct is None:
+            config = DirectConfig(chain_url=self.config.chain_url, state_path=state_path)
+            self._direct = await DirectClient(config, self.keypair).connect()
+        async for event in self._direct.stream(model, request):
+            yield event
 
     # -- the whole flow ---------------------------------------------------------------------
 

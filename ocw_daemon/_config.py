@@ -71,6 +71,10 @@ class DaemonConfig:
     preload_interval_s: float = 60.0
     poll_interval_s: float = 0.05
     max_input_bytes: int = 1 << 20
+    #: Direct path: settle served tickets at least this often (seconds)
+    direct_settle_interval_s: float = 2.0
+    #: Direct path: settle at once when this many served tickets are waiting
+    direct_settle_batch: int = 100
     provider: ProviderSettings = field(default_factory=ProviderSettings)
 
     def __post_init__(self) -> None:

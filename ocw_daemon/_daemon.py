@@ -51,6 +51,7 @@ from ._chain import (
     request_call_in_block,
 )
 from ._config import DaemonConfig
+from ._direct import DirectExecutor
 from ._errors import ChainError, DaemonError, JobFailed
 from ._http import OutputServer
 from ._metrics import DaemonMetrics
@@ -65,7 +66,10 @@ from ._types import (
 )
 from .protocol import sign_output_request
 
-__all__ = ["Daemon", "JobTiming"]
+__all__ = ["MODEL_PIN_NAME", "Daemon", "JobTiming"]
+
+# The name of the Kubo pins this daemon keeps for the models it serves (others are not touched).
+MODEL_PIN_NAME = "ocw-model"
 
 log = logging.getLogger("ocw_daemon")
 
@@ -139,10 +143,12 @@ class Daemon:
                 redis_timeout=1.0,
                 fill_wait=30.0,
             ),
-            IpfsOrigin(self.ipfs),
+            # Models fetched from IPFS stay pinned in this Kubo while a tier holds them.
+            IpfsOrigin(self.ipfs, pin_name=MODEL_PIN_NAME),
             self._loader,
         )
         self.metrics = DaemonMetrics(self._cache_metrics)
+        self.direct = DirectExecutor(self)
         self.http = OutputServer(self)
         self.timings: list[JobTiming] = []
         self._queue: asyncio.PriorityQueue[tuple[int, int]] = asyncio.PriorityQueue(
@@ -189,6 +195,7 @@ class Daemon:
             self._follower = asyncio.create_task(self._follow(), name="ocw-follower")
             if self.config.preload_interval_s > 0:
                 self._preloader = asyncio.create_task(self._preload_loop(), name="ocw-preload")
+            self.direct.start()
             self._ready = True
         except BaseException:
             await self.close()
@@ -278,6 +285,7 @@ class Daemon:
                 if t is not None
             ]  # fmt: skip
             await asyncio.gather(*everything, return_exceptions=True)
+            await self.direct.close()
             for engine in list(self._engines.values()):
                 with contextlib.suppress(Exception):
                     await engine.close()
@@ -374,6 +382,9 @@ class Daemon:
         after: list[Callable[[], None]] = []
         me = self.account
         for record in block.events:
+            if record.pallet == "ModelRegistry" and record.name == "ModelDeprecated":
+                deprecated = bytes(record.event.model_id.value)
+                after.append(functools.partial(self._spawn_deprecated, deprecated))
             if record.pallet == "ModelRegistry" and record.name == "ModelUpdated":
                 update = record.event
                 after.append(
@@ -384,6 +395,8 @@ class Daemon:
                         bytes(update.cid).decode(),
                     )
                 )
+            if record.pallet == "Channels":
+                after.append(functools.partial(self.direct.on_event, record, block))
             if record.pallet != "Inference":
                 continue
             event = record.event
@@ -437,6 +450,21 @@ class Daemon:
 
     def _spawn_provide(self, rid: int) -> None:
         self._spawn(self._provide(rid), f"ocw-provide-{rid}")
+
+    def _spawn_deprecated(self, model_id: bytes) -> None:
+        self._spawn(self._deprecated(model_id), f"ocw-model-deprecated-{model_id.hex()[:8]}")
+
+    async def _deprecated(self, model_id: bytes) -> None:
+        """A deprecated model: every version of it known here leaves tier 1 and its pin."""
+        cids = {cid for (mid, _), cid in self._cids.items() if mid == model_id}
+        if model_id in self._model_cids:
+            cids.add(self._model_cids[model_id])
+        for cid in sorted(cids):
+            try:
+                await self.cache.retire(ModelKey(cid))
+            except CacheError as exc:
+                log.warning("could not retire %s (model %s): %s", cid, model_id.hex(), exc)
+            log.info("model %s deprecated: %s unpinned", model_id.hex(), cid)
 
     def _spawn_model_updated(self, model_id: bytes, version: int, cid: str) -> None:
         self._cids[(model_id, version)] = cid
@@ -869,6 +897,10 @@ class Daemon:
                 await self.cache.preload(None, dict(self._sizes))
             except CacheError as exc:
                 log.info("preload skipped: %s", exc)
+            try:  # pins of models another daemon evicted from the shared tier 2
+                await self.cache.release_unheld()
+            except CacheError as exc:
+                log.info("pin sweep skipped: %s", exc)
 
 
 def ie_max_output() -> int:

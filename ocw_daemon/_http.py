@@ -31,6 +31,7 @@ class OutputServer:
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/status", self._status)
         app.router.add_get("/metrics", self._metrics)
+        daemon.direct.add_routes(app.router)
         self._app = app
 
     async def start(self, host: str, port: int) -> None:
@@ -112,6 +113,7 @@ class OutputServer:
             last_block=daemon.head,
             nonce=nonce,
         )
+        document.update(daemon.direct.status_fields())  # warm models, queue depth, ttft_ms
         return web.json_response(sign_status(daemon.keypair, document))
 
     async def _metrics(self, request: web.Request) -> web.Response:

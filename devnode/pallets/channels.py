@@ -580,6 +580,8 @@ class Channels(Pallet):
             if CurrencyId(model["currency_id"]) != currency:
                 self.fail("CurrencyMismatch")
             used = result["prompt_tokens"] + result["completion_tokens"]
+            if used == 0:
+                continue  # a ticket the executor never served: nothing to pay or check
             cost = min(result["max_amount"], escrow_for(used, price))
             if cost > found["deposit"] - found["held"]:
                 self.fail("InsufficientDeposit")

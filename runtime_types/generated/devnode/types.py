@@ -234,6 +234,16 @@ class RuntimeEventInference:
 
 
 @_dc.dataclass(frozen=True)
+class RuntimeEventChannels:
+    """`devnode_runtime::RuntimeEvent::Channels`"""
+
+    __type_id__: _t.ClassVar[int] = 16
+    __variant_index__: _t.ClassVar[int] = 14
+    __variant_name__: _t.ClassVar[str] = "Channels"
+    value: PalletChannelsEvent
+
+
+@_dc.dataclass(frozen=True)
 class FrameSystemEventExtrinsicSuccess:
     """`frame_system::pallet::Event::ExtrinsicSuccess`
 
@@ -1318,13 +1328,156 @@ class PalletInferenceEventOutputTimedOut:
 
 
 @_dc.dataclass(frozen=True)
+class PalletChannelsEventChannelFunded:
+    """`pallet_channels::pallet::Event::ChannelFunded`
+
+    A channel was opened or topped up.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "ChannelFunded"
+    requester: AccountId32
+    executor: AccountId32
+    channel_id: int
+    amount: int
+    deposit: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventChannelClosing:
+    """`pallet_channels::pallet::Event::ChannelClosing`
+
+    The requester asked to close; the deposit can be withdrawn from `closes_at`.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "ChannelClosing"
+    requester: AccountId32
+    executor: AccountId32
+    closes_at: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventChannelWithdrawn:
+    """`pallet_channels::pallet::Event::ChannelWithdrawn`
+
+    The channel was closed and what was left returned to the requester.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "ChannelWithdrawn"
+    requester: AccountId32
+    executor: AccountId32
+    amount: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventDirectSettled:
+    """`pallet_channels::pallet::Event::DirectSettled`
+
+    A direct result was settled against its ticket.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 3
+    __variant_name__: _t.ClassVar[str] = "DirectSettled"
+    direct_id: int
+    requester: AccountId32
+    executor: AccountId32
+    nonce: int
+    model_id: H256
+    output_hash: H256
+    prompt_tokens: int
+    completion_tokens: int
+    cost: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventDirectPaid:
+    """`pallet_channels::pallet::Event::DirectPaid`
+
+    A direct result was paid: author and executor shares.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 4
+    __variant_name__: _t.ClassVar[str] = "DirectPaid"
+    direct_id: int
+    author: AccountId32
+    author_amount: int
+    executor_amount: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventDirectValidationRequested:
+    """`pallet_channels::pallet::Event::DirectValidationRequested`
+
+    A settled direct result was sampled for validation.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 5
+    __variant_name__: _t.ClassVar[str] = "DirectValidationRequested"
+    direct_id: int
+    validator: AccountId32
+    deadline: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventDirectValidationPassed:
+    """`pallet_channels::pallet::Event::DirectValidationPassed`
+
+    The validator confirmed a direct result.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 6
+    __variant_name__: _t.ClassVar[str] = "DirectValidationPassed"
+    direct_id: int
+    validator: AccountId32
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventDirectValidationFailed:
+    """`pallet_channels::pallet::Event::DirectValidationFailed`
+
+    The validator rejected a direct result: executor slashed, nothing paid.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 7
+    __variant_name__: _t.ClassVar[str] = "DirectValidationFailed"
+    direct_id: int
+    validator: AccountId32
+    slashed: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsEventTicketExpired:
+    """`pallet_channels::pallet::Event::TicketExpired`
+
+    A ticket was settled after its expiry: not paid.
+    """
+
+    __type_id__: _t.ClassVar[int] = 40
+    __variant_index__: _t.ClassVar[int] = 8
+    __variant_name__: _t.ClassVar[str] = "TicketExpired"
+    requester: AccountId32
+    executor: AccountId32
+    nonce: int
+
+
+@_dc.dataclass(frozen=True)
 class FrameSystemCallRemark:
     """`frame_system::pallet::Call::remark`
 
     Make some on-chain remark.
     """
 
-    __type_id__: _t.ClassVar[int] = 42
+    __type_id__: _t.ClassVar[int] = 43
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "remark"
     remark: bytes
@@ -1337,7 +1490,7 @@ class FrameSystemCallSetStorage:
     Set some items of storage (root only).
     """
 
-    __type_id__: _t.ClassVar[int] = 42
+    __type_id__: _t.ClassVar[int] = 43
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "set_storage"
     items: list[tuple[bytes, bytes]]
@@ -1350,7 +1503,7 @@ class FrameSystemCallRemarkWithEvent:
     Make some on-chain remark and emit an event.
     """
 
-    __type_id__: _t.ClassVar[int] = 42
+    __type_id__: _t.ClassVar[int] = 43
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "remark_with_event"
     remark: bytes
@@ -1360,7 +1513,7 @@ class FrameSystemCallRemarkWithEvent:
 class RuntimeVersion:
     """`sp_version::RuntimeVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 45
+    __type_id__: _t.ClassVar[int] = 46
     spec_name: str
     impl_name: str
     authoring_version: int
@@ -1378,7 +1531,7 @@ class FrameSystemErrorInvalidSpecName:
     The name of specification does not match between the current runtime and the new runtime.
     """
 
-    __type_id__: _t.ClassVar[int] = 51
+    __type_id__: _t.ClassVar[int] = 52
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "InvalidSpecName"
 
@@ -1390,7 +1543,7 @@ class FrameSystemErrorSpecVersionNeedsToIncrease:
     The specification version is not allowed to decrease.
     """
 
-    __type_id__: _t.ClassVar[int] = 51
+    __type_id__: _t.ClassVar[int] = 52
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "SpecVersionNeedsToIncrease"
 
@@ -1402,7 +1555,7 @@ class FrameSystemErrorFailedToExtractRuntimeVersion:
     Failed to extract the runtime version from the new runtime.
     """
 
-    __type_id__: _t.ClassVar[int] = 51
+    __type_id__: _t.ClassVar[int] = 52
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "FailedToExtractRuntimeVersion"
 
@@ -1414,7 +1567,7 @@ class FrameSystemErrorNonDefaultComposite:
     Suicide called when the account has non-default composite data.
     """
 
-    __type_id__: _t.ClassVar[int] = 51
+    __type_id__: _t.ClassVar[int] = 52
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "NonDefaultComposite"
 
@@ -1426,7 +1579,7 @@ class FrameSystemErrorNonZeroRefCount:
     There is a non-zero reference count preventing the account from being purged.
     """
 
-    __type_id__: _t.ClassVar[int] = 51
+    __type_id__: _t.ClassVar[int] = 52
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "NonZeroRefCount"
 
@@ -1438,7 +1591,7 @@ class FrameSystemErrorCallFiltered:
     The origin filter prevent the call to be dispatched.
     """
 
-    __type_id__: _t.ClassVar[int] = 51
+    __type_id__: _t.ClassVar[int] = 52
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "CallFiltered"
 
@@ -1450,7 +1603,7 @@ class PalletTimestampCallSet:
     Set the current time (an inherent: unsigned, once per block).
     """
 
-    __type_id__: _t.ClassVar[int] = 53
+    __type_id__: _t.ClassVar[int] = 54
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "set"
     now: int
@@ -1463,7 +1616,7 @@ class PalletBalancesCallTransferAllowDeath:
     Transfer some liquid free balance to another account; the sender may be reaped.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "transfer_allow_death"
     dest: MultiAddress
@@ -1477,7 +1630,7 @@ class PalletBalancesCallForceTransfer:
     Exactly as `transfer_allow_death`, except the origin must be root and the source account may be specified.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "force_transfer"
     source: MultiAddress
@@ -1492,7 +1645,7 @@ class PalletBalancesCallTransferKeepAlive:
     Same as `transfer_allow_death`, but refuses to kill the sender's account.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "transfer_keep_alive"
     dest: MultiAddress
@@ -1506,7 +1659,7 @@ class PalletBalancesCallTransferAll:
     Transfer the entire transferable balance from the caller account.
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "transfer_all"
     dest: MultiAddress
@@ -1520,7 +1673,7 @@ class PalletBalancesCallForceSetBalance:
     Set the regular balance of a given account (root only).
     """
 
-    __type_id__: _t.ClassVar[int] = 54
+    __type_id__: _t.ClassVar[int] = 55
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "force_set_balance"
     who: MultiAddress
@@ -1531,7 +1684,7 @@ class PalletBalancesCallForceSetBalance:
 class MultiAddressId:
     """`sp_runtime::multiaddress::MultiAddress::Id`"""
 
-    __type_id__: _t.ClassVar[int] = 55
+    __type_id__: _t.ClassVar[int] = 56
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Id"
     value: AccountId32
@@ -1541,7 +1694,7 @@ class MultiAddressId:
 class MultiAddressIndex:
     """`sp_runtime::multiaddress::MultiAddress::Index`"""
 
-    __type_id__: _t.ClassVar[int] = 55
+    __type_id__: _t.ClassVar[int] = 56
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Index"
     value: None
@@ -1551,7 +1704,7 @@ class MultiAddressIndex:
 class MultiAddressRaw:
     """`sp_runtime::multiaddress::MultiAddress::Raw`"""
 
-    __type_id__: _t.ClassVar[int] = 55
+    __type_id__: _t.ClassVar[int] = 56
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Raw"
     value: bytes
@@ -1561,7 +1714,7 @@ class MultiAddressRaw:
 class MultiAddressAddress32:
     """`sp_runtime::multiaddress::MultiAddress::Address32`"""
 
-    __type_id__: _t.ClassVar[int] = 55
+    __type_id__: _t.ClassVar[int] = 56
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Address32"
     value: bytes
@@ -1571,7 +1724,7 @@ class MultiAddressAddress32:
 class MultiAddressAddress20:
     """`sp_runtime::multiaddress::MultiAddress::Address20`"""
 
-    __type_id__: _t.ClassVar[int] = 55
+    __type_id__: _t.ClassVar[int] = 56
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Address20"
     value: bytes
@@ -1584,7 +1737,7 @@ class PalletBalancesErrorVestingBalance:
     Vesting balance too high to send value.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "VestingBalance"
 
@@ -1596,7 +1749,7 @@ class PalletBalancesErrorLiquidityRestrictions:
     Account liquidity restrictions prevent withdrawal.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "LiquidityRestrictions"
 
@@ -1608,7 +1761,7 @@ class PalletBalancesErrorInsufficientBalance:
     Balance too low to send value.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "InsufficientBalance"
 
@@ -1620,7 +1773,7 @@ class PalletBalancesErrorExistentialDeposit:
     Value too low to create account due to existential deposit.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "ExistentialDeposit"
 
@@ -1632,7 +1785,7 @@ class PalletBalancesErrorExpendability:
     Transfer/payment would kill account.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Expendability"
 
@@ -1644,7 +1797,7 @@ class PalletBalancesErrorExistingVestingSchedule:
     A vesting schedule already exists for this account.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ExistingVestingSchedule"
 
@@ -1656,7 +1809,7 @@ class PalletBalancesErrorDeadAccount:
     Beneficiary account must pre-exist.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "DeadAccount"
 
@@ -1668,7 +1821,7 @@ class PalletBalancesErrorTooManyReserves:
     Number of named reserves exceed `MaxReserves`.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "TooManyReserves"
 
@@ -1680,7 +1833,7 @@ class PalletBalancesErrorTooManyHolds:
     Number of holds exceed `VariantCountOf<T::RuntimeHoldReason>`.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "TooManyHolds"
 
@@ -1692,7 +1845,7 @@ class PalletBalancesErrorTooManyFreezes:
     Number of freezes exceed `MaxFreezes`.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "TooManyFreezes"
 
@@ -1704,7 +1857,7 @@ class PalletBalancesErrorIssuanceDeactivated:
     The issuance cannot be modified since it is already deactivated.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "IssuanceDeactivated"
 
@@ -1716,7 +1869,7 @@ class PalletBalancesErrorDeltaZero:
     The delta cannot be zero.
     """
 
-    __type_id__: _t.ClassVar[int] = 59
+    __type_id__: _t.ClassVar[int] = 60
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "DeltaZero"
 
@@ -1725,7 +1878,7 @@ class PalletBalancesErrorDeltaZero:
 class FixedU128:
     """`sp_arithmetic::fixed_point::FixedU128`"""
 
-    __type_id__: _t.ClassVar[int] = 60
+    __type_id__: _t.ClassVar[int] = 61
     value: int
 
 
@@ -1736,7 +1889,7 @@ class PalletSudoCallSudo:
     Authenticates the sudo key and dispatches a function call with `Root` origin.
     """
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "sudo"
     call: RuntimeCall
@@ -1749,7 +1902,7 @@ class PalletSudoCallSudoUncheckedWeight:
     As `sudo`, with the weight given by the caller.
     """
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "sudo_unchecked_weight"
     call: RuntimeCall
@@ -1763,7 +1916,7 @@ class PalletSudoCallSetKey:
     Authenticates the current sudo key and sets the given account as the new sudo key.
     """
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "set_key"
     new: MultiAddress
@@ -1776,7 +1929,7 @@ class PalletSudoCallSudoAs:
     Dispatches a call with a `Signed` origin of the given account.
     """
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "sudo_as"
     who: MultiAddress
@@ -1790,7 +1943,7 @@ class PalletSudoCallRemoveKey:
     Permanently removes the sudo key.
     """
 
-    __type_id__: _t.ClassVar[int] = 61
+    __type_id__: _t.ClassVar[int] = 62
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "remove_key"
 
@@ -1799,7 +1952,7 @@ class PalletSudoCallRemoveKey:
 class RuntimeCallSystem:
     """`devnode_runtime::RuntimeCall::System`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "System"
     value: FrameSystemCall
@@ -1809,7 +1962,7 @@ class RuntimeCallSystem:
 class RuntimeCallTimestamp:
     """`devnode_runtime::RuntimeCall::Timestamp`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Timestamp"
     value: PalletTimestampCall
@@ -1819,7 +1972,7 @@ class RuntimeCallTimestamp:
 class RuntimeCallBalances:
     """`devnode_runtime::RuntimeCall::Balances`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Balances"
     value: PalletBalancesCall
@@ -1829,7 +1982,7 @@ class RuntimeCallBalances:
 class RuntimeCallSudo:
     """`devnode_runtime::RuntimeCall::Sudo`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Sudo"
     value: PalletSudoCall
@@ -1839,7 +1992,7 @@ class RuntimeCallSudo:
 class RuntimeCallTokens:
     """`devnode_runtime::RuntimeCall::Tokens`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Tokens"
     value: OrmlTokensCall
@@ -1849,7 +2002,7 @@ class RuntimeCallTokens:
 class RuntimeCallModelRegistry:
     """`devnode_runtime::RuntimeCall::ModelRegistry`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "ModelRegistry"
     value: PalletModelRegistryCall
@@ -1859,7 +2012,7 @@ class RuntimeCallModelRegistry:
 class RuntimeCallProviders:
     """`devnode_runtime::RuntimeCall::Providers`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Providers"
     value: PalletProvidersCall
@@ -1869,10 +2022,20 @@ class RuntimeCallProviders:
 class RuntimeCallInference:
     """`devnode_runtime::RuntimeCall::Inference`"""
 
-    __type_id__: _t.ClassVar[int] = 62
+    __type_id__: _t.ClassVar[int] = 63
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Inference"
     value: PalletInferenceCall
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeCallChannels:
+    """`devnode_runtime::RuntimeCall::Channels`"""
+
+    __type_id__: _t.ClassVar[int] = 63
+    __variant_index__: _t.ClassVar[int] = 14
+    __variant_name__: _t.ClassVar[str] = "Channels"
+    value: PalletChannelsCall
 
 
 @_dc.dataclass(frozen=True)
@@ -1882,7 +2045,7 @@ class OrmlTokensCallTransfer:
     Transfer some liquid free balance to another account.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "transfer"
     dest: MultiAddress
@@ -1897,7 +2060,7 @@ class OrmlTokensCallTransferAll:
     Transfer all remaining transferable balance to `dest`.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "transfer_all"
     dest: MultiAddress
@@ -1912,7 +2075,7 @@ class OrmlTokensCallTransferKeepAlive:
     Same as `transfer`, but refuses to take the sender below the existential deposit.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "transfer_keep_alive"
     dest: MultiAddress
@@ -1927,7 +2090,7 @@ class OrmlTokensCallForceTransfer:
     Exactly as `transfer`, except the origin must be root and the source may be any account.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "force_transfer"
     source: MultiAddress
@@ -1943,7 +2106,7 @@ class OrmlTokensCallSetBalance:
     Set the balances of a given account (root only); total issuance follows.
     """
 
-    __type_id__: _t.ClassVar[int] = 63
+    __type_id__: _t.ClassVar[int] = 64
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "set_balance"
     who: MultiAddress
@@ -1959,7 +2122,7 @@ class PalletModelRegistryCallRegisterModel:
     Register a model stored on IPFS; its id is blake2_256 of the CID.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "register_model"
     cid: bytes
@@ -1979,7 +2142,7 @@ class PalletModelRegistryCallUpdateModel:
     Publish a new version (new CID); earlier versions stay readable.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "update_model"
     model_id: H256
@@ -1994,7 +2157,7 @@ class PalletModelRegistryCallSetPrice:
     Change the price per 1,000 tokens; requests already placed keep their price.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "set_price"
     model_id: H256
@@ -2009,7 +2172,7 @@ class PalletModelRegistryCallDeprecateModel:
     Stop new requests for this model.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "deprecate_model"
     model_id: H256
@@ -2022,7 +2185,7 @@ class PalletModelRegistryCallTransferOwnership:
     Hand the model (and its author share of future payments) to another account.
     """
 
-    __type_id__: _t.ClassVar[int] = 64
+    __type_id__: _t.ClassVar[int] = 65
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "transfer_ownership"
     model_id: H256
@@ -2033,7 +2196,7 @@ class PalletModelRegistryCallTransferOwnership:
 class ModelTaskTextGeneration:
     """`pallet_model_registry::ModelTask::TextGeneration`"""
 
-    __type_id__: _t.ClassVar[int] = 65
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "TextGeneration"
 
@@ -2042,7 +2205,7 @@ class ModelTaskTextGeneration:
 class ModelTaskEmbedding:
     """`pallet_model_registry::ModelTask::Embedding`"""
 
-    __type_id__: _t.ClassVar[int] = 65
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Embedding"
 
@@ -2051,7 +2214,7 @@ class ModelTaskEmbedding:
 class ModelTaskImageGeneration:
     """`pallet_model_registry::ModelTask::ImageGeneration`"""
 
-    __type_id__: _t.ClassVar[int] = 65
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "ImageGeneration"
 
@@ -2060,7 +2223,7 @@ class ModelTaskImageGeneration:
 class ModelTaskSpeechToText:
     """`pallet_model_registry::ModelTask::SpeechToText`"""
 
-    __type_id__: _t.ClassVar[int] = 65
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "SpeechToText"
 
@@ -2069,7 +2232,7 @@ class ModelTaskSpeechToText:
 class ModelTaskOther:
     """`pallet_model_registry::ModelTask::Other`"""
 
-    __type_id__: _t.ClassVar[int] = 65
+    __type_id__: _t.ClassVar[int] = 66
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Other"
 
@@ -2078,7 +2241,7 @@ class ModelTaskOther:
 class WeightFormatSafetensors:
     """`pallet_model_registry::WeightFormat::Safetensors`"""
 
-    __type_id__: _t.ClassVar[int] = 66
+    __type_id__: _t.ClassVar[int] = 67
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Safetensors"
 
@@ -2087,7 +2250,7 @@ class WeightFormatSafetensors:
 class WeightFormatGguf:
     """`pallet_model_registry::WeightFormat::Gguf`"""
 
-    __type_id__: _t.ClassVar[int] = 66
+    __type_id__: _t.ClassVar[int] = 67
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Gguf"
 
@@ -2096,7 +2259,7 @@ class WeightFormatGguf:
 class WeightFormatOnnx:
     """`pallet_model_registry::WeightFormat::Onnx`"""
 
-    __type_id__: _t.ClassVar[int] = 66
+    __type_id__: _t.ClassVar[int] = 67
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Onnx"
 
@@ -2105,7 +2268,7 @@ class WeightFormatOnnx:
 class Permill:
     """`sp_arithmetic::per_things::Permill`"""
 
-    __type_id__: _t.ClassVar[int] = 67
+    __type_id__: _t.ClassVar[int] = 68
     value: int
 
 
@@ -2116,7 +2279,7 @@ class PalletProvidersCallRegisterProvider:
     Become a compute provider: reserve `stake`, announce endpoint, models and capacity.
     """
 
-    __type_id__: _t.ClassVar[int] = 68
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "register_provider"
     stake: int
@@ -2132,7 +2295,7 @@ class PalletProvidersCallUpdateProvider:
     Replace endpoint, served models and capacity.
     """
 
-    __type_id__: _t.ClassVar[int] = 68
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "update_provider"
     endpoint: bytes
@@ -2147,7 +2310,7 @@ class PalletProvidersCallUnregister:
     Stop taking work; the stake can be withdrawn after `UnbondingPeriod` blocks.
     """
 
-    __type_id__: _t.ClassVar[int] = 68
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "unregister"
 
@@ -2159,7 +2322,7 @@ class PalletProvidersCallWithdrawUnbonded:
     After unbonding, unreserve the remaining stake and delete the provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 68
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "withdraw_unbonded"
 
@@ -2171,7 +2334,7 @@ class PalletProvidersCallSetReputation:
     Set a provider's reputation (root only).
     """
 
-    __type_id__: _t.ClassVar[int] = 68
+    __type_id__: _t.ClassVar[int] = 69
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "set_reputation"
     who: MultiAddress
@@ -2185,7 +2348,7 @@ class PalletInferenceCallRequest:
     Request an inference: escrow `(prompt + max_tokens) x price`, assign an executor.
     """
 
-    __type_id__: _t.ClassVar[int] = 69
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "request"
     model_id: H256
@@ -2203,7 +2366,7 @@ class PalletInferenceCallSubmitResult:
     The executor reports the output's hash (and optionally CID) and token counts.
     """
 
-    __type_id__: _t.ClassVar[int] = 69
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "submit_result"
     request_id: int
@@ -2220,7 +2383,7 @@ class PalletInferenceCallSubmitValidation:
     The drawn validator's verdict: pass pays out, fail slashes and refunds.
     """
 
-    __type_id__: _t.ClassVar[int] = 69
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "submit_validation"
     request_id: int
@@ -2234,7 +2397,7 @@ class PalletInferenceCallRequestOutput:
     The validator could not get the output off-chain: the executor must put it on-chain.
     """
 
-    __type_id__: _t.ClassVar[int] = 69
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "request_output"
     request_id: int
@@ -2247,7 +2410,7 @@ class PalletInferenceCallProvideOutput:
     The executor answers `request_output`; the output is checked against its hash, not stored.
     """
 
-    __type_id__: _t.ClassVar[int] = 69
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "provide_output"
     request_id: int
@@ -2261,7 +2424,7 @@ class PalletInferenceCallExpire:
     Anyone may apply a passed deadline (block initialisation does it too).
     """
 
-    __type_id__: _t.ClassVar[int] = 69
+    __type_id__: _t.ClassVar[int] = 70
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "expire"
     request_id: int
@@ -2271,7 +2434,7 @@ class PalletInferenceCallExpire:
 class InferenceInputInline:
     """`pallet_inference::InferenceInput::Inline`"""
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Inline"
     value: bytes
@@ -2281,10 +2444,105 @@ class InferenceInputInline:
 class InferenceInputCid:
     """`pallet_inference::InferenceInput::Cid`"""
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Cid"
     value: bytes
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsCallOpenChannel:
+    """`pallet_channels::pallet::Call::open_channel`
+
+    Open a channel to `executor` with `amount` reserved, or top it up.
+    """
+
+    __type_id__: _t.ClassVar[int] = 73
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "open_channel"
+    executor: AccountId32
+    currency_id: int
+    amount: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsCallCloseChannel:
+    """`pallet_channels::pallet::Call::close_channel`
+
+    Start closing: the deposit can be withdrawn `CloseDelay` blocks from now.
+    """
+
+    __type_id__: _t.ClassVar[int] = 73
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "close_channel"
+    executor: AccountId32
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsCallWithdraw:
+    """`pallet_channels::pallet::Call::withdraw`
+
+    After the close delay: return what is left and remove the channel.
+    """
+
+    __type_id__: _t.ClassVar[int] = 73
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "withdraw"
+    executor: AccountId32
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsCallSettle:
+    """`pallet_channels::pallet::Call::settle`
+
+    The executor settles runs of tickets, one signature per channel run.
+    """
+
+    __type_id__: _t.ClassVar[int] = 73
+    __variant_index__: _t.ClassVar[int] = 3
+    __variant_name__: _t.ClassVar[str] = "settle"
+    settlements: list[ChannelSettlement]
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsCallSubmitDirectValidations:
+    """`pallet_channels::pallet::Call::submit_direct_validations`
+
+    The drawn validator's verdicts on sampled direct results, many at once.
+    """
+
+    __type_id__: _t.ClassVar[int] = 73
+    __variant_index__: _t.ClassVar[int] = 4
+    __variant_name__: _t.ClassVar[str] = "submit_direct_validations"
+    verdicts: list[tuple[int, bool]]
+
+
+@_dc.dataclass(frozen=True)
+class ChannelSettlement:
+    """`pallet_channels::ChannelSettlement`"""
+
+    __type_id__: _t.ClassVar[int] = 74
+    requester: AccountId32
+    first_nonce: int
+    models: list[H256]
+    results: list[DirectResult]
+    signature: bytes
+
+
+@_dc.dataclass(frozen=True)
+class DirectResult:
+    """`pallet_channels::DirectResult`"""
+
+    __type_id__: _t.ClassVar[int] = 75
+    model_index: int
+    prompt_hash: H256
+    max_tokens: int
+    max_price_per_1k_tokens: int
+    max_amount: int
+    expiry: int
+    output_hash: H256
+    prompt_tokens: int
+    completion_tokens: int
 
 
 @_dc.dataclass(frozen=True)
@@ -2294,7 +2552,7 @@ class PalletSudoErrorRequireSudo:
     Sender must be the Sudo account.
     """
 
-    __type_id__: _t.ClassVar[int] = 72
+    __type_id__: _t.ClassVar[int] = 82
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "RequireSudo"
 
@@ -2303,7 +2561,7 @@ class PalletSudoErrorRequireSudo:
 class OrmlTokensAccountData:
     """`orml_tokens::AccountData`"""
 
-    __type_id__: _t.ClassVar[int] = 74
+    __type_id__: _t.ClassVar[int] = 84
     free: int
     reserved: int
     frozen: int
@@ -2316,7 +2574,7 @@ class OrmlTokensErrorBalanceTooLow:
     The balance is too low.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "BalanceTooLow"
 
@@ -2328,7 +2586,7 @@ class OrmlTokensErrorAmountIntoBalanceFailed:
     Cannot convert Amount into Balance type.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "AmountIntoBalanceFailed"
 
@@ -2340,7 +2598,7 @@ class OrmlTokensErrorLiquidityRestrictions:
     Failed because liquidity restrictions due to locking.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "LiquidityRestrictions"
 
@@ -2352,7 +2610,7 @@ class OrmlTokensErrorMaxLocksExceeded:
     Failed because the maximum locks was exceeded.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "MaxLocksExceeded"
 
@@ -2364,7 +2622,7 @@ class OrmlTokensErrorKeepAlive:
     Transfer/payment would kill account.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "KeepAlive"
 
@@ -2376,7 +2634,7 @@ class OrmlTokensErrorExistentialDeposit:
     Value too low to create account due to existential deposit.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ExistentialDeposit"
 
@@ -2388,7 +2646,7 @@ class OrmlTokensErrorDeadAccount:
     Beneficiary account must pre-exist.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "DeadAccount"
 
@@ -2400,7 +2658,7 @@ class OrmlTokensErrorTooManyReserves:
     Number of named reserves exceed `MaxReserves`.
     """
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 85
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "TooManyReserves"
 
@@ -2409,7 +2667,7 @@ class OrmlTokensErrorTooManyReserves:
 class ModelVersion:
     """`pallet_model_registry::ModelVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 77
+    __type_id__: _t.ClassVar[int] = 87
     cid: bytes
     size_bytes: int
     registered_at: int
@@ -2419,7 +2677,7 @@ class ModelVersion:
 class ModelInfo:
     """`pallet_model_registry::ModelInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 78
+    __type_id__: _t.ClassVar[int] = 88
     owner: AccountId32
     cid: bytes
     name: bytes
@@ -2438,7 +2696,7 @@ class ModelInfo:
 class ModelStatusActive:
     """`pallet_model_registry::ModelStatus::Active`"""
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Active"
 
@@ -2447,7 +2705,7 @@ class ModelStatusActive:
 class ModelStatusDeprecated:
     """`pallet_model_registry::ModelStatus::Deprecated`"""
 
-    __type_id__: _t.ClassVar[int] = 79
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Deprecated"
 
@@ -2459,7 +2717,7 @@ class PalletModelRegistryErrorInvalidCid:
     Not a valid CIDv0 or base32 CIDv1.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "InvalidCid"
 
@@ -2471,7 +2729,7 @@ class PalletModelRegistryErrorCidTooLong:
     The CID is longer than `MaxCidLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "CidTooLong"
 
@@ -2483,7 +2741,7 @@ class PalletModelRegistryErrorDuplicateCid:
     This CID is already registered.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "DuplicateCid"
 
@@ -2495,7 +2753,7 @@ class PalletModelRegistryErrorUnknownModel:
     No model with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2507,7 +2765,7 @@ class PalletModelRegistryErrorNotOwner:
     Only the model's owner may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "NotOwner"
 
@@ -2519,7 +2777,7 @@ class PalletModelRegistryErrorModelDeprecated:
     The model is deprecated.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ModelDeprecated"
 
@@ -2531,7 +2789,7 @@ class PalletModelRegistryErrorEmptyName:
     The name is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "EmptyName"
 
@@ -2543,7 +2801,7 @@ class PalletModelRegistryErrorNameTooLong:
     The name is longer than `MaxNameLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "NameTooLong"
 
@@ -2555,7 +2813,7 @@ class PalletModelRegistryErrorInvalidAuthorShare:
     The author share is above 100%.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "InvalidAuthorShare"
 
@@ -2567,7 +2825,7 @@ class PalletModelRegistryErrorZeroSize:
     The model's size must be positive.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ZeroSize"
 
@@ -2579,7 +2837,7 @@ class PalletModelRegistryErrorUnknownCurrency:
     The currency has no issuance.
     """
 
-    __type_id__: _t.ClassVar[int] = 80
+    __type_id__: _t.ClassVar[int] = 90
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "UnknownCurrency"
 
@@ -2588,7 +2846,7 @@ class PalletModelRegistryErrorUnknownCurrency:
 class ProviderInfo:
     """`pallet_providers::ProviderInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 83
+    __type_id__: _t.ClassVar[int] = 93
     stake: int
     endpoint: bytes
     models: list[H256]
@@ -2604,7 +2862,7 @@ class ProviderInfo:
 class ProviderStatusActive:
     """`pallet_providers::ProviderStatus::Active`"""
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Active"
 
@@ -2613,7 +2871,7 @@ class ProviderStatusActive:
 class ProviderStatusUnbonding:
     """`pallet_providers::ProviderStatus::Unbonding`"""
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Unbonding"
     unlock_at: int
@@ -2626,7 +2884,7 @@ class PalletProvidersErrorAlreadyRegistered:
     The account is already a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "AlreadyRegistered"
 
@@ -2638,7 +2896,7 @@ class PalletProvidersErrorNotRegistered:
     The account is not a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NotRegistered"
 
@@ -2650,7 +2908,7 @@ class PalletProvidersErrorInsufficientStake:
     The stake is below `MinStake`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "InsufficientStake"
 
@@ -2662,7 +2920,7 @@ class PalletProvidersErrorEmptyEndpoint:
     The endpoint is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "EmptyEndpoint"
 
@@ -2674,7 +2932,7 @@ class PalletProvidersErrorEndpointTooLong:
     The endpoint is longer than `MaxEndpointLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "EndpointTooLong"
 
@@ -2686,7 +2944,7 @@ class PalletProvidersErrorNoModels:
     A provider must serve at least one model.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "NoModels"
 
@@ -2698,7 +2956,7 @@ class PalletProvidersErrorTooManyModels:
     More than `MaxModelsPerProvider` models.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "TooManyModels"
 
@@ -2710,7 +2968,7 @@ class PalletProvidersErrorDuplicateModel:
     A model is listed twice.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "DuplicateModel"
 
@@ -2722,7 +2980,7 @@ class PalletProvidersErrorUnknownModel:
     A listed model is not registered.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2734,7 +2992,7 @@ class PalletProvidersErrorModelFull:
     A model already has `MaxProvidersPerModel` providers.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ModelFull"
 
@@ -2746,7 +3004,7 @@ class PalletProvidersErrorInvalidCapacity:
     Capacity must be between 1 and `MaxCapacity`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "InvalidCapacity"
 
@@ -2758,7 +3016,7 @@ class PalletProvidersErrorNotActive:
     The provider is unbonding.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "NotActive"
 
@@ -2770,7 +3028,7 @@ class PalletProvidersErrorNotUnbonding:
     The provider has not called `unregister`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "NotUnbonding"
 
@@ -2782,7 +3040,7 @@ class PalletProvidersErrorStillUnbonding:
     The unbonding period has not ended.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "StillUnbonding"
 
@@ -2794,7 +3052,7 @@ class PalletProvidersErrorRequestsInFlight:
     The provider still has requests in flight.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "RequestsInFlight"
 
@@ -2806,7 +3064,7 @@ class PalletProvidersErrorInvalidReputation:
     Reputation is at most 100.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 95
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "InvalidReputation"
 
@@ -2815,7 +3073,7 @@ class PalletProvidersErrorInvalidReputation:
 class InferenceRequest:
     """`pallet_inference::InferenceRequest`"""
 
-    __type_id__: _t.ClassVar[int] = 86
+    __type_id__: _t.ClassVar[int] = 96
     requester: AccountId32
     model_id: H256
     model_version: int
@@ -2842,7 +3100,7 @@ class InferenceRequest:
 class RequestStateAssigned:
     """`pallet_inference::RequestState::Assigned`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 97
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Assigned"
 
@@ -2851,7 +3109,7 @@ class RequestStateAssigned:
 class RequestStateAwaitingValidation:
     """`pallet_inference::RequestState::AwaitingValidation`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 97
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "AwaitingValidation"
     validator: AccountId32
@@ -2863,7 +3121,7 @@ class RequestStateAwaitingValidation:
 class RequestStateCompleted:
     """`pallet_inference::RequestState::Completed`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 97
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Completed"
     cost: int
@@ -2873,7 +3131,7 @@ class RequestStateCompleted:
 class RequestStateExpired:
     """`pallet_inference::RequestState::Expired`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 97
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Expired"
 
@@ -2882,7 +3140,7 @@ class RequestStateExpired:
 class RequestStateRejected:
     """`pallet_inference::RequestState::Rejected`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 97
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Rejected"
 
@@ -2894,7 +3152,7 @@ class PalletInferenceErrorUnknownModel:
     No model with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2906,7 +3164,7 @@ class PalletInferenceErrorModelDeprecated:
     The model is deprecated.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "ModelDeprecated"
 
@@ -2918,7 +3176,7 @@ class PalletInferenceErrorPriceAboveMaximum:
     The model's price is above the requester's maximum.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "PriceAboveMaximum"
 
@@ -2930,7 +3188,7 @@ class PalletInferenceErrorInputTooLarge:
     Inline input is longer than `MaxInlineInput`.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "InputTooLarge"
 
@@ -2942,7 +3200,7 @@ class PalletInferenceErrorEmptyInput:
     The input is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "EmptyInput"
 
@@ -2954,7 +3212,7 @@ class PalletInferenceErrorInvalidCid:
     A CID is not a valid CIDv0 or base32 CIDv1.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "InvalidCid"
 
@@ -2966,7 +3224,7 @@ class PalletInferenceErrorInvalidTokenCount:
     Token counts out of range.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "InvalidTokenCount"
 
@@ -2978,7 +3236,7 @@ class PalletInferenceErrorInvalidDeadline:
     Deadline outside `MinDeadline..=MaxDeadline`.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "InvalidDeadline"
 
@@ -2990,7 +3248,7 @@ class PalletInferenceErrorNoProviderAvailable:
     No active provider of the model has free capacity.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "NoProviderAvailable"
 
@@ -3002,7 +3260,7 @@ class PalletInferenceErrorBandwidthExceeded:
     No provider has bandwidth left for this request.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "BandwidthExceeded"
 
@@ -3014,7 +3272,7 @@ class PalletInferenceErrorTooManyTimeouts:
     Too many deadlines fall in that block.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "TooManyTimeouts"
 
@@ -3026,7 +3284,7 @@ class PalletInferenceErrorUnknownRequest:
     No request with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "UnknownRequest"
 
@@ -3038,7 +3296,7 @@ class PalletInferenceErrorNotExecutor:
     Only the assigned executor may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "NotExecutor"
 
@@ -3050,7 +3308,7 @@ class PalletInferenceErrorNotValidator:
     Only the drawn validator may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "NotValidator"
 
@@ -3062,7 +3320,7 @@ class PalletInferenceErrorInvalidState:
     The request is not in a state that allows this.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "InvalidState"
 
@@ -3074,7 +3332,7 @@ class PalletInferenceErrorDeadlinePassed:
     The request's deadline has passed.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "DeadlinePassed"
 
@@ -3086,7 +3344,7 @@ class PalletInferenceErrorOutputAlreadyRequested:
     The output was already requested.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "OutputAlreadyRequested"
 
@@ -3098,7 +3356,7 @@ class PalletInferenceErrorOutputTooLarge:
     The output is longer than `MaxOutputBytes`.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "OutputTooLarge"
 
@@ -3110,7 +3368,7 @@ class PalletInferenceErrorOutputHashMismatch:
     The output does not hash to the submitted output hash.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "OutputHashMismatch"
 
@@ -3122,16 +3380,367 @@ class PalletInferenceErrorNotExpired:
     Nothing about this request is due yet.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 100
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "NotExpired"
+
+
+@_dc.dataclass(frozen=True)
+class Channel:
+    """`pallet_channels::Channel`"""
+
+    __type_id__: _t.ClassVar[int] = 102
+    id: int
+    currency_id: int
+    deposit: int
+    held: int
+    nonce: int
+    head: H256
+    settled_cumulative: int
+    closing_at: int | None
+
+
+@_dc.dataclass(frozen=True)
+class DirectCheck:
+    """`pallet_channels::DirectCheck`"""
+
+    __type_id__: _t.ClassVar[int] = 103
+    requester: AccountId32
+    executor: AccountId32
+    validator: AccountId32
+    model_id: H256
+    model_version: int
+    author: AccountId32
+    author_share: Permill
+    currency_id: int
+    nonce: int
+    ticket_hash: H256
+    prompt_hash: H256
+    output_hash: H256
+    max_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: int
+    deadline: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorZeroAmount:
+    """`pallet_channels::pallet::Error::ZeroAmount`
+
+    The amount is zero.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 0
+    __variant_name__: _t.ClassVar[str] = "ZeroAmount"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorNotProvider:
+    """`pallet_channels::pallet::Error::NotProvider`
+
+    The executor is not an active provider.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 1
+    __variant_name__: _t.ClassVar[str] = "NotProvider"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorSelfChannel:
+    """`pallet_channels::pallet::Error::SelfChannel`
+
+    A channel to oneself.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "SelfChannel"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorCurrencyMismatch:
+    """`pallet_channels::pallet::Error::CurrencyMismatch`
+
+    The currency is not the channel's.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 3
+    __variant_name__: _t.ClassVar[str] = "CurrencyMismatch"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorChannelClosing:
+    """`pallet_channels::pallet::Error::ChannelClosing`
+
+    The channel is closing.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 4
+    __variant_name__: _t.ClassVar[str] = "ChannelClosing"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorNoChannel:
+    """`pallet_channels::pallet::Error::NoChannel`
+
+    No such channel.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 5
+    __variant_name__: _t.ClassVar[str] = "NoChannel"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorAlreadyClosing:
+    """`pallet_channels::pallet::Error::AlreadyClosing`
+
+    The channel is already closing.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 6
+    __variant_name__: _t.ClassVar[str] = "AlreadyClosing"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorNotClosing:
+    """`pallet_channels::pallet::Error::NotClosing`
+
+    The channel is not closing.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 7
+    __variant_name__: _t.ClassVar[str] = "NotClosing"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorStillClosing:
+    """`pallet_channels::pallet::Error::StillClosing`
+
+    The close delay has not passed.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 8
+    __variant_name__: _t.ClassVar[str] = "StillClosing"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorChecksPending:
+    """`pallet_channels::pallet::Error::ChecksPending`
+
+    Settled results of this channel still await validation.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 9
+    __variant_name__: _t.ClassVar[str] = "ChecksPending"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorEmptySettlement:
+    """`pallet_channels::pallet::Error::EmptySettlement`
+
+    Nothing to settle.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 10
+    __variant_name__: _t.ClassVar[str] = "EmptySettlement"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorTooManyResults:
+    """`pallet_channels::pallet::Error::TooManyResults`
+
+    More results than `MaxResultsPerSettle`.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 11
+    __variant_name__: _t.ClassVar[str] = "TooManyResults"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorTicketReplayed:
+    """`pallet_channels::pallet::Error::TicketReplayed`
+
+    The ticket was already settled.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 12
+    __variant_name__: _t.ClassVar[str] = "TicketReplayed"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorTicketGap:
+    """`pallet_channels::pallet::Error::TicketGap`
+
+    Tickets before this one were not settled yet.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 13
+    __variant_name__: _t.ClassVar[str] = "TicketGap"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorTooManyModels:
+    """`pallet_channels::pallet::Error::TooManyModels`
+
+    More models than `MaxModelsPerSettlement`.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 14
+    __variant_name__: _t.ClassVar[str] = "TooManyModels"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorBadModelIndex:
+    """`pallet_channels::pallet::Error::BadModelIndex`
+
+    A result names a model the settlement does not list.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 15
+    __variant_name__: _t.ClassVar[str] = "BadModelIndex"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorUnknownModel:
+    """`pallet_channels::pallet::Error::UnknownModel`
+
+    No model with this id.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 16
+    __variant_name__: _t.ClassVar[str] = "UnknownModel"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorTicketExpired:
+    """`pallet_channels::pallet::Error::TicketExpired`
+
+    The signed ticket has expired.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 17
+    __variant_name__: _t.ClassVar[str] = "TicketExpired"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorBadTicketSignature:
+    """`pallet_channels::pallet::Error::BadTicketSignature`
+
+    The requester did not sign this ticket chain.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 18
+    __variant_name__: _t.ClassVar[str] = "BadTicketSignature"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorExpiryTooFar:
+    """`pallet_channels::pallet::Error::ExpiryTooFar`
+
+    A ticket expires further ahead than a gateway may sign.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 19
+    __variant_name__: _t.ClassVar[str] = "ExpiryTooFar"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorPriceAboveMaximum:
+    """`pallet_channels::pallet::Error::PriceAboveMaximum`
+
+    The model's price is above the ticket's maximum.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 20
+    __variant_name__: _t.ClassVar[str] = "PriceAboveMaximum"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorInvalidTokenCount:
+    """`pallet_channels::pallet::Error::InvalidTokenCount`
+
+    More completion tokens than the ticket's max_tokens.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 21
+    __variant_name__: _t.ClassVar[str] = "InvalidTokenCount"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorInsufficientDeposit:
+    """`pallet_channels::pallet::Error::InsufficientDeposit`
+
+    The channel does not cover the cost.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 22
+    __variant_name__: _t.ClassVar[str] = "InsufficientDeposit"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorUnknownCheck:
+    """`pallet_channels::pallet::Error::UnknownCheck`
+
+    No direct result awaits validation under this id.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 23
+    __variant_name__: _t.ClassVar[str] = "UnknownCheck"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorNotValidator:
+    """`pallet_channels::pallet::Error::NotValidator`
+
+    Only the drawn validator may do this.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 24
+    __variant_name__: _t.ClassVar[str] = "NotValidator"
+
+
+@_dc.dataclass(frozen=True)
+class PalletChannelsErrorTooManyTimeouts:
+    """`pallet_channels::pallet::Error::TooManyTimeouts`
+
+    Too many validation deadlines fall in that block.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 25
+    __variant_name__: _t.ClassVar[str] = "TooManyTimeouts"
 
 
 @_dc.dataclass(frozen=True)
 class MultiSignatureEd25519:
     """`sp_runtime::MultiSignature::Ed25519`"""
 
-    __type_id__: _t.ClassVar[int] = 91
+    __type_id__: _t.ClassVar[int] = 105
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ed25519"
     value: Ed25519Signature
@@ -3141,7 +3750,7 @@ class MultiSignatureEd25519:
 class MultiSignatureSr25519:
     """`sp_runtime::MultiSignature::Sr25519`"""
 
-    __type_id__: _t.ClassVar[int] = 91
+    __type_id__: _t.ClassVar[int] = 105
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Sr25519"
     value: Sr25519Signature
@@ -3151,7 +3760,7 @@ class MultiSignatureSr25519:
 class MultiSignatureEcdsa:
     """`sp_runtime::MultiSignature::Ecdsa`"""
 
-    __type_id__: _t.ClassVar[int] = 91
+    __type_id__: _t.ClassVar[int] = 105
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Ecdsa"
     value: EcdsaSignature
@@ -3161,7 +3770,7 @@ class MultiSignatureEcdsa:
 class Ed25519Signature:
     """`sp_core::ed25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 92
+    __type_id__: _t.ClassVar[int] = 106
     value: bytes
 
 
@@ -3169,7 +3778,7 @@ class Ed25519Signature:
 class Sr25519Signature:
     """`sp_core::sr25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 94
+    __type_id__: _t.ClassVar[int] = 107
     value: bytes
 
 
@@ -3177,7 +3786,7 @@ class Sr25519Signature:
 class EcdsaSignature:
     """`sp_core::ecdsa::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 108
     value: bytes
 
 
@@ -3185,35 +3794,35 @@ class EcdsaSignature:
 class CheckNonZeroSender:
     """`frame_system::extensions::check_non_zero_sender::CheckNonZeroSender`"""
 
-    __type_id__: _t.ClassVar[int] = 97
+    __type_id__: _t.ClassVar[int] = 110
 
 
 @_dc.dataclass(frozen=True)
 class CheckSpecVersion:
     """`frame_system::extensions::check_spec_version::CheckSpecVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 98
+    __type_id__: _t.ClassVar[int] = 111
 
 
 @_dc.dataclass(frozen=True)
 class CheckTxVersion:
     """`frame_system::extensions::check_tx_version::CheckTxVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 99
+    __type_id__: _t.ClassVar[int] = 112
 
 
 @_dc.dataclass(frozen=True)
 class CheckGenesis:
     """`frame_system::extensions::check_genesis::CheckGenesis`"""
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 113
 
 
 @_dc.dataclass(frozen=True)
 class CheckMortality:
     """`frame_system::extensions::check_mortality::CheckMortality`"""
 
-    __type_id__: _t.ClassVar[int] = 101
+    __type_id__: _t.ClassVar[int] = 114
     value: Era
 
 
@@ -3221,7 +3830,7 @@ class CheckMortality:
 class EraImmortal:
     """`sp_runtime::generic::era::Era::Immortal`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Immortal"
 
@@ -3230,7 +3839,7 @@ class EraImmortal:
 class EraMortal1:
     """`sp_runtime::generic::era::Era::Mortal1`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Mortal1"
     value: int
@@ -3240,7 +3849,7 @@ class EraMortal1:
 class EraMortal2:
     """`sp_runtime::generic::era::Era::Mortal2`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Mortal2"
     value: int
@@ -3250,7 +3859,7 @@ class EraMortal2:
 class EraMortal3:
     """`sp_runtime::generic::era::Era::Mortal3`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Mortal3"
     value: int
@@ -3260,7 +3869,7 @@ class EraMortal3:
 class EraMortal4:
     """`sp_runtime::generic::era::Era::Mortal4`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Mortal4"
     value: int
@@ -3270,7 +3879,7 @@ class EraMortal4:
 class EraMortal5:
     """`sp_runtime::generic::era::Era::Mortal5`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Mortal5"
     value: int
@@ -3280,7 +3889,7 @@ class EraMortal5:
 class EraMortal6:
     """`sp_runtime::generic::era::Era::Mortal6`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "Mortal6"
     value: int
@@ -3290,7 +3899,7 @@ class EraMortal6:
 class EraMortal7:
     """`sp_runtime::generic::era::Era::Mortal7`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Mortal7"
     value: int
@@ -3300,7 +3909,7 @@ class EraMortal7:
 class EraMortal8:
     """`sp_runtime::generic::era::Era::Mortal8`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "Mortal8"
     value: int
@@ -3310,7 +3919,7 @@ class EraMortal8:
 class EraMortal9:
     """`sp_runtime::generic::era::Era::Mortal9`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "Mortal9"
     value: int
@@ -3320,7 +3929,7 @@ class EraMortal9:
 class EraMortal10:
     """`sp_runtime::generic::era::Era::Mortal10`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Mortal10"
     value: int
@@ -3330,7 +3939,7 @@ class EraMortal10:
 class EraMortal11:
     """`sp_runtime::generic::era::Era::Mortal11`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "Mortal11"
     value: int
@@ -3340,7 +3949,7 @@ class EraMortal11:
 class EraMortal12:
     """`sp_runtime::generic::era::Era::Mortal12`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Mortal12"
     value: int
@@ -3350,7 +3959,7 @@ class EraMortal12:
 class EraMortal13:
     """`sp_runtime::generic::era::Era::Mortal13`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Mortal13"
     value: int
@@ -3360,7 +3969,7 @@ class EraMortal13:
 class EraMortal14:
     """`sp_runtime::generic::era::Era::Mortal14`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "Mortal14"
     value: int
@@ -3370,7 +3979,7 @@ class EraMortal14:
 class EraMortal15:
     """`sp_runtime::generic::era::Era::Mortal15`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "Mortal15"
     value: int
@@ -3380,7 +3989,7 @@ class EraMortal15:
 class EraMortal16:
     """`sp_runtime::generic::era::Era::Mortal16`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "Mortal16"
     value: int
@@ -3390,7 +3999,7 @@ class EraMortal16:
 class EraMortal17:
     """`sp_runtime::generic::era::Era::Mortal17`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "Mortal17"
     value: int
@@ -3400,7 +4009,7 @@ class EraMortal17:
 class EraMortal18:
     """`sp_runtime::generic::era::Era::Mortal18`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "Mortal18"
     value: int
@@ -3410,7 +4019,7 @@ class EraMortal18:
 class EraMortal19:
     """`sp_runtime::generic::era::Era::Mortal19`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "Mortal19"
     value: int
@@ -3420,7 +4029,7 @@ class EraMortal19:
 class EraMortal20:
     """`sp_runtime::generic::era::Era::Mortal20`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 20
     __variant_name__: _t.ClassVar[str] = "Mortal20"
     value: int
@@ -3430,7 +4039,7 @@ class EraMortal20:
 class EraMortal21:
     """`sp_runtime::generic::era::Era::Mortal21`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 21
     __variant_name__: _t.ClassVar[str] = "Mortal21"
     value: int
@@ -3440,7 +4049,7 @@ class EraMortal21:
 class EraMortal22:
     """`sp_runtime::generic::era::Era::Mortal22`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 22
     __variant_name__: _t.ClassVar[str] = "Mortal22"
     value: int
@@ -3450,7 +4059,7 @@ class EraMortal22:
 class EraMortal23:
     """`sp_runtime::generic::era::Era::Mortal23`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 23
     __variant_name__: _t.ClassVar[str] = "Mortal23"
     value: int
@@ -3460,7 +4069,7 @@ class EraMortal23:
 class EraMortal24:
     """`sp_runtime::generic::era::Era::Mortal24`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 24
     __variant_name__: _t.ClassVar[str] = "Mortal24"
     value: int
@@ -3470,7 +4079,7 @@ class EraMortal24:
 class EraMortal25:
     """`sp_runtime::generic::era::Era::Mortal25`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 25
     __variant_name__: _t.ClassVar[str] = "Mortal25"
     value: int
@@ -3480,7 +4089,7 @@ class EraMortal25:
 class EraMortal26:
     """`sp_runtime::generic::era::Era::Mortal26`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 26
     __variant_name__: _t.ClassVar[str] = "Mortal26"
     value: int
@@ -3490,7 +4099,7 @@ class EraMortal26:
 class EraMortal27:
     """`sp_runtime::generic::era::Era::Mortal27`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 27
     __variant_name__: _t.ClassVar[str] = "Mortal27"
     value: int
@@ -3500,7 +4109,7 @@ class EraMortal27:
 class EraMortal28:
     """`sp_runtime::generic::era::Era::Mortal28`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 28
     __variant_name__: _t.ClassVar[str] = "Mortal28"
     value: int
@@ -3510,7 +4119,7 @@ class EraMortal28:
 class EraMortal29:
     """`sp_runtime::generic::era::Era::Mortal29`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 29
     __variant_name__: _t.ClassVar[str] = "Mortal29"
     value: int
@@ -3520,7 +4129,7 @@ class EraMortal29:
 class EraMortal30:
     """`sp_runtime::generic::era::Era::Mortal30`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 30
     __variant_name__: _t.ClassVar[str] = "Mortal30"
     value: int
@@ -3530,7 +4139,7 @@ class EraMortal30:
 class EraMortal31:
     """`sp_runtime::generic::era::Era::Mortal31`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 31
     __variant_name__: _t.ClassVar[str] = "Mortal31"
     value: int
@@ -3540,7 +4149,7 @@ class EraMortal31:
 class EraMortal32:
     """`sp_runtime::generic::era::Era::Mortal32`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 32
     __variant_name__: _t.ClassVar[str] = "Mortal32"
     value: int
@@ -3550,7 +4159,7 @@ class EraMortal32:
 class EraMortal33:
     """`sp_runtime::generic::era::Era::Mortal33`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 33
     __variant_name__: _t.ClassVar[str] = "Mortal33"
     value: int
@@ -3560,7 +4169,7 @@ class EraMortal33:
 class EraMortal34:
     """`sp_runtime::generic::era::Era::Mortal34`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 34
     __variant_name__: _t.ClassVar[str] = "Mortal34"
     value: int
@@ -3570,7 +4179,7 @@ class EraMortal34:
 class EraMortal35:
     """`sp_runtime::generic::era::Era::Mortal35`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 35
     __variant_name__: _t.ClassVar[str] = "Mortal35"
     value: int
@@ -3580,7 +4189,7 @@ class EraMortal35:
 class EraMortal36:
     """`sp_runtime::generic::era::Era::Mortal36`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 36
     __variant_name__: _t.ClassVar[str] = "Mortal36"
     value: int
@@ -3590,7 +4199,7 @@ class EraMortal36:
 class EraMortal37:
     """`sp_runtime::generic::era::Era::Mortal37`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 37
     __variant_name__: _t.ClassVar[str] = "Mortal37"
     value: int
@@ -3600,7 +4209,7 @@ class EraMortal37:
 class EraMortal38:
     """`sp_runtime::generic::era::Era::Mortal38`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 38
     __variant_name__: _t.ClassVar[str] = "Mortal38"
     value: int
@@ -3610,7 +4219,7 @@ class EraMortal38:
 class EraMortal39:
     """`sp_runtime::generic::era::Era::Mortal39`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 39
     __variant_name__: _t.ClassVar[str] = "Mortal39"
     value: int
@@ -3620,7 +4229,7 @@ class EraMortal39:
 class EraMortal40:
     """`sp_runtime::generic::era::Era::Mortal40`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 40
     __variant_name__: _t.ClassVar[str] = "Mortal40"
     value: int
@@ -3630,7 +4239,7 @@ class EraMortal40:
 class EraMortal41:
     """`sp_runtime::generic::era::Era::Mortal41`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 41
     __variant_name__: _t.ClassVar[str] = "Mortal41"
     value: int
@@ -3640,7 +4249,7 @@ class EraMortal41:
 class EraMortal42:
     """`sp_runtime::generic::era::Era::Mortal42`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 42
     __variant_name__: _t.ClassVar[str] = "Mortal42"
     value: int
@@ -3650,7 +4259,7 @@ class EraMortal42:
 class EraMortal43:
     """`sp_runtime::generic::era::Era::Mortal43`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 43
     __variant_name__: _t.ClassVar[str] = "Mortal43"
     value: int
@@ -3660,7 +4269,7 @@ class EraMortal43:
 class EraMortal44:
     """`sp_runtime::generic::era::Era::Mortal44`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 44
     __variant_name__: _t.ClassVar[str] = "Mortal44"
     value: int
@@ -3670,7 +4279,7 @@ class EraMortal44:
 class EraMortal45:
     """`sp_runtime::generic::era::Era::Mortal45`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 45
     __variant_name__: _t.ClassVar[str] = "Mortal45"
     value: int
@@ -3680,7 +4289,7 @@ class EraMortal45:
 class EraMortal46:
     """`sp_runtime::generic::era::Era::Mortal46`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 46
     __variant_name__: _t.ClassVar[str] = "Mortal46"
     value: int
@@ -3690,7 +4299,7 @@ class EraMortal46:
 class EraMortal47:
     """`sp_runtime::generic::era::Era::Mortal47`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 47
     __variant_name__: _t.ClassVar[str] = "Mortal47"
     value: int
@@ -3700,7 +4309,7 @@ class EraMortal47:
 class EraMortal48:
     """`sp_runtime::generic::era::Era::Mortal48`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 48
     __variant_name__: _t.ClassVar[str] = "Mortal48"
     value: int
@@ -3710,7 +4319,7 @@ class EraMortal48:
 class EraMortal49:
     """`sp_runtime::generic::era::Era::Mortal49`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 49
     __variant_name__: _t.ClassVar[str] = "Mortal49"
     value: int
@@ -3720,7 +4329,7 @@ class EraMortal49:
 class EraMortal50:
     """`sp_runtime::generic::era::Era::Mortal50`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 50
     __variant_name__: _t.ClassVar[str] = "Mortal50"
     value: int
@@ -3730,7 +4339,7 @@ class EraMortal50:
 class EraMortal51:
     """`sp_runtime::generic::era::Era::Mortal51`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 51
     __variant_name__: _t.ClassVar[str] = "Mortal51"
     value: int
@@ -3740,7 +4349,7 @@ class EraMortal51:
 class EraMortal52:
     """`sp_runtime::generic::era::Era::Mortal52`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 52
     __variant_name__: _t.ClassVar[str] = "Mortal52"
     value: int
@@ -3750,7 +4359,7 @@ class EraMortal52:
 class EraMortal53:
     """`sp_runtime::generic::era::Era::Mortal53`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 53
     __variant_name__: _t.ClassVar[str] = "Mortal53"
     value: int
@@ -3760,7 +4369,7 @@ class EraMortal53:
 class EraMortal54:
     """`sp_runtime::generic::era::Era::Mortal54`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 54
     __variant_name__: _t.ClassVar[str] = "Mortal54"
     value: int
@@ -3770,7 +4379,7 @@ class EraMortal54:
 class EraMortal55:
     """`sp_runtime::generic::era::Era::Mortal55`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 55
     __variant_name__: _t.ClassVar[str] = "Mortal55"
     value: int
@@ -3780,7 +4389,7 @@ class EraMortal55:
 class EraMortal56:
     """`sp_runtime::generic::era::Era::Mortal56`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 56
     __variant_name__: _t.ClassVar[str] = "Mortal56"
     value: int
@@ -3790,7 +4399,7 @@ class EraMortal56:
 class EraMortal57:
     """`sp_runtime::generic::era::Era::Mortal57`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 57
     __variant_name__: _t.ClassVar[str] = "Mortal57"
     value: int
@@ -3800,7 +4409,7 @@ class EraMortal57:
 class EraMortal58:
     """`sp_runtime::generic::era::Era::Mortal58`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 58
     __variant_name__: _t.ClassVar[str] = "Mortal58"
     value: int
@@ -3810,7 +4419,7 @@ class EraMortal58:
 class EraMortal59:
     """`sp_runtime::generic::era::Era::Mortal59`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 59
     __variant_name__: _t.ClassVar[str] = "Mortal59"
     value: int
@@ -3820,7 +4429,7 @@ class EraMortal59:
 class EraMortal60:
     """`sp_runtime::generic::era::Era::Mortal60`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 60
     __variant_name__: _t.ClassVar[str] = "Mortal60"
     value: int
@@ -3830,7 +4439,7 @@ class EraMortal60:
 class EraMortal61:
     """`sp_runtime::generic::era::Era::Mortal61`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 61
     __variant_name__: _t.ClassVar[str] = "Mortal61"
     value: int
@@ -3840,7 +4449,7 @@ class EraMortal61:
 class EraMortal62:
     """`sp_runtime::generic::era::Era::Mortal62`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 62
     __variant_name__: _t.ClassVar[str] = "Mortal62"
     value: int
@@ -3850,7 +4459,7 @@ class EraMortal62:
 class EraMortal63:
     """`sp_runtime::generic::era::Era::Mortal63`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 63
     __variant_name__: _t.ClassVar[str] = "Mortal63"
     value: int
@@ -3860,7 +4469,7 @@ class EraMortal63:
 class EraMortal64:
     """`sp_runtime::generic::era::Era::Mortal64`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 64
     __variant_name__: _t.ClassVar[str] = "Mortal64"
     value: int
@@ -3870,7 +4479,7 @@ class EraMortal64:
 class EraMortal65:
     """`sp_runtime::generic::era::Era::Mortal65`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 65
     __variant_name__: _t.ClassVar[str] = "Mortal65"
     value: int
@@ -3880,7 +4489,7 @@ class EraMortal65:
 class EraMortal66:
     """`sp_runtime::generic::era::Era::Mortal66`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 66
     __variant_name__: _t.ClassVar[str] = "Mortal66"
     value: int
@@ -3890,7 +4499,7 @@ class EraMortal66:
 class EraMortal67:
     """`sp_runtime::generic::era::Era::Mortal67`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 67
     __variant_name__: _t.ClassVar[str] = "Mortal67"
     value: int
@@ -3900,7 +4509,7 @@ class EraMortal67:
 class EraMortal68:
     """`sp_runtime::generic::era::Era::Mortal68`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 68
     __variant_name__: _t.ClassVar[str] = "Mortal68"
     value: int
@@ -3910,7 +4519,7 @@ class EraMortal68:
 class EraMortal69:
     """`sp_runtime::generic::era::Era::Mortal69`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 69
     __variant_name__: _t.ClassVar[str] = "Mortal69"
     value: int
@@ -3920,7 +4529,7 @@ class EraMortal69:
 class EraMortal70:
     """`sp_runtime::generic::era::Era::Mortal70`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 70
     __variant_name__: _t.ClassVar[str] = "Mortal70"
     value: int
@@ -3930,7 +4539,7 @@ class EraMortal70:
 class EraMortal71:
     """`sp_runtime::generic::era::Era::Mortal71`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 71
     __variant_name__: _t.ClassVar[str] = "Mortal71"
     value: int
@@ -3940,7 +4549,7 @@ class EraMortal71:
 class EraMortal72:
     """`sp_runtime::generic::era::Era::Mortal72`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 72
     __variant_name__: _t.ClassVar[str] = "Mortal72"
     value: int
@@ -3950,7 +4559,7 @@ class EraMortal72:
 class EraMortal73:
     """`sp_runtime::generic::era::Era::Mortal73`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 73
     __variant_name__: _t.ClassVar[str] = "Mortal73"
     value: int
@@ -3960,7 +4569,7 @@ class EraMortal73:
 class EraMortal74:
     """`sp_runtime::generic::era::Era::Mortal74`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 74
     __variant_name__: _t.ClassVar[str] = "Mortal74"
     value: int
@@ -3970,7 +4579,7 @@ class EraMortal74:
 class EraMortal75:
     """`sp_runtime::generic::era::Era::Mortal75`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 75
     __variant_name__: _t.ClassVar[str] = "Mortal75"
     value: int
@@ -3980,7 +4589,7 @@ class EraMortal75:
 class EraMortal76:
     """`sp_runtime::generic::era::Era::Mortal76`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 76
     __variant_name__: _t.ClassVar[str] = "Mortal76"
     value: int
@@ -3990,7 +4599,7 @@ class EraMortal76:
 class EraMortal77:
     """`sp_runtime::generic::era::Era::Mortal77`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 77
     __variant_name__: _t.ClassVar[str] = "Mortal77"
     value: int
@@ -4000,7 +4609,7 @@ class EraMortal77:
 class EraMortal78:
     """`sp_runtime::generic::era::Era::Mortal78`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 78
     __variant_name__: _t.ClassVar[str] = "Mortal78"
     value: int
@@ -4010,7 +4619,7 @@ class EraMortal78:
 class EraMortal79:
     """`sp_runtime::generic::era::Era::Mortal79`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 79
     __variant_name__: _t.ClassVar[str] = "Mortal79"
     value: int
@@ -4020,7 +4629,7 @@ class EraMortal79:
 class EraMortal80:
     """`sp_runtime::generic::era::Era::Mortal80`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 80
     __variant_name__: _t.ClassVar[str] = "Mortal80"
     value: int
@@ -4030,7 +4639,7 @@ class EraMortal80:
 class EraMortal81:
     """`sp_runtime::generic::era::Era::Mortal81`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 81
     __variant_name__: _t.ClassVar[str] = "Mortal81"
     value: int
@@ -4040,7 +4649,7 @@ class EraMortal81:
 class EraMortal82:
     """`sp_runtime::generic::era::Era::Mortal82`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 82
     __variant_name__: _t.ClassVar[str] = "Mortal82"
     value: int
@@ -4050,7 +4659,7 @@ class EraMortal82:
 class EraMortal83:
     """`sp_runtime::generic::era::Era::Mortal83`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 83
     __variant_name__: _t.ClassVar[str] = "Mortal83"
     value: int
@@ -4060,7 +4669,7 @@ class EraMortal83:
 class EraMortal84:
     """`sp_runtime::generic::era::Era::Mortal84`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 84
     __variant_name__: _t.ClassVar[str] = "Mortal84"
     value: int
@@ -4070,7 +4679,7 @@ class EraMortal84:
 class EraMortal85:
     """`sp_runtime::generic::era::Era::Mortal85`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 85
     __variant_name__: _t.ClassVar[str] = "Mortal85"
     value: int
@@ -4080,7 +4689,7 @@ class EraMortal85:
 class EraMortal86:
     """`sp_runtime::generic::era::Era::Mortal86`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 86
     __variant_name__: _t.ClassVar[str] = "Mortal86"
     value: int
@@ -4090,7 +4699,7 @@ class EraMortal86:
 class EraMortal87:
     """`sp_runtime::generic::era::Era::Mortal87`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 87
     __variant_name__: _t.ClassVar[str] = "Mortal87"
     value: int
@@ -4100,7 +4709,7 @@ class EraMortal87:
 class EraMortal88:
     """`sp_runtime::generic::era::Era::Mortal88`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 88
     __variant_name__: _t.ClassVar[str] = "Mortal88"
     value: int
@@ -4110,7 +4719,7 @@ class EraMortal88:
 class EraMortal89:
     """`sp_runtime::generic::era::Era::Mortal89`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 89
     __variant_name__: _t.ClassVar[str] = "Mortal89"
     value: int
@@ -4120,7 +4729,7 @@ class EraMortal89:
 class EraMortal90:
     """`sp_runtime::generic::era::Era::Mortal90`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 90
     __variant_name__: _t.ClassVar[str] = "Mortal90"
     value: int
@@ -4130,7 +4739,7 @@ class EraMortal90:
 class EraMortal91:
     """`sp_runtime::generic::era::Era::Mortal91`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 91
     __variant_name__: _t.ClassVar[str] = "Mortal91"
     value: int
@@ -4140,7 +4749,7 @@ class EraMortal91:
 class EraMortal92:
     """`sp_runtime::generic::era::Era::Mortal92`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 92
     __variant_name__: _t.ClassVar[str] = "Mortal92"
     value: int
@@ -4150,7 +4759,7 @@ class EraMortal92:
 class EraMortal93:
     """`sp_runtime::generic::era::Era::Mortal93`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 93
     __variant_name__: _t.ClassVar[str] = "Mortal93"
     value: int
@@ -4160,7 +4769,7 @@ class EraMortal93:
 class EraMortal94:
     """`sp_runtime::generic::era::Era::Mortal94`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 94
     __variant_name__: _t.ClassVar[str] = "Mortal94"
     value: int
@@ -4170,7 +4779,7 @@ class EraMortal94:
 class EraMortal95:
     """`sp_runtime::generic::era::Era::Mortal95`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 95
     __variant_name__: _t.ClassVar[str] = "Mortal95"
     value: int
@@ -4180,7 +4789,7 @@ class EraMortal95:
 class EraMortal96:
     """`sp_runtime::generic::era::Era::Mortal96`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 96
     __variant_name__: _t.ClassVar[str] = "Mortal96"
     value: int
@@ -4190,7 +4799,7 @@ class EraMortal96:
 class EraMortal97:
     """`sp_runtime::generic::era::Era::Mortal97`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 97
     __variant_name__: _t.ClassVar[str] = "Mortal97"
     value: int
@@ -4200,7 +4809,7 @@ class EraMortal97:
 class EraMortal98:
     """`sp_runtime::generic::era::Era::Mortal98`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 98
     __variant_name__: _t.ClassVar[str] = "Mortal98"
     value: int
@@ -4210,7 +4819,7 @@ class EraMortal98:
 class EraMortal99:
     """`sp_runtime::generic::era::Era::Mortal99`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 99
     __variant_name__: _t.ClassVar[str] = "Mortal99"
     value: int
@@ -4220,7 +4829,7 @@ class EraMortal99:
 class EraMortal100:
     """`sp_runtime::generic::era::Era::Mortal100`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 100
     __variant_name__: _t.ClassVar[str] = "Mortal100"
     value: int
@@ -4230,7 +4839,7 @@ class EraMortal100:
 class EraMortal101:
     """`sp_runtime::generic::era::Era::Mortal101`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 101
     __variant_name__: _t.ClassVar[str] = "Mortal101"
     value: int
@@ -4240,7 +4849,7 @@ class EraMortal101:
 class EraMortal102:
     """`sp_runtime::generic::era::Era::Mortal102`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 102
     __variant_name__: _t.ClassVar[str] = "Mortal102"
     value: int
@@ -4250,7 +4859,7 @@ class EraMortal102:
 class EraMortal103:
     """`sp_runtime::generic::era::Era::Mortal103`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 103
     __variant_name__: _t.ClassVar[str] = "Mortal103"
     value: int
@@ -4260,7 +4869,7 @@ class EraMortal103:
 class EraMortal104:
     """`sp_runtime::generic::era::Era::Mortal104`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 104
     __variant_name__: _t.ClassVar[str] = "Mortal104"
     value: int
@@ -4270,7 +4879,7 @@ class EraMortal104:
 class EraMortal105:
     """`sp_runtime::generic::era::Era::Mortal105`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 105
     __variant_name__: _t.ClassVar[str] = "Mortal105"
     value: int
@@ -4280,7 +4889,7 @@ class EraMortal105:
 class EraMortal106:
     """`sp_runtime::generic::era::Era::Mortal106`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 106
     __variant_name__: _t.ClassVar[str] = "Mortal106"
     value: int
@@ -4290,7 +4899,7 @@ class EraMortal106:
 class EraMortal107:
     """`sp_runtime::generic::era::Era::Mortal107`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 107
     __variant_name__: _t.ClassVar[str] = "Mortal107"
     value: int
@@ -4300,7 +4909,7 @@ class EraMortal107:
 class EraMortal108:
     """`sp_runtime::generic::era::Era::Mortal108`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 108
     __variant_name__: _t.ClassVar[str] = "Mortal108"
     value: int
@@ -4310,7 +4919,7 @@ class EraMortal108:
 class EraMortal109:
     """`sp_runtime::generic::era::Era::Mortal109`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 109
     __variant_name__: _t.ClassVar[str] = "Mortal109"
     value: int
@@ -4320,7 +4929,7 @@ class EraMortal109:
 class EraMortal110:
     """`sp_runtime::generic::era::Era::Mortal110`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 110
     __variant_name__: _t.ClassVar[str] = "Mortal110"
     value: int
@@ -4330,7 +4939,7 @@ class EraMortal110:
 class EraMortal111:
     """`sp_runtime::generic::era::Era::Mortal111`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 111
     __variant_name__: _t.ClassVar[str] = "Mortal111"
     value: int
@@ -4340,7 +4949,7 @@ class EraMortal111:
 class EraMortal112:
     """`sp_runtime::generic::era::Era::Mortal112`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 112
     __variant_name__: _t.ClassVar[str] = "Mortal112"
     value: int
@@ -4350,7 +4959,7 @@ class EraMortal112:
 class EraMortal113:
     """`sp_runtime::generic::era::Era::Mortal113`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 113
     __variant_name__: _t.ClassVar[str] = "Mortal113"
     value: int
@@ -4360,7 +4969,7 @@ class EraMortal113:
 class EraMortal114:
     """`sp_runtime::generic::era::Era::Mortal114`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 114
     __variant_name__: _t.ClassVar[str] = "Mortal114"
     value: int
@@ -4370,7 +4979,7 @@ class EraMortal114:
 class EraMortal115:
     """`sp_runtime::generic::era::Era::Mortal115`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 115
     __variant_name__: _t.ClassVar[str] = "Mortal115"
     value: int
@@ -4380,7 +4989,7 @@ class EraMortal115:
 class EraMortal116:
     """`sp_runtime::generic::era::Era::Mortal116`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 116
     __variant_name__: _t.ClassVar[str] = "Mortal116"
     value: int
@@ -4390,7 +4999,7 @@ class EraMortal116:
 class EraMortal117:
     """`sp_runtime::generic::era::Era::Mortal117`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 117
     __variant_name__: _t.ClassVar[str] = "Mortal117"
     value: int
@@ -4400,7 +5009,7 @@ class EraMortal117:
 class EraMortal118:
     """`sp_runtime::generic::era::Era::Mortal118`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 118
     __variant_name__: _t.ClassVar[str] = "Mortal118"
     value: int
@@ -4410,7 +5019,7 @@ class EraMortal118:
 class EraMortal119:
     """`sp_runtime::generic::era::Era::Mortal119`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 119
     __variant_name__: _t.ClassVar[str] = "Mortal119"
     value: int
@@ -4420,7 +5029,7 @@ class EraMortal119:
 class EraMortal120:
     """`sp_runtime::generic::era::Era::Mortal120`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 120
     __variant_name__: _t.ClassVar[str] = "Mortal120"
     value: int
@@ -4430,7 +5039,7 @@ class EraMortal120:
 class EraMortal121:
     """`sp_runtime::generic::era::Era::Mortal121`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 121
     __variant_name__: _t.ClassVar[str] = "Mortal121"
     value: int
@@ -4440,7 +5049,7 @@ class EraMortal121:
 class EraMortal122:
     """`sp_runtime::generic::era::Era::Mortal122`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 122
     __variant_name__: _t.ClassVar[str] = "Mortal122"
     value: int
@@ -4450,7 +5059,7 @@ class EraMortal122:
 class EraMortal123:
     """`sp_runtime::generic::era::Era::Mortal123`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 123
     __variant_name__: _t.ClassVar[str] = "Mortal123"
     value: int
@@ -4460,7 +5069,7 @@ class EraMortal123:
 class EraMortal124:
     """`sp_runtime::generic::era::Era::Mortal124`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 124
     __variant_name__: _t.ClassVar[str] = "Mortal124"
     value: int
@@ -4470,7 +5079,7 @@ class EraMortal124:
 class EraMortal125:
     """`sp_runtime::generic::era::Era::Mortal125`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 125
     __variant_name__: _t.ClassVar[str] = "Mortal125"
     value: int
@@ -4480,7 +5089,7 @@ class EraMortal125:
 class EraMortal126:
     """`sp_runtime::generic::era::Era::Mortal126`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 126
     __variant_name__: _t.ClassVar[str] = "Mortal126"
     value: int
@@ -4490,7 +5099,7 @@ class EraMortal126:
 class EraMortal127:
     """`sp_runtime::generic::era::Era::Mortal127`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 127
     __variant_name__: _t.ClassVar[str] = "Mortal127"
     value: int
@@ -4500,7 +5109,7 @@ class EraMortal127:
 class EraMortal128:
     """`sp_runtime::generic::era::Era::Mortal128`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 128
     __variant_name__: _t.ClassVar[str] = "Mortal128"
     value: int
@@ -4510,7 +5119,7 @@ class EraMortal128:
 class EraMortal129:
     """`sp_runtime::generic::era::Era::Mortal129`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 129
     __variant_name__: _t.ClassVar[str] = "Mortal129"
     value: int
@@ -4520,7 +5129,7 @@ class EraMortal129:
 class EraMortal130:
     """`sp_runtime::generic::era::Era::Mortal130`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 130
     __variant_name__: _t.ClassVar[str] = "Mortal130"
     value: int
@@ -4530,7 +5139,7 @@ class EraMortal130:
 class EraMortal131:
     """`sp_runtime::generic::era::Era::Mortal131`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 131
     __variant_name__: _t.ClassVar[str] = "Mortal131"
     value: int
@@ -4540,7 +5149,7 @@ class EraMortal131:
 class EraMortal132:
     """`sp_runtime::generic::era::Era::Mortal132`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 132
     __variant_name__: _t.ClassVar[str] = "Mortal132"
     value: int
@@ -4550,7 +5159,7 @@ class EraMortal132:
 class EraMortal133:
     """`sp_runtime::generic::era::Era::Mortal133`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 133
     __variant_name__: _t.ClassVar[str] = "Mortal133"
     value: int
@@ -4560,7 +5169,7 @@ class EraMortal133:
 class EraMortal134:
     """`sp_runtime::generic::era::Era::Mortal134`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 134
     __variant_name__: _t.ClassVar[str] = "Mortal134"
     value: int
@@ -4570,7 +5179,7 @@ class EraMortal134:
 class EraMortal135:
     """`sp_runtime::generic::era::Era::Mortal135`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 135
     __variant_name__: _t.ClassVar[str] = "Mortal135"
     value: int
@@ -4580,7 +5189,7 @@ class EraMortal135:
 class EraMortal136:
     """`sp_runtime::generic::era::Era::Mortal136`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 136
     __variant_name__: _t.ClassVar[str] = "Mortal136"
     value: int
@@ -4590,7 +5199,7 @@ class EraMortal136:
 class EraMortal137:
     """`sp_runtime::generic::era::Era::Mortal137`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 137
     __variant_name__: _t.ClassVar[str] = "Mortal137"
     value: int
@@ -4600,7 +5209,7 @@ class EraMortal137:
 class EraMortal138:
     """`sp_runtime::generic::era::Era::Mortal138`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 138
     __variant_name__: _t.ClassVar[str] = "Mortal138"
     value: int
@@ -4610,7 +5219,7 @@ class EraMortal138:
 class EraMortal139:
     """`sp_runtime::generic::era::Era::Mortal139`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 139
     __variant_name__: _t.ClassVar[str] = "Mortal139"
     value: int
@@ -4620,7 +5229,7 @@ class EraMortal139:
 class EraMortal140:
     """`sp_runtime::generic::era::Era::Mortal140`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 140
     __variant_name__: _t.ClassVar[str] = "Mortal140"
     value: int
@@ -4630,7 +5239,7 @@ class EraMortal140:
 class EraMortal141:
     """`sp_runtime::generic::era::Era::Mortal141`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 141
     __variant_name__: _t.ClassVar[str] = "Mortal141"
     value: int
@@ -4640,7 +5249,7 @@ class EraMortal141:
 class EraMortal142:
     """`sp_runtime::generic::era::Era::Mortal142`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 142
     __variant_name__: _t.ClassVar[str] = "Mortal142"
     value: int
@@ -4650,7 +5259,7 @@ class EraMortal142:
 class EraMortal143:
     """`sp_runtime::generic::era::Era::Mortal143`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 143
     __variant_name__: _t.ClassVar[str] = "Mortal143"
     value: int
@@ -4660,7 +5269,7 @@ class EraMortal143:
 class EraMortal144:
     """`sp_runtime::generic::era::Era::Mortal144`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 144
     __variant_name__: _t.ClassVar[str] = "Mortal144"
     value: int
@@ -4670,7 +5279,7 @@ class EraMortal144:
 class EraMortal145:
     """`sp_runtime::generic::era::Era::Mortal145`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 145
     __variant_name__: _t.ClassVar[str] = "Mortal145"
     value: int
@@ -4680,7 +5289,7 @@ class EraMortal145:
 class EraMortal146:
     """`sp_runtime::generic::era::Era::Mortal146`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 146
     __variant_name__: _t.ClassVar[str] = "Mortal146"
     value: int
@@ -4690,7 +5299,7 @@ class EraMortal146:
 class EraMortal147:
     """`sp_runtime::generic::era::Era::Mortal147`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 147
     __variant_name__: _t.ClassVar[str] = "Mortal147"
     value: int
@@ -4700,7 +5309,7 @@ class EraMortal147:
 class EraMortal148:
     """`sp_runtime::generic::era::Era::Mortal148`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 148
     __variant_name__: _t.ClassVar[str] = "Mortal148"
     value: int
@@ -4710,7 +5319,7 @@ class EraMortal148:
 class EraMortal149:
     """`sp_runtime::generic::era::Era::Mortal149`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 149
     __variant_name__: _t.ClassVar[str] = "Mortal149"
     value: int
@@ -4720,7 +5329,7 @@ class EraMortal149:
 class EraMortal150:
     """`sp_runtime::generic::era::Era::Mortal150`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 150
     __variant_name__: _t.ClassVar[str] = "Mortal150"
     value: int
@@ -4730,7 +5339,7 @@ class EraMortal150:
 class EraMortal151:
     """`sp_runtime::generic::era::Era::Mortal151`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 151
     __variant_name__: _t.ClassVar[str] = "Mortal151"
     value: int
@@ -4740,7 +5349,7 @@ class EraMortal151:
 class EraMortal152:
     """`sp_runtime::generic::era::Era::Mortal152`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 152
     __variant_name__: _t.ClassVar[str] = "Mortal152"
     value: int
@@ -4750,7 +5359,7 @@ class EraMortal152:
 class EraMortal153:
     """`sp_runtime::generic::era::Era::Mortal153`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 153
     __variant_name__: _t.ClassVar[str] = "Mortal153"
     value: int
@@ -4760,7 +5369,7 @@ class EraMortal153:
 class EraMortal154:
     """`sp_runtime::generic::era::Era::Mortal154`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 154
     __variant_name__: _t.ClassVar[str] = "Mortal154"
     value: int
@@ -4770,7 +5379,7 @@ class EraMortal154:
 class EraMortal155:
     """`sp_runtime::generic::era::Era::Mortal155`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 155
     __variant_name__: _t.ClassVar[str] = "Mortal155"
     value: int
@@ -4780,7 +5389,7 @@ class EraMortal155:
 class EraMortal156:
     """`sp_runtime::generic::era::Era::Mortal156`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 156
     __variant_name__: _t.ClassVar[str] = "Mortal156"
     value: int
@@ -4790,7 +5399,7 @@ class EraMortal156:
 class EraMortal157:
     """`sp_runtime::generic::era::Era::Mortal157`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 157
     __variant_name__: _t.ClassVar[str] = "Mortal157"
     value: int
@@ -4800,7 +5409,7 @@ class EraMortal157:
 class EraMortal158:
     """`sp_runtime::generic::era::Era::Mortal158`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 158
     __variant_name__: _t.ClassVar[str] = "Mortal158"
     value: int
@@ -4810,7 +5419,7 @@ class EraMortal158:
 class EraMortal159:
     """`sp_runtime::generic::era::Era::Mortal159`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 159
     __variant_name__: _t.ClassVar[str] = "Mortal159"
     value: int
@@ -4820,7 +5429,7 @@ class EraMortal159:
 class EraMortal160:
     """`sp_runtime::generic::era::Era::Mortal160`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 160
     __variant_name__: _t.ClassVar[str] = "Mortal160"
     value: int
@@ -4830,7 +5439,7 @@ class EraMortal160:
 class EraMortal161:
     """`sp_runtime::generic::era::Era::Mortal161`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 161
     __variant_name__: _t.ClassVar[str] = "Mortal161"
     value: int
@@ -4840,7 +5449,7 @@ class EraMortal161:
 class EraMortal162:
     """`sp_runtime::generic::era::Era::Mortal162`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 162
     __variant_name__: _t.ClassVar[str] = "Mortal162"
     value: int
@@ -4850,7 +5459,7 @@ class EraMortal162:
 class EraMortal163:
     """`sp_runtime::generic::era::Era::Mortal163`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 163
     __variant_name__: _t.ClassVar[str] = "Mortal163"
     value: int
@@ -4860,7 +5469,7 @@ class EraMortal163:
 class EraMortal164:
     """`sp_runtime::generic::era::Era::Mortal164`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 164
     __variant_name__: _t.ClassVar[str] = "Mortal164"
     value: int
@@ -4870,7 +5479,7 @@ class EraMortal164:
 class EraMortal165:
     """`sp_runtime::generic::era::Era::Mortal165`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 165
     __variant_name__: _t.ClassVar[str] = "Mortal165"
     value: int
@@ -4880,7 +5489,7 @@ class EraMortal165:
 class EraMortal166:
     """`sp_runtime::generic::era::Era::Mortal166`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 166
     __variant_name__: _t.ClassVar[str] = "Mortal166"
     value: int
@@ -4890,7 +5499,7 @@ class EraMortal166:
 class EraMortal167:
     """`sp_runtime::generic::era::Era::Mortal167`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 167
     __variant_name__: _t.ClassVar[str] = "Mortal167"
     value: int
@@ -4900,7 +5509,7 @@ class EraMortal167:
 class EraMortal168:
     """`sp_runtime::generic::era::Era::Mortal168`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 168
     __variant_name__: _t.ClassVar[str] = "Mortal168"
     value: int
@@ -4910,7 +5519,7 @@ class EraMortal168:
 class EraMortal169:
     """`sp_runtime::generic::era::Era::Mortal169`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 169
     __variant_name__: _t.ClassVar[str] = "Mortal169"
     value: int
@@ -4920,7 +5529,7 @@ class EraMortal169:
 class EraMortal170:
     """`sp_runtime::generic::era::Era::Mortal170`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 170
     __variant_name__: _t.ClassVar[str] = "Mortal170"
     value: int
@@ -4930,7 +5539,7 @@ class EraMortal170:
 class EraMortal171:
     """`sp_runtime::generic::era::Era::Mortal171`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 171
     __variant_name__: _t.ClassVar[str] = "Mortal171"
     value: int
@@ -4940,7 +5549,7 @@ class EraMortal171:
 class EraMortal172:
     """`sp_runtime::generic::era::Era::Mortal172`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 172
     __variant_name__: _t.ClassVar[str] = "Mortal172"
     value: int
@@ -4950,7 +5559,7 @@ class EraMortal172:
 class EraMortal173:
     """`sp_runtime::generic::era::Era::Mortal173`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 173
     __variant_name__: _t.ClassVar[str] = "Mortal173"
     value: int
@@ -4960,7 +5569,7 @@ class EraMortal173:
 class EraMortal174:
     """`sp_runtime::generic::era::Era::Mortal174`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 174
     __variant_name__: _t.ClassVar[str] = "Mortal174"
     value: int
@@ -4970,7 +5579,7 @@ class EraMortal174:
 class EraMortal175:
     """`sp_runtime::generic::era::Era::Mortal175`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 175
     __variant_name__: _t.ClassVar[str] = "Mortal175"
     value: int
@@ -4980,7 +5589,7 @@ class EraMortal175:
 class EraMortal176:
     """`sp_runtime::generic::era::Era::Mortal176`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 176
     __variant_name__: _t.ClassVar[str] = "Mortal176"
     value: int
@@ -4990,7 +5599,7 @@ class EraMortal176:
 class EraMortal177:
     """`sp_runtime::generic::era::Era::Mortal177`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 177
     __variant_name__: _t.ClassVar[str] = "Mortal177"
     value: int
@@ -5000,7 +5609,7 @@ class EraMortal177:
 class EraMortal178:
     """`sp_runtime::generic::era::Era::Mortal178`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 178
     __variant_name__: _t.ClassVar[str] = "Mortal178"
     value: int
@@ -5010,7 +5619,7 @@ class EraMortal178:
 class EraMortal179:
     """`sp_runtime::generic::era::Era::Mortal179`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 179
     __variant_name__: _t.ClassVar[str] = "Mortal179"
     value: int
@@ -5020,7 +5629,7 @@ class EraMortal179:
 class EraMortal180:
     """`sp_runtime::generic::era::Era::Mortal180`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 180
     __variant_name__: _t.ClassVar[str] = "Mortal180"
     value: int
@@ -5030,7 +5639,7 @@ class EraMortal180:
 class EraMortal181:
     """`sp_runtime::generic::era::Era::Mortal181`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 181
     __variant_name__: _t.ClassVar[str] = "Mortal181"
     value: int
@@ -5040,7 +5649,7 @@ class EraMortal181:
 class EraMortal182:
     """`sp_runtime::generic::era::Era::Mortal182`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 182
     __variant_name__: _t.ClassVar[str] = "Mortal182"
     value: int
@@ -5050,7 +5659,7 @@ class EraMortal182:
 class EraMortal183:
     """`sp_runtime::generic::era::Era::Mortal183`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 183
     __variant_name__: _t.ClassVar[str] = "Mortal183"
     value: int
@@ -5060,7 +5669,7 @@ class EraMortal183:
 class EraMortal184:
     """`sp_runtime::generic::era::Era::Mortal184`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 184
     __variant_name__: _t.ClassVar[str] = "Mortal184"
     value: int
@@ -5070,7 +5679,7 @@ class EraMortal184:
 class EraMortal185:
     """`sp_runtime::generic::era::Era::Mortal185`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 185
     __variant_name__: _t.ClassVar[str] = "Mortal185"
     value: int
@@ -5080,7 +5689,7 @@ class EraMortal185:
 class EraMortal186:
     """`sp_runtime::generic::era::Era::Mortal186`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 186
     __variant_name__: _t.ClassVar[str] = "Mortal186"
     value: int
@@ -5090,7 +5699,7 @@ class EraMortal186:
 class EraMortal187:
     """`sp_runtime::generic::era::Era::Mortal187`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 187
     __variant_name__: _t.ClassVar[str] = "Mortal187"
     value: int
@@ -5100,7 +5709,7 @@ class EraMortal187:
 class EraMortal188:
     """`sp_runtime::generic::era::Era::Mortal188`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 188
     __variant_name__: _t.ClassVar[str] = "Mortal188"
     value: int
@@ -5110,7 +5719,7 @@ class EraMortal188:
 class EraMortal189:
     """`sp_runtime::generic::era::Era::Mortal189`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 189
     __variant_name__: _t.ClassVar[str] = "Mortal189"
     value: int
@@ -5120,7 +5729,7 @@ class EraMortal189:
 class EraMortal190:
     """`sp_runtime::generic::era::Era::Mortal190`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 190
     __variant_name__: _t.ClassVar[str] = "Mortal190"
     value: int
@@ -5130,7 +5739,7 @@ class EraMortal190:
 class EraMortal191:
     """`sp_runtime::generic::era::Era::Mortal191`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 191
     __variant_name__: _t.ClassVar[str] = "Mortal191"
     value: int
@@ -5140,7 +5749,7 @@ class EraMortal191:
 class EraMortal192:
     """`sp_runtime::generic::era::Era::Mortal192`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 192
     __variant_name__: _t.ClassVar[str] = "Mortal192"
     value: int
@@ -5150,7 +5759,7 @@ class EraMortal192:
 class EraMortal193:
     """`sp_runtime::generic::era::Era::Mortal193`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 193
     __variant_name__: _t.ClassVar[str] = "Mortal193"
     value: int
@@ -5160,7 +5769,7 @@ class EraMortal193:
 class EraMortal194:
     """`sp_runtime::generic::era::Era::Mortal194`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 194
     __variant_name__: _t.ClassVar[str] = "Mortal194"
     value: int
@@ -5170,7 +5779,7 @@ class EraMortal194:
 class EraMortal195:
     """`sp_runtime::generic::era::Era::Mortal195`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 195
     __variant_name__: _t.ClassVar[str] = "Mortal195"
     value: int
@@ -5180,7 +5789,7 @@ class EraMortal195:
 class EraMortal196:
     """`sp_runtime::generic::era::Era::Mortal196`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 196
     __variant_name__: _t.ClassVar[str] = "Mortal196"
     value: int
@@ -5190,7 +5799,7 @@ class EraMortal196:
 class EraMortal197:
     """`sp_runtime::generic::era::Era::Mortal197`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 197
     __variant_name__: _t.ClassVar[str] = "Mortal197"
     value: int
@@ -5200,7 +5809,7 @@ class EraMortal197:
 class EraMortal198:
     """`sp_runtime::generic::era::Era::Mortal198`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 198
     __variant_name__: _t.ClassVar[str] = "Mortal198"
     value: int
@@ -5210,7 +5819,7 @@ class EraMortal198:
 class EraMortal199:
     """`sp_runtime::generic::era::Era::Mortal199`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 199
     __variant_name__: _t.ClassVar[str] = "Mortal199"
     value: int
@@ -5220,7 +5829,7 @@ class EraMortal199:
 class EraMortal200:
     """`sp_runtime::generic::era::Era::Mortal200`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 200
     __variant_name__: _t.ClassVar[str] = "Mortal200"
     value: int
@@ -5230,7 +5839,7 @@ class EraMortal200:
 class EraMortal201:
     """`sp_runtime::generic::era::Era::Mortal201`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 201
     __variant_name__: _t.ClassVar[str] = "Mortal201"
     value: int
@@ -5240,7 +5849,7 @@ class EraMortal201:
 class EraMortal202:
     """`sp_runtime::generic::era::Era::Mortal202`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 202
     __variant_name__: _t.ClassVar[str] = "Mortal202"
     value: int
@@ -5250,7 +5859,7 @@ class EraMortal202:
 class EraMortal203:
     """`sp_runtime::generic::era::Era::Mortal203`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 203
     __variant_name__: _t.ClassVar[str] = "Mortal203"
     value: int
@@ -5260,7 +5869,7 @@ class EraMortal203:
 class EraMortal204:
     """`sp_runtime::generic::era::Era::Mortal204`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 204
     __variant_name__: _t.ClassVar[str] = "Mortal204"
     value: int
@@ -5270,7 +5879,7 @@ class EraMortal204:
 class EraMortal205:
     """`sp_runtime::generic::era::Era::Mortal205`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 205
     __variant_name__: _t.ClassVar[str] = "Mortal205"
     value: int
@@ -5280,7 +5889,7 @@ class EraMortal205:
 class EraMortal206:
     """`sp_runtime::generic::era::Era::Mortal206`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 206
     __variant_name__: _t.ClassVar[str] = "Mortal206"
     value: int
@@ -5290,7 +5899,7 @@ class EraMortal206:
 class EraMortal207:
     """`sp_runtime::generic::era::Era::Mortal207`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 207
     __variant_name__: _t.ClassVar[str] = "Mortal207"
     value: int
@@ -5300,7 +5909,7 @@ class EraMortal207:
 class EraMortal208:
     """`sp_runtime::generic::era::Era::Mortal208`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 208
     __variant_name__: _t.ClassVar[str] = "Mortal208"
     value: int
@@ -5310,7 +5919,7 @@ class EraMortal208:
 class EraMortal209:
     """`sp_runtime::generic::era::Era::Mortal209`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 209
     __variant_name__: _t.ClassVar[str] = "Mortal209"
     value: int
@@ -5320,7 +5929,7 @@ class EraMortal209:
 class EraMortal210:
     """`sp_runtime::generic::era::Era::Mortal210`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 210
     __variant_name__: _t.ClassVar[str] = "Mortal210"
     value: int
@@ -5330,7 +5939,7 @@ class EraMortal210:
 class EraMortal211:
     """`sp_runtime::generic::era::Era::Mortal211`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 211
     __variant_name__: _t.ClassVar[str] = "Mortal211"
     value: int
@@ -5340,7 +5949,7 @@ class EraMortal211:
 class EraMortal212:
     """`sp_runtime::generic::era::Era::Mortal212`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 212
     __variant_name__: _t.ClassVar[str] = "Mortal212"
     value: int
@@ -5350,7 +5959,7 @@ class EraMortal212:
 class EraMortal213:
     """`sp_runtime::generic::era::Era::Mortal213`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 213
     __variant_name__: _t.ClassVar[str] = "Mortal213"
     value: int
@@ -5360,7 +5969,7 @@ class EraMortal213:
 class EraMortal214:
     """`sp_runtime::generic::era::Era::Mortal214`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 214
     __variant_name__: _t.ClassVar[str] = "Mortal214"
     value: int
@@ -5370,7 +5979,7 @@ class EraMortal214:
 class EraMortal215:
     """`sp_runtime::generic::era::Era::Mortal215`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 215
     __variant_name__: _t.ClassVar[str] = "Mortal215"
     value: int
@@ -5380,7 +5989,7 @@ class EraMortal215:
 class EraMortal216:
     """`sp_runtime::generic::era::Era::Mortal216`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 216
     __variant_name__: _t.ClassVar[str] = "Mortal216"
     value: int
@@ -5390,7 +5999,7 @@ class EraMortal216:
 class EraMortal217:
     """`sp_runtime::generic::era::Era::Mortal217`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 217
     __variant_name__: _t.ClassVar[str] = "Mortal217"
     value: int
@@ -5400,7 +6009,7 @@ class EraMortal217:
 class EraMortal218:
     """`sp_runtime::generic::era::Era::Mortal218`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 218
     __variant_name__: _t.ClassVar[str] = "Mortal218"
     value: int
@@ -5410,7 +6019,7 @@ class EraMortal218:
 class EraMortal219:
     """`sp_runtime::generic::era::Era::Mortal219`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 219
     __variant_name__: _t.ClassVar[str] = "Mortal219"
     value: int
@@ -5420,7 +6029,7 @@ class EraMortal219:
 class EraMortal220:
     """`sp_runtime::generic::era::Era::Mortal220`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 220
     __variant_name__: _t.ClassVar[str] = "Mortal220"
     value: int
@@ -5430,7 +6039,7 @@ class EraMortal220:
 class EraMortal221:
     """`sp_runtime::generic::era::Era::Mortal221`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 221
     __variant_name__: _t.ClassVar[str] = "Mortal221"
     value: int
@@ -5440,7 +6049,7 @@ class EraMortal221:
 class EraMortal222:
     """`sp_runtime::generic::era::Era::Mortal222`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 222
     __variant_name__: _t.ClassVar[str] = "Mortal222"
     value: int
@@ -5450,7 +6059,7 @@ class EraMortal222:
 class EraMortal223:
     """`sp_runtime::generic::era::Era::Mortal223`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 223
     __variant_name__: _t.ClassVar[str] = "Mortal223"
     value: int
@@ -5460,7 +6069,7 @@ class EraMortal223:
 class EraMortal224:
     """`sp_runtime::generic::era::Era::Mortal224`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 224
     __variant_name__: _t.ClassVar[str] = "Mortal224"
     value: int
@@ -5470,7 +6079,7 @@ class EraMortal224:
 class EraMortal225:
     """`sp_runtime::generic::era::Era::Mortal225`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 225
     __variant_name__: _t.ClassVar[str] = "Mortal225"
     value: int
@@ -5480,7 +6089,7 @@ class EraMortal225:
 class EraMortal226:
     """`sp_runtime::generic::era::Era::Mortal226`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 226
     __variant_name__: _t.ClassVar[str] = "Mortal226"
     value: int
@@ -5490,7 +6099,7 @@ class EraMortal226:
 class EraMortal227:
     """`sp_runtime::generic::era::Era::Mortal227`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 227
     __variant_name__: _t.ClassVar[str] = "Mortal227"
     value: int
@@ -5500,7 +6109,7 @@ class EraMortal227:
 class EraMortal228:
     """`sp_runtime::generic::era::Era::Mortal228`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 228
     __variant_name__: _t.ClassVar[str] = "Mortal228"
     value: int
@@ -5510,7 +6119,7 @@ class EraMortal228:
 class EraMortal229:
     """`sp_runtime::generic::era::Era::Mortal229`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 229
     __variant_name__: _t.ClassVar[str] = "Mortal229"
     value: int
@@ -5520,7 +6129,7 @@ class EraMortal229:
 class EraMortal230:
     """`sp_runtime::generic::era::Era::Mortal230`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 230
     __variant_name__: _t.ClassVar[str] = "Mortal230"
     value: int
@@ -5530,7 +6139,7 @@ class EraMortal230:
 class EraMortal231:
     """`sp_runtime::generic::era::Era::Mortal231`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 231
     __variant_name__: _t.ClassVar[str] = "Mortal231"
     value: int
@@ -5540,7 +6149,7 @@ class EraMortal231:
 class EraMortal232:
     """`sp_runtime::generic::era::Era::Mortal232`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 232
     __variant_name__: _t.ClassVar[str] = "Mortal232"
     value: int
@@ -5550,7 +6159,7 @@ class EraMortal232:
 class EraMortal233:
     """`sp_runtime::generic::era::Era::Mortal233`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 233
     __variant_name__: _t.ClassVar[str] = "Mortal233"
     value: int
@@ -5560,7 +6169,7 @@ class EraMortal233:
 class EraMortal234:
     """`sp_runtime::generic::era::Era::Mortal234`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 234
     __variant_name__: _t.ClassVar[str] = "Mortal234"
     value: int
@@ -5570,7 +6179,7 @@ class EraMortal234:
 class EraMortal235:
     """`sp_runtime::generic::era::Era::Mortal235`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 235
     __variant_name__: _t.ClassVar[str] = "Mortal235"
     value: int
@@ -5580,7 +6189,7 @@ class EraMortal235:
 class EraMortal236:
     """`sp_runtime::generic::era::Era::Mortal236`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 236
     __variant_name__: _t.ClassVar[str] = "Mortal236"
     value: int
@@ -5590,7 +6199,7 @@ class EraMortal236:
 class EraMortal237:
     """`sp_runtime::generic::era::Era::Mortal237`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 237
     __variant_name__: _t.ClassVar[str] = "Mortal237"
     value: int
@@ -5600,7 +6209,7 @@ class EraMortal237:
 class EraMortal238:
     """`sp_runtime::generic::era::Era::Mortal238`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 238
     __variant_name__: _t.ClassVar[str] = "Mortal238"
     value: int
@@ -5610,7 +6219,7 @@ class EraMortal238:
 class EraMortal239:
     """`sp_runtime::generic::era::Era::Mortal239`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 239
     __variant_name__: _t.ClassVar[str] = "Mortal239"
     value: int
@@ -5620,7 +6229,7 @@ class EraMortal239:
 class EraMortal240:
     """`sp_runtime::generic::era::Era::Mortal240`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 240
     __variant_name__: _t.ClassVar[str] = "Mortal240"
     value: int
@@ -5630,7 +6239,7 @@ class EraMortal240:
 class EraMortal241:
     """`sp_runtime::generic::era::Era::Mortal241`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 241
     __variant_name__: _t.ClassVar[str] = "Mortal241"
     value: int
@@ -5640,7 +6249,7 @@ class EraMortal241:
 class EraMortal242:
     """`sp_runtime::generic::era::Era::Mortal242`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 242
     __variant_name__: _t.ClassVar[str] = "Mortal242"
     value: int
@@ -5650,7 +6259,7 @@ class EraMortal242:
 class EraMortal243:
     """`sp_runtime::generic::era::Era::Mortal243`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 243
     __variant_name__: _t.ClassVar[str] = "Mortal243"
     value: int
@@ -5660,7 +6269,7 @@ class EraMortal243:
 class EraMortal244:
     """`sp_runtime::generic::era::Era::Mortal244`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 244
     __variant_name__: _t.ClassVar[str] = "Mortal244"
     value: int
@@ -5670,7 +6279,7 @@ class EraMortal244:
 class EraMortal245:
     """`sp_runtime::generic::era::Era::Mortal245`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 245
     __variant_name__: _t.ClassVar[str] = "Mortal245"
     value: int
@@ -5680,7 +6289,7 @@ class EraMortal245:
 class EraMortal246:
     """`sp_runtime::generic::era::Era::Mortal246`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 246
     __variant_name__: _t.ClassVar[str] = "Mortal246"
     value: int
@@ -5690,7 +6299,7 @@ class EraMortal246:
 class EraMortal247:
     """`sp_runtime::generic::era::Era::Mortal247`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 247
     __variant_name__: _t.ClassVar[str] = "Mortal247"
     value: int
@@ -5700,7 +6309,7 @@ class EraMortal247:
 class EraMortal248:
     """`sp_runtime::generic::era::Era::Mortal248`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 248
     __variant_name__: _t.ClassVar[str] = "Mortal248"
     value: int
@@ -5710,7 +6319,7 @@ class EraMortal248:
 class EraMortal249:
     """`sp_runtime::generic::era::Era::Mortal249`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 249
     __variant_name__: _t.ClassVar[str] = "Mortal249"
     value: int
@@ -5720,7 +6329,7 @@ class EraMortal249:
 class EraMortal250:
     """`sp_runtime::generic::era::Era::Mortal250`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 250
     __variant_name__: _t.ClassVar[str] = "Mortal250"
     value: int
@@ -5730,7 +6339,7 @@ class EraMortal250:
 class EraMortal251:
     """`sp_runtime::generic::era::Era::Mortal251`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 251
     __variant_name__: _t.ClassVar[str] = "Mortal251"
     value: int
@@ -5740,7 +6349,7 @@ class EraMortal251:
 class EraMortal252:
     """`sp_runtime::generic::era::Era::Mortal252`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 252
     __variant_name__: _t.ClassVar[str] = "Mortal252"
     value: int
@@ -5750,7 +6359,7 @@ class EraMortal252:
 class EraMortal253:
     """`sp_runtime::generic::era::Era::Mortal253`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 253
     __variant_name__: _t.ClassVar[str] = "Mortal253"
     value: int
@@ -5760,7 +6369,7 @@ class EraMortal253:
 class EraMortal254:
     """`sp_runtime::generic::era::Era::Mortal254`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 254
     __variant_name__: _t.ClassVar[str] = "Mortal254"
     value: int
@@ -5770,7 +6379,7 @@ class EraMortal254:
 class EraMortal255:
     """`sp_runtime::generic::era::Era::Mortal255`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 115
     __variant_index__: _t.ClassVar[int] = 255
     __variant_name__: _t.ClassVar[str] = "Mortal255"
     value: int
@@ -5780,7 +6389,7 @@ class EraMortal255:
 class CheckNonce:
     """`frame_system::extensions::check_nonce::CheckNonce`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 116
     value: int
 
 
@@ -5788,14 +6397,14 @@ class CheckNonce:
 class CheckWeight:
     """`frame_system::extensions::check_weight::CheckWeight`"""
 
-    __type_id__: _t.ClassVar[int] = 105
+    __type_id__: _t.ClassVar[int] = 117
 
 
 @_dc.dataclass(frozen=True)
 class ChargeTransactionPayment:
     """`pallet_transaction_payment::ChargeTransactionPayment`"""
 
-    __type_id__: _t.ClassVar[int] = 106
+    __type_id__: _t.ClassVar[int] = 118
     value: int
 
 
@@ -5803,7 +6412,7 @@ class ChargeTransactionPayment:
 class CheckMetadataHash:
     """`frame_metadata_hash_extension::CheckMetadataHash`"""
 
-    __type_id__: _t.ClassVar[int] = 107
+    __type_id__: _t.ClassVar[int] = 119
     mode: Mode
 
 
@@ -5811,7 +6420,7 @@ class CheckMetadataHash:
 class ModeDisabled:
     """`frame_metadata_hash_extension::Mode::Disabled`"""
 
-    __type_id__: _t.ClassVar[int] = 108
+    __type_id__: _t.ClassVar[int] = 120
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Disabled"
 
@@ -5820,7 +6429,7 @@ class ModeDisabled:
 class ModeEnabled:
     """`frame_metadata_hash_extension::Mode::Enabled`"""
 
-    __type_id__: _t.ClassVar[int] = 108
+    __type_id__: _t.ClassVar[int] = 120
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Enabled"
 
@@ -5829,7 +6438,7 @@ class ModeEnabled:
 class OpaqueMetadata:
     """`sp_core::OpaqueMetadata`"""
 
-    __type_id__: _t.ClassVar[int] = 110
+    __type_id__: _t.ClassVar[int] = 122
     value: bytes
 
 
@@ -5837,7 +6446,7 @@ class OpaqueMetadata:
 class TransactionSourceInBlock:
     """`sp_runtime::transaction_validity::TransactionSource::InBlock`"""
 
-    __type_id__: _t.ClassVar[int] = 113
+    __type_id__: _t.ClassVar[int] = 125
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "InBlock"
 
@@ -5846,7 +6455,7 @@ class TransactionSourceInBlock:
 class TransactionSourceLocal:
     """`sp_runtime::transaction_validity::TransactionSource::Local`"""
 
-    __type_id__: _t.ClassVar[int] = 113
+    __type_id__: _t.ClassVar[int] = 125
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Local"
 
@@ -5855,7 +6464,7 @@ class TransactionSourceLocal:
 class TransactionSourceExternal:
     """`sp_runtime::transaction_validity::TransactionSource::External`"""
 
-    __type_id__: _t.ClassVar[int] = 113
+    __type_id__: _t.ClassVar[int] = 125
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "External"
 
@@ -5864,7 +6473,7 @@ class TransactionSourceExternal:
 class UncheckedExtrinsic:
     """`sp_runtime::generic::unchecked_extrinsic::UncheckedExtrinsic`"""
 
-    __type_id__: _t.ClassVar[int] = 114
+    __type_id__: _t.ClassVar[int] = 126
     value: bytes
 
 
@@ -5872,7 +6481,7 @@ class UncheckedExtrinsic:
 class Result2Ok:
     """`Result::Ok`"""
 
-    __type_id__: _t.ClassVar[int] = 116
+    __type_id__: _t.ClassVar[int] = 128
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ok"
     value: ValidTransaction
@@ -5882,7 +6491,7 @@ class Result2Ok:
 class Result2Err:
     """`Result::Err`"""
 
-    __type_id__: _t.ClassVar[int] = 116
+    __type_id__: _t.ClassVar[int] = 128
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Err"
     value: TransactionValidityError
@@ -5892,7 +6501,7 @@ class Result2Err:
 class ValidTransaction:
     """`sp_runtime::transaction_validity::ValidTransaction`"""
 
-    __type_id__: _t.ClassVar[int] = 117
+    __type_id__: _t.ClassVar[int] = 129
     priority: int
     requires: list[bytes]
     provides: list[bytes]
@@ -5904,7 +6513,7 @@ class ValidTransaction:
 class TransactionValidityErrorInvalid:
     """`sp_runtime::transaction_validity::TransactionValidityError::Invalid`"""
 
-    __type_id__: _t.ClassVar[int] = 119
+    __type_id__: _t.ClassVar[int] = 131
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Invalid"
     value: InvalidTransaction
@@ -5914,7 +6523,7 @@ class TransactionValidityErrorInvalid:
 class TransactionValidityErrorUnknown:
     """`sp_runtime::transaction_validity::TransactionValidityError::Unknown`"""
 
-    __type_id__: _t.ClassVar[int] = 119
+    __type_id__: _t.ClassVar[int] = 131
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Unknown"
     value: UnknownTransaction
@@ -5924,7 +6533,7 @@ class TransactionValidityErrorUnknown:
 class InvalidTransactionCall:
     """`sp_runtime::transaction_validity::InvalidTransaction::Call`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Call"
 
@@ -5933,7 +6542,7 @@ class InvalidTransactionCall:
 class InvalidTransactionPayment:
     """`sp_runtime::transaction_validity::InvalidTransaction::Payment`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Payment"
 
@@ -5942,7 +6551,7 @@ class InvalidTransactionPayment:
 class InvalidTransactionFuture:
     """`sp_runtime::transaction_validity::InvalidTransaction::Future`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Future"
 
@@ -5951,7 +6560,7 @@ class InvalidTransactionFuture:
 class InvalidTransactionStale:
     """`sp_runtime::transaction_validity::InvalidTransaction::Stale`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Stale"
 
@@ -5960,7 +6569,7 @@ class InvalidTransactionStale:
 class InvalidTransactionBadProof:
     """`sp_runtime::transaction_validity::InvalidTransaction::BadProof`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "BadProof"
 
@@ -5969,7 +6578,7 @@ class InvalidTransactionBadProof:
 class InvalidTransactionAncientBirthBlock:
     """`sp_runtime::transaction_validity::InvalidTransaction::AncientBirthBlock`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "AncientBirthBlock"
 
@@ -5978,7 +6587,7 @@ class InvalidTransactionAncientBirthBlock:
 class InvalidTransactionExhaustsResources:
     """`sp_runtime::transaction_validity::InvalidTransaction::ExhaustsResources`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "ExhaustsResources"
 
@@ -5987,7 +6596,7 @@ class InvalidTransactionExhaustsResources:
 class InvalidTransactionCustom:
     """`sp_runtime::transaction_validity::InvalidTransaction::Custom`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Custom"
     value: int
@@ -5997,7 +6606,7 @@ class InvalidTransactionCustom:
 class InvalidTransactionBadMandatory:
     """`sp_runtime::transaction_validity::InvalidTransaction::BadMandatory`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "BadMandatory"
 
@@ -6006,7 +6615,7 @@ class InvalidTransactionBadMandatory:
 class InvalidTransactionMandatoryValidation:
     """`sp_runtime::transaction_validity::InvalidTransaction::MandatoryValidation`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "MandatoryValidation"
 
@@ -6015,7 +6624,7 @@ class InvalidTransactionMandatoryValidation:
 class InvalidTransactionBadSigner:
     """`sp_runtime::transaction_validity::InvalidTransaction::BadSigner`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "BadSigner"
 
@@ -6024,7 +6633,7 @@ class InvalidTransactionBadSigner:
 class InvalidTransactionIndeterminateImplicit:
     """`sp_runtime::transaction_validity::InvalidTransaction::IndeterminateImplicit`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "IndeterminateImplicit"
 
@@ -6033,7 +6642,7 @@ class InvalidTransactionIndeterminateImplicit:
 class InvalidTransactionUnknownOrigin:
     """`sp_runtime::transaction_validity::InvalidTransaction::UnknownOrigin`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 132
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "UnknownOrigin"
 
@@ -6042,7 +6651,7 @@ class InvalidTransactionUnknownOrigin:
 class UnknownTransactionCannotLookup:
     """`sp_runtime::transaction_validity::UnknownTransaction::CannotLookup`"""
 
-    __type_id__: _t.ClassVar[int] = 121
+    __type_id__: _t.ClassVar[int] = 133
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "CannotLookup"
 
@@ -6051,7 +6660,7 @@ class UnknownTransactionCannotLookup:
 class UnknownTransactionNoUnsignedValidator:
     """`sp_runtime::transaction_validity::UnknownTransaction::NoUnsignedValidator`"""
 
-    __type_id__: _t.ClassVar[int] = 121
+    __type_id__: _t.ClassVar[int] = 133
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NoUnsignedValidator"
 
@@ -6060,7 +6669,7 @@ class UnknownTransactionNoUnsignedValidator:
 class UnknownTransactionCustom:
     """`sp_runtime::transaction_validity::UnknownTransaction::Custom`"""
 
-    __type_id__: _t.ClassVar[int] = 121
+    __type_id__: _t.ClassVar[int] = 133
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Custom"
     value: int
@@ -6070,7 +6679,7 @@ class UnknownTransactionCustom:
 class RuntimeDispatchInfo:
     """`pallet_transaction_payment::types::RuntimeDispatchInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 122
+    __type_id__: _t.ClassVar[int] = 134
     weight: Weight
     class_: DispatchClass
     partial_fee: int
@@ -6080,7 +6689,7 @@ class RuntimeDispatchInfo:
 class FeeDetails:
     """`pallet_transaction_payment::types::FeeDetails`"""
 
-    __type_id__: _t.ClassVar[int] = 123
+    __type_id__: _t.ClassVar[int] = 135
     inclusion_fee: InclusionFee | None
     tip: int
 
@@ -6089,7 +6698,7 @@ class FeeDetails:
 class InclusionFee:
     """`pallet_transaction_payment::types::InclusionFee`"""
 
-    __type_id__: _t.ClassVar[int] = 124
+    __type_id__: _t.ClassVar[int] = 136
     base_fee: int
     len_fee: int
     adjusted_weight_fee: int
@@ -6099,7 +6708,7 @@ class InclusionFee:
 class ViewFunctionId:
     """`frame_support::view_functions::ViewFunctionId`"""
 
-    __type_id__: _t.ClassVar[int] = 126
+    __type_id__: _t.ClassVar[int] = 138
     prefix: bytes
     suffix: bytes
 
@@ -6108,7 +6717,7 @@ class ViewFunctionId:
 class Result3Ok:
     """`Result::Ok`"""
 
-    __type_id__: _t.ClassVar[int] = 128
+    __type_id__: _t.ClassVar[int] = 140
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ok"
     value: bytes
@@ -6118,7 +6727,7 @@ class Result3Ok:
 class Result3Err:
     """`Result::Err`"""
 
-    __type_id__: _t.ClassVar[int] = 128
+    __type_id__: _t.ClassVar[int] = 140
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Err"
     value: ViewFunctionDispatchError
@@ -6128,7 +6737,7 @@ class Result3Err:
 class ViewFunctionDispatchErrorNotImplemented:
     """`frame_support::view_functions::ViewFunctionDispatchError::NotImplemented`"""
 
-    __type_id__: _t.ClassVar[int] = 129
+    __type_id__: _t.ClassVar[int] = 141
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "NotImplemented"
 
@@ -6137,7 +6746,7 @@ class ViewFunctionDispatchErrorNotImplemented:
 class ViewFunctionDispatchErrorNotFound:
     """`frame_support::view_functions::ViewFunctionDispatchError::NotFound`"""
 
-    __type_id__: _t.ClassVar[int] = 129
+    __type_id__: _t.ClassVar[int] = 141
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NotFound"
     value: ViewFunctionId
@@ -6147,7 +6756,7 @@ class ViewFunctionDispatchErrorNotFound:
 class ViewFunctionDispatchErrorCodec:
     """`frame_support::view_functions::ViewFunctionDispatchError::Codec`"""
 
-    __type_id__: _t.ClassVar[int] = 129
+    __type_id__: _t.ClassVar[int] = 141
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Codec"
 
@@ -6156,7 +6765,7 @@ class ViewFunctionDispatchErrorCodec:
 class RuntimeErrorSystem:
     """`devnode_runtime::RuntimeError::System`"""
 
-    __type_id__: _t.ClassVar[int] = 130
+    __type_id__: _t.ClassVar[int] = 142
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "System"
     value: FrameSystemError
@@ -6166,7 +6775,7 @@ class RuntimeErrorSystem:
 class RuntimeErrorBalances:
     """`devnode_runtime::RuntimeError::Balances`"""
 
-    __type_id__: _t.ClassVar[int] = 130
+    __type_id__: _t.ClassVar[int] = 142
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Balances"
     value: PalletBalancesError
@@ -6176,7 +6785,7 @@ class RuntimeErrorBalances:
 class RuntimeErrorSudo:
     """`devnode_runtime::RuntimeError::Sudo`"""
 
-    __type_id__: _t.ClassVar[int] = 130
+    __type_id__: _t.ClassVar[int] = 142
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Sudo"
     value: PalletSudoError
@@ -6186,7 +6795,7 @@ class RuntimeErrorSudo:
 class RuntimeErrorTokens:
     """`devnode_runtime::RuntimeError::Tokens`"""
 
-    __type_id__: _t.ClassVar[int] = 130
+    __type_id__: _t.ClassVar[int] = 142
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Tokens"
     value: OrmlTokensError
@@ -6196,7 +6805,7 @@ class RuntimeErrorTokens:
 class RuntimeErrorModelRegistry:
     """`devnode_runtime::RuntimeError::ModelRegistry`"""
 
-    __type_id__: _t.ClassVar[int] = 130
+    __type_id__: _t.ClassVar[int] = 142
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "ModelRegistry"
     value: PalletModelRegistryError
@@ -6206,7 +6815,7 @@ class RuntimeErrorModelRegistry:
 class RuntimeErrorProviders:
     """`devnode_runtime::RuntimeError::Providers`"""
 
-    __type_id__: _t.ClassVar[int] = 130
+    __type_id__: _t.ClassVar[int] = 142
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Providers"
     value: PalletProvidersError
@@ -6216,10 +6825,20 @@ class RuntimeErrorProviders:
 class RuntimeErrorInference:
     """`devnode_runtime::RuntimeError::Inference`"""
 
-    __type_id__: _t.ClassVar[int] = 130
+    __type_id__: _t.ClassVar[int] = 142
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Inference"
     value: PalletInferenceError
+
+
+@_dc.dataclass(frozen=True)
+class RuntimeErrorChannels:
+    """`devnode_runtime::RuntimeError::Channels`"""
+
+    __type_id__: _t.ClassVar[int] = 142
+    __variant_index__: _t.ClassVar[int] = 14
+    __variant_name__: _t.ClassVar[str] = "Channels"
+    value: PalletChannelsError
 
 
 # Enums: the union of their variants' classes.
@@ -6246,6 +6865,7 @@ RuntimeEvent: _t.TypeAlias = (
     | RuntimeEventModelRegistry
     | RuntimeEventProviders
     | RuntimeEventInference
+    | RuntimeEventChannels
 )
 
 #: `frame_system::pallet::Event`: The `Event` enum of this pallet
@@ -6381,6 +7001,19 @@ PalletInferenceEvent: _t.TypeAlias = (
     | PalletInferenceEventOutputTimedOut
 )
 
+#: `pallet_channels::pallet::Event`: The `Event` enum of this pallet
+PalletChannelsEvent: _t.TypeAlias = (
+    PalletChannelsEventChannelFunded
+    | PalletChannelsEventChannelClosing
+    | PalletChannelsEventChannelWithdrawn
+    | PalletChannelsEventDirectSettled
+    | PalletChannelsEventDirectPaid
+    | PalletChannelsEventDirectValidationRequested
+    | PalletChannelsEventDirectValidationPassed
+    | PalletChannelsEventDirectValidationFailed
+    | PalletChannelsEventTicketExpired
+)
+
 #: `frame_system::pallet::Call`: Contains a variant per dispatchable extrinsic that this pallet has.
 FrameSystemCall: _t.TypeAlias = (
     FrameSystemCallRemark | FrameSystemCallSetStorage | FrameSystemCallRemarkWithEvent
@@ -6452,6 +7085,7 @@ RuntimeCall: _t.TypeAlias = (
     | RuntimeCallModelRegistry
     | RuntimeCallProviders
     | RuntimeCallInference
+    | RuntimeCallChannels
 )
 
 #: `orml_tokens::pallet::Call`: Contains a variant per dispatchable extrinsic that this pallet has.
@@ -6505,6 +7139,15 @@ PalletInferenceCall: _t.TypeAlias = (
 
 #: `pallet_inference::InferenceInput`
 InferenceInput: _t.TypeAlias = InferenceInputInline | InferenceInputCid
+
+#: `pallet_channels::pallet::Call`: Contains a variant per dispatchable extrinsic that this pallet has.
+PalletChannelsCall: _t.TypeAlias = (
+    PalletChannelsCallOpenChannel
+    | PalletChannelsCallCloseChannel
+    | PalletChannelsCallWithdraw
+    | PalletChannelsCallSettle
+    | PalletChannelsCallSubmitDirectValidations
+)
 
 #: `pallet_sudo::pallet::Error`: The `Error` enum of this pallet.
 PalletSudoError: _t.TypeAlias = PalletSudoErrorRequireSudo
@@ -6593,6 +7236,36 @@ PalletInferenceError: _t.TypeAlias = (
     | PalletInferenceErrorOutputTooLarge
     | PalletInferenceErrorOutputHashMismatch
     | PalletInferenceErrorNotExpired
+)
+
+#: `pallet_channels::pallet::Error`: The `Error` enum of this pallet.
+PalletChannelsError: _t.TypeAlias = (
+    PalletChannelsErrorZeroAmount
+    | PalletChannelsErrorNotProvider
+    | PalletChannelsErrorSelfChannel
+    | PalletChannelsErrorCurrencyMismatch
+    | PalletChannelsErrorChannelClosing
+    | PalletChannelsErrorNoChannel
+    | PalletChannelsErrorAlreadyClosing
+    | PalletChannelsErrorNotClosing
+    | PalletChannelsErrorStillClosing
+    | PalletChannelsErrorChecksPending
+    | PalletChannelsErrorEmptySettlement
+    | PalletChannelsErrorTooManyResults
+    | PalletChannelsErrorTicketReplayed
+    | PalletChannelsErrorTicketGap
+    | PalletChannelsErrorTooManyModels
+    | PalletChannelsErrorBadModelIndex
+    | PalletChannelsErrorUnknownModel
+    | PalletChannelsErrorTicketExpired
+    | PalletChannelsErrorBadTicketSignature
+    | PalletChannelsErrorExpiryTooFar
+    | PalletChannelsErrorPriceAboveMaximum
+    | PalletChannelsErrorInvalidTokenCount
+    | PalletChannelsErrorInsufficientDeposit
+    | PalletChannelsErrorUnknownCheck
+    | PalletChannelsErrorNotValidator
+    | PalletChannelsErrorTooManyTimeouts
 )
 
 #: `sp_runtime::MultiSignature`
@@ -6917,4 +7590,5 @@ RuntimeError: _t.TypeAlias = (
     | RuntimeErrorModelRegistry
     | RuntimeErrorProviders
     | RuntimeErrorInference
+    | RuntimeErrorChannels
 )

@@ -36,11 +36,11 @@ def next_request_id() -> StorageEntry[int]:
 
 def requests(key: int) -> StorageEntry[types.InferenceRequest | None]:
     """Every request, hash-only; terminal ones keep their final state."""
-    return StorageEntry(PALLET, "Requests", ("Twox64Concat",), (20,), (key,), 86, None, "Inference")
+    return StorageEntry(PALLET, "Requests", ("Twox64Concat",), (20,), (key,), 96, None, "Inference")
 
 
 def timeouts(key: int) -> StorageEntry[list[int]]:
     """Requests with a deadline falling due at the start of this block."""
     return StorageEntry(
-        PALLET, "Timeouts", ("Twox64Concat",), (4,), (key,), 89, bytes.fromhex("00"), "Inference"
+        PALLET, "Timeouts", ("Twox64Concat",), (4,), (key,), 99, bytes.fromhex("00"), "Inference"
     )

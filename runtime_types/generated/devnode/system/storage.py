@@ -55,7 +55,7 @@ def event_count() -> StorageEntry[int]:
 
 def events() -> StorageEntry[list[types.EventRecord]]:
     """Events deposited for the current block."""
-    return StorageEntry(PALLET, "Events", (), (), (), 41, bytes.fromhex("00"), "System")
+    return StorageEntry(PALLET, "Events", (), (), (), 42, bytes.fromhex("00"), "System")
 
 
 def extrinsic_count() -> StorageEntry[int | None]:

@@ -13,7 +13,7 @@ PALLET: Final = "Timestamp"
 
 def did_update() -> StorageEntry[bool]:
     """Whether the timestamp has been updated in this block."""
-    return StorageEntry(PALLET, "DidUpdate", (), (), (), 52, bytes.fromhex("00"), "Timestamp")
+    return StorageEntry(PALLET, "DidUpdate", (), (), (), 53, bytes.fromhex("00"), "Timestamp")
 
 
 def now() -> StorageEntry[int]:

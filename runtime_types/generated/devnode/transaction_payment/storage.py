@@ -20,7 +20,7 @@ def next_fee_multiplier() -> StorageEntry[types.FixedU128]:
         (),
         (),
         (),
-        60,
+        61,
         bytes.fromhex("000064a7b3b6e00d0000000000000000"),
         "TransactionPayment",
     )

@@ -1,0 +1,638 @@
+"""The executor's side of the direct path: stream at once against a ticket, settle later.
+
+`POST /v1/direct/generate` takes `{"request": {...}, "ticket": {...}, "links": [...]}` (see
+docs/gateway.md): the ticket must extend the channel's chain (links carry earlier tickets the
+gateway could not deliver), be signed by the requester, unexpired, within the channel's free
+deposit and the model's price, and commit to the request (`prompt_hash`). The answer is a
+server-sent event stream: `accepted` (the ticket is taken), one `data` event per token as the
+engine produces it, and `final` with the output hash, token counts and the provider key's
+signature over them; `error` if generation fails.
+
+Served tickets are settled in batches (`Channels.settle`, one signature per channel run) every
+`direct_settle_interval_s` or once `direct_settle_batch` are waiting. The request and output of
+each settled ticket stay here for validators (`GET /direct/{direct_id}`); sampled direct
+results this provider must validate are fetched from their executor, re-run and judged with
+`Channels.submit_direct_validations`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import statistics
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import sr25519
+from aiohttp import web
+
+import inference_engine as ie
+from inference_gateway.protocol import (
+    ProtocolError,
+    Ticket,
+    blake2_256,
+    canonical_json,
+    escrow_for,
+    final_message,
+    prompt_hash,
+    ticket_message,
+)
+from runtime_types.generated.devnode import channels, types
+
+from ._chain import STORAGE_MODELS, STORAGE_PROVIDERS
+from ._errors import AuthError, DaemonError, JobFailed
+from .protocol import sign_output_request, verify_output_request
+
+if TYPE_CHECKING:
+    from runtime_types import Block
+
+    from ._daemon import Daemon
+
+__all__ = ["DirectExecutor", "generation_request"]
+
+log = logging.getLogger("ocw_daemon.direct")
+
+#: Mirrors of the Channels constants (docs/pallets.md)
+MAX_TICKET_LIFE = int(channels.constants.MAX_TICKET_LIFE)
+MIN_TICKET_MARGIN = int(channels.constants.MIN_TICKET_MARGIN)
+#: Served records kept for validators (oldest dropped first)
+KEEP_RECORDS = 20_000
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def _refusal(status: int, code: str, message: str, *, held: bool = False) -> web.Response:
+    """An error answer; `held` tells the gateway the ticket is taken (settled as unused)."""
+    body = {"error": {"code": code, "message": message}, "held": held}
+    return web.json_response(body, status=status)
+
+
+def generation_request(request: dict[str, Any], commitment: bytes) -> ie.GenerationRequest:
+    """The engine request a direct request stands for (executor and validator alike).
+
+    The sampling seed is the request id: `seed-<n>` when the caller gave a seed (so the same
+    seed and prompt give the same output), else `direct-<prompt hash>`.
+    """
+    try:
+        seed = request.get("seed")
+        rid = f"seed-{int(seed)}" if seed is not None else f"direct-{commitment.hex()}"
+        params = ie.SamplingParams(
+            max_tokens=int(request["max_tokens"]),
+            temperature=float(request.get("temperature", 1.0)),
+            top_p=float(request.get("top_p", 1.0)),
+            stop=tuple(str(s) for s in request.get("stop") or ()),
+        )
+        prompt: str | ie.ChatPrompt
+        if request.get("kind") == "chat":
+            messages = request["messages"]
+            if not isinstance(messages, list) or not messages:
+                raise ie.InvalidRequestError("messages must be a non-empty list")
+            prompt = ie.ChatPrompt(
+                tuple(ie.ChatMessage(str(m["role"]), str(m["content"])) for m in messages)
+            )
+        else:
+            prompt = str(request["prompt"])
+        return ie.GenerationRequest(ie.RequestId(rid), prompt, params)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ie.InvalidRequestError(f"malformed direct request: {exc}") from exc
+
+
+@dataclass
+class _Held:
+    """A ticket this executor holds: served (a record), unserved (a link) or being served."""
+
+    ticket: Ticket
+    digest: bytes
+    serving: bool = False
+    request_bytes: bytes | None = None
+    output: bytes | None = None
+    output_hash: bytes = bytes(32)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class _Channel:
+    """The chain of tickets past the last settled one, as this executor holds it."""
+
+    channel_id: int
+    nonce: int
+    head: bytes
+    cumulative: int
+    tickets: dict[int, _Held] = field(default_factory=dict)
+
+    @property
+    def tip(self) -> tuple[int, bytes, int]:
+        if self.tickets:
+            last = self.tickets[max(self.tickets)]
+            return last.ticket.nonce, last.digest, last.ticket.cumulative
+        return self.nonce, self.head, self.cumulative
+
+    def run(self) -> list[_Held]:
+        """The longest settleable run: consecutive, none being served, ending at a signed one."""
+        run: list[_Held] = []
+        best: list[_Held] = []
+        nonce = self.nonce + 1
+        while nonce in self.tickets and not self.tickets[nonce].serving:
+            run.append(self.tickets[nonce])
+            if self.tickets[nonce].ticket.signature is not None:
+                best = list(run)
+            nonce += 1
+        return best
+
+
+class DirectExecutor:
+    """The daemon's direct-path executor and validator (see the module docstring)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        self._channels: dict[bytes, _Channel] = {}
+        self._locks: dict[bytes, asyncio.Lock] = {}
+        self._records: OrderedDict[tuple[bytes, int], _Held] = OrderedDict()
+        self._ttft: deque[float] = deque(maxlen=64)
+        self._active = 0
+        self._wake = asyncio.Event()
+        self._settle_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._validating: set[int] = set()
+        self.settled = 0
+
+    # -- lifecycle and hooks -----------------------------------------------------------------
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/direct/generate", self._generate)
+        router.add_get("/direct/{direct_id}", self._record)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._settle_loop(), name="ocw-direct-settle")
+
+    async def close(self) -> None:
+        """Settle what is served (best effort), stop the settler."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.settle_now(), 5.0)
+
+    def status_fields(self) -> dict[str, Any]:
+        """Warm models, queue depth and recent time to first token, for the signed status."""
+        daemon = self._daemon
+        loaded = set(daemon._engines)
+        warm = sorted("0x" + m.hex() for m, cid in daemon._model_cids.items() if cid in loaded)
+        ttft = statistics.median(self._ttft) if self._ttft else None
+        return {
+            "warm": warm,
+            "queue_depth": daemon._queue.qsize() + self._active,
+            "ttft_ms": None if ttft is None else round(ttft * 1000, 2),
+        }
+
+    def on_event(self, record: Any, block: Block) -> None:
+        """A Channels event from a processed block."""
+        if record.name != "DirectValidationRequested":
+            return
+        if bytes(record.event.validator.value) != self._daemon.account:
+            return
+        direct_id = int(record.event.direct_id)
+        if direct_id not in self._validating:
+            self._validating.add(direct_id)
+            self._daemon._spawn(self._validate(direct_id), f"ocw-direct-validate-{direct_id}")
+
+    # -- chain reads ---------------------------------------------------------------------------
+
+    async def _chain_channel(self, requester: bytes) -> types.Channel | None:
+        found: types.Channel | None = await self._daemon._query(
+            channels.storage.channels(
+                types.AccountId32(requester), types.AccountId32(self._daemon.account)
+            )
+        )
+        return found
+
+    async def _sync(self, requester: bytes) -> tuple[_Channel, types.Channel]:
+        on_chain = await self._chain_channel(requester)
+        if on_chain is None:
+            raise _Refused(402, "no_channel", "no payment channel from this requester to me")
+        local = self._channels.get(requester)
+        if local is None or local.channel_id != on_chain.id or local.nonce < on_chain.nonce:
+            kept = {} if local is None or local.channel_id != on_chain.id else local.tickets
+            local = _Channel(
+                on_chain.id,
+                on_chain.nonce,
+                bytes(on_chain.head.value),
+                on_chain.settled_cumulative,
+                {n: h for n, h in kept.items() if n > on_chain.nonce},
+            )
+            self._channels[requester] = local
+        return local, on_chain
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def _accept(self, local: _Channel, ticket: Ticket, links: list[Ticket]) -> _Held:
+        """Extend the local chain with `links` + `ticket`; the signature covers them all."""
+        me = self._daemon.account
+        nonce, head, cumulative = local.tip
+        fresh: list[_Held] = []
+        for item in [*links, ticket]:
+            if item.executor != me or item.requester != ticket.requester:
+                raise _Refused(400, "wrong_channel", "a ticket of another channel")
+            if item.channel_id != local.channel_id:
+                raise _Refused(409, "stale_channel", "the ticket is for an older channel")
+            if item.nonce <= local.nonce:
+                raise _Refused(409, "ticket_settled", f"ticket {item.nonce} is settled already")
+            known = local.tickets.get(item.nonce)
+            if known is not None:
+                if known.digest != item.digest:
+                    raise _Refused(409, "ticket_conflict", f"another ticket {item.nonce} is held")
+                continue
+            if item.nonce != nonce + 1 or item.prev != head:
+                raise _Refused(409, "ticket_gap", f"ticket {item.nonce} does not extend {nonce}")
+            if item.cumulative != cumulative + item.max_amount:
+                raise _Refused(400, "bad_cumulative", "cumulative is not the running total")
+            held = _Held(item.unsigned(), item.digest)
+            fresh.append(held)
+            nonce, head, cumulative = item.nonce, held.digest, item.cumulative
+        digest = ticket.digest
+        assert ticket.signature is not None
+        if not sr25519.verify(ticket.signature, ticket_message(digest), ticket.requester):
+            raise _Refused(401, "bad_signature", "the requester did not sign this ticket")
+        for held in fresh:
+            local.tickets[held.ticket.nonce] = held
+        target = local.tickets[ticket.nonce]
+        target.ticket = ticket  # now with its signature
+        if target.serving or target.output is not None:
+            raise _Refused(409, "ticket_used", f"ticket {ticket.nonce} was served already")
+        return target
+
+    async def _admit(
+        self, body: Any
+    ) -> tuple[_Held, dict[str, Any], ie.GenerationRequest, str, int]:
+        if not isinstance(body, dict) or not isinstance(body.get("request"), dict):
+            raise _Refused(400, "bad_request", "expected {request, ticket, links}")
+        try:
+            ticket = Ticket.from_json(body.get("ticket"))
+            links = [Ticket.from_json(t) for t in body.get("links") or []]
+        except ProtocolError as exc:
+            raise _Refused(400, "bad_ticket", str(exc)) from exc
+        request: dict[str, Any] = body["request"]
+        commitment = prompt_hash(request)
+        if ticket.signature is None:
+            raise _Refused(400, "bad_ticket", "the ticket is not signed")
+        if commitment != ticket.prompt_hash:
+            raise _Refused(400, "prompt_mismatch", "the request does not match prompt_hash")
+        if request.get("model") != "0x" + ticket.model_id.hex():
+            raise _Refused(400, "model_mismatch", "the request names another model")
+        if request.get("max_tokens") != ticket.max_tokens:
+            raise _Refused(400, "max_tokens_mismatch", "max_tokens differs from the ticket")
+        try:
+            gen = generation_request(request, commitment)
+        except ie.InvalidRequestError as exc:
+            raise _Refused(400, "bad_request", str(exc)) from exc
+        daemon = self._daemon
+        model = await daemon._query(STORAGE_MODELS(types.H256(ticket.model_id)))
+        if model is None:
+            raise _Refused(404, "unknown_model", "no such model on-chain")
+        me = await daemon._query(STORAGE_PROVIDERS(types.AccountId32(daemon.account)))
+        if me is None or ticket.model_id not in {bytes(m.value) for m in me.models}:
+            raise _Refused(404, "model_not_served", "this provider does not serve the model")
+        price = int(model.price_per_1k_tokens)
+        if price > ticket.max_price:
+            raise _Refused(402, "price_above_maximum", "the model costs more than the ticket")
+        head = await daemon.client.head_number()
+        if ticket.expiry < head + MIN_TICKET_MARGIN or ticket.expiry > head + MAX_TICKET_LIFE:
+            raise _Refused(
+                400,
+                "bad_expiry",
+                f"expiry must be in {head + MIN_TICKET_MARGIN}..{head + MAX_TICKET_LIFE}",
+            )
+        requester = ticket.requester
+        lock = self._locks.setdefault(requester, asyncio.Lock())
+        async with lock:
+            local, on_chain = await self._sync(requester)
+            if on_chain.closing_at is not None:
+                raise _Refused(402, "channel_closing", "the channel is closing")
+            if on_chain.currency_id != int(model.currency_id):
+                raise _Refused(402, "currency_mismatch", "the channel is in another currency")
+            outstanding = ticket.cumulative - on_chain.settled_cumulative
+            if outstanding > on_chain.deposit - on_chain.held:
+                raise _Refused(
+                    402,
+                    "insufficient_credit",
+                    f"outstanding tickets ({outstanding}) exceed the channel's free deposit "
+                    f"({on_chain.deposit - on_chain.held})",
+                )
+            held = self._accept(local, ticket, links)
+            held.serving = True
+        held.request_bytes = canonical_json(request)
+        cid = bytes(model.cid).decode()
+        return held, request, gen, cid, price
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        daemon = self._daemon
+        if daemon.stopping:
+            return _refusal(503, "stopping", "the daemon is stopping")
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _refusal(400, "bad_request", "the body is not JSON")
+        started = time.perf_counter()
+        try:
+            held, _, gen, cid, price = await self._admit(body)
+        except _Refused as exc:
+            return _refusal(exc.status, exc.code, str(exc))
+        except DaemonError as exc:
+            return _refusal(503, "chain_unavailable", str(exc))
+        self._active += 1
+        response: web.StreamResponse | None = None
+        try:
+            async with daemon._engine(cid) as engine:
+                try:
+                    prompt_tokens = len(engine.model.encode_prompt(gen.prompt))
+                except ie.ChatTemplateError as exc:
+                    return _refusal(400, "no_chat_template", str(exc), held=True)
+                except ie.InferenceError as exc:
+                    return _refusal(400, "bad_request", str(exc), held=True)
+                needed = escrow_for(prompt_tokens + held.ticket.max_tokens, price)
+                if needed > held.ticket.max_amount:
+                    return _refusal(
+                        402,
+                        "ticket_amount_too_low",
+                        f"{prompt_tokens} prompt tokens + max_tokens cost {needed}",
+                        held=True,
+                    )
+                response = web.StreamResponse(headers=SSE_HEADERS)
+                await response.prepare(request)
+                accepted = {"nonce": held.ticket.nonce, "ticket": held.digest.hex()}
+                await _send(response, accepted, "accepted")
+                record: ie.GenerationOutput | None = None
+                first = True
+                async for event in engine.stream(gen, timeout_s=daemon.config.inference_timeout_s):
+                    if isinstance(event, ie.GenerationOutput):
+                        record = event
+                        break
+                    if first and event.entry is not None:
+                        self._ttft.append(time.perf_counter() - started)
+                        first = False
+                    await _send(response, _chunk_json(event, engine.model))
+                assert record is not None
+                data = ie.encode_output(record)
+                digest = ie.output_hash(data)
+                signature = daemon.keypair.sign(
+                    final_message(
+                        held.digest, digest, record.prompt_token_count, len(record.tokens)
+                    )
+                )
+                final = {
+                    "ticket": held.digest.hex(),
+                    "output_hash": digest.hex(),
+                    "prompt_tokens": record.prompt_token_count,
+                    "completion_tokens": len(record.tokens),
+                    "finish_reason": int(record.finish_reason),
+                    "signature": bytes(signature).hex(),
+                }
+                held.output, held.output_hash = data, digest
+                held.prompt_tokens = record.prompt_token_count
+                held.completion_tokens = len(record.tokens)
+                self._keep(held)
+                await _send(response, final, "final")
+                await response.write_eof()
+                daemon.metrics.tokens.labels("prompt").inc(record.prompt_token_count)
+                daemon.metrics.tokens.labels("completion").inc(len(record.tokens))
+                return response
+        except JobFailed as exc:
+            if response is None:
+                return _refusal(503, "model_unavailable", str(exc), held=True)
+            with contextlib.suppress(Exception):
+                await _send(response, {"message": str(exc)}, "error")
+            return response
+        except ie.InferenceError as exc:
+            if response is None:
+                return _refusal(503, "engine_error", str(exc), held=True)
+            with contextlib.suppress(Exception):
+                await _send(response, {"message": str(exc)}, "error")
+            return response
+        except (ConnectionResetError, asyncio.CancelledError):
+            log.info("direct stream of ticket %d dropped by the client", held.ticket.nonce)
+            raise
+        finally:
+            self._active -= 1
+            held.serving = False
+            if held.output is None:  # not served: settled as an unused link, for nothing
+                held.request_bytes = None
+            if self._ready_count() >= daemon.config.direct_settle_batch:
+                self._wake.set()
+
+    def _keep(self, held: _Held) -> None:
+        self._records[(held.ticket.requester, held.ticket.nonce)] = held
+        while len(self._records) > KEEP_RECORDS:
+            self._records.popitem(last=False)
+
+    async def _record(self, request: web.Request) -> web.Response:
+        """The request and output of a settled direct result, for its requester and validator."""
+        try:
+            direct_id = int(request.match_info["direct_id"])
+        except ValueError:
+            return web.Response(status=400, text="bad direct id")
+        try:
+            check = await self._daemon._query(channels.storage.direct_checks(direct_id))
+        except DaemonError as exc:
+            return web.Response(status=503, text=str(exc))
+        if check is None or bytes(check.executor.value) != self._daemon.account:
+            return web.Response(status=404, text="no direct result to validate here")
+        requester = bytes(check.requester.value)
+        try:
+            verify_output_request(
+                request.headers, direct_id, {requester, bytes(check.validator.value)}
+            )
+        except AuthError as exc:
+            return web.Response(status=exc.status, text=str(exc))
+        held = self._records.get((requester, int(check.nonce)))
+        if held is None or held.output is None or held.request_bytes is None:
+            return web.Response(status=404, text="the record is not kept here")
+        return web.json_response(
+            {"request": held.request_bytes.decode(), "output": held.output.hex()}
+        )
+
+    # -- settling ------------------------------------------------------------------------------
+
+    def _ready_count(self) -> int:
+        return sum(len(c.run()) for c in self._channels.values())
+
+    async def _settle_loop(self) -> None:
+        interval = self._daemon.config.direct_settle_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+            try:
+                await self.settle_now()
+            except DaemonError as exc:
+                log.warning("direct settlement failed: %s", exc)
+
+    async def settle_now(self) -> int:
+        """Settle every settleable run in one extrinsic; returns how many tickets it carried."""
+        async with self._settle_lock:
+            runs = [(r, c, c.run()) for r, c in self._channels.items()]
+            runs = [(r, c, run) for r, c, run in runs if run]
+            if not runs:
+                return 0
+            settlements = []
+            for requester, local, run in runs:
+                models: list[bytes] = []
+                results = []
+                for held in run:
+                    t = held.ticket
+                    if t.model_id not in models:
+                        models.append(t.model_id)
+                    results.append(
+                        types.DirectResult(
+                            models.index(t.model_id),
+                            types.H256(t.prompt_hash),
+                            t.max_tokens,
+                            t.max_price,
+                            t.max_amount,
+                            t.expiry,
+                            types.H256(held.output_hash),
+                            held.prompt_tokens,
+                            held.completion_tokens,
+                        )
+                    )
+                signature = run[-1].ticket.signature
+                assert signature is not None
+                settlements.append(
+                    types.ChannelSettlement(
+                        types.AccountId32(requester),
+                        local.nonce + 1,
+                        [types.H256(m) for m in models],
+                        results,
+                        signature,
+                    )
+                )
+            receipt = await self._daemon._submit(channels.calls.settle(settlements))
+            if not receipt.success:
+                log.warning("Channels.settle failed: %s; resyncing", receipt.error)
+                for requester, _, _ in runs:
+                    self._channels.pop(requester, None)
+                return 0
+            count = 0
+            for _, local, run in runs:
+                last = run[-1]
+                for held in run:
+                    local.tickets.pop(held.ticket.nonce, None)
+                local.nonce, local.head = last.ticket.nonce, last.digest
+                local.cumulative = last.ticket.cumulative
+                count += len(run)
+            self.settled += count
+            log.info("settled %d direct results in one extrinsic", count)
+            return count
+
+    # -- validating ----------------------------------------------------------------------------
+
+    async def _validate(self, direct_id: int) -> None:
+        daemon = self._daemon
+        try:
+            check = await daemon._query(channels.storage.direct_checks(direct_id))
+            if check is None or bytes(check.validator.value) != daemon.account:
+                return
+            valid = await self._judge(direct_id, check)
+            receipt = await daemon._submit(
+                channels.calls.submit_direct_validations([(direct_id, valid)])
+            )
+            if receipt.success:
+                daemon.metrics.outcomes.labels("validator", "valid" if valid else "invalid").inc()
+            else:
+                log.warning("direct verdict on %d failed: %s", direct_id, receipt.error)
+        except DaemonError as exc:
+            log.warning("direct validation of %d failed: %s", direct_id, exc)
+        finally:
+            self._validating.discard(direct_id)
+
+    async def _fetch(self, direct_id: int, check: types.DirectCheck) -> tuple[bytes, bytes] | None:
+        daemon = self._daemon
+        info = await daemon._query(STORAGE_PROVIDERS(check.executor))
+        if info is None or daemon._session is None:
+            return None
+        url = f"{bytes(info.endpoint).decode().rstrip('/')}/direct/{direct_id}"
+        deadline = time.monotonic() + daemon.config.fetch_timeout_s
+        while time.monotonic() < deadline and not daemon.stopping:
+            headers = sign_output_request(daemon.keypair, direct_id, int(time.time() * 1000))
+            try:
+                timeout = aiohttp.ClientTimeout(total=max(0.1, deadline - time.monotonic()))
+                async with daemon._session.get(url, headers=headers, timeout=timeout) as resp:
+                    if resp.status == 200:
+                        body = await resp.json()
+                        request_bytes = str(body["request"]).encode()
+                        output = bytes.fromhex(str(body["output"]))
+                        return request_bytes, output
+            except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError):
+                pass
+            await asyncio.sleep(0.2)
+        return None
+
+    async def _judge(self, direct_id: int, check: types.DirectCheck) -> bool:
+        fetched = await self._fetch(direct_id, check)
+        if fetched is None:
+            log.warning("direct result %d: the executor did not hand over its record", direct_id)
+            return False
+        request_bytes, output = fetched
+        if blake2_256(request_bytes) != bytes(check.prompt_hash.value):
+            return False
+        if blake2_256(output) != bytes(check.output_hash.value):
+            return False
+        try:
+            request = json.loads(request_bytes)
+            record = ie.decode_output(output)
+            gen = generation_request(request, bytes(check.prompt_hash.value))
+        except (ValueError, ie.InferenceError):
+            return False
+        if not isinstance(record, ie.GenerationOutput):
+            return False
+        if (record.prompt_token_count, len(record.tokens)) != (
+            check.prompt_tokens,
+            check.completion_tokens,
+        ):
+            return False
+        cid = await self._daemon._model_cid(bytes(check.model_id.value), check.model_version)
+        async with self._daemon._engine(cid) as engine:
+            try:
+                report = await engine.validate(
+                    gen, record, timeout_s=self._daemon.config.inference_timeout_s
+                )
+            except ie.InvalidRequestError:
+                return False
+            except ie.InferenceError as exc:
+                raise JobFailed(f"validation could not run: {exc}") from exc
+        if not report.passed:
+            log.warning("direct result %d failed validation: %s", direct_id, report.reason)
+        return bool(report.passed)
+
+
+def _chunk_json(chunk: ie.TokenChunk, model: ie.LoadedModel) -> dict[str, Any]:
+    if chunk.entry is None:
+        return {"i": chunk.index, "x": chunk.text}
+    return {
+        "i": chunk.index,
+        "t": chunk.entry.token,
+        "lp": chunk.entry.logprob,
+        "top": [[t, lp] for t, lp in chunk.entry.top],
+        "tp": [model.decode([t]) for t, _ in chunk.entry.top],
+        "p": chunk.piece,
+        "x": chunk.text,
+    }
+
+
+async def _send(response: web.StreamResponse, data: Any, event: str | None = None) -> None:
+    head = f"event: {event}\n" if event else ""
+    await response.write(f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode())
