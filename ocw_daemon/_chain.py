@@ -25,7 +25,11 @@ def decode_extrinsic_call(bindings: Bindings, extrinsic: bytes) -> Call[Any]:
     for any runtime with the standard `UncheckedExtrinsic` layout.
     """
     metadata = bindings.metadata
-    params = dict(metadata.types[metadata.extrinsic.type].params)
+    # V14 names them as the extrinsic type's parameters, V15 and V16 as fields of their own.
+    params = {
+        "Address": metadata.extrinsic.address_type,
+        "Signature": metadata.extrinsic.signature_type,
+    }
     try:
         reader = Reader(extrinsic)
         reader.compact()  # the length prefix
@@ -37,7 +41,7 @@ def decode_extrinsic_call(bindings: Bindings, extrinsic: bytes) -> Call[Any]:
             for name in ("Address", "Signature"):
                 type_id = params.get(name)
                 if type_id is None:
-                    raise ChainError(f"the metadata's extrinsic type has no {name} parameter")
+                    raise ChainError(f"the metadata names no {name} type for signed extrinsics")
                 codec.decode_from(type_id, reader)
             for _, extra_type, _ in metadata.extrinsic.signed_extensions:
                 codec.decode_from(extra_type, reader)

@@ -236,6 +236,10 @@ class ExtrinsicMeta:
     extensions_by_version: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
     #: V16: every transaction extension (identifier, type, implicit type)
     transaction_extensions: tuple[tuple[str, int, int], ...] = ()
+    #: The `MultiAddress` and `MultiSignature` types of signed extrinsics (V14: the extrinsic
+    #: type's `Address` and `Signature` parameters; None if it names none)
+    address_type: int | None = None
+    signature_type: int | None = None
 
 
 @dataclass(frozen=True)
@@ -551,8 +555,17 @@ def decode_metadata(raw: bytes) -> Metadata:
             ext_type = reader.compact()
             ext_version = reader.u8()
             extensions = _vec(reader, _signed_extension)
-            extrinsic = ExtrinsicMeta(ext_version, ext_type, extensions, (ext_version,))
             runtime_type = reader.compact()
+            ext_portable = next((t for t in types if t.id == ext_type), None)
+            params = dict(ext_portable.params) if ext_portable is not None else {}
+            extrinsic = ExtrinsicMeta(
+                ext_version,
+                ext_type,
+                extensions,
+                (ext_version,),
+                address_type=params.get("Address"),
+                signature_type=params.get("Signature"),
+            )
         else:
             extrinsic = _extrinsic_v15(reader) if version == 15 else _extrinsic_v16(reader)
             if version == 15:
@@ -585,19 +598,26 @@ def decode_metadata(raw: bytes) -> Metadata:
 
 def _extrinsic_v15(reader: Reader) -> ExtrinsicMeta:
     ext_version = reader.u8()
-    reader.compact()  # address type
+    address_type = reader.compact()
     call_type = reader.compact()
-    reader.compact()  # signature type
+    signature_type = reader.compact()
     reader.compact()  # extra type
     extensions = _vec(reader, _signed_extension)
-    return ExtrinsicMeta(ext_version, call_type, extensions, (ext_version,))
+    return ExtrinsicMeta(
+        ext_version,
+        call_type,
+        extensions,
+        (ext_version,),
+        address_type=address_type,
+        signature_type=signature_type,
+    )
 
 
 def _extrinsic_v16(reader: Reader) -> ExtrinsicMeta:
     versions = tuple(reader.read(reader.compact()))
-    reader.compact()  # address type
+    address_type = reader.compact()
     call_type = reader.compact()
-    reader.compact()  # signature type
+    signature_type = reader.compact()
     by_version: dict[int, tuple[int, ...]] = {}
     for _ in range(reader.compact()):
         extension_version = reader.u8()
@@ -616,4 +636,6 @@ def _extrinsic_v16(reader: Reader) -> ExtrinsicMeta:
         versions,
         by_version,
         extensions,
+        address_type,
+        signature_type,
     )

@@ -40,6 +40,13 @@ def test_devnode_v16_has_view_functions_apis_and_extension_versions() -> None:
     assert extrinsic.extensions_by_version == {0: tuple(range(9))}
     assert [e[0] for e in extrinsic.signed_extensions][-1] == "CheckMetadataHash"
     assert metadata.types[extrinsic.type].path[-1] == "RuntimeCall"
+    for version in (14, 15, 16):
+        # Signed extrinsics' address and signature types, whichever layout names them.
+        layout = decode_metadata(devnode.RUNTIME.metadata(version)).extrinsic
+        assert layout.address_type is not None and layout.signature_type is not None
+        decoded = decode_metadata(devnode.RUNTIME.metadata(version))
+        assert decoded.types[layout.address_type].path[-1] == "MultiAddress"
+        assert decoded.types[layout.signature_type].path[-1] == "MultiSignature"
     # The same pallets, whichever version describes them: V16 bindings fit a node serving V14.
     v14 = decode_metadata(devnode.RUNTIME.metadata(14))
     v15 = decode_metadata(devnode.RUNTIME.metadata(15))
@@ -56,6 +63,8 @@ def test_real_v16_metadata_decodes_and_generates(tmp_path: Path) -> None:
     names = [e[0] for e in metadata.extrinsic.signed_extensions]
     assert names[0] == "CheckNonZeroSender" and "ChargeAssetTxPayment" in names
     assert signing_extensions(metadata) == tuple(names)
+    assert metadata.extrinsic.address_type is not None
+    assert metadata.types[metadata.extrinsic.address_type].path[-1] == "MultiAddress"
     system = metadata.pallet("System")
     assert dict(system.associated_types)["AccountId"] in metadata.types
     codegen.generate(raw, tmp_path / "rtgen_asset_hub_v16", fmt=False)
