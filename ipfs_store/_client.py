@@ -713,10 +713,10 @@ class IpfsStore:
         False (nothing accepted yet: the caller takes the CAR path) unless ``root`` is a
         plain (not sharded) directory. Directory blocks are fetched one by one and verified
         by the DagWriter, which then expects exactly the entries they link; each file comes
-        as its verified interior nodes plus its plain content stream cut into leaves, and
-        any entry that cannot (a HAMT shard, dag-pb leaves, inline data) as a CAR of that
-        entry alone, so a model directory fetches at about the speed of ``ipfs cat`` of its
-        files.
+        as its verified interior nodes plus its plain content stream cut into leaves, up to
+        ``parallel_files`` files at once, and any entry that cannot (a HAMT shard, dag-pb
+        leaves, inline data) as a CAR of that entry alone. A model directory so fetches at
+        about the speed of its largest file.
         """
         if root.codec != DAG_PB:
             return False
@@ -727,7 +727,14 @@ class IpfsStore:
         if node is None:
             return False
         writer.accept(root, block)
-        await self._fetch_links(source, node, writer, progress)
+        limit = asyncio.Semaphore(self.config.parallel_files)
+        started: set[Cid] = set()
+        try:
+            async with asyncio.TaskGroup() as group:
+                await self._fetch_links(source, node, writer, progress, group, limit, started)
+        except BaseExceptionGroup as failed:
+            first = failed.exceptions[0]
+            raise first from (first.__cause__ or first.__context__)
         return True
 
     @staticmethod
@@ -740,15 +747,24 @@ class IpfsStore:
         return node if unixfs.type == UnixFSType.DIRECTORY else None
 
     async def _fetch_links(
-        self, source: KuboSource, node: PBNode, writer: DagWriter, progress: Progress | None
+        self,
+        source: KuboSource,
+        node: PBNode,
+        writer: DagWriter,
+        progress: Progress | None,
+        group: asyncio.TaskGroup,
+        limit: asyncio.Semaphore,
+        started: set[Cid],
     ) -> None:
         for link in node.links:
             cid = link.cid
-            if not writer.wants(cid):
+            if cid in started or not writer.wants(cid):
                 continue  # the same content linked twice: placed from the first copy
-            plan = await self._plan_file(source, cid)
+            started.add(cid)
+            async with limit:
+                plan = await self._plan_file(source, cid)
             if plan is not None:
-                await self._fetch_file_stream(source, cid, plan, writer, progress)
+                group.create_task(self._stream_entry(source, cid, plan, writer, progress, limit))
                 continue
             if cid.codec == DAG_PB:
                 block = await self._get_block(source, cid)
@@ -757,8 +773,31 @@ class IpfsStore:
                 child = self._plain_dir(block)
                 if child is not None:
                     writer.accept(cid, block)
-                    await self._fetch_links(source, child, writer, progress)
+                    await self._fetch_links(source, child, writer, progress, group, limit, started)
                     continue
+            group.create_task(self._car_entry(source, cid, writer, progress, limit))
+
+    async def _stream_entry(
+        self,
+        source: KuboSource,
+        cid: Cid,
+        plan: _FilePlan,
+        writer: DagWriter,
+        progress: Progress | None,
+        limit: asyncio.Semaphore,
+    ) -> None:
+        async with limit:
+            await self._fetch_file_stream(source, cid, plan, writer, progress)
+
+    async def _car_entry(
+        self,
+        source: KuboSource,
+        cid: Cid,
+        writer: DagWriter,
+        progress: Progress | None,
+        limit: asyncio.Semaphore,
+    ) -> None:
+        async with limit:
             await self._put_empty_block(source.api_url)  # the entry may hold an empty file
             await self._fetch_car(source, cid, writer, progress)
 

@@ -32,8 +32,11 @@ class StoreConfig:
     use_kubo_for_fetch: bool = True
     # Fetch a file with raw leaves from Kubo as its verified interior nodes plus the plain
     # content stream cut into leaves (each hashed against its CID), instead of as a CAR, which
-    # Kubo serves about 3x slower. Directories and dag-pb leaves always come as a CAR.
+    # Kubo serves about 3x slower. Plain directories take it too, file by file
+    # (``parallel_files`` streams at once); HAMT shards and files with dag-pb leaves or inline
+    # data come as a CAR of that entry only.
     fast_file_fetch: bool = True
+    parallel_files: int = 4
     profile: ImportProfile = UNIXFS_V1_2025
     connect_timeout: float = 5.0
     # Whole-call limit for small RPC calls (version, id, pin...).
@@ -56,6 +59,8 @@ class StoreConfig:
     def __post_init__(self) -> None:
         if self.retries < 0 or self.queue_blocks < 1 or self.upload_chunk_size < 1:
             raise ValueError("retries >= 0, queue_blocks >= 1 and upload_chunk_size >= 1")
+        if self.parallel_files < 1:
+            raise ValueError("parallel_files must be >= 1")
 
 
 @dataclass(frozen=True, slots=True)

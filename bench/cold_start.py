@@ -1,0 +1,261 @@
+"""Cold start: CID to a model ready to serve, from each place a provider site finds it, next to
+the raw baseline of the same bytes in the same run.
+
+Builds a model directory of ``--mib`` MiB (default 256: two safetensors shards of random
+float16 tensors, a config and a tokenizer file), then starts the model author's Kubo and the
+provider's Kubo as two online peers on the loopback swarm (devstack.LocalKubo, no shared
+repository) and a Redis Cluster of 3 masters with a replica each (devstack.LocalRedisCluster).
+"Ready" is ``ModelCache.acquire(cid)`` returning a lease on the loaded model; the loader
+reads every safetensors file with ``safetensors.torch.load_file``, as a plain load does.
+
+- **remote peer**: a fresh cache whose origin is the provider's Kubo, which has none of the
+  blocks (unpinned and garbage-collected before each round) and gets them from the author's
+  Kubo over bitswap; the verified directory fetch, the disk entry, tier 2 off, the load.
+  Baseline: ``ipfs cat`` of every file on the provider's Kubo (also emptied first) into
+  /dev/null, plus a plain safetensors load of the same files.
+- **tier 2 (cluster)**: a fresh cache (empty disk) while the model is in tier 2: verified
+  chunks from the cluster, the disk entry, the load. Baseline: a plain redis-py cluster read
+  of the same chunk keys into memory (pipelined as the cache reads them, no hashing, no
+  disk), plus a plain safetensors load.
+- **local directory**: a fresh cache (empty tier 1) whose disk already holds the model: the
+  load. Baseline: a plain safetensors load of the same files.
+
+Best of ``--rounds`` each; prints JSON with each ratio (aim: at most 1.2).
+
+    .venv/bin/python bench/cold_start.py [--mib 256] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import save_file
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cache import CacheConfig, IpfsOrigin, Keys, Manifest, ModelCache, ModelKey, make_client  # noqa: E402
+from devstack import LocalKubo, LocalRedisCluster  # noqa: E402
+from ipfs_store import IpfsStore, StoreConfig  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def build_model(directory: Path, mib: int) -> list[Path]:
+    """Two shards (5/8 and 3/8 of the bytes) of random float16 tensors, config, tokenizer."""
+    directory.mkdir(parents=True)
+    total = mib * MiB
+    shards = []
+    for number, share in ((1, total * 5 // 8), (2, total - total * 5 // 8)):
+        tensors: dict[str, np.ndarray] = {}
+        per_tensor = 16 * MiB
+        index = 0
+        remaining = share
+        while remaining > 0:
+            size = min(per_tensor, remaining) // 2 * 2
+            if size == 0:
+                break
+            data = np.frombuffer(os.urandom(size), dtype=np.float16)
+            tensors[f"layers.{number}.{index}.weight"] = (
+                data.reshape(-1, 64) if size % 128 == 0 else data
+            )
+            remaining -= size
+            index += 1
+        path = directory / f"model-{number:05d}-of-00002.safetensors"
+        save_file(tensors, str(path))
+        shards.append(path)
+    (directory / "config.json").write_text(json.dumps({"hidden_size": 64, "bench": True}))
+    (directory / "tokenizer.json").write_text(
+        json.dumps({"vocab": {f"t{i}": i for i in range(5000)}})
+    )
+    return shards
+
+
+def safetensors_load(directory: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    tensors: dict[str, Any] = {}
+    for path in sorted(directory.glob("*.safetensors")):
+        tensors.update(load_file(str(path)))
+    return tensors
+
+
+class SafetensorsLoader:
+    """Loads every safetensors file of the model directory (CPU tensors)."""
+
+    def measure(self, path: Path) -> int:
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+    def load(self, path: Path, key: ModelKey) -> dict[str, Any]:
+        return safetensors_load(path)
+
+    def release(self, model: dict[str, Any]) -> None:
+        model.clear()
+
+    def warm_up(self, model: dict[str, Any]) -> None:
+        pass
+
+
+class _NoOrigin:
+    async def fetch(self, key: ModelKey, dest: Path) -> int:
+        raise RuntimeError("this scenario must not reach the origin")
+
+
+async def timed(run: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await run()
+    return time.perf_counter() - started
+
+
+def empty_provider(provider: LocalKubo) -> None:
+    """The provider's Kubo forgets the model (unpinned if pinned, garbage-collected)."""
+    pins = provider.cli("pin", "ls", "--type=recursive", "-q").stdout.split()
+    for cid in pins:
+        provider.cli("pin", "rm", cid)
+    provider.cli("repo", "gc")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"measured_s": [], "baseline_s": []}
+        for name in ("remote_peer", "tier2_cluster", "local_directory")
+    }
+    with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp_name:
+        tmp = Path(tmp_name)
+        model_dir = tmp / "model"
+        build_model(model_dir, args.mib)
+        size = sum(p.stat().st_size for p in model_dir.iterdir())
+        files = sorted(p.name for p in model_dir.iterdir())
+        author = LocalKubo.start(tmp / "author", online=True)
+        provider = LocalKubo.start(tmp / "provider", online=True)
+        cluster = LocalRedisCluster.start(tmp / "cluster")
+        try:
+            provider.connect(author)
+            author_config = StoreConfig(api_url=author.api_url)
+            provider_config = StoreConfig(
+                api_url=provider.api_url, kubo_gateway_url=provider.gateway_url
+            )
+            async with IpfsStore(author_config) as author_store:
+                cid = ModelKey(str((await author_store.add(model_dir)).cid))
+            safetensors_load(model_dir)  # page cache and torch import, for every contender
+            loader = SafetensorsLoader()
+            async with IpfsStore(provider_config) as provider_store:
+                origin = IpfsOrigin(provider_store)
+
+                def config(name: str, redis_url: str | None) -> CacheConfig:
+                    return CacheConfig(
+                        disk_dir=tmp / "disks" / name,
+                        tier1_capacity=4 * size,
+                        disk_capacity=4 * size,
+                        redis_url=redis_url,
+                    )
+
+                # Fill tier 2 once (not timed).
+                empty_provider(provider)
+                async with ModelCache(config("fill", cluster.url), origin, loader) as filler:
+                    await (await filler.acquire(cid)).release()
+                for master in {cluster.master_of(Keys("mc", cid).manifest)}:
+                    cluster.wait_synced(master)
+
+                client = make_client(cluster.url, 30.0)
+                raw = await client.get(Keys("mc", cid).manifest)
+                manifest = Manifest.decode(raw)
+                chunk_keys = [Keys("mc", cid).chunk(i) for i in range(len(manifest.hashes))]
+
+                async def plain_redis_read() -> None:
+                    got = 0
+                    for start in range(0, len(chunk_keys), 4):
+                        pipe = client.pipeline(transaction=False)
+                        for key in chunk_keys[start : start + 4]:
+                            pipe.get(key)
+                        got += sum(len(v) for v in await pipe.execute())
+                    assert got == manifest.total_size
+
+                async def cat_files() -> None:
+                    env = {**os.environ, "IPFS_PATH": str(provider.repo)}
+                    proc = await asyncio.create_subprocess_exec(
+                        provider.binary, "cat", *(f"{cid}/{name}" for name in files),
+                        stdout=subprocess.DEVNULL, env=env,
+                    )  # fmt: skip
+                    assert await proc.wait() == 0
+
+                async def plain_load() -> None:
+                    tensors = await asyncio.to_thread(safetensors_load, model_dir)
+                    assert tensors
+
+                for round_no in range(args.rounds):
+                    # Remote peer.
+                    await asyncio.to_thread(empty_provider, provider)
+                    name = f"remote-{round_no}"
+                    async with ModelCache(config(name, None), origin, loader) as cache:
+
+                        async def ready(cache: ModelCache[Any] = cache) -> None:
+                            await (await cache.acquire(cid)).release()
+
+                        results["remote_peer"]["measured_s"].append(await timed(ready))
+                        assert cache.metrics().origin_fetches == 1
+                    await asyncio.to_thread(empty_provider, provider)
+                    baseline = await timed(cat_files) + await timed(plain_load)
+                    results["remote_peer"]["baseline_s"].append(baseline)
+
+                    # Tier 2 (cluster).
+                    name = f"tier2-{round_no}"
+                    cache_t2 = ModelCache(config(name, cluster.url), _NoOrigin(), loader)
+                    async with cache_t2:
+
+                        async def ready_t2(cache: ModelCache[Any] = cache_t2) -> None:
+                            await (await cache.acquire(cid)).release()
+
+                        results["tier2_cluster"]["measured_s"].append(await timed(ready_t2))
+                        assert cache_t2.metrics().tier2_hits == 1
+                    baseline = await timed(plain_redis_read) + await timed(plain_load)
+                    results["tier2_cluster"]["baseline_s"].append(baseline)
+
+                    # Local directory (the disk the tier-2 round just filled).
+                    cache_disk = ModelCache(config(name, None), _NoOrigin(), loader)
+                    async with cache_disk:
+
+                        async def ready_disk(cache: ModelCache[Any] = cache_disk) -> None:
+                            await (await cache.acquire(cid)).release()
+
+                        results["local_directory"]["measured_s"].append(await timed(ready_disk))
+                        assert cache_disk.metrics().disk_hits == 1
+                    results["local_directory"]["baseline_s"].append(await timed(plain_load))
+                    for leftover in (tmp / "disks").iterdir():
+                        await asyncio.to_thread(shutil.rmtree, leftover)
+                await client.aclose()
+        finally:
+            cluster.stop()
+            provider.stop()
+            author.stop()
+    report: dict[str, Any] = {"model_mib": round(size / MiB, 1), "files": len(files)}
+    for name, times in results.items():
+        best, base = min(times["measured_s"]), min(times["baseline_s"])
+        report[name] = {
+            "measured_s": [round(t, 3) for t in times["measured_s"]],
+            "baseline_s": [round(t, 3) for t in times["baseline_s"]],
+            "measured_mib_s": round(size / MiB / best, 1),
+            "baseline_mib_s": round(size / MiB / base, 1),
+            "ratio_measured_over_baseline": round(best / base, 3),
+        }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
