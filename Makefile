@@ -3,7 +3,7 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint typecheck pytest demo bench clean
+.PHONY: setup test lint typecheck pytest demo up bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +22,10 @@ pytest:
 
 demo: setup
 	$(VENV)/python -m devstack.demo
+
+# The local stack in the foreground (devnode, Kubo, Redis, two daemons, the gateway) until Ctrl-C
+up: setup
+	$(VENV)/python -m devstack up
 
 bench: setup
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/python $$script; done

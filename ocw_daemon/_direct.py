@@ -6,7 +6,9 @@ gateway could not deliver), be signed by the requester, unexpired, within the ch
 deposit and the model's price, and commit to the request (`prompt_hash`). The answer is a
 server-sent event stream: `accepted` (the ticket is taken), one `data` event per token as the
 engine produces it, and `final` with the output hash, token counts and the provider key's
-signature over them; `error` if generation fails.
+signature over them; `error` if generation fails. A request of kind `embedding` (to an
+embedding model) has no token events: its `final` also carries the canonical embedding record
+(`record`, hex), whose hash is the signed output hash; it reports 0 completion tokens.
 
 Served tickets are settled in batches (`Channels.settle`, one signature per channel run) every
 `direct_settle_interval_s` or once `direct_settle_batch` are waiting. The request and output of
@@ -32,6 +34,7 @@ import sr25519
 from aiohttp import web
 
 import inference_engine as ie
+from cache import ModelKey
 from inference_gateway.protocol import (
     ProtocolError,
     Ticket,
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
 
     from ._daemon import Daemon
 
-__all__ = ["DirectExecutor", "generation_request"]
+__all__ = ["DirectExecutor", "embedding_request", "generation_request"]
 
 log = logging.getLogger("ocw_daemon.direct")
 
@@ -105,6 +108,17 @@ def generation_request(request: dict[str, Any], commitment: bytes) -> ie.Generat
             prompt = str(request["prompt"])
         return ie.GenerationRequest(ie.RequestId(rid), prompt, params)
     except (KeyError, TypeError, ValueError) as exc:
+        raise ie.InvalidRequestError(f"malformed direct request: {exc}") from exc
+
+
+def embedding_request(request: dict[str, Any], commitment: bytes) -> ie.EmbeddingRequest:
+    """The engine request a direct `embedding` request stands for (id `direct-<prompt hash>`)."""
+    try:
+        text = request["prompt"]
+        if request.get("kind") != "embedding" or not isinstance(text, str):
+            raise ie.InvalidRequestError("an embedding request needs kind 'embedding' and a prompt")
+        return ie.EmbeddingRequest(ie.RequestId(f"direct-{commitment.hex()}"), text)
+    except KeyError as exc:
         raise ie.InvalidRequestError(f"malformed direct request: {exc}") from exc
 
 
@@ -337,6 +351,8 @@ class DirectExecutor:
             held.serving = True
         held.request_bytes = canonical_json(request)
         cid = bytes(model.cid).decode()
+        daemon._model_cids[ticket.model_id] = cid  # warm in the status once loaded
+        daemon.cache.demand.observe(ModelKey(cid), time.time())
         return held, request, gen, cid, price
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
@@ -349,7 +365,7 @@ class DirectExecutor:
             return _refusal(400, "bad_request", "the body is not JSON")
         started = time.perf_counter()
         try:
-            held, _, gen, cid, price = await self._admit(body)
+            held, direct, gen, cid, price = await self._admit(body)
         except _Refused as exc:
             return _refusal(exc.status, exc.code, str(exc))
         except DaemonError as exc:
@@ -358,6 +374,12 @@ class DirectExecutor:
         response: web.StreamResponse | None = None
         try:
             async with daemon._engine(cid) as engine:
+                embedding = engine.model.task is ie.ModelTask.EMBEDDING
+                if embedding != (direct.get("kind") == "embedding"):
+                    kind = "an embedding" if embedding else "a text"
+                    return _refusal(400, "wrong_task", f"the model is {kind} model", held=True)
+                if embedding:
+                    return await self._embed(request, engine, held, direct, price)
                 try:
                     prompt_tokens = len(engine.model.encode_prompt(gen.prompt))
                 except ie.ChatTemplateError as exc:
@@ -433,6 +455,60 @@ class DirectExecutor:
                 held.request_bytes = None
             if self._ready_count() >= daemon.config.direct_settle_batch:
                 self._wake.set()
+
+    async def _embed(
+        self,
+        request: web.Request,
+        engine: ie.InferenceEngine,
+        held: _Held,
+        direct: dict[str, Any],
+        price: int,
+    ) -> web.StreamResponse:
+        """Serve an `embedding` request: `accepted`, then `final` with the record itself."""
+        daemon = self._daemon
+        try:
+            wanted = embedding_request(direct, held.ticket.prompt_hash)
+            prompt_tokens = len(engine.model.encode_input(wanted.input)[0])
+        except ie.InferenceError as exc:
+            return _refusal(400, "bad_request", str(exc), held=True)
+        needed = escrow_for(prompt_tokens + held.ticket.max_tokens, price)
+        if needed > held.ticket.max_amount:
+            return _refusal(
+                402,
+                "ticket_amount_too_low",
+                f"{prompt_tokens} prompt tokens cost {needed}",
+                held=True,
+            )
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        await _send(response, {"nonce": held.ticket.nonce, "ticket": held.digest.hex()}, "accepted")
+        try:
+            record = await engine.embed(wanted, timeout_s=daemon.config.inference_timeout_s)
+        except ie.InferenceError as exc:
+            with contextlib.suppress(Exception):
+                await _send(response, {"message": str(exc)}, "error")
+            return response
+        data = ie.encode_embedding(record)
+        digest = ie.output_hash(data)
+        signature = daemon.keypair.sign(
+            final_message(held.digest, digest, record.prompt_token_count, 0)
+        )
+        final = {
+            "ticket": held.digest.hex(),
+            "output_hash": digest.hex(),
+            "prompt_tokens": record.prompt_token_count,
+            "completion_tokens": 0,
+            "finish_reason": int(ie.FinishReason.LENGTH),
+            "signature": bytes(signature).hex(),
+            "record": data.hex(),
+        }
+        held.output, held.output_hash = data, digest
+        held.prompt_tokens, held.completion_tokens = record.prompt_token_count, 0
+        self._keep(held)
+        await _send(response, final, "final")
+        await response.write_eof()
+        daemon.metrics.tokens.labels("prompt").inc(record.prompt_token_count)
+        return response
 
     def _keep(self, held: _Held) -> None:
         self._records[(held.ticket.requester, held.ticket.nonce)] = held
@@ -593,13 +669,15 @@ class DirectExecutor:
             return False
         try:
             request = json.loads(request_bytes)
-            record = ie.decode_output(output)
-            gen = generation_request(request, bytes(check.prompt_hash.value))
+            record = ie.decode_record(output)  # a text output or an embedding
+            wanted: ie.GenerationRequest | ie.EmbeddingRequest
+            if isinstance(record, ie.EmbeddingOutput):
+                wanted = embedding_request(request, bytes(check.prompt_hash.value))
+            else:
+                wanted = generation_request(request, bytes(check.prompt_hash.value))
         except (ValueError, ie.InferenceError):
             return False
-        if not isinstance(record, ie.GenerationOutput):
-            return False
-        if (record.prompt_token_count, len(record.tokens)) != (
+        if (record.prompt_token_count, record.completion_token_count) != (
             check.prompt_tokens,
             check.completion_tokens,
         ):
@@ -607,9 +685,13 @@ class DirectExecutor:
         cid = await self._daemon._model_cid(bytes(check.model_id.value), check.model_version)
         async with self._daemon._engine(cid) as engine:
             try:
-                report = await engine.validate(
-                    gen, record, timeout_s=self._daemon.config.inference_timeout_s
-                )
+                timeout = self._daemon.config.inference_timeout_s
+                if isinstance(record, ie.EmbeddingOutput):
+                    assert isinstance(wanted, ie.EmbeddingRequest)
+                    report = await engine.validate(wanted, record, timeout_s=timeout)
+                else:
+                    assert isinstance(wanted, ie.GenerationRequest)
+                    report = await engine.validate(wanted, record, timeout_s=timeout)
             except ie.InvalidRequestError:
                 return False
             except ie.InferenceError as exc:

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from inference_gateway.protocol import next_ticket, prompt_hash, ticket_message
+from ocw_daemon._status import verify_status
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import channels, providers, types
 from tests.cache.helpers import RedisServer
@@ -131,6 +132,21 @@ async def test_openai_client_streams_and_the_settlement_is_exact(
         assert streamed_chat == whole[0].choices[0].message.content
         assert text == "".join(c.choices[0].text for c in chunks if c.choices)
         assert await chain.head_number() == head, "the direct path put nothing on-chain yet"
+
+        # each daemon's signed status names its warm models, queue depth and recent ttft
+        warm = []
+        async with aiohttp.ClientSession() as session:
+            for name, key in (("bob", BOB), ("charlie", CHARLIE)):
+                nonce = "ab" * 16
+                url = f"{stack.daemons[name].http.url}/status?nonce={nonce}"
+                async with session.get(url) as resp:
+                    document = verify_status(await resp.json(), key.public_key, nonce)
+                assert {"warm", "queue_depth", "ttft_ms"} <= set(document)
+                assert document["queue_depth"] == 0
+                warm.extend(document["warm"])
+                if document["warm"]:
+                    assert document["ttft_ms"] is not None and document["ttft_ms"] > 0
+        assert model in warm
 
         # OpenAI error shapes
         with pytest.raises(openai.NotFoundError) as unknown:

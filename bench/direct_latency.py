@@ -1,0 +1,234 @@
+"""The direct path's latency and on-chain bytes, against baselines measured in the same run.
+
+Starts devnode (in this process, 1 s blocks), an offline Kubo, two `ocw_daemon.Daemon`s on the
+CPU serving a tiny GPT-2 (4 layers), opens a payment channel from Dave to each, and runs the
+gateway (`DirectClient` behind the OpenAI-compatible server). Then, for the same prompt and
+`max_tokens`:
+
+* engine: `InferenceEngine.stream` in this process on the same model (the baseline): time to
+  first token, and tokens per second over the whole request (tokens / time to the last one);
+* gateway: the official `openai` client streaming through the gateway and the executor;
+* on-chain: `InferenceClient.infer` (request, block, executor, result, block): time to first
+  byte, which is the whole output at once.
+
+Finally `--batch` direct inferences are settled in one `Channels.settle` and the on-chain bytes
+per inference are read back from the blocks (the settle extrinsic plus every validation
+verdict it caused), next to the on-chain request path's `request` + `submit_result` +
+`submit_validation` (docs/pallets.md).
+
+    .venv/bin/python bench/direct_latency.py [--requests 20] [--max-tokens 32] [--batch 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import openai  # noqa: E402
+
+import inference_engine as ie  # noqa: E402
+from devnode import DevNode, DevNodeConfig  # noqa: E402
+from devnode.pallets._sizes import inference_extrinsic_bytes  # noqa: E402
+from inference_client import InferenceClient, InferenceClientConfig  # noqa: E402
+from inference_engine.tiny import build_tiny_model  # noqa: E402
+from inference_gateway import (  # noqa: E402
+    DirectClient,
+    DirectConfig,
+    DirectRequest,
+    GatewayServer,
+)
+from ipfs_store import IpfsStore, StoreConfig  # noqa: E402
+from ocw_daemon import Daemon  # noqa: E402
+from runtime_types import ChainClient, ClientConfig  # noqa: E402
+from runtime_types.generated.devnode import BINDINGS  # noqa: E402
+from tests.inference_gateway.helpers import direct_config, open_channel  # noqa: E402
+from tests.ipfs_store.conftest import start_kubo  # noqa: E402
+from tests.ocw_daemon.helpers import (  # noqa: E402
+    BOB,
+    CHARLIE,
+    DAVE,
+    free_port,
+    register_model,
+    register_provider,
+    set_reputation,
+)
+
+PROMPT = "hello world"
+
+
+def p50(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def engine_baseline(
+    model_dir: Path, n: int, max_tokens: int
+) -> tuple[list[float], list[float]]:
+    model = await asyncio.to_thread(ie.load_model, model_dir, ie.EngineConfig(device="cpu"))
+    ttft, rates = [], []
+    async with ie.InferenceEngine(model, ie.EngineConfig(device="cpu")) as engine:
+        for i in range(n + 1):
+            params = ie.SamplingParams(max_tokens=max_tokens, ignore_eos=True)
+            request = ie.GenerationRequest(ie.RequestId(f"bench-{i}"), PROMPT, params)
+            start = time.perf_counter()
+            first = last = 0.0
+            count = 0
+            async for event in engine.stream(request):
+                if isinstance(event, ie.TokenChunk) and event.entry is not None:
+                    last = time.perf_counter()
+                    if count == 0:
+                        first = last
+                    count += 1
+            if i == 0:
+                continue  # warm-up
+            ttft.append(first - start)
+            rates.append(count / (last - start))
+    return ttft, rates
+
+
+async def gateway_path(
+    url: str, model: str, n: int, max_tokens: int
+) -> tuple[list[float], list[float]]:
+    oa = openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0)
+    ttft, rates = [], []
+    try:
+        for i in range(n + 1):
+            start = time.perf_counter()
+            stream = await oa.completions.create(
+                model=model,
+                prompt=PROMPT,
+                max_tokens=max_tokens,
+                temperature=0,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            first = last = 0.0
+            tokens = 0
+            async for chunk in stream:
+                if chunk.choices and not first:
+                    first = time.perf_counter()
+                if chunk.usage is not None:
+                    tokens = chunk.usage.completion_tokens
+                    last = time.perf_counter()
+            if i == 0:
+                continue
+            ttft.append(first - start)
+            rates.append(tokens / (last - start))
+    finally:
+        await oa.close()
+    return ttft, rates
+
+
+async def main(n: int, max_tokens: int, batch: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        kubo = start_kubo(tmp / "kubo")
+        try:
+            model_dir = build_tiny_model(tmp / "model", "gpt2", hidden=64, layers=4)
+            async with IpfsStore(StoreConfig(api_url=kubo.api_url)) as store:
+                cid = str((await store.add(model_dir)).cid)
+            async with (
+                DevNode(DevNodeConfig(port=0, block_time=1.0)) as node,
+                ChainClient(BINDINGS, ClientConfig(node.url, poll_interval=0.02)) as chain,
+            ):
+                model_id = await register_model(chain, cid)
+                daemons = []
+                for key, name in ((BOB, "bob"), (CHARLIE, "charlie")):
+                    config = direct_config(tmp, name, node.url, kubo.api_url, free_port(), None)
+                    await register_provider(chain, key, config.endpoint, [model_id])
+                    await set_reputation(chain, key, 100)
+                    daemons.append(Daemon(config, key))
+                for d in daemons:
+                    await d.start()
+                for key in (BOB, CHARLIE):
+                    await open_channel(chain, DAVE, key, 10**16)
+                client = await DirectClient(DirectConfig(chain_url=node.url), DAVE).connect()
+                server = await GatewayServer(client).start("127.0.0.1", 0)
+                model = "0x" + model_id.hex()
+                try:
+                    e_ttft, e_rate = await engine_baseline(model_dir, n, max_tokens)
+                    g_ttft, g_rate = await gateway_path(server.url, model, n, max_tokens)
+                    # the on-chain path on the same node (1 s blocks): the first byte is the
+                    # whole output, after two blocks at least
+                    onchain = []
+                    async with InferenceClient(
+                        InferenceClientConfig(chain_url=node.url, ipfs_api_url=kubo.api_url),
+                        DAVE,
+                    ) as infer:
+                        for _ in range(3):
+                            start = time.perf_counter()
+                            await infer.infer(model, PROMPT, max_tokens=max_tokens)
+                            onchain.append(time.perf_counter() - start)
+                    for d in daemons:
+                        await d.direct.settle_now()  # clear the latency runs
+                    # bytes: `batch` direct inferences, one settlement
+                    for _ in range(batch):
+                        request = DirectRequest("completion", prompt=PROMPT, max_tokens=4)
+                        async for _event in client.stream(model, request):
+                            pass
+                    head = await chain.head_number()
+                    settled = sum([await d.direct.settle_now() for d in daemons])
+                    await asyncio.sleep(25)  # verdicts (if any was sampled) land meanwhile
+                    settle_bytes = verdict_bytes = checks = 0
+                    for number in range(head + 1, await chain.head_number() + 1):
+                        block = await chain.block(number)
+                        assert block is not None
+                        for index, ext in enumerate(block.extrinsics):
+                            names = {
+                                r.name
+                                for r in block.events
+                                if r.extrinsic_index == index and r.pallet == "Channels"
+                            }
+                            if "DirectSettled" in names:
+                                settle_bytes += len(ext)
+                            elif names & {"DirectValidationPassed", "DirectValidationFailed"}:
+                                verdict_bytes += len(ext)
+                        checks += sum(
+                            1 for r in block.events if r.name == "DirectValidationRequested"
+                        )
+                finally:
+                    await server.close()
+                    await client.close()
+                    for d in daemons:
+                        await d.close()
+        finally:
+            kubo.stop()
+
+    onchain_bytes = inference_extrinsic_bytes(4, max_tokens)
+    print(f"direct path latency, {n} requests of {max_tokens} tokens (CPU, tiny GPT-2, loopback)")
+    print(f"  engine alone       : ttft p50 {p50(e_ttft) * 1000:7.1f} ms, {p50(e_rate):7.1f} tok/s")
+    print(f"  gateway + executor : ttft p50 {p50(g_ttft) * 1000:7.1f} ms, {p50(g_rate):7.1f} tok/s")
+    print(
+        f"    ttft overhead {1000 * (p50(g_ttft) - p50(e_ttft)):+.1f} ms (aim <= 15 ms), "
+        f"rate ratio {p50(g_rate) / p50(e_rate):.2f}x (aim >= 0.9x)"
+    )
+    print(
+        f"  on-chain path      : time to first byte p50 {p50(onchain) * 1000:7.0f} ms "
+        f"(1 s blocks), {p50(onchain) / p50(g_ttft):.0f}x the gateway's ttft"
+    )
+    print(f"on-chain bytes, {settled} direct inferences in one settlement:")
+    print(
+        f"  settle extrinsic {settle_bytes} B, verdicts {verdict_bytes} B ({checks} sampled at "
+        f"reputation 100) -> {(settle_bytes + verdict_bytes) / max(1, settled):.1f} B per "
+        f"inference (aim <= 100)"
+    )
+    print(
+        f"  on-chain request path: {onchain_bytes.with_validation} B per inference with a "
+        f"validation ({onchain_bytes.without_validation} without)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.requests, args.max_tokens, args.batch))
