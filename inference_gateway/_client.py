@@ -110,7 +110,9 @@ class ModelEntry:
 
 @dataclass(frozen=True, slots=True)
 class DirectRequest:
-    """What to generate: a text prompt (`kind="completion"`) or chat `messages`."""
+    """What to generate: a text prompt (`kind="completion"`) or chat `messages`; or, with
+    `kind="embedding"` (and `max_tokens=1`, the least a ticket may carry), the text to embed
+    with an embedding model."""
 
     kind: str
     prompt: str | None = None
@@ -171,6 +173,8 @@ class StreamEnd:
     executor: str
     nonce: int
     text: str
+    #: An embedding request's verified vector (() for text)
+    embedding: tuple[float, ...] = ()
 
 
 @dataclass
@@ -253,6 +257,7 @@ class DirectClient:
         self._quarantine: dict[bytes, float] = {}
         self._providers: dict[bytes, _Provider] = {}
         self._head: tuple[int, float] = (0, 0.0)
+        self._channel_cache: dict[bytes, tuple[float, types.Channel | None]] = {}
         self._closed = False
         self._load_state()
 
@@ -465,9 +470,15 @@ class DirectClient:
     # -- tickets -------------------------------------------------------------------------------
 
     async def _channel_state(self, executor: bytes) -> types.Channel | None:
+        """The channel as the chain has it, reused for a second: a stale one only shows less
+        free credit (settlements raise `settled_cumulative` by at least what they spend)."""
+        cached = self._channel_cache.get(executor)
+        if cached is not None and time.monotonic() - cached[0] < 1.0:
+            return cached[1]
         found: types.Channel | None = await self._query(
             channels.storage.channels(types.AccountId32(self.account), types.AccountId32(executor))
         )
+        self._channel_cache[executor] = (time.monotonic(), found)
         return found
 
     def _sync_chain(self, executor: bytes, on_chain: types.Channel) -> _Chain:
@@ -628,6 +639,11 @@ class DirectClient:
                     raise BadParameter(f"the prompt is too long: {message}", param="messages")
                 if code == "bad_request":
                     raise BadParameter(message)
+                if code == "wrong_task":
+                    raise BadParameter(
+                        f"model {model.id_hex}: {message} (embeddings: /v1/embeddings)",
+                        param="model",
+                    )
                 raise _Retry(f"{code or resp.status}: {message}", quarantine=resp.status >= 500)
             async for event in self._relay(resp, provider, ticket, chain, body):
                 yield event
@@ -682,11 +698,71 @@ class DirectClient:
             self.set_aside(provider.account, "the stream ended without a final record")
             raise ProviderFailed("the executor's stream ended without its final record")
         try:
-            end = self._verify(final, provider, ticket, body, tokens, "".join(text))
+            if body.get("kind") == "embedding":
+                end = self._verify_embedding(final, provider, ticket)
+            else:
+                end = self._verify(final, provider, ticket, body, tokens, "".join(text))
         except StreamIntegrityError as exc:
             self.set_aside(provider.account, str(exc))
             raise
         yield end
+
+    def _verify_embedding(
+        self, final: dict[str, Any], provider: _Provider, ticket: Ticket
+    ) -> StreamEnd:
+        """An embedding's final record carries the canonical record itself: its hash must be
+        the signed output hash, and it must be bound to this request."""
+        import inference_engine as ie
+
+        try:
+            data = bytes.fromhex(final["record"])
+            claimed = bytes.fromhex(final["output_hash"])
+            signature = bytes.fromhex(final["signature"])
+            prompt_tokens = int(final["prompt_tokens"])
+            completion_tokens = int(final["completion_tokens"])
+            ticket_digest = bytes.fromhex(final["ticket"])
+            record = ie.decode_embedding(data)
+        except (KeyError, ValueError, TypeError, ie.InferenceError) as exc:
+            raise StreamIntegrityError(f"malformed embedding record: {exc}") from exc
+        if ticket_digest != ticket.digest:
+            raise StreamIntegrityError("the final record is for another ticket")
+        if ie.output_hash(data) != claimed:
+            raise StreamIntegrityError("the embedding does not match the signed output hash")
+        if record.request_id != f"direct-{ticket.prompt_hash.hex()}":
+            raise StreamIntegrityError("the embedding is bound to another request")
+        if (record.prompt_token_count, completion_tokens) != (prompt_tokens, 0):
+            raise StreamIntegrityError("the embedding's token counts differ from the record")
+        if not sr25519.verify(
+            signature,
+            final_message(ticket.digest, claimed, prompt_tokens, completion_tokens),
+            provider.account,
+        ):
+            raise StreamIntegrityError("the final record is not signed by the executor")
+        return StreamEnd(
+            "embedding",
+            prompt_tokens,
+            0,
+            claimed,
+            Keypair(public_key=provider.account, ss58_format=42).ss58_address,
+            ticket.nonce,
+            "",
+            record.vector,
+        )
+
+    async def embed(self, model: str | ModelEntry, text: str) -> StreamEnd:
+        """Embed `text` with an embedding model over the direct path; the verified vector is
+        `StreamEnd.embedding` (routing, tickets and retries as for `stream`)."""
+        if not text:
+            raise BadParameter("input must be a non-empty string", param="input")
+        end: StreamEnd | None = None
+        async for event in self.stream(
+            model, DirectRequest("embedding", prompt=text, max_tokens=1)
+        ):
+            if isinstance(event, StreamEnd):
+                end = event
+        if end is None:
+            raise ProviderFailed("the executor's answer ended without its record")
+        return end
 
     def _verify(
         self,

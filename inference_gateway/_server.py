@@ -1,7 +1,8 @@
 """The OpenAI-compatible HTTP API over `DirectClient` (aiohttp).
 
-`POST /v1/chat/completions`, `POST /v1/completions` (`stream` true or false), `GET /v1/models`,
-`GET /healthz`. Errors use OpenAI's JSON shape (`{"error": {"message", "type", "param",
+`POST /v1/chat/completions`, `POST /v1/completions` (`stream` true or false),
+`POST /v1/embeddings` (embedding models; `input` a string or a list of strings, each embedded
+over its own ticket, concurrently; `encoding_format` float or base64), `GET /v1/models`, `GET /healthz`. Errors use OpenAI's JSON shape (`{"error": {"message", "type", "param",
 "code"}}`) with the status of the `GatewayError` subclass; an error after a stream has started
 is sent as a final `data: {"error": ...}` event (the `openai` client raises it), never as a
 silent end.
@@ -9,8 +10,11 @@ silent end.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import logging
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +30,8 @@ __all__ = ["GatewayServer", "parse_request"]
 log = logging.getLogger("inference_gateway")
 
 MAX_STOP = 4
+#: Inputs one /v1/embeddings call may carry (each is its own ticket and executor call)
+MAX_EMBEDDING_INPUTS = 64
 MAX_TOP_LOGPROBS = 5
 #: Defaults when the caller gives no max_tokens
 DEFAULT_MAX_TOKENS = {"chat": 64, "completion": 16}
@@ -170,6 +176,14 @@ def parse_request(kind: str, body: Any) -> tuple[str, DirectRequest, dict[str, A
             seed=seed,
         )
     return model, request, options
+
+
+def _vector(values: tuple[float, ...], encoding: str) -> list[float] | str:
+    """A vector as OpenAI sends it: floats, or base64 of little-endian float32 (the openai
+    client's default, which it decodes itself)."""
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode("ascii")
+    return list(values)
 
 
 def _error_response(error: GatewayError) -> web.Response:
@@ -322,6 +336,7 @@ class GatewayServer:
         app.router.add_get("/v1/models/{model}", self._model)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/healthz", self._health)
         self.app = app
 
@@ -378,6 +393,52 @@ class GatewayServer:
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, "completion")
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """OpenAI's embeddings API: `{"model", "input", "encoding_format": "float"}`."""
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error_response(BadParameter("the body is not valid JSON"))
+        try:
+            if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+                raise BadParameter("model is required", param="model")
+            texts = body.get("input")
+            if isinstance(texts, str):
+                texts = [texts]
+            if (
+                not isinstance(texts, list)
+                or not 1 <= len(texts) <= MAX_EMBEDDING_INPUTS
+                or not all(isinstance(t, str) and t for t in texts)
+            ):
+                raise BadParameter(
+                    f"input must be a non-empty string or a list of 1..{MAX_EMBEDDING_INPUTS} "
+                    "non-empty strings (token arrays are not supported)",
+                    param="input",
+                )
+            encoding = body.get("encoding_format") or "float"
+            if encoding not in ("float", "base64"):
+                raise BadParameter(
+                    "encoding_format must be 'float' or 'base64'", param="encoding_format"
+                )
+            if body.get("dimensions") is not None:
+                raise BadParameter("dimensions is not supported", param="dimensions")
+            model = await self.client.resolve(body["model"])
+            ends = await asyncio.gather(*(self.client.embed(model, t) for t in texts))
+        except GatewayError as exc:
+            return _error_response(exc)
+        tokens = sum(e.prompt_tokens for e in ends)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": _vector(e.embedding, encoding)}
+                    for i, e in enumerate(ends)
+                ],
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     async def _serve(self, request: web.Request, kind: str) -> web.StreamResponse:
         try:

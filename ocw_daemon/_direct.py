@@ -26,6 +26,7 @@ import logging
 import statistics
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,8 @@ log = logging.getLogger("ocw_daemon.direct")
 #: Mirrors of the Channels constants (docs/pallets.md)
 MAX_TICKET_LIFE = int(channels.constants.MAX_TICKET_LIFE)
 MIN_TICKET_MARGIN = int(channels.constants.MIN_TICKET_MARGIN)
+#: Chain reads on the serving path are reused this long (seconds)
+CACHE_TTL_S = 1.0
 #: Served records kept for validators (oldest dropped first)
 KEEP_RECORDS = 20_000
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -180,7 +183,23 @@ class DirectExecutor:
         self._settle_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._validating: set[int] = set()
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self.settled = 0
+
+    async def _cached(
+        self, key: tuple[Any, ...], fetch: Callable[[], Awaitable[Any]], ttl: float = CACHE_TTL_S
+    ) -> Any:
+        """A chain read reused for `ttl` seconds. Safe for what is read here: a stale channel
+        shows less credit than there is (top-ups, releases), never more, except through this
+        executor's own settlements, which drop it; a close is seen within the TTL, far inside
+        `CloseDelay`."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        value = await fetch()
+        self._cache[key] = (now, value)
+        return value
 
     # -- lifecycle and hooks -----------------------------------------------------------------
 
@@ -236,7 +255,9 @@ class DirectExecutor:
         return found
 
     async def _sync(self, requester: bytes) -> tuple[_Channel, types.Channel]:
-        on_chain = await self._chain_channel(requester)
+        on_chain = await self._cached(
+            ("channel", requester), lambda: self._chain_channel(requester)
+        )
         if on_chain is None:
             raise _Refused(402, "no_channel", "no payment channel from this requester to me")
         local = self._channels.get(requester)
@@ -315,16 +336,22 @@ class DirectExecutor:
         except ie.InvalidRequestError as exc:
             raise _Refused(400, "bad_request", str(exc)) from exc
         daemon = self._daemon
-        model = await daemon._query(STORAGE_MODELS(types.H256(ticket.model_id)))
+        model = await self._cached(
+            ("model", ticket.model_id),
+            lambda: daemon._query(STORAGE_MODELS(types.H256(ticket.model_id))),
+        )
         if model is None:
             raise _Refused(404, "unknown_model", "no such model on-chain")
-        me = await daemon._query(STORAGE_PROVIDERS(types.AccountId32(daemon.account)))
+        me = await self._cached(
+            ("provider",),
+            lambda: daemon._query(STORAGE_PROVIDERS(types.AccountId32(daemon.account))),
+        )
         if me is None or ticket.model_id not in {bytes(m.value) for m in me.models}:
             raise _Refused(404, "model_not_served", "this provider does not serve the model")
         price = int(model.price_per_1k_tokens)
         if price > ticket.max_price:
             raise _Refused(402, "price_above_maximum", "the model costs more than the ticket")
-        head = await daemon.client.head_number()
+        head = max(daemon.head, await self._cached(("head",), daemon.client.head_number, 0.5))
         if ticket.expiry < head + MIN_TICKET_MARGIN or ticket.expiry > head + MAX_TICKET_LIFE:
             raise _Refused(
                 400,
@@ -601,6 +628,7 @@ class DirectExecutor:
                 log.warning("Channels.settle failed: %s; resyncing", receipt.error)
                 for requester, _, _ in runs:
                     self._channels.pop(requester, None)
+                    self._cache.pop(("channel", requester), None)
                 return 0
             count = 0
             for _, local, run in runs:
@@ -611,6 +639,8 @@ class DirectExecutor:
                 local.cumulative = last.ticket.cumulative
                 count += len(run)
             self.settled += count
+            for requester, _, _ in runs:
+                self._cache.pop(("channel", requester), None)
             log.info("settled %d direct results in one extrinsic", count)
             return count
 
