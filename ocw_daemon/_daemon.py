@@ -641,6 +641,9 @@ class Daemon:
         self.metrics.inference.observe(inference_s)
         job = await self.store.job(rid)
         assert job is not None
+        if job.output is None:  # the request ended on-chain (expired) while the model ran
+            log.warning("job %d ended (%s) before its result was ready", rid, job.state.value)
+            return
         await self._submit_result(job, self._seen_at.get(rid, time.perf_counter()), inference_s)
 
     async def _fail(self, rid: int, reason: str) -> None:

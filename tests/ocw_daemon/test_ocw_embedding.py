@@ -114,3 +114,48 @@ async def test_embedding_requests_run_validate_and_pay_on_chain(
     finally:
         for daemon in daemons:
             await daemon.close()
+
+
+async def test_a_request_that_expires_while_the_model_loads_ends_cleanly(
+    tmp_path: Path,
+    node: NodeThread,
+    kubo: KuboDaemon,
+    chain: ChainClient,
+    store: IpfsStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two blocks (0.4 s) of deadline while the executor pulls and loads 90 MB: the request
+    expires on-chain mid-inference; the job ends `expired`, without a crash or a late submit."""
+    from ocw_daemon import JobState
+    from tests.ocw_daemon.helpers import request, wait_terminal
+
+    cid = str((await store.add(packaged_minilm())).cid)
+    receipt = await ok(
+        chain,
+        model_registry.calls.register_model(
+            cid.encode(), b"minilm", types.ModelTaskEmbedding(), types.WeightFormatSafetensors(),
+            90_000_000, PRICE, MODEL_CURRENCY, types.Permill(AUTHOR_SHARE),
+        ),
+        ALICE,
+    )  # fmt: skip
+    model_id = next(
+        bytes(e.event.model_id.value)
+        for e in receipt.events
+        if isinstance(e.event, model_registry.events.ModelRegistered)
+    )
+    config = daemon_config(tmp_path, "bob", node.url, kubo.api_url, free_port())
+    await register_provider(chain, BOB, config.endpoint, [model_id])
+    async with Daemon(config, BOB) as bob:
+        rid = await request(chain, DAVE, model_id, b"A man is eating food.", deadline_blocks=2)
+        final = (await wait_terminal(chain, [rid], within=60))[rid]
+        assert type(final.state).__variant_name__ == "Expired"
+
+        async def settled() -> bool:
+            job = await bob.store.job(rid)
+            return job is not None and job.state is JobState.EXPIRED and rid not in bob._queued
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await settled():
+            assert asyncio.get_running_loop().time() < deadline, await bob.store.job(rid)
+            await asyncio.sleep(0.1)
+    assert "crashed" not in caplog.text
