@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="node WebSocket URL (overrides chain_url)")
     parser.add_argument("--ipfs-api", help="Kubo RPC API URL (overrides ipfs_api_url)")
     parser.add_argument("--key-file", help="keystore file ($INFER_KEY_FILE); else $INFER_KEY_URI")
+    parser.add_argument(
+        "--tokenizer",
+        help="the model's directory (tokenizer.json suffices): escrow its exact prompt tokens",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument(
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(dataclasses.asdict(result), indent=2))
     else:
-        print(result.text)
+        # an embedding model's result is its vector
+        print(json.dumps(list(result.embedding)) if result.embedding else result.text)
         print(
             f"request {result.request_id}: {result.prompt_tokens} prompt + "
             f"{result.completion_tokens} completion tokens, cost {result.cost}, "
@@ -106,6 +111,8 @@ async def _run(
     status: StatusLine | None,
 ) -> InferenceResult | _Streamed:
     client = InferenceClient(config, keypair)
+    if args.tokenizer:
+        client.use_tokenizer(args.model, args.tokenizer)
     if args.stream:
         return await _stream(client, args, prompt)
     try:

@@ -5,6 +5,9 @@ paid, and fetched and verified by the dApp client, whose escrow counts real toke
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import json
 import math
 from pathlib import Path
 
@@ -50,7 +53,12 @@ def _cos(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 async def test_embedding_requests_run_validate_and_pay_on_chain(
-    tmp_path: Path, node: NodeThread, kubo: KuboDaemon, chain: ChainClient, store: IpfsStore
+    tmp_path: Path,
+    node: NodeThread,
+    kubo: KuboDaemon,
+    chain: ChainClient,
+    store: IpfsStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     model_dir = packaged_minilm()
     cid = str((await store.add(model_dir)).cid)
@@ -105,6 +113,22 @@ async def test_embedding_requests_run_validate_and_pay_on_chain(
         # real semantics, end to end
         eat, bread, movie = (r.embedding for r in results)
         assert _cos(eat, bread) > 0.6 > 0.3 > _cos(eat, movie)
+        # the CLI: `infer --tokenizer DIR` escrows the exact count and prints the vector
+        from inference_client.__main__ import main as infer_main
+
+        monkeypatch.setenv("INFER_KEY_URI", "//Dave")
+        monkeypatch.delenv("INFER_KEY_FILE", raising=False)
+        argv = [
+            "--model", "0x" + model_id.hex(), "--prompt", SENTENCES[0], "--max-tokens", "1",
+            "--url", node.url, "--ipfs-api", kubo.api_url, "--deadline-blocks", "150",
+            "--tokenizer", str(model_dir), "--json", "--quiet",
+        ]  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = await asyncio.to_thread(infer_main, argv)
+        assert code == 0
+        printed = json.loads(out.getvalue())
+        assert printed["prompt_tokens"] == tokenizer.count(SENTENCES[0])
+        assert _cos(tuple(printed["embedding"]), eat) > 1 - 1e-6
         submitted = {int(e.request_id): e for e in log.events["ResultSubmitted"]}
         for result in results:
             assert (
