@@ -4,6 +4,7 @@ daemon started before its node: it keeps retrying and says `not ready` on /healt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -13,7 +14,6 @@ import aiohttp
 import pytest
 from substrateinterface import Keypair
 
-from devnode import DevNodeConfig
 from ipfs_store import IpfsStore, cid_of_bytes
 from ocw_daemon import Daemon, DaemonConfig
 from ocw_daemon._check import CheckResult, run_checks
@@ -166,16 +166,52 @@ async def wait_health(
     raise AssertionError(f"/healthz never answered {want} {reason}")
 
 
+class Proxy:
+    """A TCP relay to the node on a fixed port: closing it is an outage of the node's network
+    (fault injection at the boundary; the node itself keeps running)."""
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        self.port = port
+        self.target = target
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+
+
 async def test_the_daemon_waits_for_its_node_and_says_not_ready(
-    tmp_path: Path, kubo: KuboDaemon, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, node: NodeThread, kubo: KuboDaemon, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
     http_port = free_port()
     config = daemon_config(tmp_path, "early", f"ws://127.0.0.1:{port}", kubo.api_url, http_port)
+    host, node_port = node.url.removeprefix("ws://").rsplit(":", 1)
+    proxy = Proxy(port, (host, int(node_port)))
     daemon = Daemon(config, BOB)
     starting = asyncio.create_task(daemon.start())
     url = f"http://127.0.0.1:{http_port}"
-    node: NodeThread | None = None
     try:
         async with aiohttp.ClientSession() as session:
             body = await wait_health(session, url, 503, "unreachable")
@@ -187,18 +223,18 @@ async def test_the_daemon_waits_for_its_node_and_says_not_ready(
             assert "retrying" in caplog.text
             assert not starting.done()  # still trying, not exited
 
-            node = NodeThread(DevNodeConfig(port=port, block_time=0.2)).start()
+            await proxy.start()  # the node comes
             await asyncio.wait_for(starting, 60)
             assert (await wait_health(session, url, 200))["status"] == "ok"
 
-            node.stop()  # a transient outage: not ready, and the daemon keeps running
-            node = None
-            body = await wait_health(session, url, 503)
-            assert "node" in str(body["reason"])
-            assert not daemon.stopping
+            await proxy.stop()  # a transient outage: not ready, and the daemon keeps running
+            body = await wait_health(session, url, 503, "node")
+            assert body["status"] == "not ready" and not daemon.stopping
+
+            await proxy.start()  # back: ready again
+            assert (await wait_health(session, url, 200))["status"] == "ok"
     finally:
-        if node is not None:
-            node.stop()
         if not starting.done():
             daemon.stop()
         await daemon.close()
+        await proxy.stop()
