@@ -97,6 +97,7 @@ async def test_polkadot_api_reads_typed_storage_transfers_and_follows_finality(
     assert result["chainSpec"]["properties"]["ss58Format"] == 42
     # Protocol pallets read through the typed API agree with devnode's own state.
     assert result["modelCount"] == 0
+    assert result["viewModelCount"] == 0 and result["viewModelOfCid"] is None  # V16 view functions
     assert {k: int(v) for k, v in result["tokens"].items()} == tokens
     assert result["providers"] == 0
     assert int(result["fee"]) > 0
@@ -120,5 +121,6 @@ async def test_polkadot_api_reads_typed_storage_transfers_and_follows_finality(
     assert calls.get("chainHead_v1_storage", 0) >= 1
     assert calls.get("chainHead_v1_call", 0) >= 1
     assert calls.get("transaction_v1_broadcast", 0) == 1
+    assert calls.get("state_call", 0) == 0  # view functions went through chainHead_v1_call too
     legacy = {m for m in calls if m.split("_")[0] in ("chain", "state", "author", "system")}
     assert legacy == set()

@@ -1,10 +1,10 @@
 // Drives devnode with unmodified polkadot-api over the new JSON-RPC interface only: the raw
 // WebSocket provider (no legacy-RPC compatibility layer), typed descriptors generated from
-// devnode's metadata by `papi`. Reads a protocol pallet's storage, submits a signed transfer and
-// watches it reach finalized, follows finalized blocks. Prints one JSON line.
+// devnode's metadata by `papi`. Reads a protocol pallet's storage and view functions, submits a
+// signed transfer and watches it reach finalized, follows finalized blocks. Prints one JSON line.
 //
 //   node check.mjs WS_URL DESCRIPTORS_INDEX_JS
-import { AccountId, createClient } from 'polkadot-api';
+import { AccountId, Binary, createClient } from 'polkadot-api';
 import { getWsRawProvider } from 'polkadot-api/ws';
 import { getPolkadotSigner } from 'polkadot-api/signer';
 import { sr25519CreateDerive } from '@polkadot-labs/hdkd';
@@ -43,6 +43,9 @@ const aliceSs58 = AccountId().dec(alice.publicKey);
 const bobSs58 = AccountId().dec(bob.publicKey);
 out.alice = aliceSs58;
 out.modelCount = await api.query.ModelRegistry.ModelCount.getValue();
+// A V16 view function, run through RuntimeViewFunction_execute_view_function.
+out.viewModelCount = await api.view.ModelRegistry.model_count();
+out.viewModelOfCid = (await api.view.ModelRegistry.model_of_cid(Binary.fromText('QmNotRegistered'))) ?? null;
 out.tokens = json(await api.query.Tokens.Accounts.getValue(aliceSs58, 1));
 out.providers = (await api.query.Providers.Providers.getEntries()).length;
 const before = (await api.query.System.Account.getValue(bobSs58)).data.free;
