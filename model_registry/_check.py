@@ -135,12 +135,16 @@ def _scan(root: Path) -> list[Finding]:
     config = _read_json(root / "config.json")
     if isinstance(config, dict):
         model_type = config.get("model_type")
-        if model_type not in ie.ALLOWED_ARCHITECTURES:
+        # a sentence-transformers directory (modules.json) is an embedding model: an encoder
+        embedding = (root / "modules.json").is_file()
+        allowed = ie.ALLOWED_ENCODERS if embedding else ie.ALLOWED_ARCHITECTURES
+        if model_type not in allowed:
+            kind = "embedding model_type" if embedding else "model_type"
             findings.append(
                 Finding(
                     "architecture",
                     "config.json",
-                    f"model_type {model_type!r} is not one of {sorted(ie.ALLOWED_ARCHITECTURES)}",
+                    f"{kind} {model_type!r} is not one of {sorted(allowed)}",
                 )
             )
     return findings

@@ -3,6 +3,7 @@ embedding model, nor a sentence-transformers encoder as a text model (nothing is
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,17 @@ def test_task_must_match_the_directory(
     )
     assert code == 2 and "embedding model, not text-generation" in wrong["message"]
     assert set(registry.kubo.cli("pin", "ls", "--type=recursive").stdout.split()) == pinned_before
+
+
+def test_check_accepts_embedding_models_and_names_their_allow_list(tmp_path: Path) -> None:
+    from inference_engine.tiny import packaged_minilm
+    from model_registry import plan_registration
+
+    plan = plan_registration(packaged_minilm())
+    assert plan.findings == () and (plan.model_type, plan.architecture) == ("bert", "BertModel")
+    encoder = build_tiny_encoder(tmp_path / "encoder", "bert")
+    config = json.loads((encoder / "config.json").read_text())
+    config["model_type"] = "electra"
+    (encoder / "config.json").write_text(json.dumps(config))
+    (finding,) = [f for f in plan_registration(encoder).findings if f.kind == "architecture"]
+    assert "embedding model_type 'electra'" in finding.message and "'bert'" in finding.message
