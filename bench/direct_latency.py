@@ -1,8 +1,8 @@
 """The direct path's latency and on-chain bytes, against baselines measured in the same run.
 
-Starts devnode (in this process, 1 s blocks), an offline Kubo, two `ocw_daemon.Daemon`s on the
-CPU serving a tiny GPT-2 (4 layers), opens a payment channel from Dave to each, and runs the
-gateway (`DirectClient` behind the OpenAI-compatible server). Then, for the same prompt and
+Starts devnode (in this process, 1 s blocks), an offline Kubo, an executor (`ocw-daemon run`
+as its own process) and a validator (`ocw_daemon.Daemon` here) on the CPU serving a tiny GPT-2
+(4 layers), opens a payment channel from Dave to the executor, and runs the gateway (`DirectClient` behind the OpenAI-compatible server). Then, for the same prompt and
 `max_tokens`:
 
 * engine: `InferenceEngine.stream` in this process on the same model (the baseline): time to
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +37,11 @@ import openai  # noqa: E402
 
 import inference_engine as ie  # noqa: E402
 from devnode import DevNode, DevNodeConfig  # noqa: E402
-from devnode.pallets._sizes import inference_extrinsic_bytes  # noqa: E402
+from devnode._runtime import RUNTIME  # noqa: E402
+from devnode.pallets._sizes import (  # noqa: E402
+    inference_extrinsic_bytes,
+    signed_extrinsic_bytes,
+)
 from inference_client import InferenceClient, InferenceClientConfig  # noqa: E402
 from inference_engine.tiny import build_tiny_model  # noqa: E402
 from inference_gateway import (  # noqa: E402
@@ -59,7 +64,10 @@ from tests.ocw_daemon.helpers import (  # noqa: E402
     register_model,
     register_provider,
     set_reputation,
+    write_daemon_toml,
+    write_keystore,
 )
+from tests.ocw_daemon.test_ocw_crash import spawn, wait_ready  # noqa: E402
 
 PROMPT = "hello world"
 
@@ -139,16 +147,25 @@ async def main(n: int, max_tokens: int, batch: int) -> None:
                 ChainClient(BINDINGS, ClientConfig(node.url, poll_interval=0.02)) as chain,
             ):
                 model_id = await register_model(chain, cid)
-                daemons = []
-                for key, name in ((BOB, "bob"), (CHARLIE, "charlie")):
-                    config = direct_config(tmp, name, node.url, kubo.api_url, free_port(), None)
+                # Bob, the executor, is a real `ocw-daemon run` process (its event loop is not
+                # this one's); Charlie runs in this process as the validator
+                bob_port = free_port()
+                bob_config = direct_config(tmp, "bob", node.url, kubo.api_url, bob_port, None)
+                charlie_config = direct_config(
+                    tmp, "charlie", node.url, kubo.api_url, free_port(), None
+                )
+                for key, config in ((BOB, bob_config), (CHARLIE, charlie_config)):
                     await register_provider(chain, key, config.endpoint, [model_id])
                     await set_reputation(chain, key, 100)
-                    daemons.append(Daemon(config, key))
-                for d in daemons:
-                    await d.start()
-                for key in (BOB, CHARLIE):
-                    await open_channel(chain, DAVE, key, 10**16)
+                toml = tmp / "bob.toml"
+                write_daemon_toml(toml, bob_config, write_keystore(tmp / "bob.key", "//Bob"))
+                with toml.open("a") as out:
+                    out.write(f"direct_settle_interval_s = 3600.0\ndirect_settle_batch = {batch}\n")
+                bob = spawn(toml, Path(tempfile.gettempdir()) / "direct_latency_executor.log")
+                charlie = Daemon(charlie_config, CHARLIE)
+                await charlie.start()
+                await wait_ready(f"http://127.0.0.1:{bob_port}", bob)
+                await open_channel(chain, DAVE, BOB, 10**16)
                 client = await DirectClient(DirectConfig(chain_url=node.url), DAVE).connect()
                 server = await GatewayServer(client).start("127.0.0.1", 0)
                 model = "0x" + model_id.hex()
@@ -166,38 +183,53 @@ async def main(n: int, max_tokens: int, batch: int) -> None:
                             start = time.perf_counter()
                             await infer.infer(model, PROMPT, max_tokens=max_tokens)
                             onchain.append(time.perf_counter() - start)
-                    for d in daemons:
-                        await d.direct.settle_now()  # clear the latency runs
-                    # bytes: `batch` direct inferences, one settlement
-                    for _ in range(batch):
+                    # bytes: Bob settles once `batch` direct inferences are served (the
+                    # latency runs count), in one extrinsic
+                    head = await chain.head_number()
+                    for _ in range(batch - (n + 1)):
                         request = DirectRequest("completion", prompt=PROMPT, max_tokens=4)
                         async for _event in client.stream(model, request):
                             pass
-                    head = await chain.head_number()
-                    settled = sum([await d.direct.settle_now() for d in daemons])
-                    await asyncio.sleep(25)  # verdicts (if any was sampled) land meanwhile
-                    settle_bytes = verdict_bytes = checks = 0
-                    for number in range(head + 1, await chain.head_number() + 1):
+                    settled = settle_bytes = verdict_bytes = checks = 0
+                    deadline = time.monotonic() + 60
+                    number = head
+                    verdicts_until = None
+                    while time.monotonic() < deadline:
+                        if number >= await chain.head_number():
+                            await asyncio.sleep(0.2)
+                            continue
+                        number += 1
                         block = await chain.block(number)
                         assert block is not None
                         for index, ext in enumerate(block.extrinsics):
-                            names = {
+                            names = [
                                 r.name
                                 for r in block.events
                                 if r.extrinsic_index == index and r.pallet == "Channels"
-                            }
+                            ]
                             if "DirectSettled" in names:
                                 settle_bytes += len(ext)
-                            elif names & {"DirectValidationPassed", "DirectValidationFailed"}:
+                                settled += names.count("DirectSettled")
+                            elif {"DirectValidationPassed", "DirectValidationFailed"} & set(names):
                                 verdict_bytes += len(ext)
-                        checks += sum(
-                            1 for r in block.events if r.name == "DirectValidationRequested"
-                        )
+                            checks += names.count("DirectValidationRequested")
+                        if settled and verdicts_until is None:
+                            verdicts_until = number + (25 if checks else 0)
+                        if verdicts_until is not None and number >= verdicts_until:
+                            break
                 finally:
                     await server.close()
                     await client.close()
-                    for d in daemons:
-                        await d.close()
+                    await charlie.close()
+                    bob.terminate()
+                    try:
+                        bob.wait(20)
+                    except subprocess.TimeoutExpired:
+                        print(
+                            "bench: the executor did not stop on SIGTERM; killed", file=sys.stderr
+                        )
+                        bob.kill()
+                        bob.wait()
         finally:
             kubo.stop()
 
@@ -218,6 +250,15 @@ async def main(n: int, max_tokens: int, batch: int) -> None:
         f"  settle extrinsic {settle_bytes} B, verdicts {verdict_bytes} B ({checks} sampled at "
         f"reputation 100) -> {(settle_bytes + verdict_bytes) / max(1, settled):.1f} B per "
         f"inference (aim <= 100)"
+    )
+    verdict = signed_extrinsic_bytes(
+        RUNTIME.encode_call("Channels", "submit_direct_validations", {"verdicts": [(2**40, True)]})
+    )
+    print(
+        f"  with verdicts as sampled at reputation 100 (1 in 100, {verdict} B each): "
+        f"{(settle_bytes + verdict) / max(1, settled):.1f} B per inference; at reputation 0 "
+        f"(every result sampled, one verdict extrinsic each): "
+        f"{(settle_bytes + verdict * settled) / max(1, settled):.1f} B"
     )
     print(
         f"  on-chain request path: {onchain_bytes.with_validation} B per inference with a "

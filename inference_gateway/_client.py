@@ -122,6 +122,8 @@ class DirectRequest:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    #: Ask for the text of each top-k alternative (only needed for `logprobs` answers)
+    pieces: bool = False
 
     def body(self, model_id: bytes) -> dict[str, Any]:
         """The request object the ticket commits to (`prompt_hash`)."""
@@ -135,6 +137,8 @@ class DirectRequest:
             "seed": self.seed,
             "nonce": secrets.token_hex(16),
         }
+        if self.pieces:
+            body["pieces"] = True
         if self.kind == "chat":
             body["messages"] = [{"role": r, "content": c} for r, c in self.messages]
         else:

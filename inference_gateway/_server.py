@@ -146,6 +146,7 @@ def parse_request(kind: str, body: Any) -> tuple[str, DirectRequest, dict[str, A
             top_p=top_p,
             stop=stop,
             seed=seed,
+            pieces=bool(options["logprobs"]),
         )
     else:
         prompt = body.get("prompt")
@@ -174,6 +175,7 @@ def parse_request(kind: str, body: Any) -> tuple[str, DirectRequest, dict[str, A
             top_p=top_p,
             stop=stop,
             seed=seed,
+            pieces=bool(options["logprobs"]),
         )
     return model, request, options
 

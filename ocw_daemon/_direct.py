@@ -413,6 +413,7 @@ class DirectExecutor:
                     return _refusal(400, "no_chat_template", str(exc), held=True)
                 except ie.InferenceError as exc:
                     return _refusal(400, "bad_request", str(exc), held=True)
+                pieces = bool(direct.get("pieces"))
                 needed = escrow_for(prompt_tokens + held.ticket.max_tokens, price)
                 if needed > held.ticket.max_amount:
                     return _refusal(
@@ -434,7 +435,7 @@ class DirectExecutor:
                     if first and event.entry is not None:
                         self._ttft.append(time.perf_counter() - started)
                         first = False
-                    await _send(response, _chunk_json(event, engine.model))
+                    await _send(response, _chunk_json(event, engine.model, pieces))
                 assert record is not None
                 data = ie.encode_output(record)
                 digest = ie.output_hash(data)
@@ -731,7 +732,7 @@ class DirectExecutor:
         return bool(report.passed)
 
 
-def _chunk_json(chunk: ie.TokenChunk, model: ie.LoadedModel) -> dict[str, Any]:
+def _chunk_json(chunk: ie.TokenChunk, model: ie.LoadedModel, pieces: bool) -> dict[str, Any]:
     if chunk.entry is None:
         return {"i": chunk.index, "x": chunk.text}
     return {
@@ -739,7 +740,7 @@ def _chunk_json(chunk: ie.TokenChunk, model: ie.LoadedModel) -> dict[str, Any]:
         "t": chunk.entry.token,
         "lp": chunk.entry.logprob,
         "top": [[t, lp] for t, lp in chunk.entry.top],
-        "tp": [model.decode([t]) for t, _ in chunk.entry.top],
+        "tp": [model.decode([t]) for t, _ in chunk.entry.top] if pieces else [],
         "p": chunk.piece,
         "x": chunk.text,
     }

@@ -158,5 +158,6 @@ def test_parameters_map_onto_the_direct_request() -> None:
         top_p=0.5,
         stop=("x",),
         seed=3,
+        pieces=True,
     )
     assert options == {"stream": True, "include_usage": True, "logprobs": True, "top_logprobs": 2}
