@@ -30,7 +30,7 @@ from model_registry import ModelRegistryClient, RegistryConfig
 from ocw_daemon import Daemon, DaemonConfig, ProviderSettings, register_provider
 from runtime_types import ChainClient, ClientConfig
 
-from ._processes import LocalKubo, LocalRedis, free_port
+from ._processes import LocalKubo, LocalRedis, LocalRedisCluster, free_port
 
 STAKE_CURRENCY = 1
 MODEL_CURRENCY = 2
@@ -83,21 +83,47 @@ def _units(amount: int) -> str:
     return f"{amount / UNIT:,.6f}"
 
 
-async def run(workdir: Path, requests: int = len(PROMPTS)) -> list[InferenceResult]:
+async def run(
+    workdir: Path, requests: int = len(PROMPTS), *, site: bool = False
+) -> list[InferenceResult]:
+    """The whole loop. ``site``: the providers' site layout instead of one Kubo and one Redis:
+    the author's Kubo and the providers' Kubo as two peers on the loopback swarm (the daemons
+    ask only theirs, which gets the models over bitswap), tier 2 on a Redis Cluster."""
     started = time.monotonic()
-    kubo = LocalKubo.start(workdir / "ipfs")
-    redis = LocalRedis.start(workdir / "redis")
+    kubo = LocalKubo.start(workdir / "ipfs", online=site)
+    services: list[LocalKubo | LocalRedis | LocalRedisCluster] = [kubo]
     try:
+        provider_kubo = kubo
+        redis: LocalRedis | LocalRedisCluster
+        if site:
+            provider_kubo = LocalKubo.start(workdir / "ipfs-provider", online=True)
+            services.append(provider_kubo)
+            provider_kubo.connect(kubo)
+            redis = LocalRedisCluster.start(workdir / "redis-cluster")
+        else:
+            redis = LocalRedis.start(workdir / "redis")
+        services.append(redis)
         async with DevNode(DevNodeConfig(port=0, block_time=0.5, finality_lag=0)) as node:
-            _say(f"devnode {node.url} | Kubo {kubo.api_url} | Redis {redis.url}")
-            return await _loop(workdir, node, kubo, redis, requests, started)
+            where = f"Kubo {kubo.api_url}"
+            if site:
+                where += f" (author) + {provider_kubo.api_url} (providers, bitswap peer)"
+            _say(f"devnode {node.url} | {where} | Redis {redis.url}")
+            return await _loop(
+                workdir, node, kubo, redis.url, requests, started, provider_kubo.api_url
+            )
     finally:
-        redis.stop()
-        kubo.stop()
+        for service in reversed(services):
+            service.stop()
 
 
 async def _loop(
-    workdir: Path, node: DevNode, kubo: LocalKubo, redis: LocalRedis, count: int, started: float
+    workdir: Path,
+    node: DevNode,
+    kubo: LocalKubo,
+    redis_url: str,
+    count: int,
+    started: float,
+    provider_ipfs: str | None = None,
 ) -> list[InferenceResult]:
     model_dir = build_tiny_model(workdir / "tiny-gpt2", "gpt2", seed=7)
     registry_config = RegistryConfig(chain_url=node.url, ipfs_api_url=kubo.api_url)
@@ -135,8 +161,8 @@ async def _loop(
                 node_url=node.url,
                 data_dir=workdir / name,
                 http_port=port,
-                ipfs_api_url=kubo.api_url,
-                redis_url=redis.url,
+                ipfs_api_url=provider_ipfs or kubo.api_url,
+                redis_url=redis_url,
                 tier1_capacity=2**30,
                 disk_capacity=2**30,
                 device="cpu",
@@ -260,8 +286,10 @@ def main() -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")
+    # `--site`: two Kubo peers and a Redis Cluster (see `run`).
+    site = "--site" in sys.argv[1:]
     with tempfile.TemporaryDirectory(prefix="genai-demo-") as tmp:
-        asyncio.run(run(Path(tmp)))
+        asyncio.run(run(Path(tmp), site=site))
     return 0
 
 
