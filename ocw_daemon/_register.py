@@ -6,7 +6,15 @@ from typing import Any
 
 from substrateinterface import Keypair
 
-from runtime_types import Bindings, Call, ChainClient, ChainClientError, ClientConfig, Receipt
+from runtime_types import (
+    Bindings,
+    Call,
+    ChainClient,
+    ChainClientError,
+    ClientConfig,
+    ConnectionLost,
+    Receipt,
+)
 from runtime_types.generated.devnode import BINDINGS, providers, types
 
 from ._config import DaemonConfig
@@ -38,7 +46,9 @@ async def register_provider(
         raise ConfigError("provider.models must name at least one model id")
     endpoint = config.endpoint.encode()
     try:
-        async with ChainClient(bindings, ClientConfig(config.node_url)) as client:
+        # an interactive command: a wrong URL fails within seconds (the daemon itself retries)
+        chain_config = ClientConfig(config.node_url, connect_timeout=1.0, socket_timeout=15.0)
+        async with ChainClient(bindings, chain_config) as client:
             existing = await client.query(
                 providers.storage.providers(types.AccountId32(keypair.public_key))
             )
@@ -50,6 +60,11 @@ async def register_provider(
             else:
                 call = providers.calls.update_provider(endpoint, models, settings.capacity)
             receipt = await client.submit(call, keypair)
+    except ConnectionLost as exc:
+        raise ChainError(
+            f"registration failed: cannot reach the node at {config.node_url} ({exc}); the URL "
+            "is [daemon] node_url in the config or $OCW_NODE_URL (a local chain: devnode --dev)"
+        ) from exc
     except ChainClientError as exc:
         raise ChainError(f"registration failed: {exc}") from exc
     if receipt.error is not None:

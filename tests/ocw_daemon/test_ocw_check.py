@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +17,8 @@ import pytest
 from substrateinterface import Keypair
 
 from ipfs_store import IpfsStore, cid_of_bytes
-from ocw_daemon import Daemon, DaemonConfig
+from ocw_daemon import ChainError, Daemon, DaemonConfig
+from ocw_daemon import register_provider as register_provider_cli
 from ocw_daemon._check import CheckResult, run_checks
 from ocw_daemon._status import StatusError, sign_status, verify_status
 from runtime_types import ChainClient
@@ -238,3 +241,18 @@ async def test_the_daemon_waits_for_its_node_and_says_not_ready(
             daemon.stop()
         await daemon.close()
         await proxy.stop()
+
+
+async def test_register_against_a_closed_port_fails_fast_and_names_the_setting(
+    tmp_path: Path,
+) -> None:
+    url = f"ws://127.0.0.1:{free_port()}"
+    config = daemon_config(tmp_path, "x", url, "http://127.0.0.1:1", free_port())
+    config = dataclasses.replace(
+        config, provider=dataclasses.replace(config.provider, models=("0x" + "11" * 32,))
+    )
+    started = time.monotonic()
+    with pytest.raises(ChainError) as caught:
+        await register_provider_cli(config, BOB)
+    assert time.monotonic() - started < 2.0
+    assert "node_url" in str(caught.value) and "$OCW_NODE_URL" in str(caught.value)
