@@ -167,3 +167,23 @@ def test_on_a_terminal_the_status_line_is_redrawn_in_place() -> None:
     text = screen.getvalue()
     assert text.count("\r\x1b[K") == 3 and text.endswith("\n") and text.count("\n") == 1
     assert text.index("placed (block 3") < text.index("assigned (block 3")
+
+
+def test_a_silent_node_gets_a_visible_bounded_wait() -> None:
+    """A server that accepts connections and never answers (a stalled node)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)  # the kernel accepts; nothing ever answers
+        url = f"ws://127.0.0.1:{server.getsockname()[1]}"
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "inference_client", "--url", url, "--model", "0x" + "11" * 32,
+             "--prompt", "hi", "--max-tokens", "4"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env=cli_env(INFER_CONNECT_TIMEOUT_S="4"),
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert done.returncode == 1
+    assert f"waiting for the node at {url}" in done.stderr
+    assert "did not answer in time" in done.stderr and "chain_url" in done.stderr
+    assert 2.0 < took < 15.0, f"took {took:.1f} s"
