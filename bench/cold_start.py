@@ -119,12 +119,32 @@ async def timed(run: Callable[[], Awaitable[object]]) -> float:
     return time.perf_counter() - started
 
 
-def empty_provider(provider: LocalKubo) -> None:
-    """The provider's Kubo forgets the model (unpinned if pinned, garbage-collected)."""
-    pins = provider.cli("pin", "ls", "--type=recursive", "-q").stdout.split()
-    for cid in pins:
-        provider.cli("pin", "rm", cid)
-    provider.cli("repo", "gc")
+class Provider:
+    """The provider's Kubo, replaced by a fresh one (new repository, none of the blocks,
+    joined to the author's Kubo) before every remote round: a truly cold peer."""
+
+    def __init__(self, root: Path, author: LocalKubo) -> None:
+        self.root = root
+        self.author = author
+        self.count = 0
+        self.kubo: LocalKubo | None = None
+
+    def fresh(self) -> LocalKubo:
+        self.stop()
+        self.count += 1
+        self.kubo = LocalKubo.start(self.root / f"provider-{self.count}", online=True)
+        self.kubo.connect(self.author)
+        return self.kubo
+
+    def stop(self) -> None:
+        if self.kubo is not None:
+            self.kubo.stop()
+            shutil.rmtree(self.kubo.repo, ignore_errors=True)
+            self.kubo = None
+
+
+def store_for(kubo: LocalKubo) -> IpfsStore:
+    return IpfsStore(StoreConfig(api_url=kubo.api_url, kubo_gateway_url=kubo.gateway_url))
 
 
 async def main() -> None:
@@ -143,103 +163,98 @@ async def main() -> None:
         size = sum(p.stat().st_size for p in model_dir.iterdir())
         files = sorted(p.name for p in model_dir.iterdir())
         author = LocalKubo.start(tmp / "author", online=True)
-        provider = LocalKubo.start(tmp / "provider", online=True)
+        provider = Provider(tmp, author)
         cluster = LocalRedisCluster.start(tmp / "cluster")
         try:
-            provider.connect(author)
-            author_config = StoreConfig(api_url=author.api_url)
-            provider_config = StoreConfig(
-                api_url=provider.api_url, kubo_gateway_url=provider.gateway_url
-            )
-            async with IpfsStore(author_config) as author_store:
+            async with IpfsStore(StoreConfig(api_url=author.api_url)) as author_store:
                 cid = ModelKey(str((await author_store.add(model_dir)).cid))
             safetensors_load(model_dir)  # page cache and torch import, for every contender
             loader = SafetensorsLoader()
-            async with IpfsStore(provider_config) as provider_store:
-                origin = IpfsOrigin(provider_store)
 
-                def config(name: str, redis_url: str | None) -> CacheConfig:
-                    return CacheConfig(
-                        disk_dir=tmp / "disks" / name,
-                        tier1_capacity=4 * size,
-                        disk_capacity=4 * size,
-                        redis_url=redis_url,
-                    )
+            def config(name: str, redis_url: str | None) -> CacheConfig:
+                return CacheConfig(
+                    disk_dir=tmp / "disks" / name,
+                    tier1_capacity=4 * size,
+                    disk_capacity=4 * size,
+                    redis_url=redis_url,
+                )
 
-                # Fill tier 2 once (not timed).
-                empty_provider(provider)
-                async with ModelCache(config("fill", cluster.url), origin, loader) as filler:
+            # Fill tier 2 once (not timed).
+            async with store_for(await asyncio.to_thread(provider.fresh)) as store:
+                filler = ModelCache(config("fill", cluster.url), IpfsOrigin(store), loader)
+                async with filler:
                     await (await filler.acquire(cid)).release()
-                for master in {cluster.master_of(Keys("mc", cid).manifest)}:
-                    cluster.wait_synced(master)
+            cluster.wait_synced(cluster.master_of(Keys("mc", cid).manifest))
 
-                client = make_client(cluster.url, 30.0)
-                raw = await client.get(Keys("mc", cid).manifest)
-                manifest = Manifest.decode(raw)
-                chunk_keys = [Keys("mc", cid).chunk(i) for i in range(len(manifest.hashes))]
+            client = make_client(cluster.url, 30.0)
+            raw = await client.get(Keys("mc", cid).manifest)
+            manifest = Manifest.decode(raw)
+            chunk_keys = [Keys("mc", cid).chunk(i) for i in range(len(manifest.hashes))]
 
-                async def plain_redis_read() -> None:
-                    got = 0
-                    for start in range(0, len(chunk_keys), 4):
-                        pipe = client.pipeline(transaction=False)
-                        for key in chunk_keys[start : start + 4]:
-                            pipe.get(key)
-                        got += sum(len(v) for v in await pipe.execute())
-                    assert got == manifest.total_size
+            async def plain_redis_read() -> None:
+                got = 0
+                for start in range(0, len(chunk_keys), 4):
+                    pipe = client.pipeline(transaction=False)
+                    for key in chunk_keys[start : start + 4]:
+                        pipe.get(key)
+                    got += sum(len(v) for v in await pipe.execute())
+                assert got == manifest.total_size
 
-                async def cat_files() -> None:
-                    env = {**os.environ, "IPFS_PATH": str(provider.repo)}
-                    proc = await asyncio.create_subprocess_exec(
-                        provider.binary, "cat", *(f"{cid}/{name}" for name in files),
-                        stdout=subprocess.DEVNULL, env=env,
-                    )  # fmt: skip
-                    assert await proc.wait() == 0
+            async def cat_files(kubo: LocalKubo) -> None:
+                env = {**os.environ, "IPFS_PATH": str(kubo.repo)}
+                proc = await asyncio.create_subprocess_exec(
+                    kubo.binary, "cat", *(f"{cid}/{name}" for name in files),
+                    stdout=subprocess.DEVNULL, env=env,
+                )  # fmt: skip
+                assert await asyncio.wait_for(proc.wait(), 300) == 0
 
-                async def plain_load() -> None:
-                    tensors = await asyncio.to_thread(safetensors_load, model_dir)
-                    assert tensors
+            async def plain_load() -> None:
+                tensors = await asyncio.to_thread(safetensors_load, model_dir)
+                assert tensors
 
-                for round_no in range(args.rounds):
-                    # Remote peer.
-                    await asyncio.to_thread(empty_provider, provider)
-                    name = f"remote-{round_no}"
-                    async with ModelCache(config(name, None), origin, loader) as cache:
+            for round_no in range(args.rounds):
+                # Remote peer.
+                name = f"remote-{round_no}"
+                async with store_for(await asyncio.to_thread(provider.fresh)) as store:
+                    cache = ModelCache(config(name, None), IpfsOrigin(store), loader)
+                    async with cache:
 
                         async def ready(cache: ModelCache[Any] = cache) -> None:
                             await (await cache.acquire(cid)).release()
 
                         results["remote_peer"]["measured_s"].append(await timed(ready))
                         assert cache.metrics().origin_fetches == 1
-                    await asyncio.to_thread(empty_provider, provider)
-                    baseline = await timed(cat_files) + await timed(plain_load)
-                    results["remote_peer"]["baseline_s"].append(baseline)
+                kubo = await asyncio.to_thread(provider.fresh)
+                baseline = await timed(lambda kubo=kubo: cat_files(kubo))  # type: ignore[misc]
+                baseline += await timed(plain_load)
+                results["remote_peer"]["baseline_s"].append(baseline)
 
-                    # Tier 2 (cluster).
-                    name = f"tier2-{round_no}"
-                    cache_t2 = ModelCache(config(name, cluster.url), _NoOrigin(), loader)
-                    async with cache_t2:
+                # Tier 2 (cluster).
+                name = f"tier2-{round_no}"
+                cache_t2 = ModelCache(config(name, cluster.url), _NoOrigin(), loader)
+                async with cache_t2:
 
-                        async def ready_t2(cache: ModelCache[Any] = cache_t2) -> None:
-                            await (await cache.acquire(cid)).release()
+                    async def ready_t2(cache: ModelCache[Any] = cache_t2) -> None:
+                        await (await cache.acquire(cid)).release()
 
-                        results["tier2_cluster"]["measured_s"].append(await timed(ready_t2))
-                        assert cache_t2.metrics().tier2_hits == 1
-                    baseline = await timed(plain_redis_read) + await timed(plain_load)
-                    results["tier2_cluster"]["baseline_s"].append(baseline)
+                    results["tier2_cluster"]["measured_s"].append(await timed(ready_t2))
+                    assert cache_t2.metrics().tier2_hits == 1
+                baseline = await timed(plain_redis_read) + await timed(plain_load)
+                results["tier2_cluster"]["baseline_s"].append(baseline)
 
-                    # Local directory (the disk the tier-2 round just filled).
-                    cache_disk = ModelCache(config(name, None), _NoOrigin(), loader)
-                    async with cache_disk:
+                # Local directory (the disk the tier-2 round just filled).
+                cache_disk = ModelCache(config(name, None), _NoOrigin(), loader)
+                async with cache_disk:
 
-                        async def ready_disk(cache: ModelCache[Any] = cache_disk) -> None:
-                            await (await cache.acquire(cid)).release()
+                    async def ready_disk(cache: ModelCache[Any] = cache_disk) -> None:
+                        await (await cache.acquire(cid)).release()
 
-                        results["local_directory"]["measured_s"].append(await timed(ready_disk))
-                        assert cache_disk.metrics().disk_hits == 1
-                    results["local_directory"]["baseline_s"].append(await timed(plain_load))
-                    for leftover in (tmp / "disks").iterdir():
-                        await asyncio.to_thread(shutil.rmtree, leftover)
-                await client.aclose()
+                    results["local_directory"]["measured_s"].append(await timed(ready_disk))
+                    assert cache_disk.metrics().disk_hits == 1
+                results["local_directory"]["baseline_s"].append(await timed(plain_load))
+                for leftover in (tmp / "disks").iterdir():
+                    await asyncio.to_thread(shutil.rmtree, leftover)
+            await client.aclose()
         finally:
             cluster.stop()
             provider.stop()

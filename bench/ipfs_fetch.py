@@ -7,7 +7,12 @@ and checked, the file written to disk:
 
 - the default path for a file with raw leaves: verified interior nodes, then the plain content
   stream cut into leaves, each hashed against the CID its verified parent names;
-- the CAR path (``fast_file_fetch=False``), which directories and dag-pb leaves always use.
+- the CAR path (``fast_file_fetch=False``), which HAMT shards and dag-pb leaves always use.
+
+Then the same for a model directory of the same size (three safetensors-like shards of 5/8,
+2/8 and 1/8 of the bytes, a config and a tokenizer file): `ipfs cat <root>/<file> ...` of
+every file against the directory fetch (each file on the stream path, in parallel) and the
+directory as one CAR.
 
 Reports the best of each and the throughput ratios against `ipfs cat`.
 
@@ -21,6 +26,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +48,20 @@ async def _data(size: int) -> AsyncIterator[bytes]:
     base = hashlib.shake_256(b"bench").digest(MiB)
     for index in range(size // MiB):
         yield index.to_bytes(8, "big") + base[8:]
+
+
+def _model_dir(root: Path, size: int) -> list[str]:
+    root.mkdir()
+    shares = (size * 5 // 8, size * 2 // 8, size - size * 5 // 8 - size * 2 // 8)
+    base = hashlib.shake_256(b"bench-dir").digest(MiB)
+    for number, share in enumerate(shares, 1):
+        with (root / f"model-{number:05d}-of-00003.safetensors").open("wb") as out:
+            for index in range(share // MiB):
+                out.write(number.to_bytes(2, "big") + index.to_bytes(6, "big") + base[8:])
+            out.write(base[: share % MiB])
+    (root / "config.json").write_text(json.dumps({"hidden_size": 4096}))
+    (root / "tokenizer.json").write_text(json.dumps({"vocab": {f"t{i}": i for i in range(30000)}}))
+    return sorted(p.name for p in root.iterdir())
 
 
 async def main() -> None:
@@ -76,9 +96,29 @@ async def main() -> None:
                         times.append(time.perf_counter() - start)
                         assert result.size == size
                         await asyncio.to_thread(os.unlink, dest)
+                names = await asyncio.to_thread(_model_dir, Path(tmp) / "model-dir", size)
+                dir_cid = str((await store.add(Path(tmp) / "model-dir")).cid)
+                dir_bytes = sum(p.stat().st_size for p in (Path(tmp) / "model-dir").iterdir())
+                dir_cat, dir_fetch, dir_car = [], [], []
+                for round_no in range(args.rounds):
+                    start = time.perf_counter()
+                    proc = await asyncio.create_subprocess_exec(
+                        kubo.binary, "cat", *(f"{dir_cid}/{name}" for name in names),
+                        stdout=subprocess.DEVNULL, env=env,
+                    )  # fmt: skip
+                    assert await proc.wait() == 0
+                    dir_cat.append(time.perf_counter() - start)
+                    for fetcher, times in ((store, dir_fetch), (car_store, dir_car)):
+                        dest = Path(tmp) / f"dir-out-{round_no}"
+                        start = time.perf_counter()
+                        result = await fetcher.fetch(dir_cid, dest)
+                        times.append(time.perf_counter() - start)
+                        assert result.is_dir and result.size == dir_bytes
+                        await asyncio.to_thread(shutil.rmtree, dest)
         finally:
             kubo.stop()
     cat_best, fetch_best, car_best = min(cat_times), min(fetch_times), min(car_times)
+    dir_mib = dir_bytes / MiB
     report = {
         "size_mib": args.size_mib,
         "cid": cid,
@@ -90,6 +130,17 @@ async def main() -> None:
         "verified_fetch_car_mib_s": round(args.size_mib / car_best, 1),
         "ratio_fetch_over_cat": round(cat_best / fetch_best, 3),
         "ratio_car_fetch_over_cat": round(cat_best / car_best, 3),
+        "dir_cid": dir_cid,
+        "dir_files": len(names),
+        "dir_mib": round(dir_mib, 1),
+        "dir_ipfs_cat_s": [round(t, 3) for t in dir_cat],
+        "dir_verified_fetch_s": [round(t, 3) for t in dir_fetch],
+        "dir_verified_fetch_car_s": [round(t, 3) for t in dir_car],
+        "dir_ipfs_cat_mib_s": round(dir_mib / min(dir_cat), 1),
+        "dir_verified_fetch_mib_s": round(dir_mib / min(dir_fetch), 1),
+        "dir_verified_fetch_car_mib_s": round(dir_mib / min(dir_car), 1),
+        "ratio_dir_fetch_over_cat": round(min(dir_cat) / min(dir_fetch), 3),
+        "ratio_dir_car_fetch_over_cat": round(min(dir_cat) / min(dir_car), 3),
     }
     print(json.dumps(report, indent=2))
 
