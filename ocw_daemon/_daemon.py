@@ -464,7 +464,8 @@ class Daemon:
                 await self.cache.retire(ModelKey(cid))
             except CacheError as exc:
                 log.warning("could not retire %s (model %s): %s", cid, model_id.hex(), exc)
-            log.info("model %s deprecated: %s unpinned", model_id.hex(), cid)
+            else:
+                log.info("model %s deprecated: %s unpinned", model_id.hex(), cid)
 
     def _spawn_model_updated(self, model_id: bytes, version: int, cid: str) -> None:
         self._cids[(model_id, version)] = cid
