@@ -60,6 +60,13 @@ MAX_INLINE_INPUT = rt.inference.constants.MAX_INLINE_INPUT
 REFUSED_WINDOW_S = 0.3
 #: Outputs smaller than this are hashed and decoded on the event loop (well under a millisecond)
 _INLINE_WORK = 256 * 1024
+#: The order of a request's events when several come in one block
+_STAGE_ORDER = {
+    name: index
+    for index, name in enumerate(
+        ("ResultSubmitted", "ValidationRequested", "OutputRequested", "ValidationPassed")
+    )
+}
 _FAILURES = {
     "RequestExpired": "Expired",
     "ValidationFailed": "Rejected",
@@ -420,12 +427,15 @@ class InferenceClient:
         try:
             async with asyncio.timeout(self.config.wait_timeout_s), stream:
                 async for block in stream:
-                    for record in block.events:
-                        if record.pallet != "Inference":
-                            continue
+                    mine = [
+                        r
+                        for r in block.events
+                        if r.pallet == "Inference" and getattr(r.event, "request_id", None) == rid
+                    ]
+                    # one block may settle the request and report the validation: stages in order
+                    mine.sort(key=lambda r: _STAGE_ORDER.get(r.name, len(_STAGE_ORDER)))
+                    for record in mine:
                         event = record.event
-                        if getattr(event, "request_id", None) != rid:
-                            continue
                         number = block.number
                         if isinstance(event, rt.inference.events.ResultSubmitted):
                             timer.reached(
