@@ -134,12 +134,12 @@ async def gateway_path(
     return ttft, rates
 
 
-async def main(n: int, max_tokens: int, batch: int) -> None:
+async def main(n: int, max_tokens: int, batch: int, hidden: int, layers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         kubo = start_kubo(tmp / "kubo")
         try:
-            model_dir = build_tiny_model(tmp / "model", "gpt2", hidden=64, layers=4)
+            model_dir = build_tiny_model(tmp / "model", "gpt2", hidden=hidden, layers=layers)
             async with IpfsStore(StoreConfig(api_url=kubo.api_url)) as store:
                 cid = str((await store.add(model_dir)).cid)
             async with (
@@ -234,7 +234,10 @@ async def main(n: int, max_tokens: int, batch: int) -> None:
             kubo.stop()
 
     onchain_bytes = inference_extrinsic_bytes(4, max_tokens)
-    print(f"direct path latency, {n} requests of {max_tokens} tokens (CPU, tiny GPT-2, loopback)")
+    print(
+        f"direct path latency, {n} requests of {max_tokens} tokens (CPU, random GPT-2 "
+        f"{hidden} wide x {layers} layers, loopback)"
+    )
     print(f"  engine alone       : ttft p50 {p50(e_ttft) * 1000:7.1f} ms, {p50(e_rate):7.1f} tok/s")
     print(f"  gateway + executor : ttft p50 {p50(g_ttft) * 1000:7.1f} ms, {p50(g_rate):7.1f} tok/s")
     print(
@@ -271,5 +274,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--batch", type=int, default=100)
+    # a larger model makes per-token compute dominate, as with a real model on a GPU
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=4)
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.max_tokens, args.batch))
+    asyncio.run(main(args.requests, args.max_tokens, args.batch, args.hidden, args.layers))

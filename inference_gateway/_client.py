@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -559,7 +559,7 @@ class DirectClient:
 
     async def stream(
         self, model: str | ModelEntry, request: DirectRequest
-    ) -> AsyncIterator[StreamChunk | StreamEnd]:
+    ) -> AsyncGenerator[StreamChunk | StreamEnd, None]:
         """Yield chunks as the executor produces them, then the verified `StreamEnd`."""
         if self._session is None:
             raise GatewayError("the client is not connected (use `async with`)")
@@ -584,8 +584,10 @@ class DirectClient:
                 continue
             attempts += 1
             try:
-                async for event in self._stream_from(provider, entry, body, ticket, links, chain):
-                    yield event
+                inner = self._stream_from(provider, entry, body, ticket, links, chain)
+                async with contextlib.aclosing(inner):  # closing early releases the executor
+                    async for event in inner:
+                        yield event
                 return
             except _Retry as exc:
                 failures.append(f"{provider.endpoint}: {exc}")
@@ -607,7 +609,7 @@ class DirectClient:
         ticket: Ticket,
         links: list[Ticket],
         chain: _Chain,
-    ) -> AsyncIterator[StreamChunk | StreamEnd]:
+    ) -> AsyncGenerator[StreamChunk | StreamEnd, None]:
         assert self._session is not None
         payload = {
             "request": body,
@@ -649,8 +651,10 @@ class DirectClient:
                         param="model",
                     )
                 raise _Retry(f"{code or resp.status}: {message}", quarantine=resp.status >= 500)
-            async for event in self._relay(resp, provider, ticket, chain, body):
-                yield event
+            relay = self._relay(resp, provider, ticket, chain, body)
+            async with contextlib.aclosing(relay):
+                async for event in relay:
+                    yield event
 
     async def _relay(
         self,
@@ -659,7 +663,7 @@ class DirectClient:
         ticket: Ticket,
         chain: _Chain,
         body: dict[str, Any],
-    ) -> AsyncIterator[StreamChunk | StreamEnd]:
+    ) -> AsyncGenerator[StreamChunk | StreamEnd, None]:
         import inference_engine as ie
 
         tokens: list[ie.TokenLogprobs] = []

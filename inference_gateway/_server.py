@@ -466,7 +466,7 @@ class GatewayServer:
                 return await self._stream(request, shaper, first, events)
             return await self._whole(shaper, first, events)
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     async def _whole(
         self, shaper: _Shaper, first: StreamChunk | StreamEnd, events: AsyncIterator[Any]

@@ -428,14 +428,16 @@ class DirectExecutor:
                 await _send(response, accepted, "accepted")
                 record: ie.GenerationOutput | None = None
                 first = True
-                async for event in engine.stream(gen, timeout_s=daemon.config.inference_timeout_s):
-                    if isinstance(event, ie.GenerationOutput):
-                        record = event
-                        break
-                    if first and event.entry is not None:
-                        self._ttft.append(time.perf_counter() - started)
-                        first = False
-                    await _send(response, _chunk_json(event, engine.model, pieces))
+                events = engine.stream(gen, timeout_s=daemon.config.inference_timeout_s)
+                async with contextlib.aclosing(events):  # a gone client stops the row
+                    async for event in events:
+                        if isinstance(event, ie.GenerationOutput):
+                            record = event
+                            break
+                        if first and event.entry is not None:
+                            self._ttft.append(time.perf_counter() - started)
+                            first = False
+                        await _send(response, _chunk_json(event, engine.model, pieces))
                 assert record is not None
                 data = ie.encode_output(record)
                 digest = ie.output_hash(data)
