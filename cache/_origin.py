@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -12,6 +13,7 @@ from ._errors import OriginError
 from ._types import ModelKey
 
 M = TypeVar("M")
+log = logging.getLogger("cache")
 
 
 class Origin(Protocol):
@@ -72,11 +74,15 @@ class IpfsOrigin:
     async def fetch(self, key: ModelKey, dest: Path) -> int:
         try:
             result = await self.store.fetch(key, dest, max_size=self.max_size)
-            if self.pin_name is not None:
-                # Every block is local now: the pin is a walk of the local DAG, no transfer.
-                await self.store.pin(key, name=self.pin_name)
         except IpfsStoreError as exc:
             raise OriginError(f"origin could not deliver {key}: {exc}") from exc
+        if self.pin_name is not None:
+            # Every block is local now: the pin is a walk of the local DAG, no transfer. The
+            # model is verified and delivered either way: a failed pin only costs durability.
+            try:
+                await self.store.pin(key, name=self.pin_name)
+            except IpfsStoreError as exc:
+                log.warning("could not pin %s in Kubo: %s", key, exc)
         return result.size
 
     async def release(self, key: ModelKey) -> None:
