@@ -139,3 +139,28 @@ async def test_an_ended_era_is_refused_and_the_client_signs_again(
         )
         _, (period, _) = included.era
         assert period == 4
+
+
+async def test_a_node_with_an_unknown_signed_extension_fails_submissions_by_name(rt: Any) -> None:
+    import copy
+
+    from devnode import RUNTIME
+    from devnode._types import U32, Composite, Field, TupleType
+
+    # The same runtime, plus an extension carrying data the signer cannot know how to fill.
+    runtime = copy.copy(RUNTIME)
+    voucher = Composite(["pallet_vouchers", "CheckVoucher"], [Field(None, U32, "u32")])
+    runtime.signed_extensions = [*RUNTIME.signed_extensions, ("CheckVoucher", voucher, TupleType())]
+    runtime._metadata = {}
+    async with DevNode(DevNodeConfig(port=0)) as node:
+        node.chain.runtime = runtime
+        async with ChainClient(rt.BINDINGS, ClientConfig(node.url)) as client:
+            # Reads still work ...
+            account = await client.query(
+                rt.system.storage.account(rt.types.AccountId32(ALICE.public_key))
+            )
+            assert account.nonce == 0
+            # ... submissions are refused before anything is sent, naming the extension.
+            with pytest.raises(ChainClientError, match="CheckVoucher"):
+                await client.submit(rt.system.calls.remark(b"x"), ALICE)
+        assert node.rpc.calls["author_submitExtrinsic"] == 0
