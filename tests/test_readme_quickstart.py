@@ -52,6 +52,11 @@ def test_the_readme_has_a_quick_start_for_each_kind_of_user() -> None:
     assert "model-registry register --check" in author and "model-registry register ./" in author
     assert "ocw-daemon check" in provider and "ocw-daemon run" in provider
     assert "infer --model" in dapp
+    # the stack they assume is started on fixed ports, so it is not run here: checked as bash
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    stack = text.split("## Quick starts", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert "devnode --dev" in stack and "ipfs daemon" in stack and "redis-server" in stack
+    subprocess.run(["bash", "-n", "-c", stack], check=True)
 
 
 def test_the_readme_quick_starts_run_green(
