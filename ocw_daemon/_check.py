@@ -104,12 +104,15 @@ async def run_checks(
                     f"start the node or fix {_env_hint('node_url')} (a local chain: devnode --dev)",
                 )
             )
-        info = None
         if chain is not None and keypair is not None:
-            who = rt_types.AccountId32(keypair.public_key)
-            info = await chain.query(providers.storage.providers(who))
-            results.append(await _funds(chain, config, keypair, info))
-            results.append(_registration(config, keypair, info, config_path))
+            try:
+                who = rt_types.AccountId32(keypair.public_key)
+                info = await chain.query(providers.storage.providers(who))
+                results.append(await _funds(chain, config, keypair, info))
+                results.append(_registration(config, keypair, info, config_path))
+            except ChainClientError as exc:
+                chain = None  # the node went away mid-check
+                results.append(CheckResult("funds", False, f"the node failed: {exc}", "retry"))
         else:
             needs = "the node" if chain is None else "the key"
             results.append(CheckResult("funds", None, f"not checked (needs {needs})"))
@@ -117,7 +120,10 @@ async def run_checks(
         results.append(await _endpoint(config, keypair))
         kubo = await _kubo(config)
         results.append(kubo)
-        results.extend(await _models(config, chain, kubo.ok is True))
+        try:
+            results.extend(await _models(config, chain, kubo.ok is True))
+        except ChainClientError as exc:
+            results.append(CheckResult("models", False, f"the node failed: {exc}", "retry"))
     finally:
         await client.close()
     results.append(await _redis(config))
