@@ -145,6 +145,7 @@ async def start_stack(
     endpoints: dict[str, str] | None = None,
     ports: dict[str, int] | None = None,
     run: tuple[str, ...] = ("bob", "charlie"),
+    extra_models: tuple[bytes, ...] = (),
 ) -> Stack:
     """Model registered; Bob and Charlie registered (and run in-process unless left out of
     `run`); the requester's channels opened; the gateway started."""
@@ -155,7 +156,7 @@ async def start_stack(
         port = (ports or {}).get(name) or free_port()
         endpoint = (endpoints or {}).get(name, "")
         config = direct_config(tmp_path, name, node.url, kubo.api_url, port, redis_url, endpoint)
-        await register_provider(chain, key, config.endpoint, [model_id])
+        await register_provider(chain, key, config.endpoint, [model_id, *extra_models])
         await set_reputation(chain, key, (reputation or {}).get(name, 100))
         if name in run:
             daemons[name] = Daemon(config, key)

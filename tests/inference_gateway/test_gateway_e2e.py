@@ -390,3 +390,58 @@ async def test_tampered_stream_errors_and_replayed_or_expired_tickets_are_refuse
         await oa.close()
         await stack.close()
         await proxy.close()
+
+
+async def test_concurrent_streams_and_a_dropped_one_settle_in_one_extrinsic(
+    tmp_path: Path,
+    node: NodeThread,
+    kubo: KuboDaemon,
+    chain: ChainClient,
+    model_cid: str,
+) -> None:
+    """Concurrent tickets to one executor may arrive in any order (earlier ones travel as
+    links); a stream the client drops is stopped and settles as unused (nothing paid)."""
+    stack = await start_stack(
+        tmp_path, node, kubo, chain, model_cid, None, deposits={"bob": 10**15}
+    )
+    oa = openai.AsyncOpenAI(base_url=stack.url, api_key="unused", max_retries=0)
+    try:
+        model = "0x" + stack.model_id.hex()
+
+        async def one(i: int) -> tuple[int, int]:
+            got = await oa.completions.create(
+                model=model, prompt=f"hello {i}", max_tokens=4 + i, temperature=0.7, seed=i
+            )
+            assert got.usage is not None
+            return got.usage.prompt_tokens, got.usage.completion_tokens
+
+        usages = await asyncio.gather(*(one(i) for i in range(4)))
+        assert [c for _, c in usages] == [4, 5, 6, 7]
+        # a long stream dropped after its first token
+        stream = await oa.completions.create(
+            model=model, prompt="hello world", max_tokens=200, temperature=0, stream=True
+        )
+        await anext(aiter(stream))
+        await stream.close()
+        direct = stack.daemons["bob"].direct
+
+        async def dropped_stopped() -> bool:
+            return direct.status_fields()["queue_depth"] == 0
+
+        await wait_for(dropped_stopped, within=30)
+        before = await token_balance(chain, DAVE, MODEL_CURRENCY)
+        head = await chain.head_number()
+        assert await direct.settle_now() == 5
+        assert await chain.head_number() == head + 1  # one extrinsic, one block
+
+        async def no_checks() -> bool:
+            found = await channel(chain, DAVE, BOB)
+            return found is not None and found.held == 0 and found.nonce == 5
+
+        await wait_for(no_checks)
+        costs = sum(expected_cost(p, c) for p, c in usages)
+        after = await token_balance(chain, DAVE, MODEL_CURRENCY)
+        assert after == (before[0], before[1] - costs)  # the dropped stream cost nothing
+    finally:
+        await oa.close()
+        await stack.close()
