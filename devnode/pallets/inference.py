@@ -21,6 +21,7 @@ from .._types import (
     SequenceType,
     Variant,
     VariantCase,
+    bytes_array,
 )
 from ._cid import is_valid_cid
 from .model_registry import MAX_CID_LENGTH, MODEL_ID, PERMILL, registry_of
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 MAX_INLINE_INPUT = 1024
+MAX_SEALED_INLINE = MAX_INLINE_INPUT + 128  # salt, nonce, tag and header (docs/privacy.md)
+MAX_KEY_WRAP_LENGTH = 128
 MAX_OUTPUT_BYTES = 65_536
 MAX_TOKENS_PER_REQUEST = 100_000
 MIN_DEADLINE = 2
@@ -58,11 +61,33 @@ SLASH_FRACTION = 100_000  # Permill: 10 %
 PPM = 1_000_000
 
 REQUEST_ID = U64
+KEY_WRAP = Composite(
+    ["pallet_inference", "KeyWrap"],
+    [
+        Field("provider", ACCOUNT_ID, "T::AccountId"),
+        Field("wrapped", VEC_U8, "BoundedVec<u8, T::MaxKeyWrapLength>"),
+    ],
+)
+SEALED_INPUT = Composite(
+    ["pallet_inference", "SealedInput"],
+    [
+        Field("commitment", H256, "H256"),
+        Field("output_key", bytes_array(32), "[u8; 32]"),
+        Field(
+            "wraps",
+            SequenceType(KEY_WRAP),
+            "BoundedVec<KeyWrap<T::AccountId>, T::MaxProvidersPerModel>",
+        ),
+        Field("payload", VEC_U8, "BoundedVec<u8, T::MaxSealedInline>"),
+    ],
+)
 INFERENCE_INPUT = Variant(
     ["pallet_inference", "InferenceInput"],
     [
         VariantCase("Inline", 0, [Field(None, VEC_U8, "BoundedVec<u8, T::MaxInlineInput>")]),
         VariantCase("Cid", 1, [Field(None, VEC_U8, "BoundedVec<u8, T::MaxCidLength>")]),
+        VariantCase("SealedInline", 2, [Field(None, SEALED_INPUT, "SealedInput<T::AccountId>")]),
+        VariantCase("SealedCid", 3, [Field(None, SEALED_INPUT, "SealedInput<T::AccountId>")]),
     ],
 )
 REQUEST_STATE = Variant(
@@ -81,9 +106,10 @@ REQUEST_STATE = Variant(
         VariantCase("Completed", 2, [Field("cost", BALANCE, "BalanceOf<T>")]),
         VariantCase("Expired", 3),
         VariantCase("Rejected", 4),
+        VariantCase("Declined", 5),
     ],
 )
-TERMINAL = frozenset({"Completed", "Expired", "Rejected"})
+TERMINAL = frozenset({"Completed", "Expired", "Rejected", "Declined"})
 INFERENCE_REQUEST = Composite(
     ["pallet_inference", "InferenceRequest"],
     [
@@ -109,6 +135,8 @@ INFERENCE_REQUEST = Composite(
         Field(
             "state", REQUEST_STATE, "RequestState<T::AccountId, BlockNumberFor<T>, BalanceOf<T>>"
         ),
+        Field("sealed", BOOL, "bool"),
+        Field("output_key", OptionType(bytes_array(32)), "Option<[u8; 32]>"),
     ],
 )
 
@@ -146,9 +174,16 @@ def pick_weighted(candidates: list[tuple[bytes, int]], draw: int) -> bytes:
     raise AssertionError("unreachable: point below total weight")
 
 
+def _input_bytes(input: Any) -> int:
+    kind, data = input
+    if kind in ("Inline", "Cid"):
+        return len(data)
+    return len(data["payload"]) + sum(32 + len(w["wrapped"]) for w in data["wraps"]) + 64
+
+
 def _request_weight(args: dict[str, Any]) -> Weight:
-    _, data = args["input"]
-    return Weight(150_000_000 + 2_000 * len(data) + 5_000_000 * MAX_PROVIDERS_PER_MODEL, 5_000)
+    size = _input_bytes(args["input"])
+    return Weight(150_000_000 + 2_000 * size + 5_000_000 * MAX_PROVIDERS_PER_MODEL, 5_000)
 
 
 class Inference(Pallet):
@@ -172,6 +207,11 @@ class Inference(Pallet):
         keys=[(StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID)],
         default=0,
         docs=["Estimated inference bytes reserved on each provider by its assigned requests."],
+    )
+    SealedCommitments = StorageItem(
+        REQUEST_ID,
+        keys=[(StorageHasher.BLAKE2_128_CONCAT, H256)],
+        docs=["The request of every sealed input's commitment: a sealed input is accepted once."],
     )
 
     event_decls: ClassVar = [
@@ -258,6 +298,12 @@ class Inference(Pallet):
             [_ID, Field("slashed", BALANCE, "BalanceOf<T>")],
             "The executor did not provide a requested output: slashed, requester refunded.",
         ),
+        (
+            "RequestDeclined",
+            10,
+            [_ID, Field("refund", BALANCE, "BalanceOf<T>")],
+            "The executor could not serve the input (a sealed input that does not open): refunded.",
+        ),
     ]
     error_decls: ClassVar = [
         ("UnknownModel", 0, "No model with this id."),
@@ -280,9 +326,16 @@ class Inference(Pallet):
         ("OutputTooLarge", 17, "The output is longer than `MaxOutputBytes`."),
         ("OutputHashMismatch", 18, "The output does not hash to the submitted output hash."),
         ("NotExpired", 19, "Nothing about this request is due yet."),
+        ("NoRecipients", 20, "A sealed input wraps its key to nobody."),
+        ("TooManyRecipients", 21, "More key wraps than `MaxProvidersPerModel`."),
+        ("DuplicateRecipient", 22, "A provider has two key wraps."),
+        ("KeyWrapTooLong", 23, "A key wrap is longer than `MaxKeyWrapLength`."),
+        ("InputReplayed", 24, "This sealed input's commitment was already used."),
     ]
     constants: ClassVar = {
         "MaxInlineInput": Constant(U32, MAX_INLINE_INPUT, ("Largest inline input, bytes.",)),
+        "MaxSealedInline": Constant(U32, MAX_SEALED_INLINE, ("Largest sealed inline input.",)),
+        "MaxKeyWrapLength": Constant(U32, MAX_KEY_WRAP_LENGTH, ("Largest key wrap, bytes.",)),
         "MaxOutputBytes": Constant(U32, MAX_OUTPUT_BYTES, ("Largest provided output, bytes.",)),
         "MaxTokensPerRequest": Constant(U32, MAX_TOKENS_PER_REQUEST, ("Prompt + max tokens.",)),
         "MinDeadline": Constant(U32, MIN_DEADLINE, ("Shortest deadline, blocks.",)),
@@ -323,6 +376,21 @@ class Inference(Pallet):
         if len(cid) > MAX_CID_LENGTH or not is_valid_cid(cid):
             self.fail("InvalidCid")
         return bytes(cid)
+
+    def _check_wraps(self, ctx: CallContext, sealed: dict[str, Any]) -> set[bytes]:
+        wraps = sealed["wraps"]
+        if not wraps:
+            self.fail("NoRecipients")
+        if len(wraps) > MAX_PROVIDERS_PER_MODEL:
+            self.fail("TooManyRecipients")
+        recipients = {bytes(w["provider"]) for w in wraps}
+        if len(recipients) != len(wraps):
+            self.fail("DuplicateRecipient")
+        if any(len(w["wrapped"]) > MAX_KEY_WRAP_LENGTH for w in wraps):
+            self.fail("KeyWrapTooLong")
+        if ctx.exists(self.SealedCommitments, bytes(sealed["commitment"])):
+            self.fail("InputReplayed")
+        return recipients
 
     def _bandwidth(self, ctx: CallContext, who: bytes, delta: int) -> None:
         used = max(0, int(ctx.get(self.BandwidthInUse, who)) + delta)
@@ -430,8 +498,11 @@ class Inference(Pallet):
             if who in (req["executor"], req["requester"]):
                 continue
             info = providers.info(ctx, who)
-            if info is not None and providers.is_active(info) and info["weight"] > 0:
-                candidates.append((who, info["weight"]))
+            if info is None or not providers.is_active(info) or info["weight"] <= 0:
+                continue
+            if req["sealed"] and info["encryption_key"] is None:
+                continue  # the executor re-seals the prompt and output to the validator's key
+            candidates.append((who, info["weight"]))
         if not candidates:
             return None
         return pick_weighted(
@@ -474,12 +545,21 @@ class Inference(Pallet):
         if price > max_price_per_1k_tokens:
             self.fail("PriceAboveMaximum")
         kind, data = input
+        sealed: dict[str, Any] | None = None
+        recipients: set[bytes] | None = None
+        if kind in ("SealedInline", "SealedCid"):
+            sealed = data
+            data = bytes(data["payload"])
+            recipients = self._check_wraps(ctx, sealed)
         data = bytes(data)
         if not data:
             self.fail("EmptyInput")
         input_cid = None
         if kind == "Inline":
             if len(data) > MAX_INLINE_INPUT:
+                self.fail("InputTooLarge")
+        elif kind == "SealedInline":
+            if len(data) > MAX_SEALED_INLINE:
                 self.fail("InputTooLarge")
         else:
             input_cid = self._check_cid(data)
@@ -493,10 +573,12 @@ class Inference(Pallet):
         providers = providers_of(ctx)
         with_capacity = []
         for provider in ctx.get(providers.ModelProviders, model_id):
-            if provider == who:
+            if provider == who or (recipients is not None and provider not in recipients):
                 continue
             info = providers.info(ctx, provider)
             if info is None or not providers.is_active(info):
+                continue
+            if recipients is not None and info["encryption_key"] is None:
                 continue
             if info["in_flight"] < info["capacity"] and info["weight"] > 0:
                 with_capacity.append((provider, info))
@@ -531,7 +613,7 @@ class Inference(Pallet):
             "model_version": model["version"],
             "executor": executor,
             "author": model["owner"],
-            "input_hash": blake2_256(data),
+            "input_hash": blake2_256(data) if sealed is None else bytes(sealed["commitment"]),
             "input_cid": input_cid,
             "prompt_tokens": prompt_tokens,
             "max_tokens": max_tokens,
@@ -546,8 +628,12 @@ class Inference(Pallet):
             "output_cid": None,
             "used_tokens": 0,
             "state": ("Assigned", None),
+            "sealed": sealed is not None,
+            "output_key": None if sealed is None else bytes(sealed["output_key"]),
         }
         ctx.put(self.Requests, req, request_id)
+        if sealed is not None:
+            ctx.put(self.SealedCommitments, request_id, bytes(sealed["commitment"]))
         self.emit(
             ctx,
             "InferenceRequested",
@@ -689,7 +775,8 @@ class Inference(Pallet):
             self.fail("InvalidState")
         if len(output) > MAX_OUTPUT_BYTES:
             self.fail("OutputTooLarge")
-        if blake2_256(bytes(output)) != req["output_hash"]:
+        # A sealed request's output is sealed to the validator, who checks the commitments.
+        if not req["sealed"] and blake2_256(bytes(output)) != req["output_hash"]:
             self.fail("OutputHashMismatch")
         payload["output_deadline"] = None
         extended = ctx.block_number + VALIDATION_PERIOD
@@ -706,6 +793,22 @@ class Inference(Pallet):
         self.request_of(ctx, request_id)
         if not self._process_due(ctx, request_id):
             self.fail("NotExpired")
+
+    @dispatchable(6, [_ID], Weight(60_000_000, 5_000))
+    def decline(self, ctx: CallContext, origin: Origin, request_id: int) -> None:
+        """The executor cannot serve the input (a sealed input that does not open): refund."""
+        who = ctx.ensure_signed(origin)
+        req = self.request_of(ctx, request_id)
+        if req["executor"] != who:
+            self.fail("NotExecutor")
+        if req["state"][0] != "Assigned":
+            self.fail("InvalidState")
+        refund = tokens_of(ctx).unreserve(
+            ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
+        )
+        self._bandwidth(ctx, who, -req["bandwidth_bytes"])
+        self._finish(ctx, request_id, req, ("Declined", None))
+        self.emit(ctx, "RequestDeclined", {"request_id": request_id, "refund": refund})
 
     # -- hooks -----------------------------------------------------------------------------
 

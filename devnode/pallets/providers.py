@@ -15,9 +15,11 @@ from .._types import (
     Compact,
     Composite,
     Field,
+    OptionType,
     SequenceType,
     Variant,
     VariantCase,
+    bytes_array,
 )
 from .model_registry import MODEL_ID, registry_of
 from .tokens import CURRENCY_ID, CurrencyId, tokens_of
@@ -65,8 +67,11 @@ PROVIDER_INFO = Composite(
         Field("weight", U128, "u128"),
         Field("status", PROVIDER_STATUS, "ProviderStatus<BlockNumberFor<T>>"),
         Field("registered_at", U32, "BlockNumberFor<T>"),
+        Field("encryption_key", OptionType(bytes_array(32)), "Option<[u8; 32]>"),
     ],
 )
+# The provider's X25519 public key: what sealed inputs and validator payloads are sealed to.
+_ENCRYPTION_KEY = Field("encryption_key", OptionType(bytes_array(32)), "Option<[u8; 32]>")
 _PROVIDER = Field("provider", ACCOUNT_ID, "T::AccountId")
 
 
@@ -152,6 +157,7 @@ class Providers(Pallet):
         ("StillUnbonding", 13, "The unbonding period has not ended."),
         ("RequestsInFlight", 14, "The provider still has requests in flight."),
         ("InvalidReputation", 15, "Reputation is at most 100."),
+        ("InvalidEncryptionKey", 16, "The all-zero X25519 key seals to nobody."),
     ]
     constants: ClassVar = {
         "StakeCurrencyId": Constant(CURRENCY_ID, STAKE_CURRENCY, ("Currency of stakes.",)),
@@ -206,6 +212,13 @@ class Providers(Pallet):
                 self.fail("UnknownModel")
         if not 1 <= capacity <= MAX_CAPACITY:
             self.fail("InvalidCapacity")
+
+    def _check_key(self, key: bytes | None) -> bytes | None:
+        if key is None:
+            return None
+        if not any(key):
+            self.fail("InvalidEncryptionKey")
+        return bytes(key)
 
     def _index(self, ctx: CallContext, who: bytes, models: list[bytes]) -> None:
         for model in models:
@@ -269,6 +282,7 @@ class Providers(Pallet):
             Field("endpoint", VEC_U8, "Vec<u8>"),
             Field("models", SequenceType(MODEL_ID), "Vec<ModelId>"),
             Field("capacity", U32, "u32"),
+            _ENCRYPTION_KEY,
         ],
         _per_model(100_000_000),
     )
@@ -280,8 +294,10 @@ class Providers(Pallet):
         endpoint: bytes,
         models: list[bytes],
         capacity: int,
+        encryption_key: bytes | None = None,
     ) -> None:
-        """Become a compute provider: reserve `stake`, announce endpoint, models and capacity."""
+        """Become a compute provider: reserve `stake`, announce endpoint, models, capacity and
+        the X25519 key sealed payloads are sealed to."""
         who = ctx.ensure_signed(origin)
         if ctx.exists(self.Providers, who):
             self.fail("AlreadyRegistered")
@@ -301,6 +317,7 @@ class Providers(Pallet):
             "weight": 0,
             "status": ("Active", None),
             "registered_at": ctx.block_number,
+            "encryption_key": self._check_key(encryption_key),
         }
         self.store(ctx, who, info)
         self.emit(
@@ -313,17 +330,25 @@ class Providers(Pallet):
             Field("endpoint", VEC_U8, "Vec<u8>"),
             Field("models", SequenceType(MODEL_ID), "Vec<ModelId>"),
             Field("capacity", U32, "u32"),
+            _ENCRYPTION_KEY,
         ],
         _per_model(80_000_000),
     )
     def update_provider(
-        self, ctx: CallContext, origin: Origin, endpoint: bytes, models: list[bytes], capacity: int
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        endpoint: bytes,
+        models: list[bytes],
+        capacity: int,
+        encryption_key: bytes | None = None,
     ) -> None:
-        """Replace endpoint, served models and capacity."""
+        """Replace endpoint, served models, capacity and encryption key (key rotation)."""
         who = ctx.ensure_signed(origin)
         info = self._active(ctx, who)
         models = [bytes(m) for m in models]
         self._check_profile(ctx, endpoint, models, capacity)
+        info["encryption_key"] = self._check_key(encryption_key)
         self._unindex(ctx, who, [m for m in info["models"] if m not in models])
         self._index(ctx, who, models)
         info.update(endpoint=bytes(endpoint), models=models, capacity=capacity)

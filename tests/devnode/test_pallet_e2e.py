@@ -111,6 +111,7 @@ def register_provider(substrate: SubstrateInterface, who: Keypair) -> ExtrinsicR
                 "endpoint": "https://provider.example/v1",
                 "models": [MODEL_ID],
                 "capacity": 4,
+                "encryption_key": None,
             },
         )
     )

@@ -119,7 +119,7 @@ async def _register(env_url: str, cid: str, size: int, port: int) -> str:
         model_id = event.model_id
         receipt = await chain.submit(
             rt.providers.calls.register_provider(
-                100 * UNIT, f"http://127.0.0.1:{port}".encode(), [model_id], 16
+                100 * UNIT, f"http://127.0.0.1:{port}".encode(), [model_id], 16, None
             ),
             BOB,
         )

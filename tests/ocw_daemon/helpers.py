@@ -133,12 +133,17 @@ async def register_model(client: ChainClient, cid: str, name: bytes = b"tiny") -
 
 
 async def register_provider(
-    client: ChainClient, who: Keypair, endpoint: str, model_ids: list[bytes], capacity: int = 32
+    client: ChainClient,
+    who: Keypair,
+    endpoint: str,
+    model_ids: list[bytes],
+    capacity: int = 32,
+    encryption_key: bytes | None = None,
 ) -> None:
     await ok(
         client,
         providers.calls.register_provider(
-            STAKE, endpoint.encode(), [types.H256(m) for m in model_ids], capacity
+            STAKE, endpoint.encode(), [types.H256(m) for m in model_ids], capacity, encryption_key
         ),
         who,
     )

@@ -316,7 +316,9 @@ async def test_sudo_nested_calls_sign_and_dispatch(rt: Any, devnode_url: str) ->
             if isinstance(e.event, rt.model_registry.events.ModelRegistered)
         )
         stake = await client.submit(
-            rt.providers.calls.register_provider(100 * UNIT, b"http://bob.invalid", [model_id], 1),
+            rt.providers.calls.register_provider(
+                100 * UNIT, b"http://bob.invalid", [model_id], 1, None
+            ),
             BOB,
         )
         assert stake.success, stake.error

@@ -27,21 +27,21 @@ from . import (
 from ._metadata import METADATA
 
 #: blake2b-256 of the metadata bytes
-METADATA_HASH: Final = "0xac277bef03714444dae974c6b67f408fb1b639bb3cdf0372edd9e7e2b1a41509"
+METADATA_HASH: Final = "0xd99b7afbdced9fc3e65b5ff4e15d69a03e82778f0c2bc8bf5231588a35452f80"
 METADATA_VERSION: Final = 16
 #: Extrinsic versions the runtime accepts (signed transactions use version 4)
 EXTRINSIC_VERSIONS: Final = (4,)
 #: Structural hash of each pallet, compared with the node's on connect
 PALLET_HASHES: Final[Mapping[str, str]] = {
-    "System": "0x2290fe00aa0f7f8308b4039db5dd4de146a627c7078703ece576e4513c9e4812",
+    "System": "0xf4060497d47d578d3f952c43b820bed187ca622d314dd26744fe9d31635d76f3",
     "Timestamp": "0x77acb87fd656e53b80296b6bcc3efa3d0a3ab9c20a1a3e2634908ab7a06f5294",
     "Balances": "0xa692523c73e9e444d96bee958adefaee2ba32824f713cb394612b08fdebc95e4",
     "TransactionPayment": "0xea76d9acdbe5e06b1d0c326c5c255127ec8697702a75c18c580a748fb14d6086",
-    "Sudo": "0xeae6d15d0df8b7e38846145a61effd5a746659d43c9723d90ed5eb0e79e22129",
+    "Sudo": "0x62857caad927cfb9e4178e3c372179a0a18e9e05e99759850173c8c1c0e96816",
     "Tokens": "0x8b98f241f29f8e13f17536a7d0d226f776d0cdf67cb3cb55802b366e3eef18af",
     "ModelRegistry": "0x271019b7e75fedd48a6166a68ded5735b8df3af42f9a2dd4d0cff20616ce5d99",
-    "Providers": "0xb6aecb84f552caf9dccbdbde6df30f22536565ec287e065cc25e1aa567618a52",
-    "Inference": "0xafa6611b1cb92262cc969d4510dbf82f463f10b1343dd0b769fab3d3526ae086",
+    "Providers": "0x6b84dbba2ab8861186a204a58e40dd2e13fdc4352fab23bb3969312a81934026",
+    "Inference": "0x78a8f173508d789c9e7031f9cad8af9cb8b81b17b57d82327a31e815490b059e",
     "Channels": "0x33eb9587c892696e95ecd083abf351baecba455bf36d494229bc06e129766e54",
 }
 #: Pallet name -> module

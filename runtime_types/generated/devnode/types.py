@@ -1328,6 +1328,20 @@ class PalletInferenceEventOutputTimedOut:
 
 
 @_dc.dataclass(frozen=True)
+class PalletInferenceEventRequestDeclined:
+    """`pallet_inference::pallet::Event::RequestDeclined`
+
+    The executor could not serve the input (a sealed input that does not open): refunded.
+    """
+
+    __type_id__: _t.ClassVar[int] = 39
+    __variant_index__: _t.ClassVar[int] = 10
+    __variant_name__: _t.ClassVar[str] = "RequestDeclined"
+    request_id: int
+    refund: int
+
+
+@_dc.dataclass(frozen=True)
 class PalletChannelsEventChannelFunded:
     """`pallet_channels::pallet::Event::ChannelFunded`
 
@@ -2276,7 +2290,8 @@ class Permill:
 class PalletProvidersCallRegisterProvider:
     """`pallet_providers::pallet::Call::register_provider`
 
-    Become a compute provider: reserve `stake`, announce endpoint, models and capacity.
+    Become a compute provider: reserve `stake`, announce endpoint, models, capacity and
+    the X25519 key sealed payloads are sealed to.
     """
 
     __type_id__: _t.ClassVar[int] = 69
@@ -2286,13 +2301,14 @@ class PalletProvidersCallRegisterProvider:
     endpoint: bytes
     models: list[H256]
     capacity: int
+    encryption_key: bytes | None
 
 
 @_dc.dataclass(frozen=True)
 class PalletProvidersCallUpdateProvider:
     """`pallet_providers::pallet::Call::update_provider`
 
-    Replace endpoint, served models and capacity.
+    Replace endpoint, served models, capacity and encryption key (key rotation).
     """
 
     __type_id__: _t.ClassVar[int] = 69
@@ -2301,6 +2317,7 @@ class PalletProvidersCallUpdateProvider:
     endpoint: bytes
     models: list[H256]
     capacity: int
+    encryption_key: bytes | None
 
 
 @_dc.dataclass(frozen=True)
@@ -2348,7 +2365,7 @@ class PalletInferenceCallRequest:
     Request an inference: escrow `(prompt + max_tokens) x price`, assign an executor.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "request"
     model_id: H256
@@ -2366,7 +2383,7 @@ class PalletInferenceCallSubmitResult:
     The executor reports the output's hash (and optionally CID) and token counts.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "submit_result"
     request_id: int
@@ -2383,7 +2400,7 @@ class PalletInferenceCallSubmitValidation:
     The drawn validator's verdict: pass pays out, fail slashes and refunds.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "submit_validation"
     request_id: int
@@ -2397,7 +2414,7 @@ class PalletInferenceCallRequestOutput:
     The validator could not get the output off-chain: the executor must put it on-chain.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "request_output"
     request_id: int
@@ -2410,7 +2427,7 @@ class PalletInferenceCallProvideOutput:
     The executor answers `request_output`; the output is checked against its hash, not stored.
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "provide_output"
     request_id: int
@@ -2424,9 +2441,22 @@ class PalletInferenceCallExpire:
     Anyone may apply a passed deadline (block initialisation does it too).
     """
 
-    __type_id__: _t.ClassVar[int] = 70
+    __type_id__: _t.ClassVar[int] = 71
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "expire"
+    request_id: int
+
+
+@_dc.dataclass(frozen=True)
+class PalletInferenceCallDecline:
+    """`pallet_inference::pallet::Call::decline`
+
+    The executor cannot serve the input (a sealed input that does not open): refund.
+    """
+
+    __type_id__: _t.ClassVar[int] = 71
+    __variant_index__: _t.ClassVar[int] = 6
+    __variant_name__: _t.ClassVar[str] = "decline"
     request_id: int
 
 
@@ -2434,7 +2464,7 @@ class PalletInferenceCallExpire:
 class InferenceInputInline:
     """`pallet_inference::InferenceInput::Inline`"""
 
-    __type_id__: _t.ClassVar[int] = 71
+    __type_id__: _t.ClassVar[int] = 72
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Inline"
     value: bytes
@@ -2444,10 +2474,50 @@ class InferenceInputInline:
 class InferenceInputCid:
     """`pallet_inference::InferenceInput::Cid`"""
 
-    __type_id__: _t.ClassVar[int] = 71
+    __type_id__: _t.ClassVar[int] = 72
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Cid"
     value: bytes
+
+
+@_dc.dataclass(frozen=True)
+class InferenceInputSealedInline:
+    """`pallet_inference::InferenceInput::SealedInline`"""
+
+    __type_id__: _t.ClassVar[int] = 72
+    __variant_index__: _t.ClassVar[int] = 2
+    __variant_name__: _t.ClassVar[str] = "SealedInline"
+    value: SealedInput
+
+
+@_dc.dataclass(frozen=True)
+class InferenceInputSealedCid:
+    """`pallet_inference::InferenceInput::SealedCid`"""
+
+    __type_id__: _t.ClassVar[int] = 72
+    __variant_index__: _t.ClassVar[int] = 3
+    __variant_name__: _t.ClassVar[str] = "SealedCid"
+    value: SealedInput
+
+
+@_dc.dataclass(frozen=True)
+class SealedInput:
+    """`pallet_inference::SealedInput`"""
+
+    __type_id__: _t.ClassVar[int] = 73
+    commitment: H256
+    output_key: bytes
+    wraps: list[KeyWrap]
+    payload: bytes
+
+
+@_dc.dataclass(frozen=True)
+class KeyWrap:
+    """`pallet_inference::KeyWrap`"""
+
+    __type_id__: _t.ClassVar[int] = 74
+    provider: AccountId32
+    wrapped: bytes
 
 
 @_dc.dataclass(frozen=True)
@@ -2457,7 +2527,7 @@ class PalletChannelsCallOpenChannel:
     Open a channel to `executor` with `amount` reserved, or top it up.
     """
 
-    __type_id__: _t.ClassVar[int] = 73
+    __type_id__: _t.ClassVar[int] = 77
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "open_channel"
     executor: AccountId32
@@ -2472,7 +2542,7 @@ class PalletChannelsCallCloseChannel:
     Start closing: the deposit can be withdrawn `CloseDelay` blocks from now.
     """
 
-    __type_id__: _t.ClassVar[int] = 73
+    __type_id__: _t.ClassVar[int] = 77
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "close_channel"
     executor: AccountId32
@@ -2485,7 +2555,7 @@ class PalletChannelsCallWithdraw:
     After the close delay: return what is left and remove the channel.
     """
 
-    __type_id__: _t.ClassVar[int] = 73
+    __type_id__: _t.ClassVar[int] = 77
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "withdraw"
     executor: AccountId32
@@ -2498,7 +2568,7 @@ class PalletChannelsCallSettle:
     The executor settles runs of tickets, one signature per channel run.
     """
 
-    __type_id__: _t.ClassVar[int] = 73
+    __type_id__: _t.ClassVar[int] = 77
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "settle"
     settlements: list[ChannelSettlement]
@@ -2511,7 +2581,7 @@ class PalletChannelsCallSubmitDirectValidations:
     The drawn validator's verdicts on sampled direct results, many at once.
     """
 
-    __type_id__: _t.ClassVar[int] = 73
+    __type_id__: _t.ClassVar[int] = 77
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "submit_direct_validations"
     verdicts: list[tuple[int, bool]]
@@ -2521,7 +2591,7 @@ class PalletChannelsCallSubmitDirectValidations:
 class ChannelSettlement:
     """`pallet_channels::ChannelSettlement`"""
 
-    __type_id__: _t.ClassVar[int] = 74
+    __type_id__: _t.ClassVar[int] = 78
     requester: AccountId32
     first_nonce: int
     models: list[H256]
@@ -2533,7 +2603,7 @@ class ChannelSettlement:
 class DirectResult:
     """`pallet_channels::DirectResult`"""
 
-    __type_id__: _t.ClassVar[int] = 75
+    __type_id__: _t.ClassVar[int] = 79
     model_index: int
     prompt_hash: H256
     max_tokens: int
@@ -2552,7 +2622,7 @@ class PalletSudoErrorRequireSudo:
     Sender must be the Sudo account.
     """
 
-    __type_id__: _t.ClassVar[int] = 82
+    __type_id__: _t.ClassVar[int] = 86
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "RequireSudo"
 
@@ -2561,7 +2631,7 @@ class PalletSudoErrorRequireSudo:
 class OrmlTokensAccountData:
     """`orml_tokens::AccountData`"""
 
-    __type_id__: _t.ClassVar[int] = 84
+    __type_id__: _t.ClassVar[int] = 88
     free: int
     reserved: int
     frozen: int
@@ -2574,7 +2644,7 @@ class OrmlTokensErrorBalanceTooLow:
     The balance is too low.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "BalanceTooLow"
 
@@ -2586,7 +2656,7 @@ class OrmlTokensErrorAmountIntoBalanceFailed:
     Cannot convert Amount into Balance type.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "AmountIntoBalanceFailed"
 
@@ -2598,7 +2668,7 @@ class OrmlTokensErrorLiquidityRestrictions:
     Failed because liquidity restrictions due to locking.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "LiquidityRestrictions"
 
@@ -2610,7 +2680,7 @@ class OrmlTokensErrorMaxLocksExceeded:
     Failed because the maximum locks was exceeded.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "MaxLocksExceeded"
 
@@ -2622,7 +2692,7 @@ class OrmlTokensErrorKeepAlive:
     Transfer/payment would kill account.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "KeepAlive"
 
@@ -2634,7 +2704,7 @@ class OrmlTokensErrorExistentialDeposit:
     Value too low to create account due to existential deposit.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ExistentialDeposit"
 
@@ -2646,7 +2716,7 @@ class OrmlTokensErrorDeadAccount:
     Beneficiary account must pre-exist.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "DeadAccount"
 
@@ -2658,7 +2728,7 @@ class OrmlTokensErrorTooManyReserves:
     Number of named reserves exceed `MaxReserves`.
     """
 
-    __type_id__: _t.ClassVar[int] = 85
+    __type_id__: _t.ClassVar[int] = 89
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "TooManyReserves"
 
@@ -2667,7 +2737,7 @@ class OrmlTokensErrorTooManyReserves:
 class ModelVersion:
     """`pallet_model_registry::ModelVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 87
+    __type_id__: _t.ClassVar[int] = 91
     cid: bytes
     size_bytes: int
     registered_at: int
@@ -2677,7 +2747,7 @@ class ModelVersion:
 class ModelInfo:
     """`pallet_model_registry::ModelInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 88
+    __type_id__: _t.ClassVar[int] = 92
     owner: AccountId32
     cid: bytes
     name: bytes
@@ -2696,7 +2766,7 @@ class ModelInfo:
 class ModelStatusActive:
     """`pallet_model_registry::ModelStatus::Active`"""
 
-    __type_id__: _t.ClassVar[int] = 89
+    __type_id__: _t.ClassVar[int] = 93
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Active"
 
@@ -2705,7 +2775,7 @@ class ModelStatusActive:
 class ModelStatusDeprecated:
     """`pallet_model_registry::ModelStatus::Deprecated`"""
 
-    __type_id__: _t.ClassVar[int] = 89
+    __type_id__: _t.ClassVar[int] = 93
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Deprecated"
 
@@ -2717,7 +2787,7 @@ class PalletModelRegistryErrorInvalidCid:
     Not a valid CIDv0 or base32 CIDv1.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "InvalidCid"
 
@@ -2729,7 +2799,7 @@ class PalletModelRegistryErrorCidTooLong:
     The CID is longer than `MaxCidLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "CidTooLong"
 
@@ -2741,7 +2811,7 @@ class PalletModelRegistryErrorDuplicateCid:
     This CID is already registered.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "DuplicateCid"
 
@@ -2753,7 +2823,7 @@ class PalletModelRegistryErrorUnknownModel:
     No model with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2765,7 +2835,7 @@ class PalletModelRegistryErrorNotOwner:
     Only the model's owner may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "NotOwner"
 
@@ -2777,7 +2847,7 @@ class PalletModelRegistryErrorModelDeprecated:
     The model is deprecated.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "ModelDeprecated"
 
@@ -2789,7 +2859,7 @@ class PalletModelRegistryErrorEmptyName:
     The name is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "EmptyName"
 
@@ -2801,7 +2871,7 @@ class PalletModelRegistryErrorNameTooLong:
     The name is longer than `MaxNameLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "NameTooLong"
 
@@ -2813,7 +2883,7 @@ class PalletModelRegistryErrorInvalidAuthorShare:
     The author share is above 100%.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "InvalidAuthorShare"
 
@@ -2825,7 +2895,7 @@ class PalletModelRegistryErrorZeroSize:
     The model's size must be positive.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ZeroSize"
 
@@ -2837,7 +2907,7 @@ class PalletModelRegistryErrorUnknownCurrency:
     The currency has no issuance.
     """
 
-    __type_id__: _t.ClassVar[int] = 90
+    __type_id__: _t.ClassVar[int] = 94
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "UnknownCurrency"
 
@@ -2846,7 +2916,7 @@ class PalletModelRegistryErrorUnknownCurrency:
 class ProviderInfo:
     """`pallet_providers::ProviderInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 93
+    __type_id__: _t.ClassVar[int] = 97
     stake: int
     endpoint: bytes
     models: list[H256]
@@ -2856,13 +2926,14 @@ class ProviderInfo:
     weight: int
     status: ProviderStatus
     registered_at: int
+    encryption_key: bytes | None
 
 
 @_dc.dataclass(frozen=True)
 class ProviderStatusActive:
     """`pallet_providers::ProviderStatus::Active`"""
 
-    __type_id__: _t.ClassVar[int] = 94
+    __type_id__: _t.ClassVar[int] = 98
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Active"
 
@@ -2871,7 +2942,7 @@ class ProviderStatusActive:
 class ProviderStatusUnbonding:
     """`pallet_providers::ProviderStatus::Unbonding`"""
 
-    __type_id__: _t.ClassVar[int] = 94
+    __type_id__: _t.ClassVar[int] = 98
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Unbonding"
     unlock_at: int
@@ -2884,7 +2955,7 @@ class PalletProvidersErrorAlreadyRegistered:
     The account is already a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "AlreadyRegistered"
 
@@ -2896,7 +2967,7 @@ class PalletProvidersErrorNotRegistered:
     The account is not a provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NotRegistered"
 
@@ -2908,7 +2979,7 @@ class PalletProvidersErrorInsufficientStake:
     The stake is below `MinStake`.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "InsufficientStake"
 
@@ -2920,7 +2991,7 @@ class PalletProvidersErrorEmptyEndpoint:
     The endpoint is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "EmptyEndpoint"
 
@@ -2932,7 +3003,7 @@ class PalletProvidersErrorEndpointTooLong:
     The endpoint is longer than `MaxEndpointLength`.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "EndpointTooLong"
 
@@ -2944,7 +3015,7 @@ class PalletProvidersErrorNoModels:
     A provider must serve at least one model.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "NoModels"
 
@@ -2956,7 +3027,7 @@ class PalletProvidersErrorTooManyModels:
     More than `MaxModelsPerProvider` models.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "TooManyModels"
 
@@ -2968,7 +3039,7 @@ class PalletProvidersErrorDuplicateModel:
     A model is listed twice.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "DuplicateModel"
 
@@ -2980,7 +3051,7 @@ class PalletProvidersErrorUnknownModel:
     A listed model is not registered.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -2992,7 +3063,7 @@ class PalletProvidersErrorModelFull:
     A model already has `MaxProvidersPerModel` providers.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ModelFull"
 
@@ -3004,7 +3075,7 @@ class PalletProvidersErrorInvalidCapacity:
     Capacity must be between 1 and `MaxCapacity`.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "InvalidCapacity"
 
@@ -3016,7 +3087,7 @@ class PalletProvidersErrorNotActive:
     The provider is unbonding.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "NotActive"
 
@@ -3028,7 +3099,7 @@ class PalletProvidersErrorNotUnbonding:
     The provider has not called `unregister`.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "NotUnbonding"
 
@@ -3040,7 +3111,7 @@ class PalletProvidersErrorStillUnbonding:
     The unbonding period has not ended.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "StillUnbonding"
 
@@ -3052,7 +3123,7 @@ class PalletProvidersErrorRequestsInFlight:
     The provider still has requests in flight.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "RequestsInFlight"
 
@@ -3064,16 +3135,28 @@ class PalletProvidersErrorInvalidReputation:
     Reputation is at most 100.
     """
 
-    __type_id__: _t.ClassVar[int] = 95
+    __type_id__: _t.ClassVar[int] = 99
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "InvalidReputation"
+
+
+@_dc.dataclass(frozen=True)
+class PalletProvidersErrorInvalidEncryptionKey:
+    """`pallet_providers::pallet::Error::InvalidEncryptionKey`
+
+    The all-zero X25519 key seals to nobody.
+    """
+
+    __type_id__: _t.ClassVar[int] = 99
+    __variant_index__: _t.ClassVar[int] = 16
+    __variant_name__: _t.ClassVar[str] = "InvalidEncryptionKey"
 
 
 @_dc.dataclass(frozen=True)
 class InferenceRequest:
     """`pallet_inference::InferenceRequest`"""
 
-    __type_id__: _t.ClassVar[int] = 96
+    __type_id__: _t.ClassVar[int] = 100
     requester: AccountId32
     model_id: H256
     model_version: int
@@ -3094,13 +3177,15 @@ class InferenceRequest:
     output_cid: bytes | None
     used_tokens: int
     state: RequestState
+    sealed: bool
+    output_key: bytes | None
 
 
 @_dc.dataclass(frozen=True)
 class RequestStateAssigned:
     """`pallet_inference::RequestState::Assigned`"""
 
-    __type_id__: _t.ClassVar[int] = 97
+    __type_id__: _t.ClassVar[int] = 101
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Assigned"
 
@@ -3109,7 +3194,7 @@ class RequestStateAssigned:
 class RequestStateAwaitingValidation:
     """`pallet_inference::RequestState::AwaitingValidation`"""
 
-    __type_id__: _t.ClassVar[int] = 97
+    __type_id__: _t.ClassVar[int] = 101
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "AwaitingValidation"
     validator: AccountId32
@@ -3121,7 +3206,7 @@ class RequestStateAwaitingValidation:
 class RequestStateCompleted:
     """`pallet_inference::RequestState::Completed`"""
 
-    __type_id__: _t.ClassVar[int] = 97
+    __type_id__: _t.ClassVar[int] = 101
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Completed"
     cost: int
@@ -3131,7 +3216,7 @@ class RequestStateCompleted:
 class RequestStateExpired:
     """`pallet_inference::RequestState::Expired`"""
 
-    __type_id__: _t.ClassVar[int] = 97
+    __type_id__: _t.ClassVar[int] = 101
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Expired"
 
@@ -3140,9 +3225,18 @@ class RequestStateExpired:
 class RequestStateRejected:
     """`pallet_inference::RequestState::Rejected`"""
 
-    __type_id__: _t.ClassVar[int] = 97
+    __type_id__: _t.ClassVar[int] = 101
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Rejected"
+
+
+@_dc.dataclass(frozen=True)
+class RequestStateDeclined:
+    """`pallet_inference::RequestState::Declined`"""
+
+    __type_id__: _t.ClassVar[int] = 101
+    __variant_index__: _t.ClassVar[int] = 5
+    __variant_name__: _t.ClassVar[str] = "Declined"
 
 
 @_dc.dataclass(frozen=True)
@@ -3152,7 +3246,7 @@ class PalletInferenceErrorUnknownModel:
     No model with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -3164,7 +3258,7 @@ class PalletInferenceErrorModelDeprecated:
     The model is deprecated.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "ModelDeprecated"
 
@@ -3176,7 +3270,7 @@ class PalletInferenceErrorPriceAboveMaximum:
     The model's price is above the requester's maximum.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "PriceAboveMaximum"
 
@@ -3188,7 +3282,7 @@ class PalletInferenceErrorInputTooLarge:
     Inline input is longer than `MaxInlineInput`.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "InputTooLarge"
 
@@ -3200,7 +3294,7 @@ class PalletInferenceErrorEmptyInput:
     The input is empty.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "EmptyInput"
 
@@ -3212,7 +3306,7 @@ class PalletInferenceErrorInvalidCid:
     A CID is not a valid CIDv0 or base32 CIDv1.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "InvalidCid"
 
@@ -3224,7 +3318,7 @@ class PalletInferenceErrorInvalidTokenCount:
     Token counts out of range.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "InvalidTokenCount"
 
@@ -3236,7 +3330,7 @@ class PalletInferenceErrorInvalidDeadline:
     Deadline outside `MinDeadline..=MaxDeadline`.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "InvalidDeadline"
 
@@ -3248,7 +3342,7 @@ class PalletInferenceErrorNoProviderAvailable:
     No active provider of the model has free capacity.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "NoProviderAvailable"
 
@@ -3260,7 +3354,7 @@ class PalletInferenceErrorBandwidthExceeded:
     No provider has bandwidth left for this request.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "BandwidthExceeded"
 
@@ -3272,7 +3366,7 @@ class PalletInferenceErrorTooManyTimeouts:
     Too many deadlines fall in that block.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "TooManyTimeouts"
 
@@ -3284,7 +3378,7 @@ class PalletInferenceErrorUnknownRequest:
     No request with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "UnknownRequest"
 
@@ -3296,7 +3390,7 @@ class PalletInferenceErrorNotExecutor:
     Only the assigned executor may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "NotExecutor"
 
@@ -3308,7 +3402,7 @@ class PalletInferenceErrorNotValidator:
     Only the drawn validator may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "NotValidator"
 
@@ -3320,7 +3414,7 @@ class PalletInferenceErrorInvalidState:
     The request is not in a state that allows this.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "InvalidState"
 
@@ -3332,7 +3426,7 @@ class PalletInferenceErrorDeadlinePassed:
     The request's deadline has passed.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "DeadlinePassed"
 
@@ -3344,7 +3438,7 @@ class PalletInferenceErrorOutputAlreadyRequested:
     The output was already requested.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "OutputAlreadyRequested"
 
@@ -3356,7 +3450,7 @@ class PalletInferenceErrorOutputTooLarge:
     The output is longer than `MaxOutputBytes`.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "OutputTooLarge"
 
@@ -3368,7 +3462,7 @@ class PalletInferenceErrorOutputHashMismatch:
     The output does not hash to the submitted output hash.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "OutputHashMismatch"
 
@@ -3380,16 +3474,76 @@ class PalletInferenceErrorNotExpired:
     Nothing about this request is due yet.
     """
 
-    __type_id__: _t.ClassVar[int] = 100
+    __type_id__: _t.ClassVar[int] = 104
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "NotExpired"
+
+
+@_dc.dataclass(frozen=True)
+class PalletInferenceErrorNoRecipients:
+    """`pallet_inference::pallet::Error::NoRecipients`
+
+    A sealed input wraps its key to nobody.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 20
+    __variant_name__: _t.ClassVar[str] = "NoRecipients"
+
+
+@_dc.dataclass(frozen=True)
+class PalletInferenceErrorTooManyRecipients:
+    """`pallet_inference::pallet::Error::TooManyRecipients`
+
+    More key wraps than `MaxProvidersPerModel`.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 21
+    __variant_name__: _t.ClassVar[str] = "TooManyRecipients"
+
+
+@_dc.dataclass(frozen=True)
+class PalletInferenceErrorDuplicateRecipient:
+    """`pallet_inference::pallet::Error::DuplicateRecipient`
+
+    A provider has two key wraps.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 22
+    __variant_name__: _t.ClassVar[str] = "DuplicateRecipient"
+
+
+@_dc.dataclass(frozen=True)
+class PalletInferenceErrorKeyWrapTooLong:
+    """`pallet_inference::pallet::Error::KeyWrapTooLong`
+
+    A key wrap is longer than `MaxKeyWrapLength`.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 23
+    __variant_name__: _t.ClassVar[str] = "KeyWrapTooLong"
+
+
+@_dc.dataclass(frozen=True)
+class PalletInferenceErrorInputReplayed:
+    """`pallet_inference::pallet::Error::InputReplayed`
+
+    This sealed input's commitment was already used.
+    """
+
+    __type_id__: _t.ClassVar[int] = 104
+    __variant_index__: _t.ClassVar[int] = 24
+    __variant_name__: _t.ClassVar[str] = "InputReplayed"
 
 
 @_dc.dataclass(frozen=True)
 class Channel:
     """`pallet_channels::Channel`"""
 
-    __type_id__: _t.ClassVar[int] = 102
+    __type_id__: _t.ClassVar[int] = 106
     id: int
     currency_id: int
     deposit: int
@@ -3404,7 +3558,7 @@ class Channel:
 class DirectCheck:
     """`pallet_channels::DirectCheck`"""
 
-    __type_id__: _t.ClassVar[int] = 103
+    __type_id__: _t.ClassVar[int] = 107
     requester: AccountId32
     executor: AccountId32
     validator: AccountId32
@@ -3431,7 +3585,7 @@ class PalletChannelsErrorZeroAmount:
     The amount is zero.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "ZeroAmount"
 
@@ -3443,7 +3597,7 @@ class PalletChannelsErrorNotProvider:
     The executor is not an active provider.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NotProvider"
 
@@ -3455,7 +3609,7 @@ class PalletChannelsErrorSelfChannel:
     A channel to oneself.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "SelfChannel"
 
@@ -3467,7 +3621,7 @@ class PalletChannelsErrorCurrencyMismatch:
     The currency is not the channel's.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "CurrencyMismatch"
 
@@ -3479,7 +3633,7 @@ class PalletChannelsErrorChannelClosing:
     The channel is closing.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "ChannelClosing"
 
@@ -3491,7 +3645,7 @@ class PalletChannelsErrorNoChannel:
     No such channel.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "NoChannel"
 
@@ -3503,7 +3657,7 @@ class PalletChannelsErrorAlreadyClosing:
     The channel is already closing.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "AlreadyClosing"
 
@@ -3515,7 +3669,7 @@ class PalletChannelsErrorNotClosing:
     The channel is not closing.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "NotClosing"
 
@@ -3527,7 +3681,7 @@ class PalletChannelsErrorStillClosing:
     The close delay has not passed.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "StillClosing"
 
@@ -3539,7 +3693,7 @@ class PalletChannelsErrorChecksPending:
     Settled results of this channel still await validation.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "ChecksPending"
 
@@ -3551,7 +3705,7 @@ class PalletChannelsErrorEmptySettlement:
     Nothing to settle.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "EmptySettlement"
 
@@ -3563,7 +3717,7 @@ class PalletChannelsErrorTooManyResults:
     More results than `MaxResultsPerSettle`.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "TooManyResults"
 
@@ -3575,7 +3729,7 @@ class PalletChannelsErrorTicketReplayed:
     The ticket was already settled.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "TicketReplayed"
 
@@ -3587,7 +3741,7 @@ class PalletChannelsErrorTicketGap:
     Tickets before this one were not settled yet.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "TicketGap"
 
@@ -3599,7 +3753,7 @@ class PalletChannelsErrorTooManyModels:
     More models than `MaxModelsPerSettlement`.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "TooManyModels"
 
@@ -3611,7 +3765,7 @@ class PalletChannelsErrorBadModelIndex:
     A result names a model the settlement does not list.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "BadModelIndex"
 
@@ -3623,7 +3777,7 @@ class PalletChannelsErrorUnknownModel:
     No model with this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "UnknownModel"
 
@@ -3635,7 +3789,7 @@ class PalletChannelsErrorTicketExpired:
     The signed ticket has expired.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "TicketExpired"
 
@@ -3647,7 +3801,7 @@ class PalletChannelsErrorBadTicketSignature:
     The requester did not sign this ticket chain.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "BadTicketSignature"
 
@@ -3659,7 +3813,7 @@ class PalletChannelsErrorExpiryTooFar:
     A ticket expires further ahead than a gateway may sign.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "ExpiryTooFar"
 
@@ -3671,7 +3825,7 @@ class PalletChannelsErrorPriceAboveMaximum:
     The model's price is above the ticket's maximum.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 20
     __variant_name__: _t.ClassVar[str] = "PriceAboveMaximum"
 
@@ -3683,7 +3837,7 @@ class PalletChannelsErrorInvalidTokenCount:
     More completion tokens than the ticket's max_tokens.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 21
     __variant_name__: _t.ClassVar[str] = "InvalidTokenCount"
 
@@ -3695,7 +3849,7 @@ class PalletChannelsErrorInsufficientDeposit:
     The channel does not cover the cost.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 22
     __variant_name__: _t.ClassVar[str] = "InsufficientDeposit"
 
@@ -3707,7 +3861,7 @@ class PalletChannelsErrorUnknownCheck:
     No direct result awaits validation under this id.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 23
     __variant_name__: _t.ClassVar[str] = "UnknownCheck"
 
@@ -3719,7 +3873,7 @@ class PalletChannelsErrorNotValidator:
     Only the drawn validator may do this.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 24
     __variant_name__: _t.ClassVar[str] = "NotValidator"
 
@@ -3731,7 +3885,7 @@ class PalletChannelsErrorTooManyTimeouts:
     Too many validation deadlines fall in that block.
     """
 
-    __type_id__: _t.ClassVar[int] = 104
+    __type_id__: _t.ClassVar[int] = 108
     __variant_index__: _t.ClassVar[int] = 25
     __variant_name__: _t.ClassVar[str] = "TooManyTimeouts"
 
@@ -3740,7 +3894,7 @@ class PalletChannelsErrorTooManyTimeouts:
 class MultiSignatureEd25519:
     """`sp_runtime::MultiSignature::Ed25519`"""
 
-    __type_id__: _t.ClassVar[int] = 105
+    __type_id__: _t.ClassVar[int] = 109
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ed25519"
     value: Ed25519Signature
@@ -3750,7 +3904,7 @@ class MultiSignatureEd25519:
 class MultiSignatureSr25519:
     """`sp_runtime::MultiSignature::Sr25519`"""
 
-    __type_id__: _t.ClassVar[int] = 105
+    __type_id__: _t.ClassVar[int] = 109
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Sr25519"
     value: Sr25519Signature
@@ -3760,7 +3914,7 @@ class MultiSignatureSr25519:
 class MultiSignatureEcdsa:
     """`sp_runtime::MultiSignature::Ecdsa`"""
 
-    __type_id__: _t.ClassVar[int] = 105
+    __type_id__: _t.ClassVar[int] = 109
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Ecdsa"
     value: EcdsaSignature
@@ -3770,7 +3924,7 @@ class MultiSignatureEcdsa:
 class Ed25519Signature:
     """`sp_core::ed25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 106
+    __type_id__: _t.ClassVar[int] = 110
     value: bytes
 
 
@@ -3778,7 +3932,7 @@ class Ed25519Signature:
 class Sr25519Signature:
     """`sp_core::sr25519::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 107
+    __type_id__: _t.ClassVar[int] = 111
     value: bytes
 
 
@@ -3786,7 +3940,7 @@ class Sr25519Signature:
 class EcdsaSignature:
     """`sp_core::ecdsa::Signature`"""
 
-    __type_id__: _t.ClassVar[int] = 108
+    __type_id__: _t.ClassVar[int] = 112
     value: bytes
 
 
@@ -3794,35 +3948,35 @@ class EcdsaSignature:
 class CheckNonZeroSender:
     """`frame_system::extensions::check_non_zero_sender::CheckNonZeroSender`"""
 
-    __type_id__: _t.ClassVar[int] = 110
+    __type_id__: _t.ClassVar[int] = 114
 
 
 @_dc.dataclass(frozen=True)
 class CheckSpecVersion:
     """`frame_system::extensions::check_spec_version::CheckSpecVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 111
+    __type_id__: _t.ClassVar[int] = 115
 
 
 @_dc.dataclass(frozen=True)
 class CheckTxVersion:
     """`frame_system::extensions::check_tx_version::CheckTxVersion`"""
 
-    __type_id__: _t.ClassVar[int] = 112
+    __type_id__: _t.ClassVar[int] = 116
 
 
 @_dc.dataclass(frozen=True)
 class CheckGenesis:
     """`frame_system::extensions::check_genesis::CheckGenesis`"""
 
-    __type_id__: _t.ClassVar[int] = 113
+    __type_id__: _t.ClassVar[int] = 117
 
 
 @_dc.dataclass(frozen=True)
 class CheckMortality:
     """`frame_system::extensions::check_mortality::CheckMortality`"""
 
-    __type_id__: _t.ClassVar[int] = 114
+    __type_id__: _t.ClassVar[int] = 118
     value: Era
 
 
@@ -3830,7 +3984,7 @@ class CheckMortality:
 class EraImmortal:
     """`sp_runtime::generic::era::Era::Immortal`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Immortal"
 
@@ -3839,7 +3993,7 @@ class EraImmortal:
 class EraMortal1:
     """`sp_runtime::generic::era::Era::Mortal1`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Mortal1"
     value: int
@@ -3849,7 +4003,7 @@ class EraMortal1:
 class EraMortal2:
     """`sp_runtime::generic::era::Era::Mortal2`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Mortal2"
     value: int
@@ -3859,7 +4013,7 @@ class EraMortal2:
 class EraMortal3:
     """`sp_runtime::generic::era::Era::Mortal3`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Mortal3"
     value: int
@@ -3869,7 +4023,7 @@ class EraMortal3:
 class EraMortal4:
     """`sp_runtime::generic::era::Era::Mortal4`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "Mortal4"
     value: int
@@ -3879,7 +4033,7 @@ class EraMortal4:
 class EraMortal5:
     """`sp_runtime::generic::era::Era::Mortal5`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Mortal5"
     value: int
@@ -3889,7 +4043,7 @@ class EraMortal5:
 class EraMortal6:
     """`sp_runtime::generic::era::Era::Mortal6`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "Mortal6"
     value: int
@@ -3899,7 +4053,7 @@ class EraMortal6:
 class EraMortal7:
     """`sp_runtime::generic::era::Era::Mortal7`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Mortal7"
     value: int
@@ -3909,7 +4063,7 @@ class EraMortal7:
 class EraMortal8:
     """`sp_runtime::generic::era::Era::Mortal8`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "Mortal8"
     value: int
@@ -3919,7 +4073,7 @@ class EraMortal8:
 class EraMortal9:
     """`sp_runtime::generic::era::Era::Mortal9`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "Mortal9"
     value: int
@@ -3929,7 +4083,7 @@ class EraMortal9:
 class EraMortal10:
     """`sp_runtime::generic::era::Era::Mortal10`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Mortal10"
     value: int
@@ -3939,7 +4093,7 @@ class EraMortal10:
 class EraMortal11:
     """`sp_runtime::generic::era::Era::Mortal11`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "Mortal11"
     value: int
@@ -3949,7 +4103,7 @@ class EraMortal11:
 class EraMortal12:
     """`sp_runtime::generic::era::Era::Mortal12`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Mortal12"
     value: int
@@ -3959,7 +4113,7 @@ class EraMortal12:
 class EraMortal13:
     """`sp_runtime::generic::era::Era::Mortal13`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Mortal13"
     value: int
@@ -3969,7 +4123,7 @@ class EraMortal13:
 class EraMortal14:
     """`sp_runtime::generic::era::Era::Mortal14`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "Mortal14"
     value: int
@@ -3979,7 +4133,7 @@ class EraMortal14:
 class EraMortal15:
     """`sp_runtime::generic::era::Era::Mortal15`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 15
     __variant_name__: _t.ClassVar[str] = "Mortal15"
     value: int
@@ -3989,7 +4143,7 @@ class EraMortal15:
 class EraMortal16:
     """`sp_runtime::generic::era::Era::Mortal16`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 16
     __variant_name__: _t.ClassVar[str] = "Mortal16"
     value: int
@@ -3999,7 +4153,7 @@ class EraMortal16:
 class EraMortal17:
     """`sp_runtime::generic::era::Era::Mortal17`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 17
     __variant_name__: _t.ClassVar[str] = "Mortal17"
     value: int
@@ -4009,7 +4163,7 @@ class EraMortal17:
 class EraMortal18:
     """`sp_runtime::generic::era::Era::Mortal18`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 18
     __variant_name__: _t.ClassVar[str] = "Mortal18"
     value: int
@@ -4019,7 +4173,7 @@ class EraMortal18:
 class EraMortal19:
     """`sp_runtime::generic::era::Era::Mortal19`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 19
     __variant_name__: _t.ClassVar[str] = "Mortal19"
     value: int
@@ -4029,7 +4183,7 @@ class EraMortal19:
 class EraMortal20:
     """`sp_runtime::generic::era::Era::Mortal20`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 20
     __variant_name__: _t.ClassVar[str] = "Mortal20"
     value: int
@@ -4039,7 +4193,7 @@ class EraMortal20:
 class EraMortal21:
     """`sp_runtime::generic::era::Era::Mortal21`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 21
     __variant_name__: _t.ClassVar[str] = "Mortal21"
     value: int
@@ -4049,7 +4203,7 @@ class EraMortal21:
 class EraMortal22:
     """`sp_runtime::generic::era::Era::Mortal22`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 22
     __variant_name__: _t.ClassVar[str] = "Mortal22"
     value: int
@@ -4059,7 +4213,7 @@ class EraMortal22:
 class EraMortal23:
     """`sp_runtime::generic::era::Era::Mortal23`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 23
     __variant_name__: _t.ClassVar[str] = "Mortal23"
     value: int
@@ -4069,7 +4223,7 @@ class EraMortal23:
 class EraMortal24:
     """`sp_runtime::generic::era::Era::Mortal24`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 24
     __variant_name__: _t.ClassVar[str] = "Mortal24"
     value: int
@@ -4079,7 +4233,7 @@ class EraMortal24:
 class EraMortal25:
     """`sp_runtime::generic::era::Era::Mortal25`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 25
     __variant_name__: _t.ClassVar[str] = "Mortal25"
     value: int
@@ -4089,7 +4243,7 @@ class EraMortal25:
 class EraMortal26:
     """`sp_runtime::generic::era::Era::Mortal26`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 26
     __variant_name__: _t.ClassVar[str] = "Mortal26"
     value: int
@@ -4099,7 +4253,7 @@ class EraMortal26:
 class EraMortal27:
     """`sp_runtime::generic::era::Era::Mortal27`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 27
     __variant_name__: _t.ClassVar[str] = "Mortal27"
     value: int
@@ -4109,7 +4263,7 @@ class EraMortal27:
 class EraMortal28:
     """`sp_runtime::generic::era::Era::Mortal28`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 28
     __variant_name__: _t.ClassVar[str] = "Mortal28"
     value: int
@@ -4119,7 +4273,7 @@ class EraMortal28:
 class EraMortal29:
     """`sp_runtime::generic::era::Era::Mortal29`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 29
     __variant_name__: _t.ClassVar[str] = "Mortal29"
     value: int
@@ -4129,7 +4283,7 @@ class EraMortal29:
 class EraMortal30:
     """`sp_runtime::generic::era::Era::Mortal30`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 30
     __variant_name__: _t.ClassVar[str] = "Mortal30"
     value: int
@@ -4139,7 +4293,7 @@ class EraMortal30:
 class EraMortal31:
     """`sp_runtime::generic::era::Era::Mortal31`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 31
     __variant_name__: _t.ClassVar[str] = "Mortal31"
     value: int
@@ -4149,7 +4303,7 @@ class EraMortal31:
 class EraMortal32:
     """`sp_runtime::generic::era::Era::Mortal32`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 32
     __variant_name__: _t.ClassVar[str] = "Mortal32"
     value: int
@@ -4159,7 +4313,7 @@ class EraMortal32:
 class EraMortal33:
     """`sp_runtime::generic::era::Era::Mortal33`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 33
     __variant_name__: _t.ClassVar[str] = "Mortal33"
     value: int
@@ -4169,7 +4323,7 @@ class EraMortal33:
 class EraMortal34:
     """`sp_runtime::generic::era::Era::Mortal34`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 34
     __variant_name__: _t.ClassVar[str] = "Mortal34"
     value: int
@@ -4179,7 +4333,7 @@ class EraMortal34:
 class EraMortal35:
     """`sp_runtime::generic::era::Era::Mortal35`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 35
     __variant_name__: _t.ClassVar[str] = "Mortal35"
     value: int
@@ -4189,7 +4343,7 @@ class EraMortal35:
 class EraMortal36:
     """`sp_runtime::generic::era::Era::Mortal36`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 36
     __variant_name__: _t.ClassVar[str] = "Mortal36"
     value: int
@@ -4199,7 +4353,7 @@ class EraMortal36:
 class EraMortal37:
     """`sp_runtime::generic::era::Era::Mortal37`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 37
     __variant_name__: _t.ClassVar[str] = "Mortal37"
     value: int
@@ -4209,7 +4363,7 @@ class EraMortal37:
 class EraMortal38:
     """`sp_runtime::generic::era::Era::Mortal38`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 38
     __variant_name__: _t.ClassVar[str] = "Mortal38"
     value: int
@@ -4219,7 +4373,7 @@ class EraMortal38:
 class EraMortal39:
     """`sp_runtime::generic::era::Era::Mortal39`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 39
     __variant_name__: _t.ClassVar[str] = "Mortal39"
     value: int
@@ -4229,7 +4383,7 @@ class EraMortal39:
 class EraMortal40:
     """`sp_runtime::generic::era::Era::Mortal40`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 40
     __variant_name__: _t.ClassVar[str] = "Mortal40"
     value: int
@@ -4239,7 +4393,7 @@ class EraMortal40:
 class EraMortal41:
     """`sp_runtime::generic::era::Era::Mortal41`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 41
     __variant_name__: _t.ClassVar[str] = "Mortal41"
     value: int
@@ -4249,7 +4403,7 @@ class EraMortal41:
 class EraMortal42:
     """`sp_runtime::generic::era::Era::Mortal42`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 42
     __variant_name__: _t.ClassVar[str] = "Mortal42"
     value: int
@@ -4259,7 +4413,7 @@ class EraMortal42:
 class EraMortal43:
     """`sp_runtime::generic::era::Era::Mortal43`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 43
     __variant_name__: _t.ClassVar[str] = "Mortal43"
     value: int
@@ -4269,7 +4423,7 @@ class EraMortal43:
 class EraMortal44:
     """`sp_runtime::generic::era::Era::Mortal44`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 44
     __variant_name__: _t.ClassVar[str] = "Mortal44"
     value: int
@@ -4279,7 +4433,7 @@ class EraMortal44:
 class EraMortal45:
     """`sp_runtime::generic::era::Era::Mortal45`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 45
     __variant_name__: _t.ClassVar[str] = "Mortal45"
     value: int
@@ -4289,7 +4443,7 @@ class EraMortal45:
 class EraMortal46:
     """`sp_runtime::generic::era::Era::Mortal46`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 46
     __variant_name__: _t.ClassVar[str] = "Mortal46"
     value: int
@@ -4299,7 +4453,7 @@ class EraMortal46:
 class EraMortal47:
     """`sp_runtime::generic::era::Era::Mortal47`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 47
     __variant_name__: _t.ClassVar[str] = "Mortal47"
     value: int
@@ -4309,7 +4463,7 @@ class EraMortal47:
 class EraMortal48:
     """`sp_runtime::generic::era::Era::Mortal48`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 48
     __variant_name__: _t.ClassVar[str] = "Mortal48"
     value: int
@@ -4319,7 +4473,7 @@ class EraMortal48:
 class EraMortal49:
     """`sp_runtime::generic::era::Era::Mortal49`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 49
     __variant_name__: _t.ClassVar[str] = "Mortal49"
     value: int
@@ -4329,7 +4483,7 @@ class EraMortal49:
 class EraMortal50:
     """`sp_runtime::generic::era::Era::Mortal50`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 50
     __variant_name__: _t.ClassVar[str] = "Mortal50"
     value: int
@@ -4339,7 +4493,7 @@ class EraMortal50:
 class EraMortal51:
     """`sp_runtime::generic::era::Era::Mortal51`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 51
     __variant_name__: _t.ClassVar[str] = "Mortal51"
     value: int
@@ -4349,7 +4503,7 @@ class EraMortal51:
 class EraMortal52:
     """`sp_runtime::generic::era::Era::Mortal52`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 52
     __variant_name__: _t.ClassVar[str] = "Mortal52"
     value: int
@@ -4359,7 +4513,7 @@ class EraMortal52:
 class EraMortal53:
     """`sp_runtime::generic::era::Era::Mortal53`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 53
     __variant_name__: _t.ClassVar[str] = "Mortal53"
     value: int
@@ -4369,7 +4523,7 @@ class EraMortal53:
 class EraMortal54:
     """`sp_runtime::generic::era::Era::Mortal54`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 54
     __variant_name__: _t.ClassVar[str] = "Mortal54"
     value: int
@@ -4379,7 +4533,7 @@ class EraMortal54:
 class EraMortal55:
     """`sp_runtime::generic::era::Era::Mortal55`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 55
     __variant_name__: _t.ClassVar[str] = "Mortal55"
     value: int
@@ -4389,7 +4543,7 @@ class EraMortal55:
 class EraMortal56:
     """`sp_runtime::generic::era::Era::Mortal56`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 56
     __variant_name__: _t.ClassVar[str] = "Mortal56"
     value: int
@@ -4399,7 +4553,7 @@ class EraMortal56:
 class EraMortal57:
     """`sp_runtime::generic::era::Era::Mortal57`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 57
     __variant_name__: _t.ClassVar[str] = "Mortal57"
     value: int
@@ -4409,7 +4563,7 @@ class EraMortal57:
 class EraMortal58:
     """`sp_runtime::generic::era::Era::Mortal58`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 58
     __variant_name__: _t.ClassVar[str] = "Mortal58"
     value: int
@@ -4419,7 +4573,7 @@ class EraMortal58:
 class EraMortal59:
     """`sp_runtime::generic::era::Era::Mortal59`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 59
     __variant_name__: _t.ClassVar[str] = "Mortal59"
     value: int
@@ -4429,7 +4583,7 @@ class EraMortal59:
 class EraMortal60:
     """`sp_runtime::generic::era::Era::Mortal60`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 60
     __variant_name__: _t.ClassVar[str] = "Mortal60"
     value: int
@@ -4439,7 +4593,7 @@ class EraMortal60:
 class EraMortal61:
     """`sp_runtime::generic::era::Era::Mortal61`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 61
     __variant_name__: _t.ClassVar[str] = "Mortal61"
     value: int
@@ -4449,7 +4603,7 @@ class EraMortal61:
 class EraMortal62:
     """`sp_runtime::generic::era::Era::Mortal62`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 62
     __variant_name__: _t.ClassVar[str] = "Mortal62"
     value: int
@@ -4459,7 +4613,7 @@ class EraMortal62:
 class EraMortal63:
     """`sp_runtime::generic::era::Era::Mortal63`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 63
     __variant_name__: _t.ClassVar[str] = "Mortal63"
     value: int
@@ -4469,7 +4623,7 @@ class EraMortal63:
 class EraMortal64:
     """`sp_runtime::generic::era::Era::Mortal64`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 64
     __variant_name__: _t.ClassVar[str] = "Mortal64"
     value: int
@@ -4479,7 +4633,7 @@ class EraMortal64:
 class EraMortal65:
     """`sp_runtime::generic::era::Era::Mortal65`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 65
     __variant_name__: _t.ClassVar[str] = "Mortal65"
     value: int
@@ -4489,7 +4643,7 @@ class EraMortal65:
 class EraMortal66:
     """`sp_runtime::generic::era::Era::Mortal66`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 66
     __variant_name__: _t.ClassVar[str] = "Mortal66"
     value: int
@@ -4499,7 +4653,7 @@ class EraMortal66:
 class EraMortal67:
     """`sp_runtime::generic::era::Era::Mortal67`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 67
     __variant_name__: _t.ClassVar[str] = "Mortal67"
     value: int
@@ -4509,7 +4663,7 @@ class EraMortal67:
 class EraMortal68:
     """`sp_runtime::generic::era::Era::Mortal68`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 68
     __variant_name__: _t.ClassVar[str] = "Mortal68"
     value: int
@@ -4519,7 +4673,7 @@ class EraMortal68:
 class EraMortal69:
     """`sp_runtime::generic::era::Era::Mortal69`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 69
     __variant_name__: _t.ClassVar[str] = "Mortal69"
     value: int
@@ -4529,7 +4683,7 @@ class EraMortal69:
 class EraMortal70:
     """`sp_runtime::generic::era::Era::Mortal70`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 70
     __variant_name__: _t.ClassVar[str] = "Mortal70"
     value: int
@@ -4539,7 +4693,7 @@ class EraMortal70:
 class EraMortal71:
     """`sp_runtime::generic::era::Era::Mortal71`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 71
     __variant_name__: _t.ClassVar[str] = "Mortal71"
     value: int
@@ -4549,7 +4703,7 @@ class EraMortal71:
 class EraMortal72:
     """`sp_runtime::generic::era::Era::Mortal72`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 72
     __variant_name__: _t.ClassVar[str] = "Mortal72"
     value: int
@@ -4559,7 +4713,7 @@ class EraMortal72:
 class EraMortal73:
     """`sp_runtime::generic::era::Era::Mortal73`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 73
     __variant_name__: _t.ClassVar[str] = "Mortal73"
     value: int
@@ -4569,7 +4723,7 @@ class EraMortal73:
 class EraMortal74:
     """`sp_runtime::generic::era::Era::Mortal74`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 74
     __variant_name__: _t.ClassVar[str] = "Mortal74"
     value: int
@@ -4579,7 +4733,7 @@ class EraMortal74:
 class EraMortal75:
     """`sp_runtime::generic::era::Era::Mortal75`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 75
     __variant_name__: _t.ClassVar[str] = "Mortal75"
     value: int
@@ -4589,7 +4743,7 @@ class EraMortal75:
 class EraMortal76:
     """`sp_runtime::generic::era::Era::Mortal76`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 76
     __variant_name__: _t.ClassVar[str] = "Mortal76"
     value: int
@@ -4599,7 +4753,7 @@ class EraMortal76:
 class EraMortal77:
     """`sp_runtime::generic::era::Era::Mortal77`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 77
     __variant_name__: _t.ClassVar[str] = "Mortal77"
     value: int
@@ -4609,7 +4763,7 @@ class EraMortal77:
 class EraMortal78:
     """`sp_runtime::generic::era::Era::Mortal78`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 78
     __variant_name__: _t.ClassVar[str] = "Mortal78"
     value: int
@@ -4619,7 +4773,7 @@ class EraMortal78:
 class EraMortal79:
     """`sp_runtime::generic::era::Era::Mortal79`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 79
     __variant_name__: _t.ClassVar[str] = "Mortal79"
     value: int
@@ -4629,7 +4783,7 @@ class EraMortal79:
 class EraMortal80:
     """`sp_runtime::generic::era::Era::Mortal80`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 80
     __variant_name__: _t.ClassVar[str] = "Mortal80"
     value: int
@@ -4639,7 +4793,7 @@ class EraMortal80:
 class EraMortal81:
     """`sp_runtime::generic::era::Era::Mortal81`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 81
     __variant_name__: _t.ClassVar[str] = "Mortal81"
     value: int
@@ -4649,7 +4803,7 @@ class EraMortal81:
 class EraMortal82:
     """`sp_runtime::generic::era::Era::Mortal82`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 82
     __variant_name__: _t.ClassVar[str] = "Mortal82"
     value: int
@@ -4659,7 +4813,7 @@ class EraMortal82:
 class EraMortal83:
     """`sp_runtime::generic::era::Era::Mortal83`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 83
     __variant_name__: _t.ClassVar[str] = "Mortal83"
     value: int
@@ -4669,7 +4823,7 @@ class EraMortal83:
 class EraMortal84:
     """`sp_runtime::generic::era::Era::Mortal84`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 84
     __variant_name__: _t.ClassVar[str] = "Mortal84"
     value: int
@@ -4679,7 +4833,7 @@ class EraMortal84:
 class EraMortal85:
     """`sp_runtime::generic::era::Era::Mortal85`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 85
     __variant_name__: _t.ClassVar[str] = "Mortal85"
     value: int
@@ -4689,7 +4843,7 @@ class EraMortal85:
 class EraMortal86:
     """`sp_runtime::generic::era::Era::Mortal86`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 86
     __variant_name__: _t.ClassVar[str] = "Mortal86"
     value: int
@@ -4699,7 +4853,7 @@ class EraMortal86:
 class EraMortal87:
     """`sp_runtime::generic::era::Era::Mortal87`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 87
     __variant_name__: _t.ClassVar[str] = "Mortal87"
     value: int
@@ -4709,7 +4863,7 @@ class EraMortal87:
 class EraMortal88:
     """`sp_runtime::generic::era::Era::Mortal88`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 88
     __variant_name__: _t.ClassVar[str] = "Mortal88"
     value: int
@@ -4719,7 +4873,7 @@ class EraMortal88:
 class EraMortal89:
     """`sp_runtime::generic::era::Era::Mortal89`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 89
     __variant_name__: _t.ClassVar[str] = "Mortal89"
     value: int
@@ -4729,7 +4883,7 @@ class EraMortal89:
 class EraMortal90:
     """`sp_runtime::generic::era::Era::Mortal90`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 90
     __variant_name__: _t.ClassVar[str] = "Mortal90"
     value: int
@@ -4739,7 +4893,7 @@ class EraMortal90:
 class EraMortal91:
     """`sp_runtime::generic::era::Era::Mortal91`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 91
     __variant_name__: _t.ClassVar[str] = "Mortal91"
     value: int
@@ -4749,7 +4903,7 @@ class EraMortal91:
 class EraMortal92:
     """`sp_runtime::generic::era::Era::Mortal92`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 92
     __variant_name__: _t.ClassVar[str] = "Mortal92"
     value: int
@@ -4759,7 +4913,7 @@ class EraMortal92:
 class EraMortal93:
     """`sp_runtime::generic::era::Era::Mortal93`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 93
     __variant_name__: _t.ClassVar[str] = "Mortal93"
     value: int
@@ -4769,7 +4923,7 @@ class EraMortal93:
 class EraMortal94:
     """`sp_runtime::generic::era::Era::Mortal94`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 94
     __variant_name__: _t.ClassVar[str] = "Mortal94"
     value: int
@@ -4779,7 +4933,7 @@ class EraMortal94:
 class EraMortal95:
     """`sp_runtime::generic::era::Era::Mortal95`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 95
     __variant_name__: _t.ClassVar[str] = "Mortal95"
     value: int
@@ -4789,7 +4943,7 @@ class EraMortal95:
 class EraMortal96:
     """`sp_runtime::generic::era::Era::Mortal96`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 96
     __variant_name__: _t.ClassVar[str] = "Mortal96"
     value: int
@@ -4799,7 +4953,7 @@ class EraMortal96:
 class EraMortal97:
     """`sp_runtime::generic::era::Era::Mortal97`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 97
     __variant_name__: _t.ClassVar[str] = "Mortal97"
     value: int
@@ -4809,7 +4963,7 @@ class EraMortal97:
 class EraMortal98:
     """`sp_runtime::generic::era::Era::Mortal98`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 98
     __variant_name__: _t.ClassVar[str] = "Mortal98"
     value: int
@@ -4819,7 +4973,7 @@ class EraMortal98:
 class EraMortal99:
     """`sp_runtime::generic::era::Era::Mortal99`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 99
     __variant_name__: _t.ClassVar[str] = "Mortal99"
     value: int
@@ -4829,7 +4983,7 @@ class EraMortal99:
 class EraMortal100:
     """`sp_runtime::generic::era::Era::Mortal100`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 100
     __variant_name__: _t.ClassVar[str] = "Mortal100"
     value: int
@@ -4839,7 +4993,7 @@ class EraMortal100:
 class EraMortal101:
     """`sp_runtime::generic::era::Era::Mortal101`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 101
     __variant_name__: _t.ClassVar[str] = "Mortal101"
     value: int
@@ -4849,7 +5003,7 @@ class EraMortal101:
 class EraMortal102:
     """`sp_runtime::generic::era::Era::Mortal102`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 102
     __variant_name__: _t.ClassVar[str] = "Mortal102"
     value: int
@@ -4859,7 +5013,7 @@ class EraMortal102:
 class EraMortal103:
     """`sp_runtime::generic::era::Era::Mortal103`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 103
     __variant_name__: _t.ClassVar[str] = "Mortal103"
     value: int
@@ -4869,7 +5023,7 @@ class EraMortal103:
 class EraMortal104:
     """`sp_runtime::generic::era::Era::Mortal104`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 104
     __variant_name__: _t.ClassVar[str] = "Mortal104"
     value: int
@@ -4879,7 +5033,7 @@ class EraMortal104:
 class EraMortal105:
     """`sp_runtime::generic::era::Era::Mortal105`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 105
     __variant_name__: _t.ClassVar[str] = "Mortal105"
     value: int
@@ -4889,7 +5043,7 @@ class EraMortal105:
 class EraMortal106:
     """`sp_runtime::generic::era::Era::Mortal106`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 106
     __variant_name__: _t.ClassVar[str] = "Mortal106"
     value: int
@@ -4899,7 +5053,7 @@ class EraMortal106:
 class EraMortal107:
     """`sp_runtime::generic::era::Era::Mortal107`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 107
     __variant_name__: _t.ClassVar[str] = "Mortal107"
     value: int
@@ -4909,7 +5063,7 @@ class EraMortal107:
 class EraMortal108:
     """`sp_runtime::generic::era::Era::Mortal108`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 108
     __variant_name__: _t.ClassVar[str] = "Mortal108"
     value: int
@@ -4919,7 +5073,7 @@ class EraMortal108:
 class EraMortal109:
     """`sp_runtime::generic::era::Era::Mortal109`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 109
     __variant_name__: _t.ClassVar[str] = "Mortal109"
     value: int
@@ -4929,7 +5083,7 @@ class EraMortal109:
 class EraMortal110:
     """`sp_runtime::generic::era::Era::Mortal110`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 110
     __variant_name__: _t.ClassVar[str] = "Mortal110"
     value: int
@@ -4939,7 +5093,7 @@ class EraMortal110:
 class EraMortal111:
     """`sp_runtime::generic::era::Era::Mortal111`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 111
     __variant_name__: _t.ClassVar[str] = "Mortal111"
     value: int
@@ -4949,7 +5103,7 @@ class EraMortal111:
 class EraMortal112:
     """`sp_runtime::generic::era::Era::Mortal112`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 112
     __variant_name__: _t.ClassVar[str] = "Mortal112"
     value: int
@@ -4959,7 +5113,7 @@ class EraMortal112:
 class EraMortal113:
     """`sp_runtime::generic::era::Era::Mortal113`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 113
     __variant_name__: _t.ClassVar[str] = "Mortal113"
     value: int
@@ -4969,7 +5123,7 @@ class EraMortal113:
 class EraMortal114:
     """`sp_runtime::generic::era::Era::Mortal114`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 114
     __variant_name__: _t.ClassVar[str] = "Mortal114"
     value: int
@@ -4979,7 +5133,7 @@ class EraMortal114:
 class EraMortal115:
     """`sp_runtime::generic::era::Era::Mortal115`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 115
     __variant_name__: _t.ClassVar[str] = "Mortal115"
     value: int
@@ -4989,7 +5143,7 @@ class EraMortal115:
 class EraMortal116:
     """`sp_runtime::generic::era::Era::Mortal116`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 116
     __variant_name__: _t.ClassVar[str] = "Mortal116"
     value: int
@@ -4999,7 +5153,7 @@ class EraMortal116:
 class EraMortal117:
     """`sp_runtime::generic::era::Era::Mortal117`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 117
     __variant_name__: _t.ClassVar[str] = "Mortal117"
     value: int
@@ -5009,7 +5163,7 @@ class EraMortal117:
 class EraMortal118:
     """`sp_runtime::generic::era::Era::Mortal118`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 118
     __variant_name__: _t.ClassVar[str] = "Mortal118"
     value: int
@@ -5019,7 +5173,7 @@ class EraMortal118:
 class EraMortal119:
     """`sp_runtime::generic::era::Era::Mortal119`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 119
     __variant_name__: _t.ClassVar[str] = "Mortal119"
     value: int
@@ -5029,7 +5183,7 @@ class EraMortal119:
 class EraMortal120:
     """`sp_runtime::generic::era::Era::Mortal120`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 120
     __variant_name__: _t.ClassVar[str] = "Mortal120"
     value: int
@@ -5039,7 +5193,7 @@ class EraMortal120:
 class EraMortal121:
     """`sp_runtime::generic::era::Era::Mortal121`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 121
     __variant_name__: _t.ClassVar[str] = "Mortal121"
     value: int
@@ -5049,7 +5203,7 @@ class EraMortal121:
 class EraMortal122:
     """`sp_runtime::generic::era::Era::Mortal122`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 122
     __variant_name__: _t.ClassVar[str] = "Mortal122"
     value: int
@@ -5059,7 +5213,7 @@ class EraMortal122:
 class EraMortal123:
     """`sp_runtime::generic::era::Era::Mortal123`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 123
     __variant_name__: _t.ClassVar[str] = "Mortal123"
     value: int
@@ -5069,7 +5223,7 @@ class EraMortal123:
 class EraMortal124:
     """`sp_runtime::generic::era::Era::Mortal124`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 124
     __variant_name__: _t.ClassVar[str] = "Mortal124"
     value: int
@@ -5079,7 +5233,7 @@ class EraMortal124:
 class EraMortal125:
     """`sp_runtime::generic::era::Era::Mortal125`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 125
     __variant_name__: _t.ClassVar[str] = "Mortal125"
     value: int
@@ -5089,7 +5243,7 @@ class EraMortal125:
 class EraMortal126:
     """`sp_runtime::generic::era::Era::Mortal126`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 126
     __variant_name__: _t.ClassVar[str] = "Mortal126"
     value: int
@@ -5099,7 +5253,7 @@ class EraMortal126:
 class EraMortal127:
     """`sp_runtime::generic::era::Era::Mortal127`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 127
     __variant_name__: _t.ClassVar[str] = "Mortal127"
     value: int
@@ -5109,7 +5263,7 @@ class EraMortal127:
 class EraMortal128:
     """`sp_runtime::generic::era::Era::Mortal128`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 128
     __variant_name__: _t.ClassVar[str] = "Mortal128"
     value: int
@@ -5119,7 +5273,7 @@ class EraMortal128:
 class EraMortal129:
     """`sp_runtime::generic::era::Era::Mortal129`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 129
     __variant_name__: _t.ClassVar[str] = "Mortal129"
     value: int
@@ -5129,7 +5283,7 @@ class EraMortal129:
 class EraMortal130:
     """`sp_runtime::generic::era::Era::Mortal130`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 130
     __variant_name__: _t.ClassVar[str] = "Mortal130"
     value: int
@@ -5139,7 +5293,7 @@ class EraMortal130:
 class EraMortal131:
     """`sp_runtime::generic::era::Era::Mortal131`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 131
     __variant_name__: _t.ClassVar[str] = "Mortal131"
     value: int
@@ -5149,7 +5303,7 @@ class EraMortal131:
 class EraMortal132:
     """`sp_runtime::generic::era::Era::Mortal132`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 132
     __variant_name__: _t.ClassVar[str] = "Mortal132"
     value: int
@@ -5159,7 +5313,7 @@ class EraMortal132:
 class EraMortal133:
     """`sp_runtime::generic::era::Era::Mortal133`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 133
     __variant_name__: _t.ClassVar[str] = "Mortal133"
     value: int
@@ -5169,7 +5323,7 @@ class EraMortal133:
 class EraMortal134:
     """`sp_runtime::generic::era::Era::Mortal134`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 134
     __variant_name__: _t.ClassVar[str] = "Mortal134"
     value: int
@@ -5179,7 +5333,7 @@ class EraMortal134:
 class EraMortal135:
     """`sp_runtime::generic::era::Era::Mortal135`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 135
     __variant_name__: _t.ClassVar[str] = "Mortal135"
     value: int
@@ -5189,7 +5343,7 @@ class EraMortal135:
 class EraMortal136:
     """`sp_runtime::generic::era::Era::Mortal136`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 136
     __variant_name__: _t.ClassVar[str] = "Mortal136"
     value: int
@@ -5199,7 +5353,7 @@ class EraMortal136:
 class EraMortal137:
     """`sp_runtime::generic::era::Era::Mortal137`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 137
     __variant_name__: _t.ClassVar[str] = "Mortal137"
     value: int
@@ -5209,7 +5363,7 @@ class EraMortal137:
 class EraMortal138:
     """`sp_runtime::generic::era::Era::Mortal138`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 138
     __variant_name__: _t.ClassVar[str] = "Mortal138"
     value: int
@@ -5219,7 +5373,7 @@ class EraMortal138:
 class EraMortal139:
     """`sp_runtime::generic::era::Era::Mortal139`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 139
     __variant_name__: _t.ClassVar[str] = "Mortal139"
     value: int
@@ -5229,7 +5383,7 @@ class EraMortal139:
 class EraMortal140:
     """`sp_runtime::generic::era::Era::Mortal140`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 140
     __variant_name__: _t.ClassVar[str] = "Mortal140"
     value: int
@@ -5239,7 +5393,7 @@ class EraMortal140:
 class EraMortal141:
     """`sp_runtime::generic::era::Era::Mortal141`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 141
     __variant_name__: _t.ClassVar[str] = "Mortal141"
     value: int
@@ -5249,7 +5403,7 @@ class EraMortal141:
 class EraMortal142:
     """`sp_runtime::generic::era::Era::Mortal142`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 142
     __variant_name__: _t.ClassVar[str] = "Mortal142"
     value: int
@@ -5259,7 +5413,7 @@ class EraMortal142:
 class EraMortal143:
     """`sp_runtime::generic::era::Era::Mortal143`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 143
     __variant_name__: _t.ClassVar[str] = "Mortal143"
     value: int
@@ -5269,7 +5423,7 @@ class EraMortal143:
 class EraMortal144:
     """`sp_runtime::generic::era::Era::Mortal144`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 144
     __variant_name__: _t.ClassVar[str] = "Mortal144"
     value: int
@@ -5279,7 +5433,7 @@ class EraMortal144:
 class EraMortal145:
     """`sp_runtime::generic::era::Era::Mortal145`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 145
     __variant_name__: _t.ClassVar[str] = "Mortal145"
     value: int
@@ -5289,7 +5443,7 @@ class EraMortal145:
 class EraMortal146:
     """`sp_runtime::generic::era::Era::Mortal146`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 146
     __variant_name__: _t.ClassVar[str] = "Mortal146"
     value: int
@@ -5299,7 +5453,7 @@ class EraMortal146:
 class EraMortal147:
     """`sp_runtime::generic::era::Era::Mortal147`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 147
     __variant_name__: _t.ClassVar[str] = "Mortal147"
     value: int
@@ -5309,7 +5463,7 @@ class EraMortal147:
 class EraMortal148:
     """`sp_runtime::generic::era::Era::Mortal148`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 148
     __variant_name__: _t.ClassVar[str] = "Mortal148"
     value: int
@@ -5319,7 +5473,7 @@ class EraMortal148:
 class EraMortal149:
     """`sp_runtime::generic::era::Era::Mortal149`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 149
     __variant_name__: _t.ClassVar[str] = "Mortal149"
     value: int
@@ -5329,7 +5483,7 @@ class EraMortal149:
 class EraMortal150:
     """`sp_runtime::generic::era::Era::Mortal150`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 150
     __variant_name__: _t.ClassVar[str] = "Mortal150"
     value: int
@@ -5339,7 +5493,7 @@ class EraMortal150:
 class EraMortal151:
     """`sp_runtime::generic::era::Era::Mortal151`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 151
     __variant_name__: _t.ClassVar[str] = "Mortal151"
     value: int
@@ -5349,7 +5503,7 @@ class EraMortal151:
 class EraMortal152:
     """`sp_runtime::generic::era::Era::Mortal152`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 152
     __variant_name__: _t.ClassVar[str] = "Mortal152"
     value: int
@@ -5359,7 +5513,7 @@ class EraMortal152:
 class EraMortal153:
     """`sp_runtime::generic::era::Era::Mortal153`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 153
     __variant_name__: _t.ClassVar[str] = "Mortal153"
     value: int
@@ -5369,7 +5523,7 @@ class EraMortal153:
 class EraMortal154:
     """`sp_runtime::generic::era::Era::Mortal154`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 154
     __variant_name__: _t.ClassVar[str] = "Mortal154"
     value: int
@@ -5379,7 +5533,7 @@ class EraMortal154:
 class EraMortal155:
     """`sp_runtime::generic::era::Era::Mortal155`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 155
     __variant_name__: _t.ClassVar[str] = "Mortal155"
     value: int
@@ -5389,7 +5543,7 @@ class EraMortal155:
 class EraMortal156:
     """`sp_runtime::generic::era::Era::Mortal156`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 156
     __variant_name__: _t.ClassVar[str] = "Mortal156"
     value: int
@@ -5399,7 +5553,7 @@ class EraMortal156:
 class EraMortal157:
     """`sp_runtime::generic::era::Era::Mortal157`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 157
     __variant_name__: _t.ClassVar[str] = "Mortal157"
     value: int
@@ -5409,7 +5563,7 @@ class EraMortal157:
 class EraMortal158:
     """`sp_runtime::generic::era::Era::Mortal158`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 158
     __variant_name__: _t.ClassVar[str] = "Mortal158"
     value: int
@@ -5419,7 +5573,7 @@ class EraMortal158:
 class EraMortal159:
     """`sp_runtime::generic::era::Era::Mortal159`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 159
     __variant_name__: _t.ClassVar[str] = "Mortal159"
     value: int
@@ -5429,7 +5583,7 @@ class EraMortal159:
 class EraMortal160:
     """`sp_runtime::generic::era::Era::Mortal160`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 160
     __variant_name__: _t.ClassVar[str] = "Mortal160"
     value: int
@@ -5439,7 +5593,7 @@ class EraMortal160:
 class EraMortal161:
     """`sp_runtime::generic::era::Era::Mortal161`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 161
     __variant_name__: _t.ClassVar[str] = "Mortal161"
     value: int
@@ -5449,7 +5603,7 @@ class EraMortal161:
 class EraMortal162:
     """`sp_runtime::generic::era::Era::Mortal162`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 162
     __variant_name__: _t.ClassVar[str] = "Mortal162"
     value: int
@@ -5459,7 +5613,7 @@ class EraMortal162:
 class EraMortal163:
     """`sp_runtime::generic::era::Era::Mortal163`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 163
     __variant_name__: _t.ClassVar[str] = "Mortal163"
     value: int
@@ -5469,7 +5623,7 @@ class EraMortal163:
 class EraMortal164:
     """`sp_runtime::generic::era::Era::Mortal164`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 164
     __variant_name__: _t.ClassVar[str] = "Mortal164"
     value: int
@@ -5479,7 +5633,7 @@ class EraMortal164:
 class EraMortal165:
     """`sp_runtime::generic::era::Era::Mortal165`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 165
     __variant_name__: _t.ClassVar[str] = "Mortal165"
     value: int
@@ -5489,7 +5643,7 @@ class EraMortal165:
 class EraMortal166:
     """`sp_runtime::generic::era::Era::Mortal166`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 166
     __variant_name__: _t.ClassVar[str] = "Mortal166"
     value: int
@@ -5499,7 +5653,7 @@ class EraMortal166:
 class EraMortal167:
     """`sp_runtime::generic::era::Era::Mortal167`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 167
     __variant_name__: _t.ClassVar[str] = "Mortal167"
     value: int
@@ -5509,7 +5663,7 @@ class EraMortal167:
 class EraMortal168:
     """`sp_runtime::generic::era::Era::Mortal168`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 168
     __variant_name__: _t.ClassVar[str] = "Mortal168"
     value: int
@@ -5519,7 +5673,7 @@ class EraMortal168:
 class EraMortal169:
     """`sp_runtime::generic::era::Era::Mortal169`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 169
     __variant_name__: _t.ClassVar[str] = "Mortal169"
     value: int
@@ -5529,7 +5683,7 @@ class EraMortal169:
 class EraMortal170:
     """`sp_runtime::generic::era::Era::Mortal170`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 170
     __variant_name__: _t.ClassVar[str] = "Mortal170"
     value: int
@@ -5539,7 +5693,7 @@ class EraMortal170:
 class EraMortal171:
     """`sp_runtime::generic::era::Era::Mortal171`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 171
     __variant_name__: _t.ClassVar[str] = "Mortal171"
     value: int
@@ -5549,7 +5703,7 @@ class EraMortal171:
 class EraMortal172:
     """`sp_runtime::generic::era::Era::Mortal172`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 172
     __variant_name__: _t.ClassVar[str] = "Mortal172"
     value: int
@@ -5559,7 +5713,7 @@ class EraMortal172:
 class EraMortal173:
     """`sp_runtime::generic::era::Era::Mortal173`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 173
     __variant_name__: _t.ClassVar[str] = "Mortal173"
     value: int
@@ -5569,7 +5723,7 @@ class EraMortal173:
 class EraMortal174:
     """`sp_runtime::generic::era::Era::Mortal174`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 174
     __variant_name__: _t.ClassVar[str] = "Mortal174"
     value: int
@@ -5579,7 +5733,7 @@ class EraMortal174:
 class EraMortal175:
     """`sp_runtime::generic::era::Era::Mortal175`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 175
     __variant_name__: _t.ClassVar[str] = "Mortal175"
     value: int
@@ -5589,7 +5743,7 @@ class EraMortal175:
 class EraMortal176:
     """`sp_runtime::generic::era::Era::Mortal176`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 176
     __variant_name__: _t.ClassVar[str] = "Mortal176"
     value: int
@@ -5599,7 +5753,7 @@ class EraMortal176:
 class EraMortal177:
     """`sp_runtime::generic::era::Era::Mortal177`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 177
     __variant_name__: _t.ClassVar[str] = "Mortal177"
     value: int
@@ -5609,7 +5763,7 @@ class EraMortal177:
 class EraMortal178:
     """`sp_runtime::generic::era::Era::Mortal178`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 178
     __variant_name__: _t.ClassVar[str] = "Mortal178"
     value: int
@@ -5619,7 +5773,7 @@ class EraMortal178:
 class EraMortal179:
     """`sp_runtime::generic::era::Era::Mortal179`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 179
     __variant_name__: _t.ClassVar[str] = "Mortal179"
     value: int
@@ -5629,7 +5783,7 @@ class EraMortal179:
 class EraMortal180:
     """`sp_runtime::generic::era::Era::Mortal180`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 180
     __variant_name__: _t.ClassVar[str] = "Mortal180"
     value: int
@@ -5639,7 +5793,7 @@ class EraMortal180:
 class EraMortal181:
     """`sp_runtime::generic::era::Era::Mortal181`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 181
     __variant_name__: _t.ClassVar[str] = "Mortal181"
     value: int
@@ -5649,7 +5803,7 @@ class EraMortal181:
 class EraMortal182:
     """`sp_runtime::generic::era::Era::Mortal182`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 182
     __variant_name__: _t.ClassVar[str] = "Mortal182"
     value: int
@@ -5659,7 +5813,7 @@ class EraMortal182:
 class EraMortal183:
     """`sp_runtime::generic::era::Era::Mortal183`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 183
     __variant_name__: _t.ClassVar[str] = "Mortal183"
     value: int
@@ -5669,7 +5823,7 @@ class EraMortal183:
 class EraMortal184:
     """`sp_runtime::generic::era::Era::Mortal184`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 184
     __variant_name__: _t.ClassVar[str] = "Mortal184"
     value: int
@@ -5679,7 +5833,7 @@ class EraMortal184:
 class EraMortal185:
     """`sp_runtime::generic::era::Era::Mortal185`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 185
     __variant_name__: _t.ClassVar[str] = "Mortal185"
     value: int
@@ -5689,7 +5843,7 @@ class EraMortal185:
 class EraMortal186:
     """`sp_runtime::generic::era::Era::Mortal186`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 186
     __variant_name__: _t.ClassVar[str] = "Mortal186"
     value: int
@@ -5699,7 +5853,7 @@ class EraMortal186:
 class EraMortal187:
     """`sp_runtime::generic::era::Era::Mortal187`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 187
     __variant_name__: _t.ClassVar[str] = "Mortal187"
     value: int
@@ -5709,7 +5863,7 @@ class EraMortal187:
 class EraMortal188:
     """`sp_runtime::generic::era::Era::Mortal188`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 188
     __variant_name__: _t.ClassVar[str] = "Mortal188"
     value: int
@@ -5719,7 +5873,7 @@ class EraMortal188:
 class EraMortal189:
     """`sp_runtime::generic::era::Era::Mortal189`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 189
     __variant_name__: _t.ClassVar[str] = "Mortal189"
     value: int
@@ -5729,7 +5883,7 @@ class EraMortal189:
 class EraMortal190:
     """`sp_runtime::generic::era::Era::Mortal190`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 190
     __variant_name__: _t.ClassVar[str] = "Mortal190"
     value: int
@@ -5739,7 +5893,7 @@ class EraMortal190:
 class EraMortal191:
     """`sp_runtime::generic::era::Era::Mortal191`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 191
     __variant_name__: _t.ClassVar[str] = "Mortal191"
     value: int
@@ -5749,7 +5903,7 @@ class EraMortal191:
 class EraMortal192:
     """`sp_runtime::generic::era::Era::Mortal192`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 192
     __variant_name__: _t.ClassVar[str] = "Mortal192"
     value: int
@@ -5759,7 +5913,7 @@ class EraMortal192:
 class EraMortal193:
     """`sp_runtime::generic::era::Era::Mortal193`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 193
     __variant_name__: _t.ClassVar[str] = "Mortal193"
     value: int
@@ -5769,7 +5923,7 @@ class EraMortal193:
 class EraMortal194:
     """`sp_runtime::generic::era::Era::Mortal194`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 194
     __variant_name__: _t.ClassVar[str] = "Mortal194"
     value: int
@@ -5779,7 +5933,7 @@ class EraMortal194:
 class EraMortal195:
     """`sp_runtime::generic::era::Era::Mortal195`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 195
     __variant_name__: _t.ClassVar[str] = "Mortal195"
     value: int
@@ -5789,7 +5943,7 @@ class EraMortal195:
 class EraMortal196:
     """`sp_runtime::generic::era::Era::Mortal196`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 196
     __variant_name__: _t.ClassVar[str] = "Mortal196"
     value: int
@@ -5799,7 +5953,7 @@ class EraMortal196:
 class EraMortal197:
     """`sp_runtime::generic::era::Era::Mortal197`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 197
     __variant_name__: _t.ClassVar[str] = "Mortal197"
     value: int
@@ -5809,7 +5963,7 @@ class EraMortal197:
 class EraMortal198:
     """`sp_runtime::generic::era::Era::Mortal198`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 198
     __variant_name__: _t.ClassVar[str] = "Mortal198"
     value: int
@@ -5819,7 +5973,7 @@ class EraMortal198:
 class EraMortal199:
     """`sp_runtime::generic::era::Era::Mortal199`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 199
     __variant_name__: _t.ClassVar[str] = "Mortal199"
     value: int
@@ -5829,7 +5983,7 @@ class EraMortal199:
 class EraMortal200:
     """`sp_runtime::generic::era::Era::Mortal200`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 200
     __variant_name__: _t.ClassVar[str] = "Mortal200"
     value: int
@@ -5839,7 +5993,7 @@ class EraMortal200:
 class EraMortal201:
     """`sp_runtime::generic::era::Era::Mortal201`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 201
     __variant_name__: _t.ClassVar[str] = "Mortal201"
     value: int
@@ -5849,7 +6003,7 @@ class EraMortal201:
 class EraMortal202:
     """`sp_runtime::generic::era::Era::Mortal202`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 202
     __variant_name__: _t.ClassVar[str] = "Mortal202"
     value: int
@@ -5859,7 +6013,7 @@ class EraMortal202:
 class EraMortal203:
     """`sp_runtime::generic::era::Era::Mortal203`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 203
     __variant_name__: _t.ClassVar[str] = "Mortal203"
     value: int
@@ -5869,7 +6023,7 @@ class EraMortal203:
 class EraMortal204:
     """`sp_runtime::generic::era::Era::Mortal204`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 204
     __variant_name__: _t.ClassVar[str] = "Mortal204"
     value: int
@@ -5879,7 +6033,7 @@ class EraMortal204:
 class EraMortal205:
     """`sp_runtime::generic::era::Era::Mortal205`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 205
     __variant_name__: _t.ClassVar[str] = "Mortal205"
     value: int
@@ -5889,7 +6043,7 @@ class EraMortal205:
 class EraMortal206:
     """`sp_runtime::generic::era::Era::Mortal206`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 206
     __variant_name__: _t.ClassVar[str] = "Mortal206"
     value: int
@@ -5899,7 +6053,7 @@ class EraMortal206:
 class EraMortal207:
     """`sp_runtime::generic::era::Era::Mortal207`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 207
     __variant_name__: _t.ClassVar[str] = "Mortal207"
     value: int
@@ -5909,7 +6063,7 @@ class EraMortal207:
 class EraMortal208:
     """`sp_runtime::generic::era::Era::Mortal208`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 208
     __variant_name__: _t.ClassVar[str] = "Mortal208"
     value: int
@@ -5919,7 +6073,7 @@ class EraMortal208:
 class EraMortal209:
     """`sp_runtime::generic::era::Era::Mortal209`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 209
     __variant_name__: _t.ClassVar[str] = "Mortal209"
     value: int
@@ -5929,7 +6083,7 @@ class EraMortal209:
 class EraMortal210:
     """`sp_runtime::generic::era::Era::Mortal210`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 210
     __variant_name__: _t.ClassVar[str] = "Mortal210"
     value: int
@@ -5939,7 +6093,7 @@ class EraMortal210:
 class EraMortal211:
     """`sp_runtime::generic::era::Era::Mortal211`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 211
     __variant_name__: _t.ClassVar[str] = "Mortal211"
     value: int
@@ -5949,7 +6103,7 @@ class EraMortal211:
 class EraMortal212:
     """`sp_runtime::generic::era::Era::Mortal212`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 212
     __variant_name__: _t.ClassVar[str] = "Mortal212"
     value: int
@@ -5959,7 +6113,7 @@ class EraMortal212:
 class EraMortal213:
     """`sp_runtime::generic::era::Era::Mortal213`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 213
     __variant_name__: _t.ClassVar[str] = "Mortal213"
     value: int
@@ -5969,7 +6123,7 @@ class EraMortal213:
 class EraMortal214:
     """`sp_runtime::generic::era::Era::Mortal214`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 214
     __variant_name__: _t.ClassVar[str] = "Mortal214"
     value: int
@@ -5979,7 +6133,7 @@ class EraMortal214:
 class EraMortal215:
     """`sp_runtime::generic::era::Era::Mortal215`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 215
     __variant_name__: _t.ClassVar[str] = "Mortal215"
     value: int
@@ -5989,7 +6143,7 @@ class EraMortal215:
 class EraMortal216:
     """`sp_runtime::generic::era::Era::Mortal216`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 216
     __variant_name__: _t.ClassVar[str] = "Mortal216"
     value: int
@@ -5999,7 +6153,7 @@ class EraMortal216:
 class EraMortal217:
     """`sp_runtime::generic::era::Era::Mortal217`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 217
     __variant_name__: _t.ClassVar[str] = "Mortal217"
     value: int
@@ -6009,7 +6163,7 @@ class EraMortal217:
 class EraMortal218:
     """`sp_runtime::generic::era::Era::Mortal218`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 218
     __variant_name__: _t.ClassVar[str] = "Mortal218"
     value: int
@@ -6019,7 +6173,7 @@ class EraMortal218:
 class EraMortal219:
     """`sp_runtime::generic::era::Era::Mortal219`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 219
     __variant_name__: _t.ClassVar[str] = "Mortal219"
     value: int
@@ -6029,7 +6183,7 @@ class EraMortal219:
 class EraMortal220:
     """`sp_runtime::generic::era::Era::Mortal220`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 220
     __variant_name__: _t.ClassVar[str] = "Mortal220"
     value: int
@@ -6039,7 +6193,7 @@ class EraMortal220:
 class EraMortal221:
     """`sp_runtime::generic::era::Era::Mortal221`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 221
     __variant_name__: _t.ClassVar[str] = "Mortal221"
     value: int
@@ -6049,7 +6203,7 @@ class EraMortal221:
 class EraMortal222:
     """`sp_runtime::generic::era::Era::Mortal222`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 222
     __variant_name__: _t.ClassVar[str] = "Mortal222"
     value: int
@@ -6059,7 +6213,7 @@ class EraMortal222:
 class EraMortal223:
     """`sp_runtime::generic::era::Era::Mortal223`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 223
     __variant_name__: _t.ClassVar[str] = "Mortal223"
     value: int
@@ -6069,7 +6223,7 @@ class EraMortal223:
 class EraMortal224:
     """`sp_runtime::generic::era::Era::Mortal224`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 224
     __variant_name__: _t.ClassVar[str] = "Mortal224"
     value: int
@@ -6079,7 +6233,7 @@ class EraMortal224:
 class EraMortal225:
     """`sp_runtime::generic::era::Era::Mortal225`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 225
     __variant_name__: _t.ClassVar[str] = "Mortal225"
     value: int
@@ -6089,7 +6243,7 @@ class EraMortal225:
 class EraMortal226:
     """`sp_runtime::generic::era::Era::Mortal226`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 226
     __variant_name__: _t.ClassVar[str] = "Mortal226"
     value: int
@@ -6099,7 +6253,7 @@ class EraMortal226:
 class EraMortal227:
     """`sp_runtime::generic::era::Era::Mortal227`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 227
     __variant_name__: _t.ClassVar[str] = "Mortal227"
     value: int
@@ -6109,7 +6263,7 @@ class EraMortal227:
 class EraMortal228:
     """`sp_runtime::generic::era::Era::Mortal228`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 228
     __variant_name__: _t.ClassVar[str] = "Mortal228"
     value: int
@@ -6119,7 +6273,7 @@ class EraMortal228:
 class EraMortal229:
     """`sp_runtime::generic::era::Era::Mortal229`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 229
     __variant_name__: _t.ClassVar[str] = "Mortal229"
     value: int
@@ -6129,7 +6283,7 @@ class EraMortal229:
 class EraMortal230:
     """`sp_runtime::generic::era::Era::Mortal230`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 230
     __variant_name__: _t.ClassVar[str] = "Mortal230"
     value: int
@@ -6139,7 +6293,7 @@ class EraMortal230:
 class EraMortal231:
     """`sp_runtime::generic::era::Era::Mortal231`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 231
     __variant_name__: _t.ClassVar[str] = "Mortal231"
     value: int
@@ -6149,7 +6303,7 @@ class EraMortal231:
 class EraMortal232:
     """`sp_runtime::generic::era::Era::Mortal232`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 232
     __variant_name__: _t.ClassVar[str] = "Mortal232"
     value: int
@@ -6159,7 +6313,7 @@ class EraMortal232:
 class EraMortal233:
     """`sp_runtime::generic::era::Era::Mortal233`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 233
     __variant_name__: _t.ClassVar[str] = "Mortal233"
     value: int
@@ -6169,7 +6323,7 @@ class EraMortal233:
 class EraMortal234:
     """`sp_runtime::generic::era::Era::Mortal234`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 234
     __variant_name__: _t.ClassVar[str] = "Mortal234"
     value: int
@@ -6179,7 +6333,7 @@ class EraMortal234:
 class EraMortal235:
     """`sp_runtime::generic::era::Era::Mortal235`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 235
     __variant_name__: _t.ClassVar[str] = "Mortal235"
     value: int
@@ -6189,7 +6343,7 @@ class EraMortal235:
 class EraMortal236:
     """`sp_runtime::generic::era::Era::Mortal236`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 236
     __variant_name__: _t.ClassVar[str] = "Mortal236"
     value: int
@@ -6199,7 +6353,7 @@ class EraMortal236:
 class EraMortal237:
     """`sp_runtime::generic::era::Era::Mortal237`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 237
     __variant_name__: _t.ClassVar[str] = "Mortal237"
     value: int
@@ -6209,7 +6363,7 @@ class EraMortal237:
 class EraMortal238:
     """`sp_runtime::generic::era::Era::Mortal238`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 238
     __variant_name__: _t.ClassVar[str] = "Mortal238"
     value: int
@@ -6219,7 +6373,7 @@ class EraMortal238:
 class EraMortal239:
     """`sp_runtime::generic::era::Era::Mortal239`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 239
     __variant_name__: _t.ClassVar[str] = "Mortal239"
     value: int
@@ -6229,7 +6383,7 @@ class EraMortal239:
 class EraMortal240:
     """`sp_runtime::generic::era::Era::Mortal240`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 240
     __variant_name__: _t.ClassVar[str] = "Mortal240"
     value: int
@@ -6239,7 +6393,7 @@ class EraMortal240:
 class EraMortal241:
     """`sp_runtime::generic::era::Era::Mortal241`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 241
     __variant_name__: _t.ClassVar[str] = "Mortal241"
     value: int
@@ -6249,7 +6403,7 @@ class EraMortal241:
 class EraMortal242:
     """`sp_runtime::generic::era::Era::Mortal242`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 242
     __variant_name__: _t.ClassVar[str] = "Mortal242"
     value: int
@@ -6259,7 +6413,7 @@ class EraMortal242:
 class EraMortal243:
     """`sp_runtime::generic::era::Era::Mortal243`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 243
     __variant_name__: _t.ClassVar[str] = "Mortal243"
     value: int
@@ -6269,7 +6423,7 @@ class EraMortal243:
 class EraMortal244:
     """`sp_runtime::generic::era::Era::Mortal244`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 244
     __variant_name__: _t.ClassVar[str] = "Mortal244"
     value: int
@@ -6279,7 +6433,7 @@ class EraMortal244:
 class EraMortal245:
     """`sp_runtime::generic::era::Era::Mortal245`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 245
     __variant_name__: _t.ClassVar[str] = "Mortal245"
     value: int
@@ -6289,7 +6443,7 @@ class EraMortal245:
 class EraMortal246:
     """`sp_runtime::generic::era::Era::Mortal246`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 246
     __variant_name__: _t.ClassVar[str] = "Mortal246"
     value: int
@@ -6299,7 +6453,7 @@ class EraMortal246:
 class EraMortal247:
     """`sp_runtime::generic::era::Era::Mortal247`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 247
     __variant_name__: _t.ClassVar[str] = "Mortal247"
     value: int
@@ -6309,7 +6463,7 @@ class EraMortal247:
 class EraMortal248:
     """`sp_runtime::generic::era::Era::Mortal248`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 248
     __variant_name__: _t.ClassVar[str] = "Mortal248"
     value: int
@@ -6319,7 +6473,7 @@ class EraMortal248:
 class EraMortal249:
     """`sp_runtime::generic::era::Era::Mortal249`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 249
     __variant_name__: _t.ClassVar[str] = "Mortal249"
     value: int
@@ -6329,7 +6483,7 @@ class EraMortal249:
 class EraMortal250:
     """`sp_runtime::generic::era::Era::Mortal250`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 250
     __variant_name__: _t.ClassVar[str] = "Mortal250"
     value: int
@@ -6339,7 +6493,7 @@ class EraMortal250:
 class EraMortal251:
     """`sp_runtime::generic::era::Era::Mortal251`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 251
     __variant_name__: _t.ClassVar[str] = "Mortal251"
     value: int
@@ -6349,7 +6503,7 @@ class EraMortal251:
 class EraMortal252:
     """`sp_runtime::generic::era::Era::Mortal252`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 252
     __variant_name__: _t.ClassVar[str] = "Mortal252"
     value: int
@@ -6359,7 +6513,7 @@ class EraMortal252:
 class EraMortal253:
     """`sp_runtime::generic::era::Era::Mortal253`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 253
     __variant_name__: _t.ClassVar[str] = "Mortal253"
     value: int
@@ -6369,7 +6523,7 @@ class EraMortal253:
 class EraMortal254:
     """`sp_runtime::generic::era::Era::Mortal254`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 254
     __variant_name__: _t.ClassVar[str] = "Mortal254"
     value: int
@@ -6379,7 +6533,7 @@ class EraMortal254:
 class EraMortal255:
     """`sp_runtime::generic::era::Era::Mortal255`"""
 
-    __type_id__: _t.ClassVar[int] = 115
+    __type_id__: _t.ClassVar[int] = 119
     __variant_index__: _t.ClassVar[int] = 255
     __variant_name__: _t.ClassVar[str] = "Mortal255"
     value: int
@@ -6389,7 +6543,7 @@ class EraMortal255:
 class CheckNonce:
     """`frame_system::extensions::check_nonce::CheckNonce`"""
 
-    __type_id__: _t.ClassVar[int] = 116
+    __type_id__: _t.ClassVar[int] = 120
     value: int
 
 
@@ -6397,14 +6551,14 @@ class CheckNonce:
 class CheckWeight:
     """`frame_system::extensions::check_weight::CheckWeight`"""
 
-    __type_id__: _t.ClassVar[int] = 117
+    __type_id__: _t.ClassVar[int] = 121
 
 
 @_dc.dataclass(frozen=True)
 class ChargeTransactionPayment:
     """`pallet_transaction_payment::ChargeTransactionPayment`"""
 
-    __type_id__: _t.ClassVar[int] = 118
+    __type_id__: _t.ClassVar[int] = 122
     value: int
 
 
@@ -6412,7 +6566,7 @@ class ChargeTransactionPayment:
 class CheckMetadataHash:
     """`frame_metadata_hash_extension::CheckMetadataHash`"""
 
-    __type_id__: _t.ClassVar[int] = 119
+    __type_id__: _t.ClassVar[int] = 123
     mode: Mode
 
 
@@ -6420,7 +6574,7 @@ class CheckMetadataHash:
 class ModeDisabled:
     """`frame_metadata_hash_extension::Mode::Disabled`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 124
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Disabled"
 
@@ -6429,7 +6583,7 @@ class ModeDisabled:
 class ModeEnabled:
     """`frame_metadata_hash_extension::Mode::Enabled`"""
 
-    __type_id__: _t.ClassVar[int] = 120
+    __type_id__: _t.ClassVar[int] = 124
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Enabled"
 
@@ -6438,7 +6592,7 @@ class ModeEnabled:
 class OpaqueMetadata:
     """`sp_core::OpaqueMetadata`"""
 
-    __type_id__: _t.ClassVar[int] = 122
+    __type_id__: _t.ClassVar[int] = 125
     value: bytes
 
 
@@ -6446,7 +6600,7 @@ class OpaqueMetadata:
 class TransactionSourceInBlock:
     """`sp_runtime::transaction_validity::TransactionSource::InBlock`"""
 
-    __type_id__: _t.ClassVar[int] = 125
+    __type_id__: _t.ClassVar[int] = 128
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "InBlock"
 
@@ -6455,7 +6609,7 @@ class TransactionSourceInBlock:
 class TransactionSourceLocal:
     """`sp_runtime::transaction_validity::TransactionSource::Local`"""
 
-    __type_id__: _t.ClassVar[int] = 125
+    __type_id__: _t.ClassVar[int] = 128
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Local"
 
@@ -6464,7 +6618,7 @@ class TransactionSourceLocal:
 class TransactionSourceExternal:
     """`sp_runtime::transaction_validity::TransactionSource::External`"""
 
-    __type_id__: _t.ClassVar[int] = 125
+    __type_id__: _t.ClassVar[int] = 128
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "External"
 
@@ -6473,7 +6627,7 @@ class TransactionSourceExternal:
 class UncheckedExtrinsic:
     """`sp_runtime::generic::unchecked_extrinsic::UncheckedExtrinsic`"""
 
-    __type_id__: _t.ClassVar[int] = 126
+    __type_id__: _t.ClassVar[int] = 129
     value: bytes
 
 
@@ -6481,7 +6635,7 @@ class UncheckedExtrinsic:
 class Result2Ok:
     """`Result::Ok`"""
 
-    __type_id__: _t.ClassVar[int] = 128
+    __type_id__: _t.ClassVar[int] = 131
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ok"
     value: ValidTransaction
@@ -6491,7 +6645,7 @@ class Result2Ok:
 class Result2Err:
     """`Result::Err`"""
 
-    __type_id__: _t.ClassVar[int] = 128
+    __type_id__: _t.ClassVar[int] = 131
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Err"
     value: TransactionValidityError
@@ -6501,7 +6655,7 @@ class Result2Err:
 class ValidTransaction:
     """`sp_runtime::transaction_validity::ValidTransaction`"""
 
-    __type_id__: _t.ClassVar[int] = 129
+    __type_id__: _t.ClassVar[int] = 132
     priority: int
     requires: list[bytes]
     provides: list[bytes]
@@ -6513,7 +6667,7 @@ class ValidTransaction:
 class TransactionValidityErrorInvalid:
     """`sp_runtime::transaction_validity::TransactionValidityError::Invalid`"""
 
-    __type_id__: _t.ClassVar[int] = 131
+    __type_id__: _t.ClassVar[int] = 134
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Invalid"
     value: InvalidTransaction
@@ -6523,7 +6677,7 @@ class TransactionValidityErrorInvalid:
 class TransactionValidityErrorUnknown:
     """`sp_runtime::transaction_validity::TransactionValidityError::Unknown`"""
 
-    __type_id__: _t.ClassVar[int] = 131
+    __type_id__: _t.ClassVar[int] = 134
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Unknown"
     value: UnknownTransaction
@@ -6533,7 +6687,7 @@ class TransactionValidityErrorUnknown:
 class InvalidTransactionCall:
     """`sp_runtime::transaction_validity::InvalidTransaction::Call`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Call"
 
@@ -6542,7 +6696,7 @@ class InvalidTransactionCall:
 class InvalidTransactionPayment:
     """`sp_runtime::transaction_validity::InvalidTransaction::Payment`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Payment"
 
@@ -6551,7 +6705,7 @@ class InvalidTransactionPayment:
 class InvalidTransactionFuture:
     """`sp_runtime::transaction_validity::InvalidTransaction::Future`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Future"
 
@@ -6560,7 +6714,7 @@ class InvalidTransactionFuture:
 class InvalidTransactionStale:
     """`sp_runtime::transaction_validity::InvalidTransaction::Stale`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 3
     __variant_name__: _t.ClassVar[str] = "Stale"
 
@@ -6569,7 +6723,7 @@ class InvalidTransactionStale:
 class InvalidTransactionBadProof:
     """`sp_runtime::transaction_validity::InvalidTransaction::BadProof`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 4
     __variant_name__: _t.ClassVar[str] = "BadProof"
 
@@ -6578,7 +6732,7 @@ class InvalidTransactionBadProof:
 class InvalidTransactionAncientBirthBlock:
     """`sp_runtime::transaction_validity::InvalidTransaction::AncientBirthBlock`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "AncientBirthBlock"
 
@@ -6587,7 +6741,7 @@ class InvalidTransactionAncientBirthBlock:
 class InvalidTransactionExhaustsResources:
     """`sp_runtime::transaction_validity::InvalidTransaction::ExhaustsResources`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 6
     __variant_name__: _t.ClassVar[str] = "ExhaustsResources"
 
@@ -6596,7 +6750,7 @@ class InvalidTransactionExhaustsResources:
 class InvalidTransactionCustom:
     """`sp_runtime::transaction_validity::InvalidTransaction::Custom`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Custom"
     value: int
@@ -6606,7 +6760,7 @@ class InvalidTransactionCustom:
 class InvalidTransactionBadMandatory:
     """`sp_runtime::transaction_validity::InvalidTransaction::BadMandatory`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 8
     __variant_name__: _t.ClassVar[str] = "BadMandatory"
 
@@ -6615,7 +6769,7 @@ class InvalidTransactionBadMandatory:
 class InvalidTransactionMandatoryValidation:
     """`sp_runtime::transaction_validity::InvalidTransaction::MandatoryValidation`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 9
     __variant_name__: _t.ClassVar[str] = "MandatoryValidation"
 
@@ -6624,7 +6778,7 @@ class InvalidTransactionMandatoryValidation:
 class InvalidTransactionBadSigner:
     """`sp_runtime::transaction_validity::InvalidTransaction::BadSigner`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "BadSigner"
 
@@ -6633,7 +6787,7 @@ class InvalidTransactionBadSigner:
 class InvalidTransactionIndeterminateImplicit:
     """`sp_runtime::transaction_validity::InvalidTransaction::IndeterminateImplicit`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "IndeterminateImplicit"
 
@@ -6642,7 +6796,7 @@ class InvalidTransactionIndeterminateImplicit:
 class InvalidTransactionUnknownOrigin:
     """`sp_runtime::transaction_validity::InvalidTransaction::UnknownOrigin`"""
 
-    __type_id__: _t.ClassVar[int] = 132
+    __type_id__: _t.ClassVar[int] = 135
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "UnknownOrigin"
 
@@ -6651,7 +6805,7 @@ class InvalidTransactionUnknownOrigin:
 class UnknownTransactionCannotLookup:
     """`sp_runtime::transaction_validity::UnknownTransaction::CannotLookup`"""
 
-    __type_id__: _t.ClassVar[int] = 133
+    __type_id__: _t.ClassVar[int] = 136
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "CannotLookup"
 
@@ -6660,7 +6814,7 @@ class UnknownTransactionCannotLookup:
 class UnknownTransactionNoUnsignedValidator:
     """`sp_runtime::transaction_validity::UnknownTransaction::NoUnsignedValidator`"""
 
-    __type_id__: _t.ClassVar[int] = 133
+    __type_id__: _t.ClassVar[int] = 136
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NoUnsignedValidator"
 
@@ -6669,7 +6823,7 @@ class UnknownTransactionNoUnsignedValidator:
 class UnknownTransactionCustom:
     """`sp_runtime::transaction_validity::UnknownTransaction::Custom`"""
 
-    __type_id__: _t.ClassVar[int] = 133
+    __type_id__: _t.ClassVar[int] = 136
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Custom"
     value: int
@@ -6679,7 +6833,7 @@ class UnknownTransactionCustom:
 class RuntimeDispatchInfo:
     """`pallet_transaction_payment::types::RuntimeDispatchInfo`"""
 
-    __type_id__: _t.ClassVar[int] = 134
+    __type_id__: _t.ClassVar[int] = 137
     weight: Weight
     class_: DispatchClass
     partial_fee: int
@@ -6689,7 +6843,7 @@ class RuntimeDispatchInfo:
 class FeeDetails:
     """`pallet_transaction_payment::types::FeeDetails`"""
 
-    __type_id__: _t.ClassVar[int] = 135
+    __type_id__: _t.ClassVar[int] = 138
     inclusion_fee: InclusionFee | None
     tip: int
 
@@ -6698,7 +6852,7 @@ class FeeDetails:
 class InclusionFee:
     """`pallet_transaction_payment::types::InclusionFee`"""
 
-    __type_id__: _t.ClassVar[int] = 136
+    __type_id__: _t.ClassVar[int] = 139
     base_fee: int
     len_fee: int
     adjusted_weight_fee: int
@@ -6708,7 +6862,7 @@ class InclusionFee:
 class ViewFunctionId:
     """`frame_support::view_functions::ViewFunctionId`"""
 
-    __type_id__: _t.ClassVar[int] = 138
+    __type_id__: _t.ClassVar[int] = 141
     prefix: bytes
     suffix: bytes
 
@@ -6717,7 +6871,7 @@ class ViewFunctionId:
 class Result3Ok:
     """`Result::Ok`"""
 
-    __type_id__: _t.ClassVar[int] = 140
+    __type_id__: _t.ClassVar[int] = 143
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "Ok"
     value: bytes
@@ -6727,7 +6881,7 @@ class Result3Ok:
 class Result3Err:
     """`Result::Err`"""
 
-    __type_id__: _t.ClassVar[int] = 140
+    __type_id__: _t.ClassVar[int] = 143
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "Err"
     value: ViewFunctionDispatchError
@@ -6737,7 +6891,7 @@ class Result3Err:
 class ViewFunctionDispatchErrorNotImplemented:
     """`frame_support::view_functions::ViewFunctionDispatchError::NotImplemented`"""
 
-    __type_id__: _t.ClassVar[int] = 141
+    __type_id__: _t.ClassVar[int] = 144
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "NotImplemented"
 
@@ -6746,7 +6900,7 @@ class ViewFunctionDispatchErrorNotImplemented:
 class ViewFunctionDispatchErrorNotFound:
     """`frame_support::view_functions::ViewFunctionDispatchError::NotFound`"""
 
-    __type_id__: _t.ClassVar[int] = 141
+    __type_id__: _t.ClassVar[int] = 144
     __variant_index__: _t.ClassVar[int] = 1
     __variant_name__: _t.ClassVar[str] = "NotFound"
     value: ViewFunctionId
@@ -6756,7 +6910,7 @@ class ViewFunctionDispatchErrorNotFound:
 class ViewFunctionDispatchErrorCodec:
     """`frame_support::view_functions::ViewFunctionDispatchError::Codec`"""
 
-    __type_id__: _t.ClassVar[int] = 141
+    __type_id__: _t.ClassVar[int] = 144
     __variant_index__: _t.ClassVar[int] = 2
     __variant_name__: _t.ClassVar[str] = "Codec"
 
@@ -6765,7 +6919,7 @@ class ViewFunctionDispatchErrorCodec:
 class RuntimeErrorSystem:
     """`devnode_runtime::RuntimeError::System`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 0
     __variant_name__: _t.ClassVar[str] = "System"
     value: FrameSystemError
@@ -6775,7 +6929,7 @@ class RuntimeErrorSystem:
 class RuntimeErrorBalances:
     """`devnode_runtime::RuntimeError::Balances`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 5
     __variant_name__: _t.ClassVar[str] = "Balances"
     value: PalletBalancesError
@@ -6785,7 +6939,7 @@ class RuntimeErrorBalances:
 class RuntimeErrorSudo:
     """`devnode_runtime::RuntimeError::Sudo`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 7
     __variant_name__: _t.ClassVar[str] = "Sudo"
     value: PalletSudoError
@@ -6795,7 +6949,7 @@ class RuntimeErrorSudo:
 class RuntimeErrorTokens:
     """`devnode_runtime::RuntimeError::Tokens`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 10
     __variant_name__: _t.ClassVar[str] = "Tokens"
     value: OrmlTokensError
@@ -6805,7 +6959,7 @@ class RuntimeErrorTokens:
 class RuntimeErrorModelRegistry:
     """`devnode_runtime::RuntimeError::ModelRegistry`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 11
     __variant_name__: _t.ClassVar[str] = "ModelRegistry"
     value: PalletModelRegistryError
@@ -6815,7 +6969,7 @@ class RuntimeErrorModelRegistry:
 class RuntimeErrorProviders:
     """`devnode_runtime::RuntimeError::Providers`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 12
     __variant_name__: _t.ClassVar[str] = "Providers"
     value: PalletProvidersError
@@ -6825,7 +6979,7 @@ class RuntimeErrorProviders:
 class RuntimeErrorInference:
     """`devnode_runtime::RuntimeError::Inference`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 13
     __variant_name__: _t.ClassVar[str] = "Inference"
     value: PalletInferenceError
@@ -6835,7 +6989,7 @@ class RuntimeErrorInference:
 class RuntimeErrorChannels:
     """`devnode_runtime::RuntimeError::Channels`"""
 
-    __type_id__: _t.ClassVar[int] = 142
+    __type_id__: _t.ClassVar[int] = 145
     __variant_index__: _t.ClassVar[int] = 14
     __variant_name__: _t.ClassVar[str] = "Channels"
     value: PalletChannelsError
@@ -6999,6 +7153,7 @@ PalletInferenceEvent: _t.TypeAlias = (
     | PalletInferenceEventOutputProvided
     | PalletInferenceEventRequestExpired
     | PalletInferenceEventOutputTimedOut
+    | PalletInferenceEventRequestDeclined
 )
 
 #: `pallet_channels::pallet::Event`: The `Event` enum of this pallet
@@ -7135,10 +7290,13 @@ PalletInferenceCall: _t.TypeAlias = (
     | PalletInferenceCallRequestOutput
     | PalletInferenceCallProvideOutput
     | PalletInferenceCallExpire
+    | PalletInferenceCallDecline
 )
 
 #: `pallet_inference::InferenceInput`
-InferenceInput: _t.TypeAlias = InferenceInputInline | InferenceInputCid
+InferenceInput: _t.TypeAlias = (
+    InferenceInputInline | InferenceInputCid | InferenceInputSealedInline | InferenceInputSealedCid
+)
 
 #: `pallet_channels::pallet::Call`: Contains a variant per dispatchable extrinsic that this pallet has.
 PalletChannelsCall: _t.TypeAlias = (
@@ -7203,6 +7361,7 @@ PalletProvidersError: _t.TypeAlias = (
     | PalletProvidersErrorStillUnbonding
     | PalletProvidersErrorRequestsInFlight
     | PalletProvidersErrorInvalidReputation
+    | PalletProvidersErrorInvalidEncryptionKey
 )
 
 #: `pallet_inference::RequestState`
@@ -7212,6 +7371,7 @@ RequestState: _t.TypeAlias = (
     | RequestStateCompleted
     | RequestStateExpired
     | RequestStateRejected
+    | RequestStateDeclined
 )
 
 #: `pallet_inference::pallet::Error`: The `Error` enum of this pallet.
@@ -7236,6 +7396,11 @@ PalletInferenceError: _t.TypeAlias = (
     | PalletInferenceErrorOutputTooLarge
     | PalletInferenceErrorOutputHashMismatch
     | PalletInferenceErrorNotExpired
+    | PalletInferenceErrorNoRecipients
+    | PalletInferenceErrorTooManyRecipients
+    | PalletInferenceErrorDuplicateRecipient
+    | PalletInferenceErrorKeyWrapTooLong
+    | PalletInferenceErrorInputReplayed
 )
 
 #: `pallet_channels::pallet::Error`: The `Error` enum of this pallet.

@@ -26,7 +26,7 @@ def channels(
             key1,
             key2,
         ),
-        102,
+        106,
         None,
         "Channels",
     )
@@ -40,7 +40,7 @@ def check_timeouts(key: int) -> StorageEntry[list[int]]:
         ("Twox64Concat",),
         (4,),
         (key,),
-        99,
+        103,
         bytes.fromhex("00"),
         "Channels",
     )
@@ -49,7 +49,7 @@ def check_timeouts(key: int) -> StorageEntry[list[int]]:
 def direct_checks(key: int) -> StorageEntry[types.DirectCheck | None]:
     """Settled direct results sampled for validation, awaiting the verdict."""
     return StorageEntry(
-        PALLET, "DirectChecks", ("Twox64Concat",), (20,), (key,), 103, None, "Channels"
+        PALLET, "DirectChecks", ("Twox64Concat",), (20,), (key,), 107, None, "Channels"
     )
 
 

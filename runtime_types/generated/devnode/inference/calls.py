@@ -83,3 +83,8 @@ def provide_output(request_id: int, output: bytes) -> Call[types.PalletInference
 def expire(request_id: int) -> Call[types.PalletInferenceCallExpire]:
     """Anyone may apply a passed deadline (block initialisation does it too)."""
     return Call(PALLET, PALLET_INDEX, "expire", types.PalletInferenceCallExpire(request_id))
+
+
+def decline(request_id: int) -> Call[types.PalletInferenceCallDecline]:
+    """The executor cannot serve the input (a sealed input that does not open): refund."""
+    return Call(PALLET, PALLET_INDEX, "decline", types.PalletInferenceCallDecline(request_id))

@@ -11,6 +11,12 @@ from .. import types
 MAX_INLINE_INPUT: Final[int] = 1024
 """Largest inline input, bytes."""
 
+MAX_SEALED_INLINE: Final[int] = 1152
+"""Largest sealed inline input."""
+
+MAX_KEY_WRAP_LENGTH: Final[int] = 128
+"""Largest key wrap, bytes."""
+
 MAX_OUTPUT_BYTES: Final[int] = 65536
 """Largest provided output, bytes."""
 

@@ -187,6 +187,51 @@ class NotExpired(ModuleError):
     error_index = 19
 
 
+class NoRecipients(ModuleError):
+    """A sealed input wraps its key to nobody."""
+
+    pallet = "Inference"
+    pallet_index = 13
+    error = "NoRecipients"
+    error_index = 20
+
+
+class TooManyRecipients(ModuleError):
+    """More key wraps than `MaxProvidersPerModel`."""
+
+    pallet = "Inference"
+    pallet_index = 13
+    error = "TooManyRecipients"
+    error_index = 21
+
+
+class DuplicateRecipient(ModuleError):
+    """A provider has two key wraps."""
+
+    pallet = "Inference"
+    pallet_index = 13
+    error = "DuplicateRecipient"
+    error_index = 22
+
+
+class KeyWrapTooLong(ModuleError):
+    """A key wrap is longer than `MaxKeyWrapLength`."""
+
+    pallet = "Inference"
+    pallet_index = 13
+    error = "KeyWrapTooLong"
+    error_index = 23
+
+
+class InputReplayed(ModuleError):
+    """This sealed input's commitment was already used."""
+
+    pallet = "Inference"
+    pallet_index = 13
+    error = "InputReplayed"
+    error_index = 24
+
+
 ERRORS: tuple[type[ModuleError], ...] = (
     UnknownModel,
     ModelDeprecated,
@@ -208,4 +253,9 @@ ERRORS: tuple[type[ModuleError], ...] = (
     OutputTooLarge,
     OutputHashMismatch,
     NotExpired,
+    NoRecipients,
+    TooManyRecipients,
+    DuplicateRecipient,
+    KeyWrapTooLong,
+    InputReplayed,
 )

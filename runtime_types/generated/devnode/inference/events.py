@@ -10,6 +10,7 @@ from ..types import PalletInferenceEventInferenceRequested as InferenceRequested
 from ..types import PalletInferenceEventOutputProvided as OutputProvided
 from ..types import PalletInferenceEventOutputRequested as OutputRequested
 from ..types import PalletInferenceEventOutputTimedOut as OutputTimedOut
+from ..types import PalletInferenceEventRequestDeclined as RequestDeclined
 from ..types import PalletInferenceEventRequestExpired as RequestExpired
 from ..types import PalletInferenceEventResultSubmitted as ResultSubmitted
 from ..types import PalletInferenceEventValidationFailed as ValidationFailed
@@ -23,6 +24,7 @@ __all__ = [
     "OutputProvided",
     "OutputRequested",
     "OutputTimedOut",
+    "RequestDeclined",
     "RequestExpired",
     "ResultSubmitted",
     "ValidationFailed",

@@ -36,11 +36,20 @@ def next_request_id() -> StorageEntry[int]:
 
 def requests(key: int) -> StorageEntry[types.InferenceRequest | None]:
     """Every request, hash-only; terminal ones keep their final state."""
-    return StorageEntry(PALLET, "Requests", ("Twox64Concat",), (20,), (key,), 96, None, "Inference")
+    return StorageEntry(
+        PALLET, "Requests", ("Twox64Concat",), (20,), (key,), 100, None, "Inference"
+    )
+
+
+def sealed_commitments(key: types.H256) -> StorageEntry[int | None]:
+    """The request of every sealed input's commitment: a sealed input is accepted once."""
+    return StorageEntry(
+        PALLET, "SealedCommitments", ("Blake2_128Concat",), (8,), (key,), 20, None, "Inference"
+    )
 
 
 def timeouts(key: int) -> StorageEntry[list[int]]:
     """Requests with a deadline falling due at the start of this block."""
     return StorageEntry(
-        PALLET, "Timeouts", ("Twox64Concat",), (4,), (key,), 99, bytes.fromhex("00"), "Inference"
+        PALLET, "Timeouts", ("Twox64Concat",), (4,), (key,), 103, bytes.fromhex("00"), "Inference"
     )

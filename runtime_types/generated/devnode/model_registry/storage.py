@@ -38,7 +38,7 @@ def model_versions(key1: types.H256, key2: int) -> StorageEntry[types.ModelVersi
             key1,
             key2,
         ),
-        87,
+        91,
         None,
         "ModelRegistry",
     )
@@ -47,5 +47,5 @@ def model_versions(key1: types.H256, key2: int) -> StorageEntry[types.ModelVersi
 def models(key: types.H256) -> StorageEntry[types.ModelInfo | None]:
     """Registered models by id."""
     return StorageEntry(
-        PALLET, "Models", ("Blake2_128Concat",), (8,), (key,), 88, None, "ModelRegistry"
+        PALLET, "Models", ("Blake2_128Concat",), (8,), (key,), 92, None, "ModelRegistry"
     )

@@ -21,7 +21,7 @@ def model_of_cid(cid: bytes) -> ViewFunction[types.H256 | None]:
         bytes.fromhex("f44e28338f6c2c13df9858869ef65eaab006211a600561b0bbcfc198fb604560"),
         (12,),
         (cid,),
-        91,
+        95,
     )
 
 

@@ -15,26 +15,34 @@ PALLET_INDEX: Final = 12
 
 
 def register_provider(
-    stake: int, endpoint: bytes, models: list[types.H256], capacity: int
+    stake: int,
+    endpoint: bytes,
+    models: list[types.H256],
+    capacity: int,
+    encryption_key: bytes | None,
 ) -> Call[types.PalletProvidersCallRegisterProvider]:
-    """Become a compute provider: reserve `stake`, announce endpoint, models and capacity."""
+    """Become a compute provider: reserve `stake`, announce endpoint, models, capacity and
+    the X25519 key sealed payloads are sealed to.
+    """
     return Call(
         PALLET,
         PALLET_INDEX,
         "register_provider",
-        types.PalletProvidersCallRegisterProvider(stake, endpoint, models, capacity),
+        types.PalletProvidersCallRegisterProvider(
+            stake, endpoint, models, capacity, encryption_key
+        ),
     )
 
 
 def update_provider(
-    endpoint: bytes, models: list[types.H256], capacity: int
+    endpoint: bytes, models: list[types.H256], capacity: int, encryption_key: bytes | None
 ) -> Call[types.PalletProvidersCallUpdateProvider]:
-    """Replace endpoint, served models and capacity."""
+    """Replace endpoint, served models, capacity and encryption key (key rotation)."""
     return Call(
         PALLET,
         PALLET_INDEX,
         "update_provider",
-        types.PalletProvidersCallUpdateProvider(endpoint, models, capacity),
+        types.PalletProvidersCallUpdateProvider(endpoint, models, capacity, encryption_key),
     )
 
 

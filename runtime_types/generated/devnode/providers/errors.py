@@ -151,6 +151,15 @@ class InvalidReputation(ModuleError):
     error_index = 15
 
 
+class InvalidEncryptionKey(ModuleError):
+    """The all-zero X25519 key seals to nobody."""
+
+    pallet = "Providers"
+    pallet_index = 12
+    error = "InvalidEncryptionKey"
+    error_index = 16
+
+
 ERRORS: tuple[type[ModuleError], ...] = (
     AlreadyRegistered,
     NotRegistered,
@@ -168,4 +177,5 @@ ERRORS: tuple[type[ModuleError], ...] = (
     StillUnbonding,
     RequestsInFlight,
     InvalidReputation,
+    InvalidEncryptionKey,
 )

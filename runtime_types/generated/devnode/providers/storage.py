@@ -21,7 +21,7 @@ def model_providers(key: types.H256) -> StorageEntry[list[types.AccountId32]]:
         ("Blake2_128Concat",),
         (8,),
         (key,),
-        92,
+        96,
         bytes.fromhex("00"),
         "Providers",
     )
@@ -30,7 +30,7 @@ def model_providers(key: types.H256) -> StorageEntry[list[types.AccountId32]]:
 def providers(key: types.AccountId32) -> StorageEntry[types.ProviderInfo | None]:
     """Registered compute providers."""
     return StorageEntry(
-        PALLET, "Providers", ("Blake2_128Concat",), (0,), (key,), 93, None, "Providers"
+        PALLET, "Providers", ("Blake2_128Concat",), (0,), (key,), 97, None, "Providers"
     )
 
 

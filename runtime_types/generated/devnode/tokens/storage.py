@@ -24,7 +24,7 @@ def accounts(key1: types.AccountId32, key2: int) -> StorageEntry[types.OrmlToken
             key1,
             key2,
         ),
-        84,
+        88,
         bytes.fromhex(
             "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
         ),
