@@ -14,10 +14,17 @@ from typing import Any, get_type_hints
 from substrateinterface import Keypair
 
 import runtime_types
+import sealing
 
 from ._errors import ConfigError, KeystoreError
 
-__all__ = ["DaemonConfig", "ProviderSettings", "load_config", "load_keypair"]
+__all__ = [
+    "DaemonConfig",
+    "ProviderSettings",
+    "load_config",
+    "load_encryption_key",
+    "load_keypair",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,10 @@ class DaemonConfig:
     data_dir: Path = Path("./ocw-data")
     #: JSON keystore file with `seed`, `mnemonic` or `uri` (mode 0600 or stricter)
     keystore: Path | None = None
+    #: The provider's X25519 key for sealed payloads (created on first use, mode 0600; default
+    #: beside the keystore as `<keystore>.x25519.json`, else `<data_dir>/encryption-key.json`;
+    #: `OCW_ENCRYPTION_SECRET` (hex) overrides it)
+    encryption_keystore: Path | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     ipfs_api_url: str = "http://127.0.0.1:5001"
@@ -91,6 +102,14 @@ class DaemonConfig:
     @property
     def database(self) -> Path:
         return self.data_dir / "ocw.sqlite3"
+
+    @property
+    def encryption_key_path(self) -> Path:
+        if self.encryption_keystore is not None:
+            return self.encryption_keystore
+        if self.keystore is not None:
+            return self.keystore.with_name(self.keystore.name + ".x25519.json")
+        return self.data_dir / "encryption-key.json"
 
     @property
     def endpoint(self) -> str:
@@ -194,3 +213,17 @@ def load_keypair(config: DaemonConfig, env: Mapping[str, str] | None = None) -> 
     except runtime_types.KeyLoadError as exc:
         hint = " (set keystore in the config)" if str(exc).startswith("no key") else ""
         raise KeystoreError(f"{exc}{hint}") from None
+
+
+def load_encryption_key(
+    config: DaemonConfig, env: Mapping[str, str] | None = None
+) -> sealing.EncryptionKey:
+    """The provider's X25519 key (`OCW_ENCRYPTION_SECRET`, else `config.encryption_key_path`,
+    created owner-only on first use): what sealed inputs and validator payloads open with."""
+    environ = os.environ if env is None else env
+    try:
+        return sealing.load_or_create_key(
+            config.encryption_key_path, environ.get("OCW_ENCRYPTION_SECRET")
+        )
+    except (sealing.SealingError, OSError) as exc:
+        raise KeystoreError(f"encryption key: {exc}") from None

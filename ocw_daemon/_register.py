@@ -17,7 +17,7 @@ from runtime_types import (
 )
 from runtime_types.generated.devnode import BINDINGS, providers, types
 
-from ._config import DaemonConfig
+from ._config import DaemonConfig, load_encryption_key
 from ._errors import ChainError, ConfigError
 
 __all__ = ["register_provider"]
@@ -45,6 +45,7 @@ async def register_provider(
     if not models:
         raise ConfigError("provider.models must name at least one model id")
     endpoint = config.endpoint.encode()
+    public_key = load_encryption_key(config).public  # sealed payloads are sealed to it
     try:
         # an interactive command: a wrong URL fails within seconds (the daemon itself retries)
         chain_config = ClientConfig(config.node_url, connect_timeout=1.0, socket_timeout=15.0)
@@ -55,10 +56,12 @@ async def register_provider(
             call: Call[Any]
             if existing is None:
                 call = providers.calls.register_provider(
-                    settings.stake, endpoint, models, settings.capacity
+                    settings.stake, endpoint, models, settings.capacity, public_key
                 )
             else:
-                call = providers.calls.update_provider(endpoint, models, settings.capacity)
+                call = providers.calls.update_provider(
+                    endpoint, models, settings.capacity, public_key
+                )
             receipt = await client.submit(call, keypair)
     except ConnectionLost as exc:
         raise ChainError(
