@@ -76,62 +76,65 @@ def p50(values: list[float]) -> float:
     return statistics.median(values)
 
 
-async def engine_baseline(
-    model_dir: Path, n: int, max_tokens: int
-) -> tuple[list[float], list[float]]:
-    model = await asyncio.to_thread(ie.load_model, model_dir, ie.EngineConfig(device="cpu"))
-    ttft, rates = [], []
-    async with ie.InferenceEngine(model, ie.EngineConfig(device="cpu")) as engine:
-        for i in range(n + 1):
-            params = ie.SamplingParams(max_tokens=max_tokens, ignore_eos=True)
-            request = ie.GenerationRequest(ie.RequestId(f"bench-{i}"), PROMPT, params)
-            start = time.perf_counter()
-            first = last = 0.0
-            count = 0
-            async for event in engine.stream(request):
-                if isinstance(event, ie.TokenChunk) and event.entry is not None:
-                    last = time.perf_counter()
-                    if count == 0:
-                        first = last
-                    count += 1
-            if i == 0:
-                continue  # warm-up
-            ttft.append(first - start)
-            rates.append(count / (last - start))
-    return ttft, rates
+async def engine_once(engine: ie.InferenceEngine, i: int, max_tokens: int) -> tuple[float, float]:
+    """(time to first token, tokens per second over the request) in this process."""
+    params = ie.SamplingParams(max_tokens=max_tokens, ignore_eos=True)
+    request = ie.GenerationRequest(ie.RequestId(f"bench-{i}"), PROMPT, params)
+    start = time.perf_counter()
+    first = last = 0.0
+    count = 0
+    async for event in engine.stream(request):
+        if isinstance(event, ie.TokenChunk) and event.entry is not None:
+            last = time.perf_counter()
+            if count == 0:
+                first = last
+            count += 1
+    return first - start, count / (last - start)
 
 
-async def gateway_path(
-    url: str, model: str, n: int, max_tokens: int
-) -> tuple[list[float], list[float]]:
+async def gateway_once(oa: openai.AsyncOpenAI, model: str, max_tokens: int) -> tuple[float, float]:
+    """The same through the gateway and the executor, with the official client."""
+    start = time.perf_counter()
+    stream = await oa.completions.create(
+        model=model,
+        prompt=PROMPT,
+        max_tokens=max_tokens,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    first = last = 0.0
+    tokens = 0
+    async for chunk in stream:
+        if chunk.choices and not first:
+            first = time.perf_counter()
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+            last = time.perf_counter()
+    return first - start, tokens / (last - start)
+
+
+async def latency(
+    model_dir: Path, url: str, model: str, n: int, max_tokens: int
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Engine and gateway runs alternate, so a busy machine weighs on both alike."""
+    loaded = await asyncio.to_thread(ie.load_model, model_dir, ie.EngineConfig(device="cpu"))
+    e_ttft, e_rate, g_ttft, g_rate = [], [], [], []
     oa = openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0)
-    ttft, rates = [], []
     try:
-        for i in range(n + 1):
-            start = time.perf_counter()
-            stream = await oa.completions.create(
-                model=model,
-                prompt=PROMPT,
-                max_tokens=max_tokens,
-                temperature=0,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-            first = last = 0.0
-            tokens = 0
-            async for chunk in stream:
-                if chunk.choices and not first:
-                    first = time.perf_counter()
-                if chunk.usage is not None:
-                    tokens = chunk.usage.completion_tokens
-                    last = time.perf_counter()
-            if i == 0:
-                continue
-            ttft.append(first - start)
-            rates.append(tokens / (last - start))
+        async with ie.InferenceEngine(loaded, ie.EngineConfig(device="cpu")) as engine:
+            for i in range(n + 1):
+                engine_run = await engine_once(engine, i, max_tokens)
+                gateway_run = await gateway_once(oa, model, max_tokens)
+                if i == 0:
+                    continue  # warm-up (the executor loads the model here)
+                e_ttft.append(engine_run[0])
+                e_rate.append(engine_run[1])
+                g_ttft.append(gateway_run[0])
+                g_rate.append(gateway_run[1])
     finally:
         await oa.close()
-    return ttft, rates
+    return e_ttft, e_rate, g_ttft, g_rate
 
 
 async def main(n: int, max_tokens: int, batch: int, hidden: int, layers: int) -> None:
@@ -170,8 +173,9 @@ async def main(n: int, max_tokens: int, batch: int, hidden: int, layers: int) ->
                 server = await GatewayServer(client).start("127.0.0.1", 0)
                 model = "0x" + model_id.hex()
                 try:
-                    e_ttft, e_rate = await engine_baseline(model_dir, n, max_tokens)
-                    g_ttft, g_rate = await gateway_path(server.url, model, n, max_tokens)
+                    e_ttft, e_rate, g_ttft, g_rate = await latency(
+                        model_dir, server.url, model, n, max_tokens
+                    )
                     # the on-chain path on the same node (1 s blocks): the first byte is the
                     # whole output, after two blocks at least
                     onchain = []

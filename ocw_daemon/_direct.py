@@ -576,12 +576,23 @@ class DirectExecutor:
     def _ready_count(self) -> int:
         return sum(len(c.run()) for c in self._channels.values())
 
+    def _expiring(self) -> bool:
+        """A settleable ticket expires within `2 * MinTicketMargin` blocks: settle now, or
+        its fee is lost (the chain never pays an expired ticket)."""
+        limit = self._daemon.head + 2 * MIN_TICKET_MARGIN
+        return any(held.ticket.expiry <= limit for c in self._channels.values() for held in c.run())
+
     async def _settle_loop(self) -> None:
         interval = self._daemon.config.direct_settle_interval_s
+        last = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+                await asyncio.wait_for(self._wake.wait(), min(interval, 1.0))
+            woken = self._wake.is_set()
             self._wake.clear()
+            if not (woken or time.monotonic() - last >= interval or self._expiring()):
+                continue
+            last = time.monotonic()
             try:
                 await self.settle_now()
             except DaemonError as exc:

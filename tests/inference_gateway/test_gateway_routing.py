@@ -125,3 +125,39 @@ async def test_a_model_without_a_chat_template_serves_completions_only(
             assert done.usage is not None and done.usage.completion_tokens == 3
     finally:
         await stack.close()
+
+
+async def test_a_ticket_near_its_expiry_is_settled_without_waiting_for_the_interval(
+    tmp_path: Path,
+    node: NodeThread,
+    kubo: KuboDaemon,
+    chain: ChainClient,
+    model_cid: str,
+) -> None:
+    from inference_gateway import DirectClient, DirectConfig, DirectRequest
+    from tests.inference_gateway.helpers import DAVE, channel, wait_for
+
+    stack = await start_stack(
+        tmp_path, node, kubo, chain, model_cid, None, deposits={"bob": 10**15}
+    )
+    short = await DirectClient(
+        DirectConfig(chain_url=node.url, ticket_life_blocks=12), DAVE
+    ).connect()
+    try:
+        request = DirectRequest("completion", prompt="hello", max_tokens=3)
+        async for _ in short.stream("0x" + stack.model_id.hex(), request):
+            pass
+        found = await channel(chain, DAVE, BOB)
+        assert found is not None and found.nonce == 0  # the interval is an hour in tests
+        assert node.node is not None
+        for _ in range(3):  # the chain moves on: the ticket is now close to its expiry
+            node.run(node.node.produce_block())
+
+        async def settled() -> bool:
+            now = await channel(chain, DAVE, BOB)
+            return now is not None and now.nonce == 1
+
+        await wait_for(settled, within=30)
+    finally:
+        await short.close()
+        await stack.close()
