@@ -80,7 +80,9 @@ async def main() -> None:
             ):
                 added = await store.add_bytes(_data(size), name="model.bin")
                 cid = str(added.cid)
-                cat_times, fetch_times, car_times = [], [], []
+                cat_times: list[float] = []
+                fetch_times: list[float] = []
+                car_times: list[float] = []
                 env = {**os.environ, "IPFS_PATH": str(kubo.repo)}
                 for round_no in range(args.rounds):
                     start = time.perf_counter()
@@ -99,7 +101,9 @@ async def main() -> None:
                 names = await asyncio.to_thread(_model_dir, Path(tmp) / "model-dir", size)
                 dir_cid = str((await store.add(Path(tmp) / "model-dir")).cid)
                 dir_bytes = sum(p.stat().st_size for p in (Path(tmp) / "model-dir").iterdir())
-                dir_cat, dir_fetch, dir_car = [], [], []
+                dir_cat: list[float] = []
+                dir_fetch: list[float] = []
+                dir_car: list[float] = []
                 for round_no in range(args.rounds):
                     start = time.perf_counter()
                     proc = await asyncio.create_subprocess_exec(

@@ -20,6 +20,7 @@ from ipfs_store import (
     IntegrityError,
     IpfsStore,
     KuboSource,
+    Source,
     TooLarge,
     cid_of_bytes,
     cid_of_path,
@@ -118,7 +119,7 @@ async def test_fetch_through_gateway_and_dag_export(
 ) -> None:
     data = os.urandom(2 * 1024 * 1024 + 5)
     added = await store.add_bytes(data)
-    sources = {
+    sources: dict[str, Source] = {
         "dag-export": KuboSource(kubo.api_url),
         "kubo-gateway": KuboSource(kubo.api_url, kubo.gateway_url),
         "gateway": GatewaySource(kubo.gateway_url),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -278,7 +279,7 @@ def _dag(data: bytes, profile=UNIXFS_V1_2025) -> tuple[Cid, list[tuple[Cid, byte
 async def _frames(
     car: bytes, max_block: int = 2 * MiB
 ) -> tuple[list[Cid], list[tuple[Cid, bytes]]]:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(car), 1000):
             yield car[i : i + 1000]
 
