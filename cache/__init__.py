@@ -4,9 +4,9 @@
 loaded model under a lease, so it is never evicted while a request runs on it, filling on the
 way: tier 1 (an in-process,
 byte-capped map ordered by an eviction policy), the local content-addressed model directory,
-tier 2 (verified chunks in a shared Redis), then the origin (``ipfs_store``). Concurrent
-requests for one missing model cause one origin fetch, in a process and across processes
-sharing Redis. The policies, the demand estimator and the simulator are pure logic.
+tier 2 (verified chunks in a shared Redis or Redis Cluster), then the origin (``ipfs_store``,
+pinning what it fetched while any tier holds it). Concurrent requests for one missing model
+cause one origin fetch, in a process and across processes sharing Redis. The policies, the demand estimator and the simulator are pure logic.
 """
 
 from ._cache import CachedModel, Lease, ModelCache
