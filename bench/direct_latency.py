@@ -185,7 +185,7 @@ async def main(n: int, max_tokens: int, batch: int, hidden: int, layers: int) ->
                     ) as infer:
                         for _ in range(3):
                             start = time.perf_counter()
-                            await infer.infer(model, PROMPT, max_tokens=max_tokens)
+                            await infer.infer(model, PROMPT, max_tokens=max_tokens, plaintext=True)
                             onchain.append(time.perf_counter() - start)
                     # bytes: Bob settles once `batch` direct inferences are served (the
                     # latency runs count), in one extrinsic
@@ -226,8 +226,8 @@ async def main(n: int, max_tokens: int, batch: int, hidden: int, layers: int) ->
                     await client.close()
                     await charlie.close()
                     bob.terminate()
-                    try:
-                        bob.wait(20)
+                    try:  # off the loop: devnode runs on it and the executor still talks to it
+                        await asyncio.to_thread(bob.wait, 20)
                     except subprocess.TimeoutExpired:
                         print(
                             "bench: the executor did not stop on SIGTERM; killed", file=sys.stderr
