@@ -713,10 +713,11 @@ class IpfsStore:
         False (nothing accepted yet: the caller takes the CAR path) unless ``root`` is a
         plain (not sharded) directory. Directory blocks are fetched one by one and verified
         by the DagWriter, which then expects exactly the entries they link; each file comes
-        as its verified interior nodes plus its plain content stream cut into leaves, up to
-        ``parallel_files`` files at once, and any entry that cannot (a HAMT shard, dag-pb
-        leaves, inline data) as a CAR of that entry alone. A model directory so fetches at
-        about the speed of its largest file.
+        as its verified interior nodes plus its plain content stream cut into leaves (one
+        at a time when Kubo holds the bytes, up to ``parallel_files`` at once when it gets
+        them from peers), and any entry that cannot (a HAMT shard, dag-pb leaves, inline
+        data) as a CAR of that entry alone. A model directory so fetches at about the speed
+        of ``ipfs cat`` of its files.
         """
         if root.codec != DAG_PB:
             return False
@@ -764,7 +765,15 @@ class IpfsStore:
             async with limit:
                 plan = await self._plan_file(source, cid)
             if plan is not None:
-                group.create_task(self._stream_entry(source, cid, plan, writer, progress, limit))
+                if plan.leaves and await self._is_local(source, plan.leaves[-1][0]):
+                    # Kubo has the bytes: the stream is CPU-bound here, and parallel streams
+                    # only contend (measured 0.74 of `ipfs cat` with 4, 1.08 with 1).
+                    await self._stream_entry(source, cid, plan, writer, progress, limit)
+                else:
+                    # Kubo fetches them from peers: parallel streams fill the network
+                    # (0.98 of a bitswap `ipfs cat` with 4, 0.77 with 1).
+                    task = self._stream_entry(source, cid, plan, writer, progress, limit)
+                    group.create_task(task)
                 continue
             if cid.codec == DAG_PB:
                 block = await self._get_block(source, cid)
@@ -776,6 +785,23 @@ class IpfsStore:
                     await self._fetch_links(source, child, writer, progress, group, limit, started)
                     continue
             group.create_task(self._car_entry(source, cid, writer, progress, limit))
+
+    async def _is_local(self, source: KuboSource, cid: Cid) -> bool:
+        """Whether Kubo holds ``cid`` itself (asked offline: nothing is fetched)."""
+        session = self._ensure_session()
+        timeout = aiohttp.ClientTimeout(
+            total=self.config.request_timeout, connect=self.config.connect_timeout
+        )
+        try:
+            async with session.post(
+                self._api("block/stat", source.api_url),
+                params={"arg": str(cid), "offline": "true"},
+                timeout=timeout,
+            ) as resp:
+                await resp.read()
+                return resp.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def _stream_entry(
         self,

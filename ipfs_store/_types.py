@@ -32,9 +32,10 @@ class StoreConfig:
     use_kubo_for_fetch: bool = True
     # Fetch a file with raw leaves from Kubo as its verified interior nodes plus the plain
     # content stream cut into leaves (each hashed against its CID), instead of as a CAR, which
-    # Kubo serves about 3x slower. Plain directories take it too, file by file
-    # (``parallel_files`` streams at once); HAMT shards and files with dag-pb leaves or inline
-    # data come as a CAR of that entry only.
+    # Kubo serves about 3x slower. Plain directories take it too, file by file (up to
+    # ``parallel_files`` streams at once for files Kubo gets from peers; one at a time for
+    # files it holds); HAMT shards and files with dag-pb leaves or inline data come as a CAR
+    # of that entry only.
     fast_file_fetch: bool = True
     parallel_files: int = 4
     profile: ImportProfile = UNIXFS_V1_2025
