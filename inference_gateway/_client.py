@@ -233,9 +233,12 @@ class _Provider:
 class _Retry(Exception):
     """The provider failed before the first token: try another."""
 
-    def __init__(self, message: str, *, quarantine: bool = True) -> None:
+    def __init__(self, message: str, *, quarantine: bool = True, gap: bool = False) -> None:
         super().__init__(message)
         self.quarantine = quarantine
+        #: the executor does not hold the tickets before this one (it lost them, or never got
+        #: them): resend every unsettled ticket as a link
+        self.gap = gap
 
 
 def _status_message(document: dict[str, Any]) -> bytes:
@@ -583,17 +586,22 @@ class DirectClient:
                 credit_problems.append(str(exc))
                 continue
             attempts += 1
-            try:
-                inner = self._stream_from(provider, entry, body, ticket, links, chain)
-                async with contextlib.aclosing(inner):  # closing early releases the executor
-                    async for event in inner:
-                        yield event
-                return
-            except _Retry as exc:
-                failures.append(f"{provider.endpoint}: {exc}")
-                if exc.quarantine:
-                    self.set_aside(provider.account, str(exc))
-                continue
+            for resend in (False, True):
+                if resend:  # the whole unsettled chain, for an executor that lost its part
+                    links = [t for t in chain.tickets if t.nonce < ticket.nonce]
+                try:
+                    inner = self._stream_from(provider, entry, body, ticket, links, chain)
+                    async with contextlib.aclosing(inner):  # closing early frees the executor
+                        async for event in inner:
+                            yield event
+                    return
+                except _Retry as exc:
+                    if exc.gap and not resend:
+                        continue
+                    failures.append(f"{provider.endpoint}: {exc}")
+                    if exc.quarantine:
+                        self.set_aside(provider.account, str(exc))
+                    break
         if failures:
             raise NoProvider("no provider could serve the request: " + "; ".join(failures))
         raise InsufficientCredit(
@@ -650,7 +658,11 @@ class DirectClient:
                         f"model {model.id_hex}: {message} (embeddings: /v1/embeddings)",
                         param="model",
                     )
-                raise _Retry(f"{code or resp.status}: {message}", quarantine=resp.status >= 500)
+                raise _Retry(
+                    f"{code or resp.status}: {message}",
+                    quarantine=resp.status >= 500,
+                    gap=code == "ticket_gap",
+                )
             relay = self._relay(resp, provider, ticket, chain, body)
             async with contextlib.aclosing(relay):
                 async for event in relay:

@@ -286,6 +286,8 @@ class DirectExecutor:
             if item.channel_id != local.channel_id:
                 raise _Refused(409, "stale_channel", "the ticket is for an older channel")
             if item.nonce <= local.nonce:
+                if item is not ticket:
+                    continue  # a link already settled: history, nothing to hold
                 raise _Refused(409, "ticket_settled", f"ticket {item.nonce} is settled already")
             known = local.tickets.get(item.nonce)
             if known is not None:

@@ -161,3 +161,78 @@ async def test_a_ticket_near_its_expiry_is_settled_without_waiting_for_the_inter
     finally:
         await short.close()
         await stack.close()
+
+
+async def test_an_executor_that_lost_its_tickets_is_sent_the_chain_again(
+    tmp_path: Path,
+    node: NodeThread,
+    kubo: KuboDaemon,
+    chain: ChainClient,
+    model_cid: str,
+) -> None:
+    """The executor keeps unsettled tickets in memory: SIGKILLed and restarted it cannot
+    extend the chain, says so (`ticket_gap`), and the gateway resends the unsettled tickets as
+    links; what the executor lost settles as unused, the new request is paid."""
+    import signal
+
+    from tests.inference_gateway.helpers import (
+        DAVE,
+        MODEL_CURRENCY,
+        channel,
+        direct_config,
+        expected_cost,
+        token_balance,
+        wait_for,
+    )
+    from tests.inference_gateway.test_gateway_faults import _write_toml
+    from tests.ocw_daemon.helpers import write_keystore
+    from tests.ocw_daemon.test_ocw_crash import spawn, wait_ready
+
+    bob_port = free_port()
+    stack = await start_stack(
+        tmp_path,
+        node,
+        kubo,
+        chain,
+        model_cid,
+        None,
+        deposits={"bob": 10**15},
+        ports={"bob": bob_port},
+        run=(),
+    )
+    toml = tmp_path / "bob.toml"
+    config = direct_config(tmp_path, "bob-proc", node.url, kubo.api_url, bob_port, None)
+    _write_toml(toml, config, write_keystore(tmp_path / "bob.key", "//Bob"))
+    proc = spawn(toml, tmp_path / "bob.log")
+    oa = openai.AsyncOpenAI(base_url=stack.url, api_key="unused", max_retries=0)
+    try:
+        await wait_ready(f"http://127.0.0.1:{bob_port}", proc)
+        model = "0x" + stack.model_id.hex()
+        for _ in range(2):
+            await oa.completions.create(model=model, prompt="hello", max_tokens=3)
+        proc.send_signal(signal.SIGKILL)  # its two served tickets were never settled
+        proc.wait()
+        proc = spawn(toml, tmp_path / "bob.log")
+        await wait_ready(f"http://127.0.0.1:{bob_port}", proc)
+        stack.client._quarantine.clear()  # the test does not wait out the quarantine
+        before = await token_balance(chain, DAVE, MODEL_CURRENCY)
+        third = await oa.completions.create(model=model, prompt="hello", max_tokens=3)
+        assert third.usage is not None
+        assert (third.model_extra or {})["direct"]["ticket_nonce"] == 3
+        proc.send_signal(signal.SIGTERM)  # a clean stop settles what it served
+        proc.wait(60)
+
+        async def settled() -> bool:
+            found = await channel(chain, DAVE, BOB)
+            return found is not None and found.nonce == 3 and found.held == 0
+
+        await wait_for(settled)
+        cost = expected_cost(third.usage.prompt_tokens, third.usage.completion_tokens)
+        after = await token_balance(chain, DAVE, MODEL_CURRENCY)
+        assert after == (before[0], before[1] - cost)
+    finally:
+        await oa.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        await stack.close()
