@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ async def test_infer_stream_and_infer_gateway_commands(
         out, err = await asyncio.wait_for(infer.communicate(), 120)
         assert infer.returncode == 0, err.decode()
         assert out.endswith(b"\n")
-        assert "6 completion tokens" in err.decode()
+        counted = re.search(r"(\d+) completion tokens", err.decode())
+        assert counted is not None and 1 <= int(counted.group(1)) <= 6  # sampled: EOS may end it
         assert state.exists()  # the ticket chain outlives the process
 
         gateway = await asyncio.create_subprocess_exec(
@@ -80,7 +82,9 @@ async def test_infer_stream_and_infer_gateway_commands(
             assert info["account"] == EVE.ss58_address
             oa = openai.AsyncOpenAI(base_url=info["gateway_url"], api_key="unused", max_retries=0)
             async with oa:
-                answer = await oa.completions.create(model=model, prompt="hello", max_tokens=3)
+                answer = await oa.completions.create(
+                    model=model, prompt="hello world", max_tokens=3, temperature=0
+                )
             assert answer.usage is not None and answer.usage.completion_tokens == 3
             # the second process continued the chain the first one left
             assert (answer.model_extra or {})["direct"]["ticket_nonce"] >= 1

@@ -216,7 +216,7 @@ async def test_error_statuses_for_credit_and_providers(
                 assert resp.status == 400
                 assert (await resp.json())["error"]["param"] == "messages"
             # the registered name works as the model field when it is unique
-            body = {"model": "tiny", "prompt": "hello", "max_tokens": 3}
+            body = {"model": "tiny", "prompt": "hello world", "max_tokens": 3, "temperature": 0}
             async with session.post(f"{stack.url}/completions", json=body) as resp:
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["usage"]["completion_tokens"] == 3
