@@ -215,6 +215,22 @@ async def test_error_statuses_for_credit_and_providers(
             async with session.post(f"{stack.url}/chat/completions", json=body) as resp:
                 assert resp.status == 400
                 assert (await resp.json())["error"]["param"] == "messages"
+            # what `curl -N` sees: server-sent events, one JSON chunk per line, then [DONE]
+            body = {
+                "model": "tiny",
+                "prompt": "hello world",
+                "max_tokens": 4,
+                "stream": True,
+                "temperature": 0,
+            }
+            async with session.post(f"{stack.url}/completions", json=body) as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Type"].startswith("text/event-stream")
+                lines = [ln for ln in (await resp.text()).split("\n") if ln]
+            assert lines[-1] == "data: [DONE]"
+            chunks = [json.loads(ln[6:]) for ln in lines[:-1]]
+            assert all(c["object"] == "text_completion" for c in chunks)
+            assert chunks[-1]["choices"][0]["finish_reason"] == "length"
             # the registered name works as the model field when it is unique
             body = {"model": "tiny", "prompt": "hello world", "max_tokens": 3, "temperature": 0}
             async with session.post(f"{stack.url}/completions", json=body) as resp:
