@@ -15,6 +15,7 @@ import aiohttp
 from substrateinterface import Keypair
 
 import inference_engine as ie
+import sealing
 from cache import (
     CacheConfig,
     CacheError,
@@ -50,11 +51,20 @@ from ._chain import (
     provided_output_in_block,
     request_call_in_block,
 )
-from ._config import DaemonConfig
+from ._config import DaemonConfig, load_encryption_key
 from ._direct import DirectExecutor
 from ._errors import ChainError, DaemonError, JobFailed
 from ._http import OutputServer
 from ._metrics import DaemonMetrics
+from ._sealed import (
+    SEALED_JOB,
+    SealedInputRefused,
+    open_input,
+    open_validator_bundle,
+    requester_envelope,
+    seal_job_output,
+    validator_bundle,
+)
 from ._store import BlockChanges, JobStore
 from ._types import (
     AccountId,
@@ -78,7 +88,7 @@ NODE_ATTEMPT_S = 2.0
 #: /healthz gives the node this long to answer
 HEALTH_PROBE_S = 1.0
 
-_TERMINAL = {"Completed": JobState.COMPLETED, "Expired": JobState.EXPIRED, "Rejected": JobState.REJECTED}  # fmt: skip
+_TERMINAL = {"Completed": JobState.COMPLETED, "Expired": JobState.EXPIRED, "Rejected": JobState.REJECTED, "Declined": JobState.FAILED}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,11 @@ class Daemon:
         self.config = config
         self.keypair = keypair
         self.account = AccountId(bytes(keypair.public_key))
+        # X25519: sealed inputs and validator payloads are sealed to its public half on-chain
+        self.encryption_key = load_encryption_key(config)
+        self._sealed_inputs: dict[int, types.SealedInput] = {}
+        self._input_plain: dict[int, bytes] = {}
+        self._to_decline: list[tuple[int, str]] = []
         self.bindings = bindings
         self._engine_config = ie.EngineConfig(
             device=config.device, request_timeout_s=config.inference_timeout_s
@@ -421,10 +436,14 @@ class Daemon:
                 after.append(functools.partial(self._spawn_validate, rid, provided))
             elif name == "ResultSubmitted" and rid in self._my_jobs:
                 changes.job_states.setdefault(ChainRequestId(rid), JobState.SUBMITTED)
-            elif name in ("InferencePaid", "RequestExpired", "ValidationFailed", "OutputTimedOut"):
+            elif name in (
+                "InferencePaid", "RequestExpired", "ValidationFailed", "OutputTimedOut",
+                "RequestDeclined",
+            ):  # fmt: skip
                 outcome = {
                     "InferencePaid": JobState.COMPLETED,
                     "RequestExpired": JobState.EXPIRED,
+                    "RequestDeclined": JobState.FAILED,
                 }.get(name, JobState.REJECTED)
                 if rid in self._my_jobs:
                     changes.job_states[ChainRequestId(rid)] = outcome
@@ -442,6 +461,9 @@ class Daemon:
             self._seen_at[job.request_id] = seen
             if job.state is JobState.QUEUED:
                 await self._enqueue(job.request_id, job.price)
+        while self._to_decline:
+            rid, reason = self._to_decline.pop()
+            self._spawn(self._decline(rid, reason), f"ocw-decline-{rid}")
         for action in after:
             action()
 
@@ -525,7 +547,23 @@ class Daemon:
                 model_cid = await self._model_cid(bytes(req.model_id.value), req.model_version)
                 self._model_cids[bytes(req.model_id.value)] = model_cid
                 self.cache.demand.observe(ModelKey(model_cid), time.time())
-                if req.input_cid is not None:
+                if req.sealed:
+                    call = request_call_in_block(self.bindings, block.extrinsics, index)
+                    if isinstance(call.input, types.InferenceInputSealedInline):
+                        try:  # salt ++ prompt, checked against the commitment
+                            inline = open_input(
+                                self.encryption_key, self.account, call.input.value,
+                                bytes(call.input.value.payload), req,
+                            )  # fmt: skip
+                        except SealedInputRefused as exc:
+                            self._to_decline.append((rid, str(exc)))
+                            raise
+                    elif isinstance(call.input, types.InferenceInputSealedCid):
+                        self._sealed_inputs[rid] = call.input.value
+                        input_cid = bytes(call.input.value.payload).decode()
+                    else:
+                        raise ChainError("a sealed request without a sealed input")
+                elif req.input_cid is not None:
                     input_cid = bytes(req.input_cid).decode()
                 else:
                     call = request_call_in_block(self.bindings, block.extrinsics, index)
@@ -615,6 +653,10 @@ class Daemon:
             try:
                 output, inference_s = await self._infer(job)
                 break
+            except SealedInputRefused as exc:
+                await self._fail(rid, str(exc))
+                await self._decline(rid, str(exc))
+                return
             except JobFailed as exc:
                 attempt = await self.store.count_attempt(rid, str(exc))
                 if (
@@ -629,10 +671,20 @@ class Daemon:
                 await asyncio.sleep(self.config.retry_backoff_s * 2 ** (attempt - 1))
         data = ie.encode_record(output)  # a text output or an embedding (docs/output-format.md)
         digest = ie.output_hash(data)
+        published = data
+        input_plain = self._input_plain.pop(rid, None)
+        if input_plain is not None:  # sealed: to the requester, commitment salted
+            req = await self.request_info(rid)
+            if req is None:
+                await self._fail(rid, "the request is gone")
+                return
+            data, digest = seal_job_output(self.encryption_key, rid, req, input_plain, data)
+            published = requester_envelope(data)  # IPFS only ever holds the sealed output
         cid: str | None = None
         if self.config.outputs_public:
             try:
-                cid = str((await self.ipfs.add_bytes(data, name=f"output-{rid}", pin=True)).cid)
+                added = await self.ipfs.add_bytes(published, name=f"output-{rid}", pin=True)
+                cid = str(added.cid)
             except IpfsStoreError as exc:
                 log.warning("output of %d not published to IPFS: %s", rid, exc)
         prompt_tokens, completion_tokens = output.prompt_token_count, output.completion_token_count
@@ -646,6 +698,29 @@ class Daemon:
             log.warning("job %d ended (%s) before its result was ready", rid, job.state.value)
             return
         await self._submit_result(job, self._seen_at.get(rid, time.perf_counter()), inference_s)
+
+    async def _decline(self, rid: int, reason: str) -> None:
+        """A sealed input that cannot be served: `Inference.decline` refunds the requester."""
+        log.warning("declining request %d: %s", rid, reason)
+        try:
+            receipt = await self._submit(inference.calls.decline(rid))
+        except DaemonError as exc:
+            log.warning("decline(%d) not submitted: %s", rid, exc)
+            return
+        if not receipt.success:
+            log.warning("decline(%d) failed: %s", rid, receipt.error)
+
+    async def _sealed_input_of(self, rid: int, req: types.InferenceRequest) -> types.SealedInput:
+        cached = self._sealed_inputs.get(rid)
+        if cached is not None:
+            return cached
+        call = await self._request_call(rid, req)
+        if not isinstance(
+            call.input, types.InferenceInputSealedCid | types.InferenceInputSealedInline
+        ):
+            raise ChainError(f"request {rid} has no sealed input")
+        self._sealed_inputs[rid] = call.input.value
+        return call.input.value
 
     async def _fail(self, rid: int, reason: str) -> None:
         log.warning("job %d failed: %s", rid, reason)
@@ -664,6 +739,13 @@ class Daemon:
                 raise JobFailed(f"input {job.input_cid}: {exc}", retryable=True) from exc
         else:
             raise JobFailed("the job has no input")
+        req = await self.request_info(job.request_id)
+        if req is not None and req.sealed:
+            if job.input_inline is None:  # the sealed payload from IPFS
+                sealed_input = await self._sealed_input_of(job.request_id, req)
+                raw = open_input(self.encryption_key, self.account, sealed_input, raw, req)
+            self._input_plain[job.request_id] = raw
+            raw = raw[sealing.SALT_BYTES :]
         try:
             prompt = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -753,11 +835,51 @@ class Daemon:
         if job is None or job.output is None:
             log.error("output of %d was requested but is not kept here", rid)
             return
-        receipt = await self._submit(inference.calls.provide_output(rid, job.output))
+        output = job.output
+        if output.startswith(SEALED_JOB):
+            try:
+                output = await self.validator_payload(rid)
+            except (DaemonError, sealing.SealingError) as exc:
+                log.error("output of %d cannot be re-sealed to its validator: %s", rid, exc)
+                return
+        receipt = await self._submit(inference.calls.provide_output(rid, output))
         if not receipt.success:
             log.warning("provide_output(%d) failed: %s", rid, receipt.error)
 
+    async def validator_payload(self, rid: int) -> bytes:
+        """A sealed job's prompt and output re-sealed to the request's drawn validator."""
+        job = await self.store.job(rid)
+        req = await self.request_info(rid)
+        if job is None or job.output is None or req is None:
+            raise JobFailed(f"no output of {rid} here")
+        if not isinstance(req.state, types.RequestStateAwaitingValidation):
+            raise JobFailed(f"request {rid} awaits no validation")
+        info = await self._query(STORAGE_PROVIDERS(req.state.validator))
+        if info is None or info.encryption_key is None:
+            raise JobFailed(f"the validator of {rid} publishes no encryption key")
+        key = bytes(info.encryption_key)
+        return validator_bundle(self.encryption_key, job.output, rid, req, key)
+
     # -- validator ---------------------------------------------------------------------------
+
+    async def _request_call(
+        self, rid: int, req: types.InferenceRequest
+    ) -> types.PalletInferenceCallRequest:
+        try:
+            block = await self.client.block(req.created_at)
+        except ChainClientError as exc:
+            raise ChainError(f"block {req.created_at}: {exc}") from exc
+        if block is None:
+            raise JobFailed(f"block {req.created_at} is gone")
+        index = next(
+            (
+                e.extrinsic_index
+                for e in block.events
+                if e.name == "InferenceRequested" and int(e.event.request_id) == rid
+            ),
+            None,
+        )
+        return request_call_in_block(self.bindings, block.extrinsics, index)
 
     async def _prompt_of(self, rid: int, req: types.InferenceRequest) -> str:
         if req.input_cid is not None:
@@ -768,21 +890,9 @@ class Daemon:
             except IpfsStoreError as exc:
                 raise JobFailed(f"input of {rid}: {exc}", retryable=True) from exc
         else:
-            try:
-                block = await self.client.block(req.created_at)
-            except ChainClientError as exc:
-                raise ChainError(f"block {req.created_at}: {exc}") from exc
-            if block is None:
-                raise JobFailed(f"block {req.created_at} is gone")
-            index = next(
-                (
-                    e.extrinsic_index
-                    for e in block.events
-                    if e.name == "InferenceRequested" and int(e.event.request_id) == rid
-                ),
-                None,
-            )
-            call = request_call_in_block(self.bindings, block.extrinsics, index)
+            call = await self._request_call(rid, req)
+            if not isinstance(call.input, types.InferenceInputInline):
+                raise JobFailed(f"request {rid} has no inline input")
             raw = bytes(call.input.value)
         try:
             return raw.decode("utf-8")
@@ -803,14 +913,15 @@ class Daemon:
                 async with self._session.get(url, headers=headers, timeout=timeout) as resp:
                     if resp.status == 200:
                         data = await resp.content.read(ie_max_output() + 1)
-                        if blake2_256(data) == bytes(req.output_hash.value):
+                        # a sealed bundle is checked against the commitments once opened
+                        if req.sealed or blake2_256(data) == bytes(req.output_hash.value):
                             return data
                         log.warning("executor's output for %d does not match its hash", rid)
                         return None
             except (aiohttp.ClientError, TimeoutError, ValueError):
                 pass
             await asyncio.sleep(0.2)
-        if req.output_cid is not None:
+        if req.output_cid is not None and not req.sealed:  # IPFS has the requester's copy only
             try:
                 data = await self.ipfs.fetch_bytes(bytes(req.output_cid).decode(), max_size=1 << 20)
             except IpfsStoreError:
@@ -856,8 +967,18 @@ class Daemon:
                 await self.store.set_validation(rid, ValidationState.OUTPUT_REQUESTED)
                 return
             raise ChainError(f"request_output failed: {receipt.error}")
-        prompt = await self._prompt_of(rid, req)
-        valid = await self._judge(rid, req, prompt, output)
+        if req.sealed:
+            try:
+                prompt_bytes, output = open_validator_bundle(self.encryption_key, output, rid, req)
+                prompt = prompt_bytes.decode("utf-8")
+            except (sealing.SealingError, UnicodeDecodeError) as exc:
+                # the executor must hand over what matches its commitments: invalid otherwise
+                log.warning("sealed payload of %d refused: %s", rid, type(exc).__name__)
+                prompt = ""
+            valid = bool(prompt) and await self._judge(rid, req, prompt, output)
+        else:
+            prompt = await self._prompt_of(rid, req)
+            valid = await self._judge(rid, req, prompt, output)
         await self.store.set_validation(rid, ValidationState.SUBMITTING, verdict=valid)
         receipt = await self._submit(inference.calls.submit_validation(rid, valid))
         if receipt.success:

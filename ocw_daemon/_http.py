@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from sealing import SealingError
+
 from ._errors import AuthError, DaemonError
+from ._sealed import SEALED_JOB, requester_envelope
 from ._status import sign_status, status_document, valid_nonce
 from .protocol import verify_output_request
 
@@ -67,12 +70,14 @@ class OutputServer:
         if job is None or job.output is None:
             return web.Response(status=404, text="no output for this request here")
         entitled = {bytes(job.requester)}
+        as_validator = False
         try:
             try:
                 verify_output_request(request.headers, rid, entitled)
             except AuthError as exc:
                 if exc.status != 403:
                     raise
+                as_validator = True
                 # perhaps the drawn validator: the chain says who that is
                 info = await daemon.request_info(rid)
                 validator = getattr(getattr(info, "state", None), "validator", None)
@@ -83,7 +88,16 @@ class OutputServer:
             return web.Response(status=exc.status, text=str(exc))
         except DaemonError as exc:
             return web.Response(status=503, text=str(exc))
-        return web.Response(body=job.output, content_type="application/octet-stream")
+        body = job.output
+        if body.startswith(SEALED_JOB):  # sealed: each party gets only its own envelope
+            try:
+                if as_validator:
+                    body = await daemon.validator_payload(rid)
+                else:
+                    body = requester_envelope(body)
+            except (DaemonError, SealingError) as exc:
+                return web.Response(status=503, text=str(exc))
+        return web.Response(body=body, content_type="application/octet-stream")
 
     async def _health(self, request: web.Request) -> web.Response:
         """200 `ok` once serving with the node reachable; 503 `not ready` (or `stopping`)."""

@@ -44,9 +44,11 @@ from ._seal import (
     open_for,
     open_multi,
     open_output,
+    pack,
     seal_for,
     seal_multi,
     seal_output,
+    unpack,
 )
 
 __all__ = [
@@ -70,7 +72,9 @@ __all__ = [
     "open_for",
     "open_multi",
     "open_output",
+    "pack",
     "seal_for",
     "seal_multi",
     "seal_output",
+    "unpack",
 ]

@@ -199,8 +199,9 @@ def seal_multi(
     body = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
         pack(context.encode(), plaintext), _MULTI, nonce, content_key
     )
+    # each wrap names the key it is sealed to, so a stale key (rotation) is a typed error
     wraps = tuple(
-        (bytes(account), SealedBox(PublicKey(bytes(pub))).encrypt(content_key))
+        (bytes(account), bytes(pub) + SealedBox(PublicKey(bytes(pub))).encrypt(content_key))
         for account, pub in recipients
     )
     return MultiSealed(_MULTI + nonce + body, wraps)
@@ -216,10 +217,12 @@ def open_multi(
     wrapped = next((w for a, w in wraps if bytes(a) == bytes(account)), None)
     if wrapped is None:
         raise WrongRecipient("the input's key is not wrapped to this provider")
-    if len(wrapped) < _SEALBOX_OVERHEAD + 32:
+    if len(wrapped) < 32 + _SEALBOX_OVERHEAD + 32:
         raise EnvelopeTruncated("the key wrap is too short")
+    if bytes(wrapped[:32]) != key.public:
+        raise WrongRecipient("the input's key is wrapped to another key of this provider")
     try:
-        content_key = SealedBox(key.private).decrypt(bytes(wrapped))
+        content_key = SealedBox(key.private).decrypt(bytes(wrapped[32:]))
     except CryptoError as exc:
         raise OpenFailed("the key wrap does not open with this provider's key") from exc
     payload = bytes(payload)

@@ -39,7 +39,7 @@ MODEL_CURRENCY = 2
 STAKE = 100 * 10**12
 PRICE = 2_000_000  # per 1k tokens
 AUTHOR_SHARE = 250_000  # 25 %
-TERMINAL = ("Completed", "Expired", "Rejected")
+TERMINAL = ("Completed", "Expired", "Rejected", "Declined")
 
 
 def free_port() -> int:
@@ -49,7 +49,7 @@ def free_port() -> int:
         return port
 
 
-def build_tiny_model(directory: Path, seed: int = 1) -> Path:
+def build_tiny_model(directory: Path, seed: int = 1, n_positions: int = 128) -> Path:
     """A random-weight GPT-2 (2 layers, 32 wide) with a byte-level BPE tokenizer."""
     import torch
     import transformers
@@ -70,7 +70,7 @@ def build_tiny_model(directory: Path, seed: int = 1) -> Path:
     tokenizer.save(str(directory / "tokenizer.json"))
     config = transformers.GPT2Config(
         vocab_size=tokenizer.get_vocab_size(),
-        n_positions=128,
+        n_positions=n_positions,
         n_embd=32,
         n_layer=2,
         n_head=4,

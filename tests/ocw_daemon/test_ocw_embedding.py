@@ -79,8 +79,10 @@ async def test_embedding_requests_run_validate_and_pay_on_chain(
     daemons = []
     for who, name in ((BOB, "bob"), (CHARLIE, "charlie")):
         config = daemon_config(tmp_path, name, node.url, kubo.api_url, free_port())
-        await register_provider(chain, who, config.endpoint, [model_id])
-        daemons.append(Daemon(config, who))
+        daemon = Daemon(config, who)  # its X25519 key: the client seals the sentences to it
+        key = daemon.encryption_key.public
+        await register_provider(chain, who, config.endpoint, [model_id], encryption_key=key)
+        daemons.append(daemon)
     for daemon in daemons:
         await daemon.start()
     try:
