@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's directory (tokenizer.json suffices): escrow its exact prompt tokens",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="send the prompt and get the output unsealed, readable by anyone (public models)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument(
         "--stream",
@@ -130,6 +135,7 @@ async def _run(
                 deadline_blocks=args.deadline_blocks,
                 max_price_per_1k_tokens=args.max_price,
                 on_stage=None if status is None else status.stage,
+                plaintext=args.plaintext,
             )
         finally:
             if ticker is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
@@ -14,6 +15,7 @@ from substrateinterface import Keypair
 from substrateinterface.utils.ss58 import ss58_encode
 
 import ipfs_store
+import sealing
 from runtime_types import (
     ChainClient,
     ChainClientError,
@@ -35,6 +37,7 @@ from ._errors import (
     NodeUnreachable,
     OutputTampered,
     OutputUnavailable,
+    PlaintextRefused,
     RequestFailed,
     RequestRejected,
     RequestTimeout,
@@ -56,6 +59,7 @@ V = TypeVar("V")
 #: The pallets whose bindings must match the node (the others are not used)
 PALLETS = ("System", "ModelRegistry", "Providers", "Inference")
 MAX_INLINE_INPUT = rt.inference.constants.MAX_INLINE_INPUT
+MAX_SEALED_INLINE = rt.inference.constants.MAX_SEALED_INLINE
 #: A refused connection is retried this long (a node that is just starting), then reported
 REFUSED_WINDOW_S = 0.3
 #: Outputs smaller than this are hashed and decoded on the event loop (well under a millisecond)
@@ -71,6 +75,7 @@ _FAILURES = {
     "RequestExpired": "Expired",
     "ValidationFailed": "Rejected",
     "OutputTimedOut": "Rejected",
+    "RequestDeclined": "Declined",
 }
 
 
@@ -239,8 +244,13 @@ class InferenceClient:
         max_price_per_1k_tokens: int | None = None,
         prompt_tokens: int | None = None,
         on_stage: StageCallback | None = None,
+        plaintext: bool = False,
     ) -> InferenceResult:
         """Submit a request, wait for its completion, fetch and verify its output.
+
+        The prompt is sealed to the model's providers and the output to a fresh key of this
+        request (`docs/privacy.md`); `plaintext=True` sends both readable by anyone (public
+        models, tests), and is the only way plaintext is ever sent (`PlaintextRefused`).
 
         `on_stage(stage)` is called as each `Stage` is reached (placed, assigned, result
         submitted, validation drawn, paid, output verified); see also `progress()`.
@@ -254,6 +264,7 @@ class InferenceClient:
             max_price_per_1k_tokens=max_price_per_1k_tokens,
             prompt_tokens=prompt_tokens,
             timer=timer,
+            plaintext=plaintext,
         )
         settlement = await self._follow(submitted, timer)
         return await self._fetch(submitted, settlement, timer)
@@ -267,6 +278,7 @@ class InferenceClient:
         deadline_blocks: int | None = None,
         max_price_per_1k_tokens: int | None = None,
         prompt_tokens: int | None = None,
+        plaintext: bool = False,
     ) -> RequestProgress:
         """`infer` as an async iterator of its stages; `await progress.result()` at the end.
 
@@ -287,6 +299,7 @@ class InferenceClient:
                 max_price_per_1k_tokens=max_price_per_1k_tokens,
                 prompt_tokens=prompt_tokens,
                 on_stage=callback,
+                plaintext=plaintext,
             )
 
         return RequestProgress(start)
@@ -311,6 +324,7 @@ class InferenceClient:
         max_price_per_1k_tokens: int | None = None,
         prompt_tokens: int | None = None,
         on_stage: StageCallback | None = None,
+        plaintext: bool = False,
     ) -> SubmittedRequest:
         """Place `Inference.request`: inline UTF-8 input up to `MaxInlineInput` bytes, else the
         prompt's IPFS CID; the maximum price defaults to the model's current price.
@@ -328,6 +342,7 @@ class InferenceClient:
             max_price_per_1k_tokens=max_price_per_1k_tokens,
             prompt_tokens=prompt_tokens,
             timer=StageTimer(on_stage),
+            plaintext=plaintext,
         )
 
     def _prompt_tokens(self, model_id: ModelId, prompt: str) -> int:
@@ -349,6 +364,7 @@ class InferenceClient:
         max_price_per_1k_tokens: int | None,
         prompt_tokens: int | None,
         timer: StageTimer,
+        plaintext: bool = False,
     ) -> SubmittedRequest:
         mid = parse_model_id(model_id)
         data = prompt.encode("utf-8")
@@ -363,7 +379,11 @@ class InferenceClient:
         declared = self._prompt_tokens(mid, prompt) if prompt_tokens is None else prompt_tokens
         input_cid: str | None = None
         chain_input: rt.types.InferenceInput
-        if len(data) <= MAX_INLINE_INPUT:
+        output_key: sealing.EncryptionKey | None = None
+        if not plaintext:
+            output_key = sealing.EncryptionKey.generate()
+            chain_input, input_cid = await self._seal_input(mid, data, output_key)
+        elif len(data) <= MAX_INLINE_INPUT:
             chain_input = rt.types.InferenceInputInline(data)
         else:
             input_cid = await self._upload(data)
@@ -389,6 +409,7 @@ class InferenceClient:
                     event.deadline,
                     receipt.block_number,
                     input_cid,
+                    output_key,
                 )
                 number = receipt.block_number
                 timer.reached(
@@ -531,7 +552,12 @@ class InferenceClient:
         if stored is None or stored.output_hash is None:
             raise OutputUnavailable(f"request {rid} has no output hash on-chain")
         expected = bytes(stored.output_hash.value)
-        data, source = await self.fetch_output(rid, stored.executor, expected, stored.output_cid)
+        if request.output_key is not None:
+            data, source = await self._fetch_sealed(request, stored, request.output_key)
+        else:
+            data, source = await self.fetch_output(
+                rid, stored.executor, expected, stored.output_cid
+            )
         try:
             if len(data) < _INLINE_WORK:
                 output = inference_engine.decode_record(data)  # text or embedding
@@ -620,6 +646,91 @@ class InferenceClient:
         raise OutputUnavailable(
             f"request {request_id}: no source delivered the output", tuple(attempts)
         )
+
+    async def _seal_input(
+        self, mid: ModelId, data: bytes, output_key: sealing.EncryptionKey
+    ) -> tuple[rt.types.InferenceInput, str | None]:
+        """Seal `data` once to every active provider of the model that publishes a key (the
+        chain assigns one of them), behind a salted commitment."""
+        me = bytes(self.keypair.public_key)
+        listed = await self._query(rt.providers.storage.model_providers(_h256(mid)))
+        recipients: list[tuple[bytes, bytes]] = []
+        for account in listed:
+            info = await self._query(rt.providers.storage.providers(account))
+            if bytes(account.value) == me or info is None or info.encryption_key is None:
+                continue
+            if type(info.status).__name__ != "ProviderStatusActive":
+                continue
+            recipients.append((bytes(account.value), bytes(info.encryption_key)))
+        if not recipients:
+            raise PlaintextRefused(
+                f"no provider of model {mid} publishes an encryption key, so the prompt cannot "
+                "be sealed; nothing was sent (plaintext=True / --plaintext sends it readable "
+                "by anyone following the chain)"
+            )
+        salt = os.urandom(sealing.SALT_BYTES)
+        context = sealing.Context(
+            "chain-input", 0, bytes.fromhex(mid[2:]), sealing.Role.REQUESTER,
+            sealing.Role.EXECUTOR, me,
+        )  # fmt: skip
+        sealed = sealing.seal_multi(recipients, salt + data, context)
+        input_cid: str | None = None
+        payload = sealed.payload
+        if len(payload) > MAX_SEALED_INLINE:
+            input_cid = await self._upload(payload)  # IPFS holds the sealed payload only
+            payload = input_cid.encode("ascii")
+        body = rt.types.SealedInput(
+            rt.types.H256(sealing.commit_input(salt, data)),
+            output_key.public,
+            [rt.types.KeyWrap(rt.types.AccountId32(a), w) for a, w in sealed.wraps],
+            payload,
+        )
+        if input_cid is None:
+            return rt.types.InferenceInputSealedInline(body), None
+        return rt.types.InferenceInputSealedCid(body), input_cid
+
+    async def _fetch_sealed(
+        self,
+        request: SubmittedRequest,
+        stored: rt.types.InferenceRequest,
+        output_key: sealing.EncryptionKey,
+    ) -> tuple[bytes, str]:
+        """The sealed output from the executor (else from IPFS), opened with the request's
+        key and checked against the salted on-chain commitment."""
+        assert stored.output_hash is not None
+        rid = request.request_id
+        context = sealing.Context(
+            "request", rid, bytes(stored.model_id.value), sealing.Role.EXECUTOR,
+            sealing.Role.REQUESTER, bytes(self.keypair.public_key),
+        )  # fmt: skip
+        attempts: list[str] = []
+        tampered: str | None = None
+        sources: list[tuple[str, Callable[[], Awaitable[bytes | None]]]] = [
+            ("executor", lambda: self._from_executor(rid, stored.executor, attempts)),
+        ]
+        if stored.output_cid:
+            cid = bytes(stored.output_cid).decode("ascii", "replace")
+            sources.append(("ipfs", lambda: self._from_ipfs(cid, attempts)))
+        for source, fetch in sources:
+            envelope = await fetch()
+            if envelope is None:
+                continue
+            try:
+                record = sealing.open_output(
+                    output_key, envelope, context, bytes(stored.output_hash.value)
+                )
+            except sealing.SealingError as exc:
+                tampered = source
+                attempts.append(f"{source}: {type(exc).__name__}: {exc}")
+                continue
+            return record, source
+        if tampered is not None:
+            raise OutputTampered(
+                f"request {rid}: the sealed output from the {tampered} does not open to the "
+                "on-chain commitment",
+                tampered,
+            )
+        raise OutputUnavailable(f"request {rid}: no source delivered the output", tuple(attempts))
 
     async def _from_executor(
         self, request_id: RequestId, executor: rt.types.AccountId32, attempts: list[str]

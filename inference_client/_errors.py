@@ -12,6 +12,7 @@ __all__ = [
     "NodeUnreachable",
     "OutputTampered",
     "OutputUnavailable",
+    "PlaintextRefused",
     "RequestFailed",
     "RequestRejected",
     "RequestTimeout",
@@ -101,6 +102,12 @@ class OutputUnavailable(InferenceClientError):
     def __init__(self, message: str, attempts: tuple[str, ...] = ()) -> None:
         super().__init__(message if not attempts else f"{message}: {'; '.join(attempts)}")
         self.attempts = attempts
+
+
+class PlaintextRefused(InferenceClientError):
+    """The request cannot be sealed (no provider of the model publishes an encryption key) and
+    plaintext was not asked for: nothing was sent. Pass `plaintext=True` (`--plaintext`) to send
+    it readable by anyone following the chain."""
 
 
 class OutputTampered(InferenceClientError):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NewType
+
+from sealing import EncryptionKey
 
 from ._errors import ConfigError
 
@@ -51,6 +53,8 @@ class SubmittedRequest:
     block_number: int
     #: The prompt's IPFS CID when it was too large to send inline
     input_cid: str | None
+    #: A sealed request's ephemeral X25519 key its output is sealed to (None: plaintext)
+    output_key: EncryptionKey | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ async def test_infer_pays_exactly_and_returns_the_engines_output(
     executor.expect(prompt)
     alice0, bob0, charlie0 = [await tokens(env, k) for k in (ALICE, BOB, CHARLIE)]
     async with InferenceClient(env.config(), ALICE) as client:
-        result = await client.infer(env.model_id, prompt, max_tokens=6)
+        result = await client.infer(env.model_id, prompt, max_tokens=6, plaintext=True)
     want = await asyncio.to_thread(expected_output, env, result.request_id, prompt, 6)
     assert result.text == want.text and result.tokens == want.tokens
     assert result.prompt_tokens == want.prompt_token_count
@@ -74,7 +74,7 @@ async def test_large_prompt_goes_by_cid_and_output_by_ipfs(
     assert len(prompt.encode()) > rt.inference.constants.MAX_INLINE_INPUT
     executor.expect(prompt, "ipfs")
     async with InferenceClient(env.config(), ALICE) as client:
-        submitted = await client.submit(env.model_id, prompt, max_tokens=3)
+        submitted = await client.submit(env.model_id, prompt, max_tokens=3, plaintext=True)
         assert submitted.input_cid is not None
         settlement = await client.wait(submitted)
         result = await client.fetch_result(submitted, settlement)
@@ -92,7 +92,7 @@ async def test_tampered_bytes_from_the_executor_raise_output_tampered(
     executor.expect(prompt, "tamper")
     async with InferenceClient(env.config(), ALICE) as client:
         with pytest.raises(OutputTampered) as caught:
-            await client.infer(env.model_id, prompt, max_tokens=4)
+            await client.infer(env.model_id, prompt, max_tokens=4, plaintext=True)
     assert caught.value.source == "executor"
     assert "does not match the on-chain hash" in str(caught.value)
 
@@ -103,7 +103,7 @@ async def test_tampered_executor_with_an_honest_ipfs_copy_still_succeeds(
     prompt = "numbers 0123456789"
     executor.expect(prompt, "tamper+ipfs")
     async with InferenceClient(env.config(), ALICE) as client:
-        result = await client.infer(env.model_id, prompt, max_tokens=4)
+        result = await client.infer(env.model_id, prompt, max_tokens=4, plaintext=True)
     assert result.source == "ipfs"
     want = await asyncio.to_thread(expected_output, env, result.request_id, prompt, 4)
     assert result.text == want.text
@@ -116,7 +116,7 @@ async def test_withheld_output_is_unavailable_after_bounded_attempts(
     executor.expect(prompt, "withhold")
     async with InferenceClient(env.config(fetch_attempts=3), ALICE) as client:
         with pytest.raises(OutputUnavailable) as caught:
-            await client.infer(env.model_id, prompt, max_tokens=2)
+            await client.infer(env.model_id, prompt, max_tokens=2, plaintext=True)
     assert caught.value.attempts == ("executor: HTTP 404",) * 3
     assert [s[2] for s in executor.served] == [404] * 3
 
@@ -128,7 +128,7 @@ async def test_silent_executor_expires_with_full_refund(
     executor.expect(prompt, "silent")
     alice0 = await tokens(env, ALICE)
     async with InferenceClient(env.config(deadline_blocks=2), ALICE) as client:
-        submitted = await client.submit(env.model_id, prompt, max_tokens=4)
+        submitted = await client.submit(env.model_id, prompt, max_tokens=4, plaintext=True)
         with pytest.raises(RequestFailed) as caught:
             await client.wait(submitted)
     assert caught.value.state == "Expired" and caught.value.event == "RequestExpired"
@@ -143,10 +143,12 @@ async def test_price_above_maximum_and_unknown_model_are_typed(
 ) -> None:
     async with InferenceClient(env.config(), ALICE) as client:
         with pytest.raises(RequestRejected) as caught:
-            await client.submit(env.model_id, "hi", max_tokens=2, max_price_per_1k_tokens=PRICE - 1)
+            await client.submit(
+                env.model_id, "hi", max_tokens=2, plaintext=True, max_price_per_1k_tokens=PRICE - 1
+            )
         assert caught.value.error == "PriceAboveMaximum"
         with pytest.raises(ModelUnavailable):
-            await client.submit("0x" + "ab" * 32, "hi", max_tokens=2)
+            await client.submit("0x" + "ab" * 32, "hi", max_tokens=2, plaintext=True)
     assert executor.served == []
 
 
@@ -170,6 +172,7 @@ async def test_infer_cli_prints_json(env: Env, executor: StandInExecutor) -> Non
         "--max-tokens",
         "3",
         "--json",
+        "--plaintext",
         env=environ,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

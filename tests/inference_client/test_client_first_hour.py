@@ -101,14 +101,16 @@ async def test_infer_reports_its_stages_in_order(env: Env, executor: StandInExec
     executor.expect(prompt)
     seen: list[Stage] = []
     async with InferenceClient(env.config(), ALICE) as client:
-        result = await client.infer(env.model_id, prompt, max_tokens=4, on_stage=seen.append)
+        result = await client.infer(
+            env.model_id, prompt, max_tokens=4, on_stage=seen.append, plaintext=True
+        )
     check_stages(seen, result.request_id)
     assert seen[4].detail == f"cost {result.cost}, refund {result.refund}"
 
     prompt = "stages as an async iterator"
     executor.expect(prompt)
     async with InferenceClient(env.config(), ALICE) as client:
-        progress = client.progress(env.model_id, prompt, max_tokens=4)
+        progress = client.progress(env.model_id, prompt, max_tokens=4, plaintext=True)
         iterated = [stage async for stage in progress]
         result = await progress.result()
     check_stages(iterated, result.request_id)
@@ -123,7 +125,7 @@ async def test_infer_cli_prints_stages_on_stderr_and_json_on_stdout(
     async def run(*extra: str) -> tuple[str, str]:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "inference_client", "--model", env.model_id,
-            "--prompt", prompt, "--max-tokens", "3", *extra,
+            "--prompt", prompt, "--max-tokens", "3", "--plaintext", *extra,
             env=cli_env(INFER_CHAIN_URL=env.node.url, INFER_IPFS_API_URL=env.kubo.api_url),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
