@@ -51,7 +51,7 @@ from inference_gateway import (  # noqa: E402
     GatewayServer,
 )
 from ipfs_store import IpfsStore, StoreConfig  # noqa: E402
-from ocw_daemon import Daemon  # noqa: E402
+from ocw_daemon import Daemon, load_encryption_key  # noqa: E402
 from runtime_types import ChainClient, ClientConfig  # noqa: E402
 from runtime_types.generated.devnode import BINDINGS  # noqa: E402
 from tests.inference_gateway.helpers import direct_config, open_channel  # noqa: E402
@@ -158,7 +158,10 @@ async def main(n: int, max_tokens: int, batch: int, hidden: int, layers: int) ->
                     tmp, "charlie", node.url, kubo.api_url, free_port(), None
                 )
                 for key, config in ((BOB, bob_config), (CHARLIE, charlie_config)):
-                    await register_provider(chain, key, config.endpoint, [model_id])
+                    await register_provider(
+                        chain, key, config.endpoint, [model_id],
+                        encryption_key=load_encryption_key(config).public,  # sealed direct path
+                    )  # fmt: skip
                     await set_reputation(chain, key, 100)
                 toml = tmp / "bob.toml"
                 write_daemon_toml(toml, bob_config, write_keystore(tmp / "bob.key", "//Bob"))

@@ -27,6 +27,7 @@ import aiohttp
 import sr25519
 from substrateinterface import Keypair
 
+import sealing
 from runtime_types import Bindings, ChainClient, ChainClientError, ClientConfig
 from runtime_types.generated.devnode import BINDINGS, channels, model_registry, providers, types
 
@@ -85,6 +86,9 @@ class DirectConfig:
     token_timeout_s: float = 30.0
     #: Providers tried before a request fails
     max_attempts: int = 3
+    #: Send request bodies and receive streams unsealed from executors without an encryption
+    #: key (docs/privacy.md); otherwise only keyed executors are used
+    allow_plaintext: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.ticket_life_blocks <= MAX_TICKET_LIFE:
@@ -228,6 +232,8 @@ class _Provider:
     weight: int
     status: dict[str, Any] | None = None
     status_at: float = 0.0
+    #: The X25519 key its requests and streams are sealed with (None: it cannot take sealed ones)
+    encryption_key: bytes | None = None
 
 
 class _Retry(Exception):
@@ -428,6 +434,7 @@ class DirectClient:
             known = _Provider(account, endpoint, int(info.weight))
             self._providers[account] = known
         known.weight = int(info.weight)
+        known.encryption_key = None if info.encryption_key is None else bytes(info.encryption_key)
         return known
 
     async def _status(self, provider: _Provider) -> dict[str, Any] | None:
@@ -619,11 +626,19 @@ class DirectClient:
         chain: _Chain,
     ) -> AsyncGenerator[StreamChunk | StreamEnd, None]:
         assert self._session is not None
-        payload = {
+        payload: dict[str, Any] = {
             "request": body,
             "ticket": ticket.to_json(),
             "links": [t.to_json() for t in links],
         }
+        opener: sealing.DirectStreamOpener | None = None
+        if provider.encryption_key is not None:  # sealed end to end, per chunk
+            payload, stream_key = sealing.seal_direct_request(
+                provider.encryption_key, body, payload["ticket"], payload["links"]
+            )
+            opener = sealing.DirectStreamOpener(stream_key, payload["ticket"])
+        elif not self.config.allow_plaintext:
+            raise _Retry("the provider publishes no encryption key", quarantine=False)
         url = f"{provider.endpoint}/v1/direct/generate"
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -663,7 +678,7 @@ class DirectClient:
                     quarantine=resp.status >= 500,
                     gap=code == "ticket_gap",
                 )
-            relay = self._relay(resp, provider, ticket, chain, body)
+            relay = self._relay(resp, provider, ticket, chain, body, opener)
             async with contextlib.aclosing(relay):
                 async for event in relay:
                     yield event
@@ -675,6 +690,7 @@ class DirectClient:
         ticket: Ticket,
         chain: _Chain,
         body: dict[str, Any],
+        opener: sealing.DirectStreamOpener | None = None,
     ) -> AsyncGenerator[StreamChunk | StreamEnd, None]:
         import inference_engine as ie
 
@@ -683,7 +699,13 @@ class DirectClient:
         started = False
         final: dict[str, Any] | None = None
         try:
-            async for name, data in _sse(resp, self.config.token_timeout_s):
+            async for name, sealed_data in _sse(resp, self.config.token_timeout_s):
+                data = sealed_data
+                if opener is not None:
+                    if name == "sealed":
+                        opener.start(sealed_data)
+                        continue
+                    data = opener.open(sealed_data)
                 if name == "accepted":
                     self._acked(chain, ticket.nonce)
                     continue
@@ -707,7 +729,10 @@ class DirectClient:
                 text.append(chunk.text)
                 started = True
                 yield chunk
-        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+        except (
+            aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError,
+            sealing.SealingError,
+        ) as exc:  # fmt: skip
             if not started:
                 raise _Retry(f"the stream broke before the first token: {exc}") from exc
             self.set_aside(provider.account, f"failed mid-stream: {exc}")

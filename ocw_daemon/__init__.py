@@ -5,7 +5,13 @@ read its settings and key; `protocol` holds the output-fetch authentication shar
 dApp client. See docs/ocw_daemon.md.
 """
 
-from ._config import DaemonConfig, ProviderSettings, load_config, load_keypair
+from ._config import (
+    DaemonConfig,
+    ProviderSettings,
+    load_config,
+    load_encryption_key,
+    load_keypair,
+)
 from ._daemon import Daemon, JobTiming
 from ._errors import (
     AuthError,
@@ -41,6 +47,7 @@ __all__ = [
     "ValidationJob",
     "ValidationState",
     "load_config",
+    "load_encryption_key",
     "load_keypair",
     "output_request_message",
     "register_provider",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import statistics
@@ -35,6 +36,7 @@ import sr25519
 from aiohttp import web
 
 import inference_engine as ie
+import sealing
 from cache import ModelKey
 from inference_gateway.protocol import (
     ProtocolError,
@@ -69,6 +71,10 @@ CACHE_TTL_S = 1.0
 #: Served records kept for validators (oldest dropped first)
 KEEP_RECORDS = 20_000
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+# The sealer of the stream being answered (per request task): `_send` seals every event with it.
+_STREAM_SEALER: contextvars.ContextVar[sealing.DirectStreamSealer | None] = contextvars.ContextVar(
+    "direct_stream_sealer", default=None
+)
 
 
 class _Refused(Exception):
@@ -392,6 +398,14 @@ class DirectExecutor:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return _refusal(400, "bad_request", "the body is not JSON")
+        if isinstance(body, dict) and "sealed" in body:  # docs/privacy.md: the direct path
+            try:
+                inner, stream_key = sealing.open_direct_request(daemon.encryption_key, body)
+            except sealing.SealingError as exc:
+                log.warning("sealed direct request refused: %s", type(exc).__name__)
+                return _refusal(400, "sealed_refused", f"{type(exc).__name__}: {exc}")
+            body = {**body, "request": inner}
+            _STREAM_SEALER.set(sealing.DirectStreamSealer(stream_key, body["ticket"]))
         started = time.perf_counter()
         try:
             held, direct, gen, cid, price = await self._admit(body)
@@ -560,15 +574,24 @@ class DirectExecutor:
         if check is None or bytes(check.executor.value) != self._daemon.account:
             return web.Response(status=404, text="no direct result to validate here")
         requester = bytes(check.requester.value)
+        validator = bytes(check.validator.value)
         try:
-            verify_output_request(
-                request.headers, direct_id, {requester, bytes(check.validator.value)}
-            )
+            verify_output_request(request.headers, direct_id, {requester, validator})
         except AuthError as exc:
             return web.Response(status=exc.status, text=str(exc))
         held = self._records.get((requester, int(check.nonce)))
         if held is None or held.output is None or held.request_bytes is None:
             return web.Response(status=404, text="the record is not kept here")
+        try:
+            verify_output_request(request.headers, direct_id, {validator})
+            info = await self._daemon._query(STORAGE_PROVIDERS(check.validator))
+        except (AuthError, DaemonError):
+            info = None
+        if info is not None and info.encryption_key is not None:  # sealed to the validator
+            inner = sealing.pack(held.request_bytes, held.output)
+            context = _record_context(direct_id, check)
+            envelope = sealing.seal_for(bytes(info.encryption_key), inner, context)
+            return web.json_response({"sealed": envelope.hex()})
         return web.json_response(
             {"request": held.request_bytes.decode(), "output": held.output.hex()}
         )
@@ -695,6 +718,18 @@ class DirectExecutor:
                 async with daemon._session.get(url, headers=headers, timeout=timeout) as resp:
                     if resp.status == 200:
                         body = await resp.json()
+                        if "sealed" in body:
+                            try:
+                                plain = sealing.open_for(
+                                    daemon.encryption_key,
+                                    bytes.fromhex(str(body["sealed"])),
+                                    _record_context(direct_id, check),
+                                )
+                                request_part, output_part = sealing.unpack(plain, 2)
+                            except sealing.SealingError as exc:
+                                log.warning("sealed record %d refused: %s", direct_id, exc)
+                                return None  # judged invalid: the record was not handed over
+                            return request_part, output_part
                         request_bytes = str(body["request"]).encode()
                         output = bytes.fromhex(str(body["output"]))
                         return request_bytes, output
@@ -747,6 +782,13 @@ class DirectExecutor:
         return bool(report.passed)
 
 
+def _record_context(direct_id: int, check: types.DirectCheck) -> sealing.Context:
+    return sealing.Context(
+        "direct", direct_id, bytes(check.model_id.value), sealing.Role.EXECUTOR,
+        sealing.Role.VALIDATOR, bytes(check.requester.value),
+    )  # fmt: skip
+
+
 def _chunk_json(chunk: ie.TokenChunk, model: ie.LoadedModel, pieces: bool) -> dict[str, Any]:
     if chunk.entry is None:
         return {"i": chunk.index, "x": chunk.text}
@@ -762,5 +804,11 @@ def _chunk_json(chunk: ie.TokenChunk, model: ie.LoadedModel, pieces: bool) -> di
 
 
 async def _send(response: web.StreamResponse, data: Any, event: str | None = None) -> None:
+    sealer = _STREAM_SEALER.get()
+    if sealer is not None:
+        if event == "accepted":  # the first event: the stream's header goes before it
+            header = json.dumps(sealer.header_event(), separators=(",", ":"))
+            await response.write(f"event: sealed\ndata: {header}\n\n".encode())
+        data = sealer.event(data, final=event in ("final", "error"))
     head = f"event: {event}\n" if event else ""
     await response.write(f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode())

@@ -22,6 +22,13 @@ Errors::
 
 from __future__ import annotations
 
+from ._direct import (
+    DirectStreamOpener,
+    DirectStreamSealer,
+    open_direct_request,
+    seal_direct_request,
+    ticket_context,
+)
 from ._errors import (
     CommitmentMismatch,
     ContextMismatch,
@@ -56,6 +63,8 @@ __all__ = [
     "CommitmentMismatch",
     "Context",
     "ContextMismatch",
+    "DirectStreamOpener",
+    "DirectStreamSealer",
     "EncryptionKey",
     "EnvelopeReplayed",
     "EnvelopeTruncated",
@@ -69,12 +78,15 @@ __all__ = [
     "commit_input",
     "commit_output",
     "load_or_create_key",
+    "open_direct_request",
     "open_for",
     "open_multi",
     "open_output",
     "pack",
+    "seal_direct_request",
     "seal_for",
     "seal_multi",
     "seal_output",
+    "ticket_context",
     "unpack",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 from substrateinterface import Keypair
 
 from inference_gateway import DirectClient, DirectConfig, GatewayServer
-from ocw_daemon import Daemon, DaemonConfig, ProviderSettings
+from ocw_daemon import Daemon, DaemonConfig, ProviderSettings, load_encryption_key
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import balances, channels, tokens, types
 from tests.devnode.conftest import NodeThread
@@ -146,6 +146,7 @@ async def start_stack(
     ports: dict[str, int] | None = None,
     run: tuple[str, ...] = ("bob", "charlie"),
     extra_models: tuple[bytes, ...] = (),
+    sealed: bool = True,
 ) -> Stack:
     """Model registered; Bob and Charlie registered (and run in-process unless left out of
     `run`); the requester's channels opened; the gateway started."""
@@ -156,7 +157,11 @@ async def start_stack(
         port = (ports or {}).get(name) or free_port()
         endpoint = (endpoints or {}).get(name, "")
         config = direct_config(tmp_path, name, node.url, kubo.api_url, port, redis_url, endpoint)
-        await register_provider(chain, key, config.endpoint, [model_id, *extra_models])
+        await register_provider(
+            chain, key, config.endpoint, [model_id, *extra_models],
+            # sealed direct path; without a key only a plaintext-allowing gateway uses them
+            encryption_key=load_encryption_key(config).public if sealed else None,
+        )  # fmt: skip
         await set_reputation(chain, key, (reputation or {}).get(name, 100))
         if name in run:
             daemons[name] = Daemon(config, key)
@@ -165,7 +170,13 @@ async def start_stack(
     for name, amount in (deposits or {"bob": 10**15, "charlie": 10**15}).items():
         await open_channel(chain, requester, who[name], amount)
     client = DirectClient(
-        DirectConfig(chain_url=node.url, status_ttl_s=0.2, connect_timeout_s=2.0), requester
+        DirectConfig(
+            chain_url=node.url,
+            status_ttl_s=0.2,
+            connect_timeout_s=2.0,
+            allow_plaintext=not sealed,
+        ),
+        requester,
     )
     await client.connect()
     server = await GatewayServer(client).start("127.0.0.1", 0)

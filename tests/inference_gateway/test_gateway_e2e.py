@@ -314,6 +314,7 @@ async def test_tampered_stream_errors_and_replayed_or_expired_tickets_are_refuse
         deposits={"charlie": 10**15},
         endpoints={"charlie": proxy.url},
         ports={"charlie": charlie_port},
+        sealed=False,  # a plaintext stream, so the proxy can change a token (sealed: it cannot)
     )
     oa = openai.AsyncOpenAI(base_url=stack.url, api_key="unused", max_retries=0)
     try:

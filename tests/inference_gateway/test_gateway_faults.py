@@ -4,6 +4,8 @@ executors that fails for the requester only."""
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 from pathlib import Path
 
@@ -44,6 +46,12 @@ def _write_toml(path: Path, config: object, keystore: Path) -> None:
     from tests.ocw_daemon.helpers import write_daemon_toml
 
     write_daemon_toml(path, config, keystore)  # type: ignore[arg-type]
+    # the process serves as the Bob start_stack registered: with the X25519 key it published
+    registered = json.dumps(str(path.parent / "bob" / "encryption-key.json"))
+    text = re.sub(
+        r"(?m)^encryption_keystore = .*$", f"encryption_keystore = {registered}", path.read_text()
+    )
+    path.write_text(text)
     with path.open("a") as out:
         out.write("direct_settle_interval_s = 3600.0\n")
 

@@ -277,6 +277,8 @@ def write_daemon_toml(path: Path, config: DaemonConfig, keystore: Path) -> None:
         lines.append(f"{key} = {json.dumps(getattr(config, key))}")
     lines.append(f"data_dir = {json.dumps(str(config.data_dir))}")
     lines.append(f"keystore = {json.dumps(str(keystore))}")
+    # the X25519 key the config's owner registered (not one beside the keystore)
+    lines.append(f"encryption_keystore = {json.dumps(str(config.encryption_key_path))}")
     for key in ("http_port", "tier1_capacity", "disk_capacity"):
         lines.append(f"{key} = {getattr(config, key)}")
     for key in (
