@@ -352,3 +352,24 @@ async def test_client_refuses_plaintext_unless_asked(
         )
     stored = await chain.query(inference.storage.requests(submitted.request_id))
     assert stored is not None and stored.sealed is False and submitted.output_key is None
+
+
+def test_encryption_key_lives_beside_the_keystore_and_env_overrides(tmp_path: Path) -> None:
+    from ocw_daemon import DaemonConfig, KeystoreError, load_encryption_key
+
+    keystore = tmp_path / "keys" / "provider.json"
+    config = DaemonConfig(data_dir=tmp_path / "data", keystore=keystore)
+    key = load_encryption_key(config, env={})
+    path = tmp_path / "keys" / "provider.json.x25519.json"
+    assert config.encryption_key_path == path and path.exists()
+    assert (path.stat().st_mode & 0o077) == 0
+    assert load_encryption_key(config, env={}).public == key.public  # reloaded, not replaced
+    other = sealing.EncryptionKey.generate()
+    env = {"OCW_ENCRYPTION_SECRET": other.secret_bytes().hex()}
+    assert load_encryption_key(config, env=env).public == other.public
+    assert DaemonConfig(data_dir=tmp_path / "d2").encryption_key_path == (
+        tmp_path / "d2" / "encryption-key.json"
+    )
+    path.chmod(0o644)
+    with pytest.raises(KeystoreError, match="readable by others"):
+        load_encryption_key(config, env={})
