@@ -22,6 +22,8 @@ COPY model_registry ./model_registry
 COPY inference_client ./inference_client
 COPY ocw_daemon ./ocw_daemon
 COPY devstack ./devstack
+COPY inference_gateway ./inference_gateway
+COPY sealing ./sealing
 RUN pip install . \
  && install -d -o genai -g genai /var/lib/genai/chain /var/lib/genai/state
 
