@@ -20,7 +20,7 @@ import sealing
 from runtime_types import ChainClient
 from tests.cache.helpers import RedisServer
 from tests.devnode.conftest import NodeThread
-from tests.inference_gateway.helpers import start_stack
+from tests.inference_gateway.helpers import BOB, CHARLIE, DAVE, channel, start_stack, wait_for
 from tests.ipfs_store.conftest import KuboDaemon
 from tests.ocw_daemon.helpers import free_port
 
@@ -104,9 +104,11 @@ async def test_gateway_executor_traffic_is_sealed(
     ports = {"bob": free_port(), "charlie": free_port()}
     proxies = {name: await RecordingProxy(port).start() for name, port in ports.items()}
     endpoints = {name: f"http://127.0.0.1:{p.port}" for name, p in proxies.items()}
+    # reputation 0: every settled result is sampled, and its validator fetches the record from
+    # the executor's registered endpoint, through the proxy too
     stack = await start_stack(
         tmp_path, node, kubo, chain, model_cid, redis_server.url, ports=ports,
-        endpoints=endpoints,
+        endpoints=endpoints, reputation={"bob": 0, "charlie": 0},
     )  # fmt: skip
     marker = "zq" + os.urandom(8).hex()
     oa = openai.AsyncOpenAI(base_url=stack.url, api_key="unused", max_retries=0)
@@ -126,11 +128,29 @@ async def test_gateway_executor_traffic_is_sealed(
             temperature=0,
         )
         texts.append(chat.choices[0].message.content or "")
-        assert await stack.settle() >= 1
+        assert await stack.settle() == 3
+
+        async def judged() -> bool:
+            found = [
+                c
+                for c in (await channel(chain, DAVE, BOB), await channel(chain, DAVE, CHARLIE))
+                if c
+            ]
+            return bool(found) and all(c.held == 0 for c in found)
+
+        await wait_for(judged, within=90)
+        verdicts = []
+        for number in range(first, await chain.head_number() + 1):
+            block = await chain.block(number)
+            assert block is not None
+            verdicts += [e.name for e in block.events if e.name.startswith("DirectValidation")]
+        assert verdicts.count("DirectValidationRequested") == 3
+        assert verdicts.count("DirectValidationPassed") == 3  # honest, judged from sealed records
         await asyncio.sleep(0.5)
         captured = b"".join(bytes(p.captured) for p in proxies.values())
         assert b"/v1/direct/generate" in captured  # the proxies did carry the requests
         assert b"event: sealed" in captured
+        assert b"GET /direct/" in captured  # the validators' record fetches went through it
         secrets = [marker.encode(), *(t.encode() for t in texts if len(t.encode()) >= 8)]
         assert len(secrets) >= 2, texts
         blocks = []
