@@ -55,8 +55,10 @@ async def test_stages_in_order_with_a_validator_drawn(
         config = daemon_config(
             tmp_path, name, node.url, kubo.api_url, free_port(), redis_server.url
         )
-        await register_provider(chain, who, config.endpoint, [model_id])
-        daemons.append(Daemon(config, who))
+        daemon = Daemon(config, who)  # its X25519 key: the client seals to it (docs/privacy.md)
+        key = daemon.encryption_key.public
+        await register_provider(chain, who, config.endpoint, [model_id], encryption_key=key)
+        daemons.append(daemon)
     for who in (BOB, CHARLIE):
         await set_reputation(chain, who, 0)  # reputation 0: a validator is always drawn
     try:
