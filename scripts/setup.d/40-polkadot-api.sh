@@ -12,6 +12,13 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  # Said here, at setup, so it is not first seen as a failing test; `make demo` does not need it.
+  echo "setup: warning: polkadot-api needs Node.js >= 20 (found $(node --version));" \
+    "tests/devnode/test_papi.py will fail until a newer Node.js is on PATH" >&2
+fi
+
 stamp="$dir/node_modules/.lock-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing polkadot-api for the devnode compatibility test"
