@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,8 +175,11 @@ async def test_marker_never_leaves_the_sealed_envelopes(
                 client.infer("0x" + model_id.hex(), short, max_tokens=16),
                 client.infer("0x" + model_id.hex(), long, max_tokens=16),
             )
-        await asyncio.sleep(0.5)
         last = await chain.head_number()
+        deadline = time.monotonic() + 30
+        while min(bob.head, charlie.head) < last:  # both daemons saw (and logged) every block
+            assert time.monotonic() < deadline, "the daemons did not reach the head"
+            await asyncio.sleep(0.05)
         log = await scan(chain, first, last)
         assert len(log.events["ValidationPassed"]) == 2 and not log.events["ValidationFailed"]
         # the outputs the requester opened, where long enough not to occur by chance
@@ -344,7 +348,6 @@ async def test_client_refuses_plaintext_unless_asked(
     async with InferenceClient(config, DAVE) as client:
         with pytest.raises(PlaintextRefused, match="plaintext=True"):
             await client.submit("0x" + model_id.hex(), "keep me private", max_tokens=2)
-        await asyncio.sleep(0.5)
         log = await scan(chain, first, await chain.head_number())
         assert not log.events["InferenceRequested"]  # nothing was sent
         submitted = await client.submit(
