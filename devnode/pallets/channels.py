@@ -28,14 +28,12 @@ from .._types import (
     bytes_array,
 )
 from .inference import (
-    PPM,
-    REPUTATION_GAIN,
-    SLASH_FRACTION,
     VALIDATION_PERIOD,
+    draw_validator,
     escrow_for,
-    pick_weighted,
-    randomness,
-    validation_probability_ppm,
+    pay_out,
+    punish_executor,
+    reward_executor,
 )
 from .model_registry import MODEL_ID, PERMILL, registry_of
 from .providers import providers_of
@@ -337,11 +335,9 @@ class Channels(Pallet):
         self, ctx: CallContext, direct_id: int, currency: CurrencyId, requester: bytes,
         author: bytes, executor: bytes, share: int, cost: int,
     ) -> None:  # fmt: skip
-        author_amount = cost * share // PPM
-        executor_amount = cost - author_amount
-        tokens = tokens_of(ctx)
-        tokens.repatriate_reserved(ctx, currency, requester, author, author_amount)
-        tokens.repatriate_reserved(ctx, currency, requester, executor, executor_amount)
+        author_amount, executor_amount = pay_out(
+            ctx, currency, requester, author, executor, share, cost
+        )
         self.emit(
             ctx,
             "DirectPaid",
@@ -351,27 +347,6 @@ class Channels(Pallet):
                 "author_amount": author_amount,
                 "executor_amount": executor_amount,
             },
-        )
-
-    def _validator_for(
-        self, ctx: CallContext, direct_id: int, executor: bytes, requester: bytes,
-        model_id: bytes, reputation: int,
-    ) -> bytes | None:  # fmt: skip
-        draw = randomness(b"direct/validate", ctx.parent_hash, direct_id) % PPM
-        if draw >= validation_probability_ppm(reputation):
-            return None
-        providers = providers_of(ctx)
-        candidates = []
-        for who in ctx.get(providers.ModelProviders, model_id):
-            if who in (executor, requester):
-                continue
-            info = providers.info(ctx, who)
-            if info is not None and providers.is_active(info) and info["weight"] > 0:
-                candidates.append((who, info["weight"]))
-        if not candidates:
-            return None
-        return pick_weighted(
-            candidates, randomness(b"direct/validator", ctx.parent_hash, direct_id)
         )
 
     def _schedule(self, ctx: CallContext, at: int, direct_id: int) -> None:
@@ -602,8 +577,8 @@ class Channels(Pallet):
                     "cost": cost,
                 },
             )
-            validator = self._validator_for(
-                ctx, direct_id, executor, requester, model_id, reputation
+            validator = draw_validator(
+                ctx, b"direct", direct_id, model_id, executor, requester, reputation
             )
             if validator is None:
                 self._pay(
@@ -658,7 +633,6 @@ class Channels(Pallet):
     ) -> None:
         """The drawn validator's verdicts on sampled direct results, many at once."""
         who = ctx.ensure_signed(origin)
-        providers = providers_of(ctx)
         for direct_id, valid in verdicts:
             check: dict[str, Any] | None = ctx.get(self.DirectChecks, direct_id)
             if check is None:
@@ -668,16 +642,10 @@ class Channels(Pallet):
             executor = bytes(check["executor"])
             if valid:
                 self._pay_check(ctx, direct_id, check)
-                info = providers.info(ctx, executor)
-                if info is not None:
-                    providers.set_reputation_of(ctx, executor, info["reputation"] + REPUTATION_GAIN)
+                reward_executor(ctx, executor)
                 self.emit(ctx, "DirectValidationPassed", {"direct_id": direct_id, "validator": who})
                 continue
-            slashed = 0
-            info = providers.info(ctx, executor)
-            if info is not None:
-                slashed = providers.slash(ctx, executor, info["stake"] * SLASH_FRACTION // PPM)
-                providers.set_reputation_of(ctx, executor, 0)
+            slashed = punish_executor(ctx, executor)
             self._release(ctx, check, paid=False)
             ctx.remove(self.DirectChecks, direct_id)
             self.emit(

@@ -174,6 +174,78 @@ def pick_weighted(candidates: list[tuple[bytes, int]], draw: int) -> bytes:
     raise AssertionError("unreachable: point below total weight")
 
 
+def split_payout(cost: int, author_share: int) -> tuple[int, int]:
+    """`cost` split into the author's `author_share` (Permill, rounded down) and the executor's rest."""
+    author_amount = cost * author_share // PPM
+    return author_amount, cost - author_amount
+
+
+def fraud_slash(stake: int) -> int:
+    """What a proven fraud costs an executor staking `stake`: `SlashFraction` of it."""
+    return stake * SLASH_FRACTION // PPM
+
+
+# The settlement rules below are shared by escrowed requests (Inference) and direct results
+# (Channels): one protocol rule, one place.
+
+
+def pay_out(
+    ctx: CallContext, currency: CurrencyId, payer: bytes, author: bytes, executor: bytes,
+    author_share: int, cost: int,
+) -> tuple[int, int]:  # fmt: skip
+    """Pay `cost` out of `payer`'s reserve to the model's author and the executor."""
+    author_amount, executor_amount = split_payout(cost, author_share)
+    tokens = tokens_of(ctx)
+    tokens.repatriate_reserved(ctx, currency, payer, author, author_amount)
+    tokens.repatriate_reserved(ctx, currency, payer, executor, executor_amount)
+    return author_amount, executor_amount
+
+
+def reward_executor(ctx: CallContext, executor: bytes) -> None:
+    """A passed check: the executor gains `ReputationGain`."""
+    providers = providers_of(ctx)
+    info = providers.info(ctx, executor)
+    if info is not None:
+        providers.set_reputation_of(ctx, executor, info["reputation"] + REPUTATION_GAIN)
+
+
+def punish_executor(ctx: CallContext, executor: bytes) -> int:
+    """A failed check: slash the executor's stake and reset its reputation; what was slashed."""
+    providers = providers_of(ctx)
+    info = providers.info(ctx, executor)
+    if info is None:
+        return 0
+    slashed = providers.slash(ctx, executor, fraud_slash(info["stake"]))
+    providers.set_reputation_of(ctx, executor, 0)
+    return slashed
+
+
+def draw_validator(
+    ctx: CallContext, tag: bytes, item_id: int, model_id: bytes, executor: bytes,
+    requester: bytes, reputation: int, *, sealed: bool = False,
+) -> bytes | None:  # fmt: skip
+    """Draw whether to validate `item_id` (by the executor's reputation) and whom (by weight,
+    among the model's other active providers); None when not sampled or nobody can validate.
+    `tag` keeps the draws of different item kinds apart (`tag/validate`, `tag/validator`)."""
+    draw = randomness(tag + b"/validate", ctx.parent_hash, item_id) % PPM
+    if draw >= validation_probability_ppm(reputation):
+        return None
+    providers = providers_of(ctx)
+    candidates = []
+    for who in ctx.get(providers.ModelProviders, model_id):
+        if who in (executor, requester):
+            continue
+        info = providers.info(ctx, who)
+        if info is None or not providers.is_active(info) or info["weight"] <= 0:
+            continue
+        if sealed and info["encryption_key"] is None:
+            continue  # the executor re-seals the prompt and output to the validator's key
+        candidates.append((who, info["weight"]))
+    if not candidates:
+        return None
+    return pick_weighted(candidates, randomness(tag + b"/validator", ctx.parent_hash, item_id))
+
+
 def _input_bytes(input: Any) -> int:
     kind, data = input
     if kind in ("Inline", "Cid"):
@@ -415,12 +487,11 @@ class Inference(Pallet):
         tokens = tokens_of(ctx)
         currency = CurrencyId(req["currency_id"])
         cost = min(req["escrow"], escrow_for(req["used_tokens"], req["price_per_1k_tokens"]))
-        author_amount = cost * req["author_share"] // PPM
-        executor_amount = cost - author_amount
         refund = req["escrow"] - cost
         requester = req["requester"]
-        tokens.repatriate_reserved(ctx, currency, requester, req["author"], author_amount)
-        tokens.repatriate_reserved(ctx, currency, requester, req["executor"], executor_amount)
+        author_amount, executor_amount = pay_out(
+            ctx, currency, requester, req["author"], req["executor"], req["author_share"], cost
+        )
         tokens.unreserve(ctx, currency, requester, refund)
         self._finish(ctx, request_id, req, ("Completed", {"cost": cost}))
         self.emit(
@@ -439,13 +510,7 @@ class Inference(Pallet):
 
     def _reject(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> int:
         """Fraud or a withheld output: slash the executor, refund the requester in full."""
-        providers = providers_of(ctx)
-        executor = req["executor"]
-        slashed = 0
-        info = providers.info(ctx, executor)
-        if info is not None:
-            slashed = providers.slash(ctx, executor, info["stake"] * SLASH_FRACTION // PPM)
-            providers.set_reputation_of(ctx, executor, 0)
+        slashed = punish_executor(ctx, req["executor"])
         tokens_of(ctx).unreserve(
             ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
         )
@@ -487,27 +552,12 @@ class Inference(Pallet):
 
     def _validator_for(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> Any:
         """Draw whether to validate and whom; None when not sampled or nobody can validate."""
-        providers = providers_of(ctx)
-        executor = providers.info(ctx, req["executor"])
+        executor = providers_of(ctx).info(ctx, req["executor"])
         reputation = executor["reputation"] if executor is not None else 0
-        draw = randomness(b"infer/validate", ctx.parent_hash, request_id) % PPM
-        if draw >= validation_probability_ppm(reputation):
-            return None
-        candidates = []
-        for who in ctx.get(providers.ModelProviders, req["model_id"]):
-            if who in (req["executor"], req["requester"]):
-                continue
-            info = providers.info(ctx, who)
-            if info is None or not providers.is_active(info) or info["weight"] <= 0:
-                continue
-            if req["sealed"] and info["encryption_key"] is None:
-                continue  # the executor re-seals the prompt and output to the validator's key
-            candidates.append((who, info["weight"]))
-        if not candidates:
-            return None
-        return pick_weighted(
-            candidates, randomness(b"infer/validator", ctx.parent_hash, request_id)
-        )
+        return draw_validator(
+            ctx, b"infer", request_id, req["model_id"], req["executor"], req["requester"],
+            reputation, sealed=req["sealed"],
+        )  # fmt: skip
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -729,12 +779,7 @@ class Inference(Pallet):
         validator = req["state"][1]["validator"]
         if valid:
             self._settle(ctx, request_id, req)
-            providers = providers_of(ctx)
-            info = providers.info(ctx, req["executor"])
-            if info is not None:
-                providers.set_reputation_of(
-                    ctx, req["executor"], info["reputation"] + REPUTATION_GAIN
-                )
+            reward_executor(ctx, req["executor"])
             self.emit(ctx, "ValidationPassed", {"request_id": request_id, "validator": validator})
             return
         slashed = self._reject(ctx, request_id, req)
