@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from runtime_types import node_unreachable_message, unreachable_reason
+
 __all__ = [
     "ChainError",
     "ConfigError",
@@ -40,29 +42,14 @@ class NodeUnreachable(ChainError):
     names the setting that holds the URL and how to start a local chain."""
 
     def __init__(self, url: str, cause: BaseException) -> None:
-        reason = _reason(cause)
+        reason = unreachable_reason(cause)
         super().__init__(
-            f"cannot reach the node at {url} ({reason}).\n"
-            "  The URL is the chain_url setting: --url, $INFER_CHAIN_URL, or chain_url in the\n"
-            "  config file (--config / $INFER_CONFIG).\n"
-            "  For a local development chain run `devnode --dev` (ws://127.0.0.1:9944)."
+            node_unreachable_message(
+                url, reason, url_env="INFER_CHAIN_URL", config_env="INFER_CONFIG"
+            )
         )
         self.url = url
         self.reason = reason
-
-
-def _reason(exc: BaseException) -> str:
-    """ "connection refused", "no answer within 5 s", ... from the chain of causes."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(seen, TimeoutError) or type(seen).__name__ == "WebSocketTimeoutException":
-            return "it accepted the connection but did not answer in time"
-        if isinstance(seen, OSError) and seen.strerror:
-            return str(seen.strerror).lower()
-        seen = seen.__cause__ or seen.__context__
-    return str(exc)
 
 
 class ModelUnavailable(InferenceClientError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from runtime_types import node_unreachable_message
+
 __all__ = [
     "BadModelDir",
     "ChainFailure",
@@ -65,27 +67,15 @@ class NodeUnreachable(ChainFailure):
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
-            f"cannot reach the node at {url} ({reason}).\n"
-            "  The URL is the chain_url setting: --url, $MODEL_REGISTRY_CHAIN_URL, or chain_url\n"
-            "  in the config file (--config / $MODEL_REGISTRY_CONFIG).\n"
-            "  For a local development chain run `devnode --dev` (ws://127.0.0.1:9944)."
+            node_unreachable_message(
+                url,
+                reason,
+                url_env="MODEL_REGISTRY_CHAIN_URL",
+                config_env="MODEL_REGISTRY_CONFIG",
+            )
         )
         self.url = url
         self.reason = reason
-
-
-def unreachable_reason(exc: BaseException) -> str:
-    """ "connection refused", "it accepted the connection but did not answer in time", ..."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(seen, TimeoutError) or type(seen).__name__ == "WebSocketTimeoutException":
-            return "it accepted the connection but did not answer in time"
-        if isinstance(seen, OSError) and seen.strerror:
-            return str(seen.strerror).lower()
-        seen = seen.__cause__ or seen.__context__
-    return str(exc)
 
 
 def kubo_hint(url: str) -> str:

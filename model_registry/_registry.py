@@ -21,6 +21,7 @@ from runtime_types import (
     ModuleError,
     Receipt,
     StorageEntry,
+    unreachable_reason,
 )
 from runtime_types.generated import devnode as rt
 
@@ -33,7 +34,6 @@ from ._errors import (
     NodeUnreachable,
     RegistryError,
     kubo_hint,
-    unreachable_reason,
 )
 from ._types import TASKS, ModelId, ModelRecord, ModelVersionRecord, parse_model_id
 

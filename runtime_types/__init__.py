@@ -21,6 +21,8 @@ from ._errors import (
     MetadataDecodeError,
     ModuleError,
     RuntimeTypesError,
+    node_unreachable_message,
+    unreachable_reason,
 )
 from ._hash import pallet_hash, pallet_hashes
 from ._metadata import Metadata, decode_metadata
@@ -61,6 +63,8 @@ __all__ = [
     "decode_metadata",
     "hash_key",
     "load_keypair",
+    "node_unreachable_message",
     "pallet_hash",
     "pallet_hashes",
+    "unreachable_reason",
 ]

@@ -14,6 +14,8 @@ __all__ = [
     "MetadataDecodeError",
     "ModuleError",
     "RuntimeTypesError",
+    "node_unreachable_message",
+    "unreachable_reason",
 ]
 
 
@@ -72,3 +74,30 @@ class ModuleError(DispatchError):
 
     def __init__(self, message: str = "", detail: Any = None) -> None:
         super().__init__(message or f"{self.pallet}.{self.error}", detail)
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """Why a node could not be reached, for a person: "connection refused", "it accepted the
+    connection but did not answer in time", the OS's reason, found along the chain of causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError) or type(seen).__name__ == "WebSocketTimeoutException":
+            return "it accepted the connection but did not answer in time"
+        if isinstance(seen, OSError) and seen.strerror:
+            return str(seen.strerror).lower()
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
+
+
+def node_unreachable_message(url: str, reason: str, *, url_env: str, config_env: str) -> str:
+    """The message of a package's NodeUnreachable: what failed, which setting holds the URL
+    (`--url`, `url_env`, chain_url in the file named by `--config`/`config_env`), and how to
+    start a local chain."""
+    return (
+        f"cannot reach the node at {url} ({reason}).\n"
+        f"  The URL is the chain_url setting: --url, ${url_env}, or chain_url in the\n"
+        f"  config file (--config / ${config_env}).\n"
+        "  For a local development chain run `devnode --dev` (ws://127.0.0.1:9944)."
+    )
