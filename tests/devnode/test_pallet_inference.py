@@ -22,8 +22,10 @@ from devnode.pallets.inference import (
     VALIDATION_PERIOD,
     bandwidth_estimate,
     escrow_for,
+    fraud_slash,
     pick_weighted,
     randomness,
+    split_payout,
     validation_probability_ppm,
 )
 from devnode.pallets.model_registry import model_id_of
@@ -137,6 +139,10 @@ def test_money_bandwidth_and_sampling_formulas() -> None:
     assert validation_probability_ppm(100) == 10_000
     candidates = [(b"x", 1), (b"y", 3)]
     assert [pick_weighted(candidates, d) for d in (0, 1, 3, 4, 5)] == [b"x", b"y", b"y", b"x", b"y"]
+    assert split_payout(999, 100_000) == (99, 900)  # the author's share rounds down
+    assert split_payout(0, 100_000) == (0, 0)
+    assert split_payout(7, 1_000_000) == (7, 0)
+    assert fraud_slash(1_000_001) == 100_000  # 10 %, rounded down
 
 
 # -- request ------------------------------------------------------------------------------
