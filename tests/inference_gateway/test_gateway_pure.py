@@ -3,10 +3,15 @@ the pallet's hash), the incremental text of a stream."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
+from devnode._crypto import verify_signature
 from devnode.pallets.channels import channel_genesis as pallet_genesis
 from devnode.pallets.channels import ticket_hash as pallet_ticket_hash
+from devnode.pallets.channels import ticket_message as pallet_ticket_message
 from inference_gateway import BadParameter, DirectRequest, parse_request
 from inference_gateway.protocol import (
     ProtocolError,
@@ -14,26 +19,53 @@ from inference_gateway.protocol import (
     channel_genesis,
     next_ticket,
     prompt_hash,
+    ticket_message,
 )
+from tests.inference_gateway.helpers import DAVE
 
 
-def test_ticket_hash_is_the_pallets() -> None:
-    args = (b"\x01" * 32, 3, b"\x02" * 32, b"\x03" * 32, b"\x04" * 32, 5, 6, 7, 8, 9, 10)
+def test_ticket_hash_and_signed_message_are_the_pallets() -> None:
+    """The gateway's ticket code is a second implementation of the pallet's (the gateway
+    must not import devnode): every field moves the digest the same way on both sides, and a
+    ticket the gateway's code signs verifies as the pallet checks it in `settle`."""
     ticket = Ticket(
-        b"\x09" * 32,
-        args[2],
-        args[1],
-        args[9],
-        args[0],
-        args[3],
-        args[4],
-        args[5],
-        args[6],
-        args[7],
-        args[8],
-        args[10],
+        requester=DAVE.public_key,
+        executor=b"\x02" * 32,
+        channel_id=3,
+        nonce=9,
+        prev=b"\x01" * 32,
+        model_id=b"\x03" * 32,
+        prompt_hash=b"\x04" * 32,
+        max_tokens=5,
+        max_price=6 + 2**100,
+        max_amount=7 + 2**90,
+        cumulative=8 + 2**80,
+        expiry=10,
     )
-    assert ticket.digest == pallet_ticket_hash(*args)
+
+    def pallets(t: Ticket) -> bytes:
+        return pallet_ticket_hash(
+            t.prev, t.channel_id, t.executor, t.model_id, t.prompt_hash, t.max_tokens,
+            t.max_price, t.max_amount, t.cumulative, t.nonce, t.expiry,
+        )  # fmt: skip
+
+    assert ticket.digest == pallets(ticket)
+    changed: dict[str, Any] = {
+        "prev": b"\x11" * 32, "channel_id": 4, "executor": b"\x12" * 32,
+        "model_id": b"\x13" * 32, "prompt_hash": b"\x14" * 32, "max_tokens": 6,
+        "max_price": 7, "max_amount": 8, "cumulative": 9, "nonce": 10, "expiry": 11,
+    }  # fmt: skip
+    digests = {ticket.digest}
+    for name, value in changed.items():
+        other = replace(ticket, **{name: value})
+        assert other.digest == pallets(other), name
+        digests.add(other.digest)
+    assert len(digests) == len(changed) + 1, "every field is committed"
+    assert ticket_message(ticket.digest) == pallet_ticket_message(ticket.digest)
+    signature = bytes(DAVE.sign(ticket_message(ticket.digest)))
+    assert verify_signature(
+        "Sr25519", signature, pallet_ticket_message(pallets(ticket)), ticket.requester
+    )
     assert channel_genesis(42) == pallet_genesis(42)
 
 
