@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 from ._block import Block
 from ._chain import Chain, TxStatus
 from ._errors import RpcError, ScaleDecodeError, TransactionRejected
+from ._rpc_params import hex_param, invalid_params, to_hex
 from ._rpc_v2 import Follow, register_spec_v2
 
 __all__ = ["RpcServer"]
@@ -24,23 +25,6 @@ __all__ = ["RpcServer"]
 log = logging.getLogger("devnode.rpc")
 
 Handler = Callable[["Session", list[Any]], Any]
-
-
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
-
-
-def _invalid(reason: str) -> RpcError:
-    return RpcError(-32602, f"Invalid params: {reason}")
-
-
-def _bytes_param(value: Any, name: str) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise _invalid(f"{name} must be a 0x-prefixed hex string")
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise _invalid(f"{name} is not valid hex") from exc
 
 
 def _param(params: list[Any], index: int) -> Any:
@@ -267,7 +251,7 @@ class RpcServer:
             refusal = RpcError(rejected.code, rejected.message, rejected.reason)
             return {"jsonrpc": "2.0", "error": refusal.to_json(), "id": request_id}
         except ScaleDecodeError as exc:
-            return {"jsonrpc": "2.0", "error": _invalid(str(exc)).to_json(), "id": request_id}
+            return {"jsonrpc": "2.0", "error": invalid_params(str(exc)).to_json(), "id": request_id}
         except Exception:
             log.exception("internal error in %s", method)
             internal = RpcError(-32603, "Internal error")
@@ -285,7 +269,7 @@ class RpcServer:
         """The block a method's optional hash parameter names; the best block when absent."""
         if value is None:
             return self.chain.best
-        block = self.chain.block_by_hash(_bytes_param(value, "block hash"))
+        block = self.chain.block_by_hash(hex_param(value, "block hash"))
         if block is None:
             raise RpcError(
                 4003, "Client error: UnknownBlock: Header was not found in the database", value
@@ -295,13 +279,13 @@ class RpcServer:
     def _maybe_block(self, value: Any) -> Block | None:
         if value is None:
             return self.chain.best
-        return self.chain.block_by_hash(_bytes_param(value, "block hash"))
+        return self.chain.block_by_hash(hex_param(value, "block hash"))
 
     def _account_param(self, value: Any) -> bytes:
         if isinstance(value, str) and value.startswith("0x"):
-            data = _bytes_param(value, "account")
+            data = hex_param(value, "account")
             if len(data) != 32:
-                raise _invalid("account must be 32 bytes")
+                raise invalid_params("account must be 32 bytes")
             return data
         if isinstance(value, str):
             from substrateinterface.utils.ss58 import ss58_decode
@@ -309,8 +293,8 @@ class RpcServer:
             try:
                 return bytes.fromhex(ss58_decode(value))
             except (ValueError, IndexError) as exc:
-                raise _invalid(f"invalid SS58 address: {exc}") from exc
-        raise _invalid("account must be an SS58 address or 0x hex")
+                raise invalid_params(f"invalid SS58 address: {exc}") from exc
+        raise invalid_params("account must be an SS58 address or 0x hex")
 
     # -- methods -----------------------------------------------------------------------------
 
@@ -334,7 +318,7 @@ class RpcServer:
 
         m["chain_getBlockHash"] = self._chain_get_block_hash
         m["chain_getHead"] = self._chain_get_block_hash
-        m["chain_getFinalizedHead"] = lambda s, p: _hex(
+        m["chain_getFinalizedHead"] = lambda s, p: to_hex(
             self.chain.blocks[self.chain.finalized].hash
         )
         m["chain_getFinalisedHead"] = m["chain_getFinalizedHead"]
@@ -376,7 +360,7 @@ class RpcServer:
         m["author_submitExtrinsic"] = self._author_submit
         m["author_submitAndWatchExtrinsic"] = self._author_submit_and_watch
         m["author_pendingExtrinsics"] = lambda s, p: [
-            _hex(tx.ext.raw) for tx in self.chain.pool.by_hash.values()
+            to_hex(tx.ext.raw) for tx in self.chain.pool.by_hash.values()
         ]
         m["payment_queryInfo"] = self._payment_query_info
         m["payment_queryFeeDetails"] = self._payment_query_fee_details
@@ -393,20 +377,20 @@ class RpcServer:
 
     def _one_block_hash(self, value: Any) -> str | None:
         if value is None:
-            return _hex(self.chain.best.hash)
+            return to_hex(self.chain.best.hash)
         if isinstance(value, str):
             try:
                 number = int(value, 16) if value.startswith("0x") else int(value)
             except ValueError as exc:
-                raise _invalid("block number must be an integer or hex") from exc
+                raise invalid_params("block number must be an integer or hex") from exc
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
-            raise _invalid("block number must be an integer or hex")
+            raise invalid_params("block number must be an integer or hex")
         if number < 0:
-            raise _invalid("block number must not be negative")
+            raise invalid_params("block number must not be negative")
         found = self.chain.block_hash(number)
-        return None if found is None else _hex(found)
+        return None if found is None else to_hex(found)
 
     def _chain_get_header(self, session: Session, params: list[Any]) -> Any:
         block = self._maybe_block(_param(params, 0))
@@ -443,22 +427,22 @@ class RpcServer:
 
     def _state_get_metadata(self, session: Session, params: list[Any]) -> str:
         self._block_at(_param(params, 0))
-        return _hex(self.chain.runtime.metadata())
+        return to_hex(self.chain.runtime.metadata())
 
     def _read(self, key_param: Any, hash_param: Any) -> bytes | None:
-        key = _bytes_param(key_param, "storage key")
+        key = hex_param(key_param, "storage key")
         block = self._block_at(hash_param)
         return self.chain.reader(block)(key)
 
     def _state_get_storage(self, session: Session, params: list[Any]) -> str | None:
         value = self._read(_param(params, 0), _param(params, 1))
-        return None if value is None else _hex(value)
+        return None if value is None else to_hex(value)
 
     def _state_get_storage_hash(self, session: Session, params: list[Any]) -> str | None:
         from ._hashing import blake2_256
 
         value = self._read(_param(params, 0), _param(params, 1))
-        return None if value is None else _hex(blake2_256(value))
+        return None if value is None else to_hex(blake2_256(value))
 
     def _state_get_storage_size(self, session: Session, params: list[Any]) -> int | None:
         value = self._read(_param(params, 0), _param(params, 1))
@@ -466,42 +450,42 @@ class RpcServer:
 
     def _state_get_keys_paged(self, session: Session, params: list[Any]) -> list[str]:
         prefix_param = _param(params, 0)
-        prefix = b"" if prefix_param is None else _bytes_param(prefix_param, "prefix")
+        prefix = b"" if prefix_param is None else hex_param(prefix_param, "prefix")
         count = _param(params, 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise _invalid("count must be a non-negative integer")
+            raise invalid_params("count must be a non-negative integer")
         if count > 1000:
             raise RpcError(
                 4002, "count exceeds maximum value", "count exceeds maximum value. value: 1000"
             )
         start_param = _param(params, 2)
-        start = None if start_param in (None, "0x") else _bytes_param(start_param, "start key")
+        start = None if start_param in (None, "0x") else hex_param(start_param, "start key")
         block = self._block_at(_param(params, 3))
         keys: list[str] = []
         for key in self.chain.storage.keys_after(prefix, start, block.number):
             if len(keys) >= count:
                 break
-            keys.append(_hex(key))
+            keys.append(to_hex(key))
         return keys
 
     def _state_query_storage_at(self, session: Session, params: list[Any]) -> list[dict[str, Any]]:
         keys = _param(params, 0)
         if not isinstance(keys, list):
-            raise _invalid("keys must be a list")
+            raise invalid_params("keys must be a list")
         block = self._block_at(_param(params, 1))
         read = self.chain.reader(block)
         changes = []
         for key_param in keys:
-            key = _bytes_param(key_param, "storage key")
+            key = hex_param(key_param, "storage key")
             value = read(key)
-            changes.append([_hex(key), None if value is None else _hex(value)])
-        return [{"block": _hex(block.hash), "changes": changes}]
+            changes.append([to_hex(key), None if value is None else to_hex(value)])
+        return [{"block": to_hex(block.hash), "changes": changes}]
 
     def _state_subscribe_storage(self, session: Session, params: list[Any]) -> Subscribed:
         keys_param = _param(params, 0)
         if keys_param is not None and not isinstance(keys_param, list):
-            raise _invalid("keys must be a list")
-        keys = None if keys_param is None else [_bytes_param(k, "storage key") for k in keys_param]
+            raise invalid_params("keys must be a list")
+        keys = None if keys_param is None else [hex_param(k, "storage key") for k in keys_param]
         subscription_id = ""
 
         def on_changes(block: Block, changes: dict[bytes, bytes | None]) -> None:
@@ -511,8 +495,8 @@ class RpcServer:
                 changed = [(k, changes[k]) for k in keys if k in changes]
             if changed:
                 result = {
-                    "block": _hex(block.hash),
-                    "changes": [[_hex(k), None if v is None else _hex(v)] for k, v in changed],
+                    "block": to_hex(block.hash),
+                    "changes": [[to_hex(k), None if v is None else to_hex(v)] for k, v in changed],
                 }
                 session.notify("state_storage", subscription_id, result)
 
@@ -524,9 +508,9 @@ class RpcServer:
                 best = self.chain.best
                 read = self.chain.reader(best)
                 initial = {
-                    "block": _hex(best.hash),
+                    "block": to_hex(best.hash),
                     "changes": [
-                        [_hex(k), None if (v := read(k)) is None else _hex(v)] for k in keys
+                        [to_hex(k), None if (v := read(k)) is None else to_hex(v)] for k in keys
                     ],
                 }
                 session.notify("state_storage", subscription_id, initial)
@@ -547,11 +531,11 @@ class RpcServer:
     def _state_call(self, session: Session, params: list[Any]) -> str:
         method = _param(params, 0)
         if not isinstance(method, str):
-            raise _invalid("method must be a string")
-        data = _bytes_param(_param(params, 1) or "0x", "call data")
+            raise invalid_params("method must be a string")
+        data = hex_param(_param(params, 1) or "0x", "call data")
         block = self._block_at(_param(params, 2))
         try:
-            return _hex(
+            return to_hex(
                 self.chain.runtime.runtime_api(
                     method, data, self.chain.reader(block), block.number, self.chain.hash_at
                 )
@@ -566,14 +550,14 @@ class RpcServer:
             ) from exc
 
     def _author_submit(self, session: Session, params: list[Any]) -> str:
-        raw = _bytes_param(_param(params, 0), "extrinsic")
+        raw = hex_param(_param(params, 0), "extrinsic")
         tx_hash = self.chain.submit(raw)
         self.on_submit()
-        return _hex(tx_hash)
+        return to_hex(tx_hash)
 
     def _author_submit_and_watch(self, session: Session, params: list[Any]) -> Subscribed:
         session.require_subscriptions()
-        raw = _bytes_param(_param(params, 0), "extrinsic")
+        raw = hex_param(_param(params, 0), "extrinsic")
         buffered: list[TxStatus] = []
         live = False
         subscription_id = ""
@@ -598,7 +582,7 @@ class RpcServer:
         return Subscribed(subscription_id, start)
 
     def _payment_query_info(self, session: Session, params: list[Any]) -> dict[str, Any]:
-        raw = _bytes_param(_param(params, 0), "extrinsic")
+        raw = hex_param(_param(params, 0), "extrinsic")
         self._block_at(_param(params, 1))
         runtime = self.chain.runtime
         ext = runtime.decode_extrinsic(raw)
@@ -614,7 +598,7 @@ class RpcServer:
         from ._pallet import Weight
         from .pallets.transaction_payment import compute_fee
 
-        raw = _bytes_param(_param(params, 0), "extrinsic")
+        raw = hex_param(_param(params, 0), "extrinsic")
         self._block_at(_param(params, 1))
         runtime = self.chain.runtime
         ext = runtime.decode_extrinsic(raw)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._block import Block
 from ._errors import RpcError, ScaleDecodeError, TransactionRejected
 from ._hashing import blake2_256
+from ._rpc_params import hex_param, invalid_params, to_hex
 
 if TYPE_CHECKING:
     from ._rpc import RpcServer, Session
@@ -43,27 +44,10 @@ STORAGE_TYPES = (
 )
 
 
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
-
-
-def _invalid(reason: str) -> RpcError:
-    return RpcError(-32602, f"Invalid params: {reason}")
-
-
-def _hex_param(value: Any, name: str) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise _invalid(f"{name} must be a 0x-prefixed hex string")
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise _invalid(f"{name} is not valid hex") from exc
-
-
 def _string_param(params: list[Any], index: int, name: str) -> str:
     value = params[index] if index < len(params) else None
     if not isinstance(value, str):
-        raise _invalid(f"{name} must be a string")
+        raise invalid_params(f"{name} must be a string")
     return value
 
 
@@ -123,7 +107,7 @@ class Follow:
         finalized = chain.blocks[chain.finalized]
         initialized: dict[str, Any] = {
             "event": "initialized",
-            "finalizedBlockHashes": [_hex(finalized.hash)],
+            "finalizedBlockHashes": [to_hex(finalized.hash)],
         }
         if self.with_runtime:
             initialized["finalizedBlockRuntime"] = runtime_spec(self.server)
@@ -131,7 +115,7 @@ class Follow:
         self.emit(initialized)
         for number in range(chain.finalized + 1, chain.best_number + 1):
             self._new_block(chain.blocks[number])
-        self.emit({"event": "bestBlockChanged", "bestBlockHash": _hex(chain.best.hash)})
+        self.emit({"event": "bestBlockChanged", "bestBlockHash": to_hex(chain.best.hash)})
         chain.new_head_listeners.add(self.on_new_head)
         chain.finalized_listeners.add(self.on_finalized)
 
@@ -139,8 +123,8 @@ class Follow:
         self.pinned[bytes(block.hash)] = block.number
         event: dict[str, Any] = {
             "event": "newBlock",
-            "blockHash": _hex(block.hash),
-            "parentBlockHash": _hex(block.header.parent_hash),
+            "blockHash": to_hex(block.hash),
+            "parentBlockHash": to_hex(block.header.parent_hash),
         }
         if self.with_runtime:
             event["newRuntime"] = None  # devnode's runtime never changes
@@ -148,13 +132,13 @@ class Follow:
 
     def on_new_head(self, block: Block) -> None:
         self._new_block(block)
-        self.emit({"event": "bestBlockChanged", "bestBlockHash": _hex(block.hash)})
+        self.emit({"event": "bestBlockChanged", "bestBlockHash": to_hex(block.hash)})
 
     def on_finalized(self, block: Block) -> None:
         self.emit(
             {
                 "event": "finalized",
-                "finalizedBlockHashes": [_hex(block.hash)],
+                "finalizedBlockHashes": [to_hex(block.hash)],
                 "prunedBlockHashes": [],
             }
         )
@@ -190,7 +174,7 @@ class Follow:
     # -- operations --------------------------------------------------------------------------
 
     def pinned_block(self, hash_param: Any) -> Block:
-        block_hash = _hex_param(hash_param, "hash")
+        block_hash = hex_param(hash_param, "hash")
         if block_hash not in self.pinned:
             raise RpcError(
                 INVALID_BLOCK,
@@ -262,7 +246,10 @@ def _storage_items(
             value = read(query.key)
             if value is not None:
                 field_name = "value" if query.kind == "value" else "hash"
-                yield {"key": _hex(query.key), field_name: _hex(_value_or_hash(query.kind, value))}
+                yield {
+                    "key": to_hex(query.key),
+                    field_name: to_hex(_value_or_hash(query.kind, value)),
+                }
         elif query.kind == "closestDescendantMerkleValue":
             # No trie here: a commitment to every (key, value) at or under the key, which
             # changes exactly when one of them does (docs/devnode.md lists the difference).
@@ -272,7 +259,7 @@ def _storage_items(
                 if value is not None:
                     digest = blake2_256(digest + blake2_256(key) + blake2_256(value))
             if digest:
-                yield {"key": _hex(query.key), "closestDescendantMerkleValue": _hex(digest)}
+                yield {"key": to_hex(query.key), "closestDescendantMerkleValue": to_hex(digest)}
         else:
             kind = "value" if query.kind == "descendantsValues" else "hash"
             field_name = "value" if kind == "value" else "hash"
@@ -289,7 +276,7 @@ def _storage_items(
                 for key in batch:
                     value = read(key)
                     if value is not None:
-                        yield {"key": _hex(key), field_name: _hex(_value_or_hash(kind, value))}
+                        yield {"key": to_hex(key), field_name: to_hex(_value_or_hash(kind, value))}
                 last = batch[-1]
 
 
@@ -312,7 +299,7 @@ def register_spec_v2(server: RpcServer) -> None:
 
         with_runtime = params[0] if params else None
         if not isinstance(with_runtime, bool):
-            raise _invalid("withRuntime must be a boolean")
+            raise invalid_params("withRuntime must be a boolean")
         session.require_subscriptions()
         limit = chain.config.chainhead_max_follows_per_connection
         if len(session.follows) >= limit:
@@ -334,7 +321,7 @@ def register_spec_v2(server: RpcServer) -> None:
         subscription = follow_of(session, params)
         if subscription is None:
             return None
-        return _hex(
+        return to_hex(
             subscription.pinned_block(params[1] if len(params) > 1 else None).header.encode()
         )
 
@@ -342,7 +329,7 @@ def register_spec_v2(server: RpcServer) -> None:
         subscription = follow_of(session, params)
         value = params[1] if len(params) > 1 else None
         hashes = value if isinstance(value, list) else [value]
-        decoded = [_hex_param(h, "hash") for h in hashes]
+        decoded = [hex_param(h, "hash") for h in hashes]
         if subscription is None:
             return
         if len(set(decoded)) != len(decoded):
@@ -363,7 +350,7 @@ def register_spec_v2(server: RpcServer) -> None:
         if subscription.capacity() < 1:
             return {"result": "limitReached"}
         operation = subscription.new_operation(1)
-        extrinsics = [_hex(x) for x in block.extrinsics]
+        extrinsics = [to_hex(x) for x in block.extrinsics]
         session.pending_starts.append(
             lambda: subscription.finish(
                 operation, {"event": "operationBodyDone", "value": extrinsics}
@@ -379,7 +366,7 @@ def register_spec_v2(server: RpcServer) -> None:
         function = _string_param(params, 2, "function")
         raw_parameters = params[3] if len(params) > 3 else None
         # An empty string is taken as no parameters, as Substrate takes it.
-        data = b"" if raw_parameters == "" else _hex_param(raw_parameters, "callParameters")
+        data = b"" if raw_parameters == "" else hex_param(raw_parameters, "callParameters")
         if not subscription.with_runtime:
             raise RpcError(
                 CALL_WITHOUT_RUNTIME,
@@ -402,7 +389,7 @@ def register_spec_v2(server: RpcServer) -> None:
             except ScaleDecodeError as exc:
                 event = {"event": "operationError", "error": f"could not decode input: {exc}"}
             else:
-                event = {"event": "operationCallDone", "output": _hex(output)}
+                event = {"event": "operationCallDone", "output": to_hex(output)}
             subscription.finish(operation, event)
 
         session.pending_starts.append(run)
@@ -415,17 +402,17 @@ def register_spec_v2(server: RpcServer) -> None:
         block = subscription.pinned_block(params[1] if len(params) > 1 else None)
         items = params[2] if len(params) > 2 else None
         if not isinstance(items, list):
-            raise _invalid("items must be an array")
+            raise invalid_params("items must be an array")
         child_trie = params[3] if len(params) > 3 else None
         queries = []
         for item in items:
             if not isinstance(item, dict) or item.get("type") not in STORAGE_TYPES:
-                raise _invalid(
+                raise invalid_params(
                     f"each item needs a key and a type, one of {', '.join(STORAGE_TYPES)}"
                 )
-            queries.append(StorageQuery(_hex_param(item.get("key"), "key"), item["type"]))
+            queries.append(StorageQuery(hex_param(item.get("key"), "key"), item["type"]))
         if child_trie is not None:
-            _hex_param(child_trie, "childTrie")
+            hex_param(child_trie, "childTrie")
             # devnode has no child tries: every child-trie key is absent.
             queries = []
         accepted = min(len(queries), max(subscription.capacity(), 0))
@@ -475,7 +462,7 @@ def register_spec_v2(server: RpcServer) -> None:
     # -- transaction_v1 ------------------------------------------------------------------------
 
     def broadcast(session: Session, params: list[Any]) -> str | None:
-        raw = _hex_param(params[0] if params else None, "transaction")
+        raw = hex_param(params[0] if params else None, "transaction")
         if len(session.broadcasts) >= chain.config.max_broadcasts_per_connection:
             return None
         session.broadcast_counter += 1
@@ -501,7 +488,7 @@ def register_spec_v2(server: RpcServer) -> None:
     # -- chainSpec_v1 --------------------------------------------------------------------------
 
     m["chainSpec_v1_chainName"] = lambda s, p: chain.config.chain_name
-    m["chainSpec_v1_genesisHash"] = lambda s, p: _hex(chain.genesis_hash)
+    m["chainSpec_v1_genesisHash"] = lambda s, p: to_hex(chain.genesis_hash)
     m["chainSpec_v1_properties"] = lambda s, p: {
         "ss58Format": chain.config.ss58_format,
         "tokenDecimals": chain.config.token_decimals,
