@@ -138,16 +138,7 @@ def parse_request(kind: str, body: Any) -> tuple[str, DirectRequest, dict[str, A
                 raise BadParameter("top_logprobs needs logprobs=true", param="top_logprobs")
         options["logprobs"] = bool(logprobs)
         options["top_logprobs"] = int(top or 0)
-        request = DirectRequest(
-            "chat",
-            messages=turns,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            stop=stop,
-            seed=seed,
-            pieces=bool(options["logprobs"]),
-        )
+        prompt = None
     else:
         prompt = body.get("prompt")
         if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
@@ -167,16 +158,18 @@ def parse_request(kind: str, body: Any) -> tuple[str, DirectRequest, dict[str, A
             raise BadParameter("suffix is not supported", param="suffix")
         options["logprobs"] = logprobs_n is not None
         options["top_logprobs"] = int(logprobs_n or 0)
-        request = DirectRequest(
-            "completion",
-            prompt=prompt,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            stop=stop,
-            seed=seed,
-            pieces=bool(options["logprobs"]),
-        )
+        turns = ()
+    request = DirectRequest(
+        kind,
+        prompt=prompt,
+        messages=turns,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        stop=stop,
+        seed=seed,
+        pieces=bool(options["logprobs"]),
+    )
     return model, request, options
 
 

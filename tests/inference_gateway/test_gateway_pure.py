@@ -193,3 +193,10 @@ def test_parameters_map_onto_the_direct_request() -> None:
         pieces=True,
     )
     assert options == {"stream": True, "include_usage": True, "logprobs": True, "top_logprobs": 2}
+    _, completion, options = parse_request(
+        "completion", {"model": "tiny", "prompt": ["hello"], "logprobs": 3, "max_tokens": 5}
+    )
+    assert completion == DirectRequest(
+        "completion", prompt="hello", max_tokens=5, pieces=True, temperature=1.0
+    )
+    assert (options["logprobs"], options["top_logprobs"]) == (True, 3)
