@@ -39,6 +39,7 @@ __all__ = [
     "ALLOWED_ARCHITECTURES",
     "ALLOWED_ENCODERS",
     "FP16_UNSAFE_TYPES",
+    "REFUSED_SUFFIXES",
     "TRANSFORMERS_LOCK",
     "DeviceInfo",
     "EmbeddingSpec",
@@ -47,6 +48,7 @@ __all__ = [
     "ModelManifest",
     "Placement",
     "estimate_memory",
+    "find_remote_code",
     "inspect_model_dir",
     "load_model",
     "plan_placement",
@@ -246,19 +248,21 @@ def _read_json(path: Path) -> Any:
         raise ModelLoadError(f"cannot read {path.name}: {exc}") from exc
 
 
-def _find_remote_code(obj: Any) -> str | None:
+def find_remote_code(obj: Any) -> str | None:
+    """The key that asks for code from the model ("auto_map", "trust_remote_code"), anywhere in a
+    parsed JSON config; None when there is none."""
     if isinstance(obj, dict):
         for key, value in obj.items():
             if key == "auto_map":
                 return "auto_map"
             if key == "trust_remote_code" and value:
                 return "trust_remote_code"
-            found = _find_remote_code(value)
+            found = find_remote_code(value)
             if found:
                 return found
     elif isinstance(obj, list):
         for item in obj:
-            found = _find_remote_code(item)
+            found = find_remote_code(item)
             if found:
                 return found
     return None
@@ -293,7 +297,7 @@ def inspect_model_dir(path: str | Path) -> ModelManifest:
         if entry.suffix != ".json" or entry.name in _NO_REMOTE_CODE_SKIP or not entry.is_file():
             continue
         obj = config if entry == config_path else _read_json(entry)
-        found = _find_remote_code(obj)
+        found = find_remote_code(obj)
         if found:
             raise RemoteCodeRefusedError(f"{entry.name} sets {found}", path=entry)
 

@@ -15,10 +15,6 @@ from typing import Any
 
 __all__ = ["Finding", "ModelFile", "RegistrationPlan", "plan_registration"]
 
-#: Suffixes of formats that can run code when loaded (inference_engine refuses them by name)
-PICKLE_SUFFIXES = frozenset(
-    {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy", ".npz", ".joblib", ".dill"}
-)
 _HEADER_LIMIT = 100 << 20
 _JSON_LIMIT = 4 << 20
 _SAFETENSORS_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
@@ -120,7 +116,7 @@ def _scan(root: Path) -> list[Finding]:
     resolved = root.resolve()
     for entry in sorted(root.rglob("*")):
         name = str(entry.relative_to(root))
-        if entry.suffix.lower() in PICKLE_SUFFIXES:
+        if entry.suffix.lower() in ie.REFUSED_SUFFIXES:
             findings.append(
                 Finding("pickle weights", name, f"{name} is a pickle-based format (can run code)")
             )
@@ -129,7 +125,7 @@ def _scan(root: Path) -> list[Finding]:
         elif entry.is_file() and entry.suffix == ".py":
             findings.append(Finding("remote code", name, f"{name} is Python code"))
         elif entry.is_file() and entry.suffix == ".json" and entry.name != "tokenizer.json":
-            found = _remote_code_key(_read_json(entry))
+            found = ie.find_remote_code(_read_json(entry))
             if found:
                 findings.append(Finding("remote code", name, f"{name} sets {found}"))
     config = _read_json(root / "config.json")
@@ -157,22 +153,6 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _remote_code_key(obj: Any) -> str | None:
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if key == "auto_map" or (key == "trust_remote_code" and value):
-                return str(key)
-            found = _remote_code_key(value)
-            if found:
-                return found
-    elif isinstance(obj, list):
-        for item in obj:
-            found = _remote_code_key(item)
-            if found:
-                return found
-    return None
 
 
 def _weights_dtype(paths: list[Path]) -> str | None:
