@@ -31,7 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 INFER_ARGS = ("--model", "0x" + "11" * 32, "--prompt", "hi", "--max-tokens", "4")
 
 
