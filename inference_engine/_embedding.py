@@ -114,17 +114,6 @@ def embed_batch(model: LoadedModel, requests: Sequence[EmbeddingRequest]) -> lis
     return run_embeddings(model, [prepare_embedding(model, r) for r in requests])
 
 
-def _fail(reason: str, tolerance: float) -> ValidationReport:
-    return ValidationReport(
-        passed=False,
-        distance=float("inf"),
-        max_distance=float("inf"),
-        compared=0,
-        tolerance=tolerance,
-        reason=reason,
-    )
-
-
 def validate_embedding(
     model: LoadedModel,
     request: EmbeddingRequest,
@@ -143,16 +132,18 @@ def validate_embedding(
     if spec is None:
         raise InvalidRequestError(f"model {model.model_id} is not an embedding model")
     if output.request_id != request.request_id:
-        return _fail("request id differs", tolerance)
+        return ValidationReport.rejected("request id differs", tolerance)
     job = prepare_embedding(model, request)
     if output.prompt_token_count != len(job.ids):
-        return _fail("prompt token count differs", tolerance)
+        return ValidationReport.rejected("prompt token count differs", tolerance)
     if output.truncated != job.truncated:
-        return _fail("truncation flag differs", tolerance)
+        return ValidationReport.rejected("truncation flag differs", tolerance)
     if len(output.vector) != spec.dimension:
-        return _fail(f"dimension {len(output.vector)} is not {spec.dimension}", tolerance)
+        return ValidationReport.rejected(
+            f"dimension {len(output.vector)} is not {spec.dimension}", tolerance
+        )
     if not all(math.isfinite(v) for v in output.vector):
-        return _fail("non-finite value in the vector", tolerance)
+        return ValidationReport.rejected("non-finite value in the vector", tolerance)
     (mine,) = run_embeddings(model, [job])
     claimed = torch.tensor(output.vector, dtype=torch.float64)
     recomputed = torch.tensor(mine.vector, dtype=torch.float64)

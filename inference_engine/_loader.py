@@ -32,7 +32,13 @@ from ._errors import (
     UnknownArchitectureRefusedError,
     WrongTaskError,
 )
-from ._tokenizer import ModelTokenizer, _token_text, load_tokenizer, read_chat_template
+from ._tokenizer import (
+    ModelTokenizer,
+    _read_json,
+    _token_text,
+    load_tokenizer,
+    read_chat_template,
+)
 from ._types import ChatPrompt, ModelId, ModelTask
 
 __all__ = [
@@ -96,7 +102,6 @@ _UNSUPPORTED_POOLING = ("pooling_mode_weightedmean_tokens", "pooling_mode_lastto
 REFUSED_SUFFIXES = frozenset(
     {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy", ".npz", ".joblib", ".dill"}
 )
-_JSON_LIMIT = 4 << 20
 _HEADER_LIMIT = 100 << 20
 _SAFETENSORS_DTYPE_BYTES = {
     "F64": 8,
@@ -236,16 +241,6 @@ class LoadedModel:
         if self.tokenizer is None:
             return ""
         return self.tokenizer.decode(tokens)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        size = path.stat().st_size
-        if size > _JSON_LIMIT:
-            raise ModelLoadError(f"{path.name} is too large ({size} bytes)")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"cannot read {path.name}: {exc}") from exc
 
 
 def find_remote_code(obj: Any) -> str | None:

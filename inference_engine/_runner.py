@@ -236,18 +236,6 @@ def generate_batch(
     return outputs
 
 
-def _fail(reason: str, tolerance: float, position: int | None = None) -> ValidationReport:
-    return ValidationReport(
-        passed=False,
-        distance=float("inf"),
-        max_distance=float("inf"),
-        compared=0,
-        tolerance=tolerance,
-        reason=reason,
-        first_bad_position=position,
-    )
-
-
 def validate(
     model: LoadedModel,
     request: GenerationRequest,
@@ -281,17 +269,17 @@ def _validate(
     tokens = output.tokens
     n = len(tokens)
     if output.request_id != request.request_id:
-        return _fail("request id differs", tolerance)
+        return ValidationReport.rejected("request id differs", tolerance)
     if output.prompt_token_count != len(prompt):
-        return _fail("prompt token count differs", tolerance)
+        return ValidationReport.rejected("prompt token count differs", tolerance)
     if output.top_logprobs != params.top_logprobs:
-        return _fail("top_logprobs differs from the request", tolerance)
+        return ValidationReport.rejected("top_logprobs differs from the request", tolerance)
     if not 1 <= n <= params.max_tokens or len(output.logprobs) != n:
-        return _fail("token count out of range", tolerance)
+        return ValidationReport.rejected("token count out of range", tolerance)
     if any(t < 0 or t >= model.vocab_size for t in tokens):
-        return _fail("token id outside the vocabulary", tolerance)
+        return ValidationReport.rejected("token id outside the vocabulary", tolerance)
     if len(prompt) + n > model.max_positions:
-        return _fail("sequence longer than the model's context", tolerance)
+        return ValidationReport.rejected("sequence longer than the model's context", tolerance)
 
     # The finish reason must be where generation would really have stopped.
     probe = SequenceJob(request=request, prompt=prompt)
@@ -299,11 +287,15 @@ def _validate(
         probe.tokens.append(token)
         finish = _finish_after(model, probe, token)
         if finish is not None and i < n - 1:
-            return _fail(f"generation would have stopped ({finish.name}) earlier", tolerance, i)
+            return ValidationReport.rejected(
+                f"generation would have stopped ({finish.name}) earlier", tolerance, i
+            )
         if i == n - 1 and finish != output.finish_reason:
-            return _fail("finish reason inconsistent with the tokens", tolerance, i)
+            return ValidationReport.rejected(
+                "finish reason inconsistent with the tokens", tolerance, i
+            )
     if output.text != _visible_text(model, tokens, params.stop):
-        return _fail("text differs from the decoded tokens", tolerance)
+        return ValidationReport.rejected("text differs from the decoded tokens", tolerance)
 
     device = torch.device(model.placement.device)
     full = torch.tensor([list(prompt) + list(tokens)], dtype=torch.long, device=device)
@@ -317,18 +309,20 @@ def _validate(
     row_max = logprobs.max(dim=-1).values.tolist()
     for i, (token, entry) in enumerate(zip(tokens, output.logprobs, strict=True)):
         if entry.token != token or len(entry.top) != params.top_logprobs:
-            return _fail("malformed logprobs entry", tolerance, i)
+            return ValidationReport.rejected("malformed logprobs entry", tolerance, i)
         wanted = [token, *(alt for alt, _ in entry.top)]
         if any(t < 0 or t >= model.vocab_size for t in wanted):
-            return _fail("top-k token id outside the vocabulary", tolerance, i)
+            return ValidationReport.rejected("top-k token id outside the vocabulary", tolerance, i)
         values = logprobs[i, wanted].tolist()
         if params.greedy:
             if values[0] < row_max[i] - token_tolerance:
-                return _fail("token is not the greedy choice", tolerance, i)
+                return ValidationReport.rejected("token is not the greedy choice", tolerance, i)
         elif not sampled_token_consistent(
             step_logits[i], params, step_uniform(seed, i), token, token_tolerance
         ):
-            return _fail("token is not the seeded sampling choice", tolerance, i)
+            return ValidationReport.rejected(
+                "token is not the seeded sampling choice", tolerance, i
+            )
         claimed.append(entry.logprob)
         claimed.extend(lp for _, lp in entry.top)
         recomputed.extend(values)

@@ -28,8 +28,9 @@ _SPECIAL_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token"
 
 def _read_json(path: Path) -> Any:
     try:
-        if path.stat().st_size > _JSON_LIMIT:
-            raise ModelLoadError(f"{path.name} is too large")
+        size = path.stat().st_size
+        if size > _JSON_LIMIT:
+            raise ModelLoadError(f"{path.name} is too large ({size} bytes)")
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"cannot read {path.name}: {exc}") from exc

@@ -232,3 +232,18 @@ class ValidationReport:
     tolerance: float
     reason: str = ""
     first_bad_position: int | None = None
+
+    @classmethod
+    def rejected(
+        cls, reason: str, tolerance: float, first_bad_position: int | None = None
+    ) -> ValidationReport:
+        """A failed check that compared nothing further: infinite distances and the reason."""
+        return cls(
+            passed=False,
+            distance=float("inf"),
+            max_distance=float("inf"),
+            compared=0,
+            tolerance=tolerance,
+            reason=reason,
+            first_bad_position=first_bad_position,
+        )
