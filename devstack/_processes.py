@@ -244,9 +244,7 @@ class LocalRedis:
 
     @classmethod
     def start(cls, directory: Path) -> LocalRedis:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise ServiceError("redis-server not found: run `bash scripts/setup.sh`")
+        binary = _redis_binary("redis-server")
         directory.mkdir(parents=True, exist_ok=True)
         for _ in range(5):
             port = free_port()
@@ -259,13 +257,9 @@ class LocalRedis:
             )  # fmt: skip
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                        conn.sendall(b"PING\r\n")
-                        if conn.recv(16).startswith(b"+PONG"):
-                            return cls(port, directory, proc)
-                except OSError:
-                    time.sleep(0.02)
+                if _ping(port):
+                    return cls(port, directory, proc)
+                time.sleep(0.02)
             proc.kill()
             proc.wait(timeout=10)
         raise ServiceError(f"redis-server did not start (see {directory / 'redis.log'})")
