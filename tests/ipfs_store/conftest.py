@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,6 @@ from devstack import LocalKubo
 from ipfs_store import IpfsStore, StoreConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-_LISTEN = re.compile(r"(RPC API|Gateway) server listening on /ip4/([\d.]+)/tcp/(\d+)")
 
 
 # Kubo processes come from devstack, shared with the demo and the other packages' tests.
