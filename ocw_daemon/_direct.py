@@ -90,6 +90,19 @@ def _refusal(status: int, code: str, message: str, *, held: bool = False) -> web
     return web.json_response(body, status=status)
 
 
+def _amount_too_low(ticket: Ticket, prompt_tokens: int, price: int) -> web.Response | None:
+    """The 402 refusal when the ticket cannot pay for the prompt plus its `max_tokens`."""
+    needed = escrow_for(prompt_tokens + ticket.max_tokens, price)
+    if needed <= ticket.max_amount:
+        return None
+    return _refusal(
+        402,
+        "ticket_amount_too_low",
+        f"{prompt_tokens} prompt tokens + {ticket.max_tokens} max_tokens cost {needed}",
+        held=True,
+    )
+
+
 def generation_request(request: dict[str, Any], commitment: bytes) -> ie.GenerationRequest:
     """The engine request a direct request stands for (executor and validator alike).
 
@@ -143,6 +156,21 @@ class _Held:
     output_hash: bytes = bytes(32)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    def direct_result(self, model_index: int) -> types.DirectResult:
+        """This ticket as `Channels.settle` carries it (`model_index` into the run's models)."""
+        t = self.ticket
+        return types.DirectResult(
+            model_index,
+            types.H256(t.prompt_hash),
+            t.max_tokens,
+            t.max_price,
+            t.max_amount,
+            t.expiry,
+            types.H256(self.output_hash),
+            self.prompt_tokens,
+            self.completion_tokens,
+        )
 
 
 @dataclass
@@ -430,14 +458,9 @@ class DirectExecutor:
                 except ie.InferenceError as exc:
                     return _refusal(400, "bad_request", str(exc), held=True)
                 pieces = bool(direct.get("pieces"))
-                needed = escrow_for(prompt_tokens + held.ticket.max_tokens, price)
-                if needed > held.ticket.max_amount:
-                    return _refusal(
-                        402,
-                        "ticket_amount_too_low",
-                        f"{prompt_tokens} prompt tokens + max_tokens cost {needed}",
-                        held=True,
-                    )
+                short = _amount_too_low(held.ticket, prompt_tokens, price)
+                if short is not None:
+                    return short
                 response = web.StreamResponse(headers=SSE_HEADERS)
                 await response.prepare(request)
                 accepted = {"nonce": held.ticket.nonce, "ticket": held.digest.hex()}
@@ -517,14 +540,9 @@ class DirectExecutor:
             prompt_tokens = len(engine.model.encode_input(wanted.input)[0])
         except ie.InferenceError as exc:
             return _refusal(400, "bad_request", str(exc), held=True)
-        needed = escrow_for(prompt_tokens + held.ticket.max_tokens, price)
-        if needed > held.ticket.max_amount:
-            return _refusal(
-                402,
-                "ticket_amount_too_low",
-                f"{prompt_tokens} prompt tokens cost {needed}",
-                held=True,
-            )
+        short = _amount_too_low(held.ticket, prompt_tokens, price)
+        if short is not None:
+            return short
         response = web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
         await _send(response, {"nonce": held.ticket.nonce, "ticket": held.digest.hex()}, "accepted")
@@ -635,22 +653,9 @@ class DirectExecutor:
                 models: list[bytes] = []
                 results = []
                 for held in run:
-                    t = held.ticket
-                    if t.model_id not in models:
-                        models.append(t.model_id)
-                    results.append(
-                        types.DirectResult(
-                            models.index(t.model_id),
-                            types.H256(t.prompt_hash),
-                            t.max_tokens,
-                            t.max_price,
-                            t.max_amount,
-                            t.expiry,
-                            types.H256(held.output_hash),
-                            held.prompt_tokens,
-                            held.completion_tokens,
-                        )
-                    )
+                    if held.ticket.model_id not in models:
+                        models.append(held.ticket.model_id)
+                    results.append(held.direct_result(models.index(held.ticket.model_id)))
                 signature = run[-1].ticket.signature
                 assert signature is not None
                 settlements.append(

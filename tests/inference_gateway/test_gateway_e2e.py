@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -335,17 +336,7 @@ async def test_tampered_stream_errors_and_replayed_or_expired_tickets_are_refuse
         held = stack.daemons["charlie"].direct._records[(DAVE.public_key, 1)]
         t = held.ticket
         assert t.signature is not None
-        again = types.DirectResult(
-            0,
-            types.H256(t.prompt_hash),
-            t.max_tokens,
-            t.max_price,
-            t.max_amount,
-            t.expiry,
-            types.H256(held.output_hash),
-            held.prompt_tokens,
-            held.completion_tokens,
-        )
+        again = held.direct_result(0)
         settle_call = channels.calls.settle(
             [
                 types.ChannelSettlement(
@@ -401,6 +392,19 @@ async def test_tampered_stream_errors_and_replayed_or_expired_tickets_are_refuse
             ) as resp:
                 assert resp.status == 400
                 assert (await resp.json())["error"]["code"] == "bad_expiry"
+            # a live ticket whose amount cannot pay for the prompt plus max_tokens: 402
+            short = replace(
+                ticket, expiry=now + 100, max_amount=1, cumulative=on_chain.settled_cumulative + 1
+            )
+            short = short.signed(bytes(DAVE.sign(ticket_message(short.digest))))
+            body = {"request": request, "ticket": short.to_json()}
+            async with session.post(
+                f"http://127.0.0.1:{charlie_port}/v1/direct/generate", json=body
+            ) as resp:
+                assert resp.status == 402, await resp.text()
+                error = (await resp.json())["error"]
+                assert error["code"] == "ticket_amount_too_low"
+                assert "+ 4 max_tokens cost" in error["message"]
         info = await chain.query(providers.storage.providers(account(CHARLIE)))
         assert info is not None
     finally:
@@ -443,7 +447,7 @@ async def test_concurrent_streams_and_a_dropped_one_settle_in_one_extrinsic(
         direct = stack.daemons["bob"].direct
 
         async def dropped_stopped() -> bool:
-            return direct.status_fields()["queue_depth"] == 0
+            return bool(direct.status_fields()["queue_depth"] == 0)
 
         await wait_for(dropped_stopped, within=30)
         before = await token_balance(chain, DAVE, MODEL_CURRENCY)
