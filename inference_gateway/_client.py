@@ -112,6 +112,20 @@ class ModelEntry:
         return "0x" + self.model_id.hex()
 
 
+def _model_entry(
+    model_id: bytes, info: types.ModelInfo, listed: list[types.AccountId32]
+) -> ModelEntry:
+    return ModelEntry(
+        model_id,
+        bytes(info.name).decode(errors="replace"),
+        bytes(info.owner.value),
+        int(info.price_per_1k_tokens),
+        int(info.currency_id),
+        int(info.registered_at),
+        tuple(bytes(a.value) for a in listed),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DirectRequest:
     """What to generate: a text prompt (`kind="completion"`) or chat `messages`; or, with
@@ -359,17 +373,7 @@ class DirectClient:
             listed = await self._query(providers.storage.model_providers(types.H256(model_id)))
             if not listed:
                 continue
-            found.append(
-                ModelEntry(
-                    model_id,
-                    bytes(info.name).decode(errors="replace"),
-                    bytes(info.owner.value),
-                    int(info.price_per_1k_tokens),
-                    int(info.currency_id),
-                    int(info.registered_at),
-                    tuple(bytes(a.value) for a in listed),
-                )
-            )
+            found.append(_model_entry(model_id, info, listed))
         return found
 
     async def resolve(self, model: str) -> ModelEntry:
@@ -387,15 +391,7 @@ class DirectClient:
                 if info is None or not isinstance(info.status, types.ModelStatusActive):
                     raise UnknownModel(f"the model {model!r} does not exist", param="model")
                 listed = await self._query(providers.storage.model_providers(types.H256(model_id)))
-                return ModelEntry(
-                    model_id,
-                    bytes(info.name).decode(errors="replace"),
-                    bytes(info.owner.value),
-                    int(info.price_per_1k_tokens),
-                    int(info.currency_id),
-                    int(info.registered_at),
-                    tuple(bytes(a.value) for a in listed),
-                )
+                return _model_entry(model_id, info, listed)
         named = [m for m in await self.models() if m.name == model]
         if len(named) == 1:
             return named[0]
