@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("run", "follow the chain and serve jobs until SIGTERM"),
         ("register", "register (or update) this account as a provider, then exit"),
-        ("check", "check node, key, funds, registration, endpoint, Kubo, Redis, device, disk"),
+        ("check", "check node, key, funds, registration, X25519 key, endpoint, Kubo, Redis..."),
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument(

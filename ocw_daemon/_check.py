@@ -24,7 +24,7 @@ from runtime_types import ChainClient, ChainClientError, ClientConfig, Incompati
 from runtime_types.generated.devnode import BINDINGS, model_registry, providers, system, tokens
 from runtime_types.generated.devnode import types as rt_types
 
-from ._config import DaemonConfig, load_config, load_keypair
+from ._config import DaemonConfig, load_config, load_encryption_key, load_keypair
 from ._errors import DaemonError
 from ._status import StatusError, verify_status
 
@@ -110,6 +110,7 @@ async def run_checks(
                 info = await chain.query(providers.storage.providers(who))
                 results.append(await _funds(chain, config, keypair, info))
                 results.append(_registration(config, keypair, info, config_path))
+                results.append(_encryption_key(config, info, env, config_path))
             except ChainClientError as exc:
                 chain = None  # the node went away mid-check
                 results.append(CheckResult("funds", False, f"the node failed: {exc}", "retry"))
@@ -117,6 +118,7 @@ async def run_checks(
             needs = "the node" if chain is None else "the key"
             results.append(CheckResult("funds", None, f"not checked (needs {needs})"))
             results.append(CheckResult("registration", None, f"not checked (needs {needs})"))
+            results.append(CheckResult("encryption key", None, f"not checked (needs {needs})"))
         results.append(await _endpoint(config, keypair))
         kubo = await _kubo(config)
         results.append(kubo)
@@ -226,6 +228,48 @@ def _registration(
         f"active, stake {int(info.stake)}, {len(chain_models)} model(s), capacity {info.capacity}, "
         f"reputation {info.reputation}",
     )
+
+
+def _encryption_key(
+    config: DaemonConfig, info: Any, env: Mapping[str, str] | None, config_path: Path | None
+) -> CheckResult:
+    """The X25519 key published in `Providers` is the one this daemon opens sealed payloads
+    with (`$OCW_ENCRYPTION_SECRET`, else the key file); read-only: a missing file is reported,
+    never created."""
+    name = "encryption key"
+    if info is None:
+        return CheckResult(name, None, "not checked (needs the registration)")
+    register = f"run `ocw-daemon register --config {config_path or 'daemon.toml'}`"
+    environ = os.environ if env is None else env
+    secret = environ.get("OCW_ENCRYPTION_SECRET")
+    path = config.encryption_key_path
+    where = "$OCW_ENCRYPTION_SECRET" if secret else str(path)
+    if not secret and not path.exists():
+        return CheckResult(
+            name, False, f"no X25519 key at {path}", f"{register} (creates it and publishes it)"
+        )
+    try:
+        local = load_encryption_key(config, env).public
+    except DaemonError as exc:
+        return CheckResult(name, False, str(exc), "fix or chmod 600 the key file")
+    published = None if info.encryption_key is None else bytes(info.encryption_key)
+    if published is None:
+        return CheckResult(
+            name,
+            False,
+            "the provider published no encryption key: sealed requests cannot be sent to it",
+            f"{register} (publishes the key from {where})",
+        )
+    if published != local:
+        return CheckResult(
+            name,
+            False,
+            f"on-chain 0x{published.hex()[:16]}… differs from the local key "
+            f"0x{local.hex()[:16]}… ({where}): sealed inputs would not open",
+            f"{register} to publish the local key, or point [daemon] encryption_keystore at "
+            "the key that was published",
+        )
+    return CheckResult(name, True, f"published, matches {where} (0x{local.hex()[:16]}…)")
 
 
 async def _endpoint(config: DaemonConfig, keypair: Keypair | None) -> CheckResult:

@@ -17,12 +17,13 @@ import pytest
 from substrateinterface import Keypair
 
 from ipfs_store import IpfsStore, cid_of_bytes
-from ocw_daemon import ChainError, Daemon, DaemonConfig
+from ocw_daemon import ChainError, Daemon, DaemonConfig, load_encryption_key
 from ocw_daemon import register_provider as register_provider_cli
 from ocw_daemon._check import CheckResult, run_checks
 from ocw_daemon._status import StatusError, sign_status, verify_status
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import system
+from sealing import EncryptionKey
 from tests.cache.helpers import RedisServer
 from tests.devnode.conftest import NodeThread
 from tests.ipfs_store.conftest import KuboDaemon
@@ -74,7 +75,11 @@ async def test_check_passes_when_configured_and_names_each_failing_item(
 ) -> None:
     model = "0x" + (await register_model(chain, tiny_cid)).hex()
     config = daemon_config(tmp_path, "bob", node.url, kubo.api_url, free_port(), redis_server.url)
-    await register_provider(chain, BOB, config.endpoint, [bytes.fromhex(model[2:])], capacity=8)
+    published = load_encryption_key(config).public  # created here, as `register` does
+    await register_provider(
+        chain, BOB, config.endpoint, [bytes.fromhex(model[2:])], capacity=8,
+        encryption_key=published,
+    )  # fmt: skip
     keystore = write_keystore(tmp_path / "bob.json", "//Bob")
     path = write_config(tmp_path / "daemon.toml", config, keystore, [model])
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OCW_")}
@@ -89,19 +94,28 @@ async def test_check_passes_when_configured_and_names_each_failing_item(
         text = out.decode()
         assert proc.returncode == 0, text + err.decode()
         lines = text.splitlines()
-        names = ["config", "key", "node", "funds", "registration", "endpoint", "kubo"]
+        names = ["config", "key", "node", "funds", "registration", "encryption key"]
+        names += ["endpoint", "kubo"]
         names += [f"model {model}", "redis", "device", "disk"]
         assert len(lines) == len(names), text
         for line, name in zip(lines, names, strict=True):
             assert line.startswith(f"\u2714 {name} "), line
-        assert "mode 0600" in lines[1] and "signed by " + BOB.ss58_address in lines[5]
-        assert "PONG" in lines[8] and "cpu" in lines[9]
+        assert "mode 0600" in lines[1] and "signed by " + BOB.ss58_address in lines[6]
+        assert "matches" in lines[5] and "PONG" in lines[9] and "cpu" in lines[10]
 
         # Each broken item is named, and nothing else fails.
         results = await run_checks(path, {"OCW_NODE_URL": f"ws://127.0.0.1:{free_port()}"})
         assert failing(results) == {"node"}
         assert "devnode --dev" in by_name(results, "node").fix
-        assert {"funds", "registration", f"model {model}"} <= unchecked(results)
+        assert {"funds", "registration", "encryption key", f"model {model}"} <= unchecked(results)
+
+        # A local X25519 key that is not the published one: sealed inputs would not open.
+        other = EncryptionKey.generate().secret_bytes().hex()
+        results = await run_checks(path, {"OCW_ENCRYPTION_SECRET": other})
+        assert failing(results) == {"encryption key"}
+        mismatch = by_name(results, "encryption key")
+        assert "differs from the local key" in mismatch.detail
+        assert published.hex()[:16] in mismatch.detail and "ocw-daemon register" in mismatch.fix
 
         keystore.chmod(0o644)
         results = await run_checks(path, {})
