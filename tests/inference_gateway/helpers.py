@@ -4,6 +4,8 @@ payment channels, and the gateway; plus chain helpers (channels, events, balance
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,6 +37,8 @@ from tests.ocw_daemon.helpers import (
     register_provider,
     set_reputation,
     token_balance,
+    write_daemon_toml,
+    write_keystore,
 )
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "MODEL_CURRENCY",
     "PRICE",
     "Stack",
+    "bob_process_toml",
     "channel",
     "direct_config",
     "expected_cost",
@@ -83,6 +88,20 @@ def direct_config(
 
         config = replace(config, provider=ProviderSettings(endpoint=endpoint))
     return config
+
+
+def bob_process_toml(tmp: Path, node_url: str, ipfs: str, port: int, redis: str | None) -> Path:
+    """The TOML for Bob as a real `ocw-daemon run` process (one a test can SIGKILL), serving
+    as the Bob `start_stack` registered: with the X25519 key it published."""
+    config = direct_config(tmp, "bob-proc", node_url, ipfs, port, redis)
+    path = tmp / "bob.toml"
+    write_daemon_toml(path, config, write_keystore(tmp / "bob.key", "//Bob"))
+    registered = json.dumps(str(tmp / "bob" / "encryption-key.json"))
+    text = re.sub(
+        r"(?m)^encryption_keystore = .*$", f"encryption_keystore = {registered}", path.read_text()
+    )
+    path.write_text(text + "direct_settle_interval_s = 3600.0\n")
+    return path
 
 
 async def open_channel(chain: ChainClient, who: Keypair, executor: Keypair, amount: int) -> None:

@@ -4,10 +4,9 @@ executors that fails for the requester only."""
 
 from __future__ import annotations
 
-import json
-import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -26,8 +25,8 @@ from tests.inference_gateway.helpers import (
     DAVE,
     MODEL_CURRENCY,
     PPM,
+    bob_process_toml,
     channel,
-    direct_config,
     expected_cost,
     fund,
     open_channel,
@@ -36,24 +35,10 @@ from tests.inference_gateway.helpers import (
     wait_for,
 )
 from tests.ipfs_store.conftest import KuboDaemon
-from tests.ocw_daemon.helpers import STAKE, STAKE_CURRENCY, account, free_port, write_keystore
+from tests.ocw_daemon.helpers import STAKE, STAKE_CURRENCY, account, free_port
 from tests.ocw_daemon.test_ocw_crash import spawn, wait_ready
 
 pytestmark = pytest.mark.timeout(400)
-
-
-def _write_toml(path: Path, config: object, keystore: Path) -> None:
-    from tests.ocw_daemon.helpers import write_daemon_toml
-
-    write_daemon_toml(path, config, keystore)  # type: ignore[arg-type]
-    # the process serves as the Bob start_stack registered: with the X25519 key it published
-    registered = json.dumps(str(path.parent / "bob" / "encryption-key.json"))
-    text = re.sub(
-        r"(?m)^encryption_keystore = .*$", f"encryption_keystore = {registered}", path.read_text()
-    )
-    path.write_text(text)
-    with path.open("a") as out:
-        out.write("direct_settle_interval_s = 3600.0\n")
 
 
 async def test_a_provider_killed_mid_stream_fails_that_stream_and_the_next_goes_elsewhere(
@@ -77,9 +62,7 @@ async def test_a_provider_killed_mid_stream_fails_that_stream_and_the_next_goes_
         ports={"bob": bob_port},
         run=("charlie",),
     )
-    config = direct_config(tmp_path, "bob-proc", node.url, kubo.api_url, bob_port, redis_server.url)
-    toml = tmp_path / "bob.toml"
-    _write_toml(toml, config, write_keystore(tmp_path / "bob.key", "//Bob"))
+    toml = bob_process_toml(tmp_path, node.url, kubo.api_url, bob_port, redis_server.url)
     proc = spawn(toml, tmp_path / "bob.log")
     oa = openai.AsyncOpenAI(base_url=stack.url, api_key="unused", max_retries=0)
     try:
@@ -173,7 +156,7 @@ async def test_sampled_direct_results_pass_and_a_falsified_one_is_slashed(
             return found is not None and found.held == 0
 
         await wait_for(both_judged, within=90)
-        outcomes = {}
+        outcomes: dict[str, list[Any]] = {}
         for number in range(head + 1, await chain.head_number() + 1):
             block = await chain.block(number)
             assert block is not None

@@ -180,14 +180,12 @@ async def test_an_executor_that_lost_its_tickets_is_sent_the_chain_again(
     from tests.inference_gateway.helpers import (
         DAVE,
         MODEL_CURRENCY,
+        bob_process_toml,
         channel,
-        direct_config,
         expected_cost,
         token_balance,
         wait_for,
     )
-    from tests.inference_gateway.test_gateway_faults import _write_toml
-    from tests.ocw_daemon.helpers import write_keystore
     from tests.ocw_daemon.test_ocw_crash import spawn, wait_ready
 
     bob_port = free_port()
@@ -202,9 +200,7 @@ async def test_an_executor_that_lost_its_tickets_is_sent_the_chain_again(
         ports={"bob": bob_port},
         run=(),
     )
-    toml = tmp_path / "bob.toml"
-    config = direct_config(tmp_path, "bob-proc", node.url, kubo.api_url, bob_port, None)
-    _write_toml(toml, config, write_keystore(tmp_path / "bob.key", "//Bob"))
+    toml = bob_process_toml(tmp_path, node.url, kubo.api_url, bob_port, None)
     proc = spawn(toml, tmp_path / "bob.log")
     oa = openai.AsyncOpenAI(base_url=stack.url, api_key="unused", max_retries=0)
     try:
