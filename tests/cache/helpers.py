@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -138,3 +142,77 @@ class SlowOrigin(CountingOrigin):
 
         await asyncio.sleep(self.delay)
         return await super().fetch(key, dest)
+
+
+_DAEMON_WORKER = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from pathlib import Path
+    from cache import CacheConfig, IpfsOrigin, ModelCache, ModelKey
+    from ipfs_store import IpfsStore, StoreConfig
+
+    class Loader:
+        def measure(self, path): return 1
+        def load(self, path, key): return key
+        def release(self, model): pass
+        def warm_up(self, model): pass
+
+    async def main():
+        api, gateway, redis_url, disk, start = sys.argv[1:6]
+        keys = sys.argv[6:]
+        config = CacheConfig(disk_dir=Path(disk), redis_url=redis_url, chunk_size=65536,
+                             fill_poll=0.02)
+        store_config = StoreConfig(api_url=api, kubo_gateway_url=gateway or None)
+        async with IpfsStore(store_config) as store:
+            async with ModelCache(config, IpfsOrigin(store), Loader()) as cache:
+                while time.time() < float(start):
+                    await asyncio.sleep(0.005)
+                sources = []
+                for key in keys:
+                    async with cache.use(ModelKey(key)) as entry:
+                        sources.append(entry.source)
+                m = cache.metrics()
+                print(",".join(sources), m.origin_fetches, m.tier2_hits, flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+def run_daemons(
+    tmp_path: Path,
+    api_url: str,
+    gateway_url: str | None,
+    redis_url: str,
+    keys: Sequence[str],
+    names: Sequence[str],
+    timeout: float = 90,
+) -> list[list[str]]:
+    """One cache process per name (disk `tmp_path/disk-<name>`), all racing from the same
+    instant to lease `keys` in order. Each one's output: its sources joined by commas, its
+    origin fetches and its tier-2 hits."""
+    script = tmp_path / "worker.py"
+    script.write_text(_DAEMON_WORKER)
+    start = time.time() + 2.0  # every process waits for the same instant, then they race
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                api_url,
+                gateway_url or "",
+                redis_url,
+                str(tmp_path / f"disk-{name}"),
+                str(start),
+                *keys,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+        )
+        for name in names
+    ]
+    outputs = [p.communicate(timeout=timeout)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    return outputs

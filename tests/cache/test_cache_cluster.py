@@ -9,11 +9,7 @@ cluster killed, the author's Kubo killed.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import textwrap
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -30,6 +26,7 @@ from tests.cache.helpers import (
     files_of,
     get,
     make_model_dir,
+    run_daemons,
 )
 from tests.ipfs_store.conftest import KuboPeers, store_config
 
@@ -170,71 +167,6 @@ async def test_cluster_budget_evicts_whole_models_across_masters(
             assert (await get(late, models[2].key)).source == "tier2"
 
 
-_WORKER = textwrap.dedent(
-    """
-    import asyncio, sys, time
-    from pathlib import Path
-    from cache import CacheConfig, IpfsOrigin, ModelCache, ModelKey
-    from ipfs_store import IpfsStore, StoreConfig
-
-    class Loader:
-        def measure(self, path): return 1
-        def load(self, path, key): return key
-        def release(self, model): pass
-        def warm_up(self, model): pass
-
-    async def main():
-        api, gateway, redis_url, disk, start = sys.argv[1:6]
-        keys = sys.argv[6:]
-        config = CacheConfig(disk_dir=Path(disk), redis_url=redis_url, chunk_size=65536,
-                             fill_poll=0.02)
-        async with IpfsStore(StoreConfig(api_url=api, kubo_gateway_url=gateway)) as store:
-            async with ModelCache(config, IpfsOrigin(store), Loader()) as cache:
-                while time.time() < float(start):
-                    await asyncio.sleep(0.005)
-                sources = []
-                for key in keys:
-                    async with cache.use(ModelKey(key)) as entry:
-                        sources.append(entry.source)
-                m = cache.metrics()
-                print(",".join(sources), m.origin_fetches, m.tier2_hits, flush=True)
-
-    asyncio.run(main())
-    """
-)
-
-
-def _run_site(
-    tmp_path: Path, peers: KuboPeers, url: str, keys: Sequence[str], names: list[str]
-) -> list[list[str]]:
-    script = tmp_path / "worker.py"
-    script.write_text(_WORKER)
-    start = time.time() + 2.0  # every daemon waits for the same instant, then they race
-    root = Path(__file__).resolve().parents[2]
-    provider = peers.provider
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                provider.api_url,
-                provider.gateway_url,
-                url,
-                str(tmp_path / f"disk-{name}"),
-                str(start),
-                *keys,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=root,
-        )
-        for name in names
-    ]
-    outputs = [p.communicate(timeout=90)[0].split() for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
-    return outputs
-
-
 async def test_site_daemons_share_the_cluster_one_ipfs_fetch(
     tmp_path: Path, redis_cluster: LocalRedisCluster, peers: KuboPeers
 ) -> None:
@@ -244,16 +176,13 @@ async def test_site_daemons_share_the_cluster_one_ipfs_fetch(
     async with author, provider:
         models = await _add_models(author, tmp_path / "src", redis_cluster, 2)
     keys = [m.key for m in models]
-    first = await asyncio.to_thread(
-        _run_site, tmp_path, peers, redis_cluster.url, keys, ["a", "b", "c"]
-    )
+    site = (tmp_path, peers.provider.api_url, peers.provider.gateway_url, redis_cluster.url, keys)
+    first = await asyncio.to_thread(run_daemons, *site, ["a", "b", "c"])
     per_model = [sorted(out[0].split(",")[i] for out in first) for i in range(len(keys))]
     assert all(sources == ["origin", "tier2", "tier2"] for sources in per_model), first
     assert sum(int(out[1]) for out in first) == len(keys)  # one IPFS fetch per model
     # Fresh daemons (empty disks): all from tier 2, none from IPFS.
-    second = await asyncio.to_thread(
-        _run_site, tmp_path, peers, redis_cluster.url, keys, ["d", "e"]
-    )
+    second = await asyncio.to_thread(run_daemons, *site, ["d", "e"])
     assert all(out[0] == "tier2,tier2" and out[1] == "0" for out in second), second
     for name in "abcde":
         for m in models:

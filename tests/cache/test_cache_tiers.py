@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -33,6 +30,7 @@ from tests.cache.helpers import (
     cache_config,
     files_of,
     get,
+    run_daemons,
 )
 from tests.ipfs_store.conftest import KuboDaemon
 
@@ -110,62 +108,12 @@ async def test_cancelled_waiter_does_not_cancel_the_fill(
         assert len(origin.fetches) == 1
 
 
-_WORKER = textwrap.dedent(
-    """
-    import asyncio, sys, time
-    from pathlib import Path
-    from cache import CacheConfig, IpfsOrigin, ModelCache, ModelKey
-    from ipfs_store import IpfsStore, StoreConfig
-
-    class Loader:
-        def measure(self, path): return 1
-        def load(self, path, key): return key
-        def release(self, model): pass
-        def warm_up(self, model): pass
-
-    async def main():
-        api, redis_url, disk, key, start = sys.argv[1:6]
-        config = CacheConfig(disk_dir=Path(disk), redis_url=redis_url, chunk_size=65536,
-                             fill_poll=0.02)
-        async with IpfsStore(StoreConfig(api_url=api)) as store:
-            async with ModelCache(config, IpfsOrigin(store), Loader()) as cache:
-                while time.time() < float(start):
-                    await asyncio.sleep(0.005)
-                async with cache.use(ModelKey(key)) as entry:
-                    m = cache.metrics()
-                    print(entry.source, m.origin_fetches, m.tier2_hits, flush=True)
-
-    asyncio.run(main())
-    """
-)
-
-
 def test_two_processes_sharing_redis_one_origin_fetch(
     tmp_path: Path, redis_server: RedisServer, kubo: KuboDaemon, models: list[ModelFixture]
 ) -> None:
-    script = tmp_path / "worker.py"
-    script.write_text(_WORKER)
-    start = time.time() + 2.0  # both wait for the same instant, then race
-    root = Path(__file__).resolve().parents[2]
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                kubo.api_url,
-                redis_server.url,
-                str(tmp_path / f"disk-{i}"),
-                models[0].key,
-                str(start),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=root,
-        )
-        for i in range(2)
-    ]
-    outputs = [p.communicate(timeout=60)[0].split() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    outputs = run_daemons(
+        tmp_path, kubo.api_url, None, redis_server.url, [models[0].key], ["0", "1"], timeout=60
+    )
     sources = sorted(o[0] for o in outputs)
     assert sources == ["origin", "tier2"], outputs
     assert sum(int(o[1]) for o in outputs) == 1
