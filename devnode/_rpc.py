@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 from ._block import Block
 from ._chain import Chain, TxStatus
 from ._errors import RpcError, ScaleDecodeError, TransactionRejected
-from ._rpc_params import hex_param, invalid_params, to_hex
+from ._rpc_params import hex_param, invalid_params, param_at, to_hex
 from ._rpc_v2 import Follow, register_spec_v2
 
 __all__ = ["RpcServer"]
@@ -25,10 +25,6 @@ __all__ = ["RpcServer"]
 log = logging.getLogger("devnode.rpc")
 
 Handler = Callable[["Session", list[Any]], Any]
-
-
-def _param(params: list[Any], index: int) -> Any:
-    return params[index] if index < len(params) else None
 
 
 @dataclass
@@ -313,7 +309,7 @@ class RpcServer:
         m["system_health"] = self._system_health
         m["system_peers"] = lambda s, p: []
         m["system_accountNextIndex"] = lambda s, p: self.chain.next_index(
-            self._account_param(_param(p, 0))
+            self._account_param(param_at(p, 0))
         )
 
         m["chain_getBlockHash"] = self._chain_get_block_hash
@@ -342,7 +338,7 @@ class RpcServer:
             "state_unsubscribeRuntimeVersion",
             "author_unwatchExtrinsic",
         ):
-            m[name] = lambda s, p: s.unsubscribe(_param(p, 0))
+            m[name] = lambda s, p: s.unsubscribe(param_at(p, 0))
 
         m["state_getMetadata"] = self._state_get_metadata
         m["state_getStorage"] = self._state_get_storage
@@ -370,7 +366,7 @@ class RpcServer:
         return {"peers": 0, "isSyncing": False, "shouldHavePeers": False}
 
     def _chain_get_block_hash(self, session: Session, params: list[Any]) -> Any:
-        value = _param(params, 0)
+        value = param_at(params, 0)
         if isinstance(value, list):
             return [self._one_block_hash(v) for v in value]
         return self._one_block_hash(value)
@@ -393,15 +389,15 @@ class RpcServer:
         return None if found is None else to_hex(found)
 
     def _chain_get_header(self, session: Session, params: list[Any]) -> Any:
-        block = self._maybe_block(_param(params, 0))
+        block = self._maybe_block(param_at(params, 0))
         return None if block is None else block.header.to_json()
 
     def _chain_get_block(self, session: Session, params: list[Any]) -> Any:
-        block = self._maybe_block(_param(params, 0))
+        block = self._maybe_block(param_at(params, 0))
         return None if block is None else block.to_json()
 
     def _runtime_version(self, session: Session, params: list[Any]) -> Any:
-        self._block_at(_param(params, 0))
+        self._block_at(param_at(params, 0))
         return self.chain.runtime.version.to_json()
 
     def _subscribe_heads(self, notification: str, finalized: bool) -> Handler:
@@ -426,7 +422,7 @@ class RpcServer:
         return subscribe
 
     def _state_get_metadata(self, session: Session, params: list[Any]) -> str:
-        self._block_at(_param(params, 0))
+        self._block_at(param_at(params, 0))
         return to_hex(self.chain.runtime.metadata())
 
     def _read(self, key_param: Any, hash_param: Any) -> bytes | None:
@@ -435,32 +431,32 @@ class RpcServer:
         return self.chain.reader(block)(key)
 
     def _state_get_storage(self, session: Session, params: list[Any]) -> str | None:
-        value = self._read(_param(params, 0), _param(params, 1))
+        value = self._read(param_at(params, 0), param_at(params, 1))
         return None if value is None else to_hex(value)
 
     def _state_get_storage_hash(self, session: Session, params: list[Any]) -> str | None:
         from ._hashing import blake2_256
 
-        value = self._read(_param(params, 0), _param(params, 1))
+        value = self._read(param_at(params, 0), param_at(params, 1))
         return None if value is None else to_hex(blake2_256(value))
 
     def _state_get_storage_size(self, session: Session, params: list[Any]) -> int | None:
-        value = self._read(_param(params, 0), _param(params, 1))
+        value = self._read(param_at(params, 0), param_at(params, 1))
         return None if value is None else len(value)
 
     def _state_get_keys_paged(self, session: Session, params: list[Any]) -> list[str]:
-        prefix_param = _param(params, 0)
+        prefix_param = param_at(params, 0)
         prefix = b"" if prefix_param is None else hex_param(prefix_param, "prefix")
-        count = _param(params, 1)
+        count = param_at(params, 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise invalid_params("count must be a non-negative integer")
         if count > 1000:
             raise RpcError(
                 4002, "count exceeds maximum value", "count exceeds maximum value. value: 1000"
             )
-        start_param = _param(params, 2)
+        start_param = param_at(params, 2)
         start = None if start_param in (None, "0x") else hex_param(start_param, "start key")
-        block = self._block_at(_param(params, 3))
+        block = self._block_at(param_at(params, 3))
         keys: list[str] = []
         for key in self.chain.storage.keys_after(prefix, start, block.number):
             if len(keys) >= count:
@@ -469,10 +465,10 @@ class RpcServer:
         return keys
 
     def _state_query_storage_at(self, session: Session, params: list[Any]) -> list[dict[str, Any]]:
-        keys = _param(params, 0)
+        keys = param_at(params, 0)
         if not isinstance(keys, list):
             raise invalid_params("keys must be a list")
-        block = self._block_at(_param(params, 1))
+        block = self._block_at(param_at(params, 1))
         read = self.chain.reader(block)
         changes = []
         for key_param in keys:
@@ -482,7 +478,7 @@ class RpcServer:
         return [{"block": to_hex(block.hash), "changes": changes}]
 
     def _state_subscribe_storage(self, session: Session, params: list[Any]) -> Subscribed:
-        keys_param = _param(params, 0)
+        keys_param = param_at(params, 0)
         if keys_param is not None and not isinstance(keys_param, list):
             raise invalid_params("keys must be a list")
         keys = None if keys_param is None else [hex_param(k, "storage key") for k in keys_param]
@@ -529,11 +525,11 @@ class RpcServer:
         return Subscribed(subscription_id, start)
 
     def _state_call(self, session: Session, params: list[Any]) -> str:
-        method = _param(params, 0)
+        method = param_at(params, 0)
         if not isinstance(method, str):
             raise invalid_params("method must be a string")
-        data = hex_param(_param(params, 1) or "0x", "call data")
-        block = self._block_at(_param(params, 2))
+        data = hex_param(param_at(params, 1) or "0x", "call data")
+        block = self._block_at(param_at(params, 2))
         try:
             return to_hex(
                 self.chain.runtime.runtime_api(
@@ -550,14 +546,14 @@ class RpcServer:
             ) from exc
 
     def _author_submit(self, session: Session, params: list[Any]) -> str:
-        raw = hex_param(_param(params, 0), "extrinsic")
+        raw = hex_param(param_at(params, 0), "extrinsic")
         tx_hash = self.chain.submit(raw)
         self.on_submit()
         return to_hex(tx_hash)
 
     def _author_submit_and_watch(self, session: Session, params: list[Any]) -> Subscribed:
         session.require_subscriptions()
-        raw = hex_param(_param(params, 0), "extrinsic")
+        raw = hex_param(param_at(params, 0), "extrinsic")
         buffered: list[TxStatus] = []
         live = False
         subscription_id = ""
@@ -582,8 +578,8 @@ class RpcServer:
         return Subscribed(subscription_id, start)
 
     def _payment_query_info(self, session: Session, params: list[Any]) -> dict[str, Any]:
-        raw = hex_param(_param(params, 0), "extrinsic")
-        self._block_at(_param(params, 1))
+        raw = hex_param(param_at(params, 0), "extrinsic")
+        self._block_at(param_at(params, 1))
         runtime = self.chain.runtime
         ext = runtime.decode_extrinsic(raw)
         weight, fee = runtime.fee_of(ext)
@@ -598,8 +594,8 @@ class RpcServer:
         from ._pallet import Weight
         from .pallets.transaction_payment import compute_fee
 
-        raw = hex_param(_param(params, 0), "extrinsic")
-        self._block_at(_param(params, 1))
+        raw = hex_param(param_at(params, 0), "extrinsic")
+        self._block_at(param_at(params, 1))
         runtime = self.chain.runtime
         ext = runtime.decode_extrinsic(raw)
         weight, _ = runtime.fee_of(ext)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ._errors import RpcError
 
-__all__ = ["hex_param", "invalid_params", "to_hex"]
+__all__ = ["hex_param", "invalid_params", "param_at", "to_hex"]
 
 
 def to_hex(data: bytes) -> str:
@@ -15,6 +15,11 @@ def to_hex(data: bytes) -> str:
 
 def invalid_params(reason: str) -> RpcError:
     return RpcError(-32602, f"Invalid params: {reason}")
+
+
+def param_at(params: list[Any], index: int) -> Any:
+    """The positional parameter at `index`; None when the client sent fewer."""
+    return params[index] if index < len(params) else None
 
 
 def hex_param(value: Any, name: str) -> bytes:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._block import Block
 from ._errors import RpcError, ScaleDecodeError, TransactionRejected
 from ._hashing import blake2_256
-from ._rpc_params import hex_param, invalid_params, to_hex
+from ._rpc_params import hex_param, invalid_params, param_at, to_hex
 
 if TYPE_CHECKING:
     from ._rpc import RpcServer, Session
@@ -45,7 +45,7 @@ STORAGE_TYPES = (
 
 
 def _string_param(params: list[Any], index: int, name: str) -> str:
-    value = params[index] if index < len(params) else None
+    value = param_at(params, index)
     if not isinstance(value, str):
         raise invalid_params(f"{name} must be a string")
     return value
@@ -321,13 +321,11 @@ def register_spec_v2(server: RpcServer) -> None:
         subscription = follow_of(session, params)
         if subscription is None:
             return None
-        return to_hex(
-            subscription.pinned_block(params[1] if len(params) > 1 else None).header.encode()
-        )
+        return to_hex(subscription.pinned_block(param_at(params, 1)).header.encode())
 
     def unpin(session: Session, params: list[Any]) -> None:
         subscription = follow_of(session, params)
-        value = params[1] if len(params) > 1 else None
+        value = param_at(params, 1)
         hashes = value if isinstance(value, list) else [value]
         decoded = [hex_param(h, "hash") for h in hashes]
         if subscription is None:
@@ -346,7 +344,7 @@ def register_spec_v2(server: RpcServer) -> None:
         subscription = follow_of(session, params)
         if subscription is None:
             return {"result": "limitReached"}
-        block = subscription.pinned_block(params[1] if len(params) > 1 else None)
+        block = subscription.pinned_block(param_at(params, 1))
         if subscription.capacity() < 1:
             return {"result": "limitReached"}
         operation = subscription.new_operation(1)
@@ -362,9 +360,9 @@ def register_spec_v2(server: RpcServer) -> None:
         subscription = follow_of(session, params)
         if subscription is None:
             return {"result": "limitReached"}
-        block = subscription.pinned_block(params[1] if len(params) > 1 else None)
+        block = subscription.pinned_block(param_at(params, 1))
         function = _string_param(params, 2, "function")
-        raw_parameters = params[3] if len(params) > 3 else None
+        raw_parameters = param_at(params, 3)
         # An empty string is taken as no parameters, as Substrate takes it.
         data = b"" if raw_parameters == "" else hex_param(raw_parameters, "callParameters")
         if not subscription.with_runtime:
@@ -399,11 +397,11 @@ def register_spec_v2(server: RpcServer) -> None:
         subscription = follow_of(session, params)
         if subscription is None:
             return {"result": "limitReached"}
-        block = subscription.pinned_block(params[1] if len(params) > 1 else None)
-        items = params[2] if len(params) > 2 else None
+        block = subscription.pinned_block(param_at(params, 1))
+        items = param_at(params, 2)
         if not isinstance(items, list):
             raise invalid_params("items must be an array")
-        child_trie = params[3] if len(params) > 3 else None
+        child_trie = param_at(params, 3)
         queries = []
         for item in items:
             if not isinstance(item, dict) or item.get("type") not in STORAGE_TYPES:
