@@ -84,11 +84,15 @@ def prepare(model: LoadedModel, request: GenerationRequest) -> SequenceJob:
     return SequenceJob(request=request, prompt=prompt)
 
 
-def _visible_text(model: LoadedModel, tokens: Sequence[int], stop: tuple[str, ...]) -> str:
-    """decode(tokens), cut before the earliest stop sequence."""
-    text = model.decode(list(tokens))
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
+    """`text` cut before the earliest stop sequence: the rule for a record's `text`."""
     cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
     return text[: min(cuts)] if cuts else text
+
+
+def _visible_text(model: LoadedModel, tokens: Sequence[int], stop: tuple[str, ...]) -> str:
+    """decode(tokens), cut before the earliest stop sequence."""
+    return cut_at_stop(model.decode(list(tokens)), stop)
 
 
 def _finish_after(model: LoadedModel, job: SequenceJob, token: int) -> FinishReason | None:

@@ -18,6 +18,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._runner import cut_at_stop
 from ._types import GenerationOutput, GenerationRequest, TokenLogprobs
 
 if TYPE_CHECKING:
@@ -56,11 +57,9 @@ class TextStreamer:
     def push(self, token: int) -> str:
         """The newly visible text after `token`."""
         self._tokens.append(token)
-        text = self._model.decode(self._tokens)
-        cuts = [i for i in (text.find(s) for s in self._stop) if i >= 0]
-        if cuts:
-            text = text[: min(cuts)]
-        elif self._hold:
+        decoded = self._model.decode(self._tokens)
+        text = cut_at_stop(decoded, self._stop)
+        if text == decoded and self._hold:  # no stop yet: one may still be forming at the end
             text = text[: max(0, len(text) - self._hold)]
         text = text.rstrip("\ufffd")
         if not text.startswith(self.emitted) or len(text) <= len(self.emitted):
