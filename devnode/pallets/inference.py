@@ -719,12 +719,7 @@ class Inference(Pallet):
         completion_tokens: int,
     ) -> None:
         """The executor reports the output's hash (and optionally CID) and token counts."""
-        who = ctx.ensure_signed(origin)
-        req = self.request_of(ctx, request_id)
-        if req["executor"] != who:
-            self.fail("NotExecutor")
-        if req["state"][0] != "Assigned":
-            self.fail("InvalidState")
+        who, req = self._assigned(ctx, origin, request_id)
         if ctx.block_number > req["deadline"]:
             self.fail("DeadlinePassed")
         if completion_tokens > req["max_tokens"]:
@@ -759,6 +754,18 @@ class Inference(Pallet):
             "ValidationRequested",
             {"request_id": request_id, "validator": validator, "deadline": deadline},
         )
+
+    def _assigned(
+        self, ctx: CallContext, origin: Origin, request_id: int
+    ) -> tuple[bytes, dict[str, Any]]:
+        """The signer and its request, still `Assigned` to it."""
+        who = ctx.ensure_signed(origin)
+        req = self.request_of(ctx, request_id)
+        if req["executor"] != who:
+            self.fail("NotExecutor")
+        if req["state"][0] != "Assigned":
+            self.fail("InvalidState")
+        return who, req
 
     def _awaiting(self, ctx: CallContext, origin: Origin, request_id: int) -> dict[str, Any]:
         who = ctx.ensure_signed(origin)
@@ -842,12 +849,7 @@ class Inference(Pallet):
     @dispatchable(6, [_ID], Weight(60_000_000, 5_000))
     def decline(self, ctx: CallContext, origin: Origin, request_id: int) -> None:
         """The executor cannot serve the input (a sealed input that does not open): refund."""
-        who = ctx.ensure_signed(origin)
-        req = self.request_of(ctx, request_id)
-        if req["executor"] != who:
-            self.fail("NotExecutor")
-        if req["state"][0] != "Assigned":
-            self.fail("InvalidState")
+        who, req = self._assigned(ctx, origin, request_id)
         refund = tokens_of(ctx).unreserve(
             ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
         )
