@@ -16,6 +16,7 @@ from typing import TypeVar
 from cache import CacheConfig, CachedModel, IpfsOrigin, ModelCache, ModelKey
 from devstack import LocalRedis
 from ipfs_store import IpfsStore
+from tests.ipfs_store.conftest import read_tree, write_tree
 
 M = TypeVar("M")
 
@@ -29,6 +30,8 @@ async def get(cache: ModelCache[M], key: ModelKey | str) -> CachedModel[M]:
 # Redis processes come from devstack, shared with the demo and the other packages' tests.
 RedisServer = LocalRedis
 start_redis = LocalRedis.start
+# A model directory's files by relative path, as the ipfs_store tests read them.
+files_of = read_tree
 
 
 class CountingOrigin(IpfsOrigin):
@@ -92,11 +95,7 @@ def make_model_dir(directory: Path, seed: int, weight_bytes: int = 300_000) -> d
         "tok/tokenizer.json": rng.randbytes(1000),
         "empty.txt": b"",
     }
-    for rel, data in files.items():
-        path = directory / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return files
+    return write_tree(directory, files)
 
 
 @dataclass(frozen=True)
@@ -124,10 +123,6 @@ def cache_config(
     }
     params.update(overrides)
     return CacheConfig(**params)  # type: ignore[arg-type]
-
-
-def files_of(path: Path) -> dict[str, bytes]:
-    return {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
 class SlowOrigin(CountingOrigin):

@@ -21,6 +21,20 @@ KuboDaemon = LocalKubo
 start_kubo = LocalKubo.start
 
 
+def write_tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
+    """Write `files` (by relative path) under `root`; returns them."""
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root`, by relative path (what `write_tree` wrote)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 @pytest.fixture(scope="session")
 def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuboDaemon]:
     daemon = start_kubo(tmp_path_factory.mktemp("kubo") / "repo")

@@ -18,7 +18,7 @@ from ipfs_store import (
     cid_of_path,
 )
 
-from .conftest import FaultProxy, KuboDaemon
+from .conftest import FaultProxy, KuboDaemon, read_tree, write_tree
 
 MiB = 1024 * 1024
 
@@ -34,15 +34,7 @@ def _model(root: Path) -> dict[str, bytes]:
         "tokenizer/deeper/merges.txt": b"a b\n",
         "empty.txt": b"",
     }
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return files
-
-
-def _read(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    return write_tree(root, files)
 
 
 def _source(kind: str, proxy: FaultProxy, kubo: KuboDaemon) -> KuboSource:
@@ -67,7 +59,7 @@ async def test_directory_takes_the_stream_path(
     out = tmp_path / "out"
     result = await store.fetch(added.cid, out, sources=[_source(kind, fault_proxy, kubo)])
     assert result.is_dir and result.size == sum(len(v) for v in files.values())
-    assert _read(out) == files
+    assert read_tree(out) == files
     assert _car_requests(fault_proxy.paths) == []
     # The duplicated file was streamed once and placed twice.
     shard = str(cid_of_path(tmp_path / "model" / "copy-of-shard-1.safetensors").cid)
@@ -87,7 +79,7 @@ async def test_dag_pb_leaves_take_a_car_per_entry(
     added = await store.add(tmp_path / "model", profile=UNIXFS_V0_2015)
     out = tmp_path / "out"
     await store.fetch(added.cid, out, sources=[_source("gateway", fault_proxy, kubo)])
-    assert _read(out) == files
+    assert read_tree(out) == files
     cars = _car_requests(fault_proxy.paths)
     assert cars and not any(str(added.cid) in p for p in cars)  # never the whole directory
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ipfs_store import ContentNotFound, IpfsStore, KuboUnavailable
 
-from .conftest import KuboPeers, store_config
+from .conftest import KuboPeers, read_tree, store_config, write_tree
 
 MiB = 1024 * 1024
 
@@ -20,15 +20,7 @@ def _model(root: Path, seed: bytes) -> dict[str, bytes]:
         "model.safetensors": os.urandom(2 * MiB + 7),
         "tokenizer/tokenizer.json": seed * 100,
     }
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return files
-
-
-def _read(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    return write_tree(root, files)
 
 
 async def test_provider_fetches_over_bitswap_and_serves_from_its_pins(
@@ -46,7 +38,7 @@ async def test_provider_fetches_over_bitswap_and_serves_from_its_pins(
         assert not peers.provider.has_block(str(kept_cid))  # separate repositories
 
         result = await provider.fetch(kept_cid, tmp_path / "out-1")
-        assert _read(tmp_path / "out-1") == kept and result.is_dir
+        assert read_tree(tmp_path / "out-1") == kept and result.is_dir
         assert "kubo " + peers.provider.api_url in result.source  # its own Kubo only
         assert peers.provider.has_block(str(kept_cid))
         await provider.pin(kept_cid, name="ocw-model")
@@ -60,7 +52,7 @@ async def test_provider_fetches_over_bitswap_and_serves_from_its_pins(
         assert peers.provider.has_block(str(kept_cid))
 
         again = await provider.fetch(kept_cid, tmp_path / "out-3")
-        assert _read(tmp_path / "out-3") == kept and again.size == result.size
+        assert read_tree(tmp_path / "out-3") == kept and again.size == result.size
         # Without a pin, nothing is left to serve it, and no peer has it any more.
         short = IpfsStore(
             store_config(
