@@ -38,5 +38,8 @@ fi
 mkdir -p .tools/bin
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue
+  started=$SECONDS
   PROJECT_ROOT="$root" bash "$step"
+  echo "setup: $(basename "$step") done in $((SECONDS - started)) s"
 done
+echo "setup: ready in $SECONDS s"

@@ -141,6 +141,8 @@ class StandInExecutor:
     requesters: dict[int, str] = field(default_factory=dict)
     served: list[tuple[int, str, int]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
+    #: Set once the block stream delivers its first block: requests placed after it are seen.
+    following: asyncio.Event = field(default_factory=asyncio.Event)
 
     def expect(self, prompt: str, behaviour: str = "serve") -> None:
         self.prompts[blake2_256(prompt.encode())] = prompt
@@ -166,6 +168,7 @@ class StandInExecutor:
     async def run(self, chain: ChainClient, store: IpfsStore) -> None:
         async with chain.blocks(finalized=True) as blocks:
             async for block in blocks:
+                self.following.set()
                 for record in block.events:
                     event = record.event
                     if isinstance(event, rt.inference.events.InferenceRequested) and bytes(

@@ -35,6 +35,8 @@ async def executor(env: Env) -> AsyncIterator[StandInExecutor]:
     ):
         task = asyncio.create_task(stand_in.run(chain, store))
         try:
+            # A request placed before the stand-in follows blocks would never be executed.
+            await asyncio.wait_for(stand_in.following.wait(), 30)
             yield stand_in
         finally:
             task.cancel()

@@ -127,7 +127,8 @@ async def test_infer_cli_prints_stages_on_stderr_and_json_on_stdout(
             sys.executable, "-m", "inference_client", "--model", env.model_id,
             "--prompt", prompt, "--max-tokens", "3", "--plaintext", *extra,
             env=cli_env(INFER_CHAIN_URL=env.node.url, INFER_IPFS_API_URL=env.kubo.api_url),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 90)
         assert proc.returncode == 0, err.decode()
