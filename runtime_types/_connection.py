@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -115,9 +117,21 @@ class Connection:
         if self._closed:
             return
         self._closed = True
+        # A job may be blocked reading an answer that never comes (no socket timeout is set by
+        # default): shutting the socket down from here makes that read fail at once, so closing
+        # never waits on the node.
+        self._interrupt()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._drop)
         self._executor.shutdown(wait=False)
+
+    def _interrupt(self) -> None:
+        substrate = self._substrate
+        sock = getattr(getattr(substrate, "websocket", None), "sock", None)
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):  # already closed or never connected
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _rpc_failure(exc: SubstrateRequestException) -> RpcFailure:

@@ -9,6 +9,7 @@ open) and exits.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import signal
@@ -53,10 +54,8 @@ def _expire(item: pytest.Item) -> None:
             sys.stderr.write(f"watchdog: killing {pid}: {command.decode(errors='replace')[:300]}\n")
         except OSError:
             pass
-        try:
+        with contextlib.suppress(OSError):  # already gone
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     sys.stderr.flush()
     os._exit(3)
 
