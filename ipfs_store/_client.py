@@ -12,20 +12,24 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+
+from lifecycle import AsyncResource
 
 from ._car import ChunkReader, read_car
 from ._cid import DAG_PB, RAW, Cid
 from ._dagpb import PBNode, UnixFSType, decode_pbnode, decode_unixfs
 from ._errors import (
     ContentNotFound,
+    GatewayUnavailable,
     IntegrityError,
+    IpfsStoreClosed,
     IpfsStoreError,
     KuboUnavailable,
+    SourceUnavailable,
     TooLarge,
     UnsupportedContent,
 )
@@ -83,7 +87,14 @@ class GatewaySource:
 Source = KuboSource | GatewaySource
 
 
-def _kubo_error(status: int, body: bytes) -> IpfsStoreError:
+def _unavailable(source: Source) -> type[SourceUnavailable]:
+    """The error for a source that cannot be reached: the Kubo node's own, or a gateway's."""
+    return KuboUnavailable if isinstance(source, KuboSource) else GatewayUnavailable
+
+
+def _kubo_error(
+    status: int, body: bytes, unavailable: type[SourceUnavailable] = KuboUnavailable
+) -> IpfsStoreError:
     message = body.decode("utf-8", "replace").strip()
     with contextlib.suppress(ValueError):
         parsed = json.loads(message)
@@ -93,40 +104,35 @@ def _kubo_error(status: int, body: bytes) -> IpfsStoreError:
     if status in (404, 410) or any(marker in lowered for marker in _NOT_FOUND_MARKERS):
         return ContentNotFound(message or f"HTTP {status}")
     if status in (502, 503, 504):
-        return KuboUnavailable(f"HTTP {status}: {message}")
+        return unavailable(f"HTTP {status}: {message}")
     return IpfsStoreError(f"HTTP {status}: {message}")
 
 
-class IpfsStore:
-    """Content-addressed storage on Kubo. Use as ``async with IpfsStore(config) as store:``."""
+class IpfsStore(AsyncResource):
+    """Content-addressed storage on Kubo. Use as ``async with IpfsStore(config) as store:``.
+
+    Used without ``async with``, the HTTP session opens on the first call; ``close()``
+    (idempotent) releases it, and a closed store raises ``IpfsStoreClosed``.
+    """
+
+    closed_error = IpfsStoreClosed
 
     def __init__(self, config: StoreConfig | None = None):
+        super().__init__()
         self.config = config or StoreConfig()
         self._session: aiohttp.ClientSession | None = None
-        self._closed = False
 
-    async def __aenter__(self) -> IpfsStore:
+    async def _aopen(self) -> None:
         self._ensure_session()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Release the HTTP session. Safe to call more than once."""
-        self._closed = True
+    async def _aclose(self) -> None:
+        """Release the HTTP session."""
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise IpfsStoreError("IpfsStore is closed")
+        self._check_usable()
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers=self.config.headers,
@@ -146,8 +152,13 @@ class IpfsStore:
 
     # -- retries -------------------------------------------------------------------------------
 
-    async def _with_retries(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run ``attempt``; on connection failures retry with backoff, then KuboUnavailable."""
+    async def _with_retries(
+        self,
+        what: str,
+        attempt: Callable[[], Awaitable[T]],
+        unavailable: type[SourceUnavailable] = KuboUnavailable,
+    ) -> T:
+        """Run ``attempt``; on connection failures retry with backoff, then ``unavailable``."""
         c = self.config
         last: BaseException | None = None
         for n in range(c.retries + 1):
@@ -157,11 +168,9 @@ class IpfsStore:
                 return await attempt()
             except (aiohttp.ClientConnectionError, TimeoutError) as exc:
                 last = exc
-            except KuboUnavailable as exc:
+            except SourceUnavailable as exc:
                 last = exc
-        raise KuboUnavailable(
-            f"{what}: unreachable after {c.retries + 1} attempts: {last!r}"
-        ) from last
+        raise unavailable(f"{what}: unreachable after {c.retries + 1} attempts: {last!r}") from last
 
     async def _rpc_json(self, command: str, params: dict[str, str] | None = None) -> Any:
         session = self._ensure_session()
@@ -472,6 +481,8 @@ class IpfsStore:
             cls = ContentNotFound
         elif all(isinstance(e, KuboUnavailable) for e in errors):
             cls = KuboUnavailable
+        elif all(isinstance(e, SourceUnavailable) for e in errors):
+            cls = SourceUnavailable
         else:
             cls = IpfsStoreError
         error = cls(f"could not fetch {root}: {detail}")
@@ -510,10 +521,10 @@ class IpfsStore:
             if resp.status != 200:
                 body = await resp.read()
                 resp.release()
-                raise _kubo_error(resp.status, body)
+                raise _kubo_error(resp.status, body, _unavailable(source))
             return resp
 
-        resp = await self._with_retries(source.describe(), connect)
+        resp = await self._with_retries(source.describe(), connect, _unavailable(source))
         try:
             yield resp
         finally:
@@ -587,7 +598,7 @@ class IpfsStore:
             except aiohttp.ClientConnectionError as exc:
                 raise IntegrityError(f"stream from {source.describe()} cut: {exc}") from exc
             except TimeoutError as exc:
-                raise KuboUnavailable(f"{source.describe()} stalled: {exc!r}") from exc
+                raise _unavailable(source)(f"{source.describe()} stalled: {exc!r}") from exc
 
     async def _pump_car(
         self,

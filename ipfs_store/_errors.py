@@ -1,6 +1,24 @@
-"""The exception hierarchy: one root, one class per way a caller may want to react."""
+"""The exception hierarchy: one root, one class per way a caller may want to react.
+
+    IpfsStoreError                   root of every error raised by ipfs_store
+    +-- InvalidCid (ValueError)      not a CID this package understands
+    +-- SourceUnavailable            a source could not be reached in time
+    |   +-- KuboUnavailable          the Kubo node (its RPC API or its own gateway)
+    |   +-- GatewayUnavailable       an HTTP gateway
+    +-- ContentNotFound              no source has the content
+    +-- IntegrityError               data does not match its CID
+    +-- TooLarge                     over a configured size limit
+    +-- UnsupportedContent           valid IPFS content this package does not handle
+    +-- IpfsStoreClosed              the store was used after close() (also
+                                     lifecycle.ResourceClosedError)
+
+Foreign errors (aiohttp's, timeouts) are translated where the store talks HTTP
+(``ipfs_store/_client.py``: ``_with_retries`` and the stream readers; ``_rawhttp.py``).
+"""
 
 from __future__ import annotations
+
+from lifecycle import ResourceClosedError
 
 
 class IpfsStoreError(Exception):
@@ -16,8 +34,16 @@ class InvalidCid(IpfsStoreError, ValueError):
     """A string or byte sequence is not a CID this package understands."""
 
 
-class KuboUnavailable(IpfsStoreError):
-    """The Kubo RPC API (or every configured source) could not be reached in time."""
+class SourceUnavailable(IpfsStoreError):
+    """A source (or every configured source) could not be reached in time."""
+
+
+class KuboUnavailable(SourceUnavailable):
+    """The Kubo node (its RPC API, or its own gateway) could not be reached in time."""
+
+
+class GatewayUnavailable(SourceUnavailable):
+    """An HTTP gateway could not be reached in time (or answered 502/503/504)."""
 
 
 class ContentNotFound(IpfsStoreError):
@@ -34,3 +60,7 @@ class TooLarge(IpfsStoreError):
 
 class UnsupportedContent(IpfsStoreError):
     """Valid IPFS content this package deliberately does not handle (symlinks, other codecs...)."""
+
+
+class IpfsStoreClosed(IpfsStoreError, ResourceClosedError):
+    """The store was used after ``close()``."""

@@ -52,10 +52,11 @@ def _proxied(kind: str, proxy: FaultProxy, kubo: KuboDaemon) -> Source:
 
 
 def _for_kind(store: IpfsStore, kind: str) -> IpfsStore:
-    """The store itself for the fast path; one that always asks for a CAR otherwise."""
+    """A store of its own (the fixture's is open already, and a store opens once): the same
+    config for the fast path; one that always asks for a CAR otherwise."""
     if kind.startswith("kubo-stream"):
         assert store.config.fast_file_fetch
-        return store
+        return IpfsStore(store.config)
     return IpfsStore(replace(store.config, fast_file_fetch=False))
 
 
