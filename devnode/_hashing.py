@@ -7,6 +7,8 @@ from enum import IntEnum
 
 import xxhash
 
+from protocol import blake2_256
+
 __all__ = [
     "StorageHasher",
     "blake2_128",
@@ -16,10 +18,6 @@ __all__ = [
     "twox_64",
     "twox_128",
 ]
-
-
-def blake2_256(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=32).digest()
 
 
 def blake2_128(data: bytes) -> bytes:

@@ -2,15 +2,15 @@
 
 Headers: `X-Account` (SS58), `X-Timestamp` (unix ms), `X-Signature` (0x hex sr25519 over
 `b"genai-output:" + request_id (u64 LE) + timestamp_ms (u64 LE)`). The one implementation is
-`runtime_types.output_auth`, which the daemon uses too; this module raises the client's errors.
+`protocol`, which the daemon uses too; this module raises the client's errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from runtime_types import output_auth
-from runtime_types.output_auth import (
+import protocol
+from protocol import (
     MAX_CLOCK_SKEW_MS,
     OUTPUT_DOMAIN,
     output_request_message,
@@ -41,9 +41,7 @@ def verify_output_request(
     output (the requester or the drawn validator) is the server's decision.
     """
     try:
-        output_auth.verify_output_request(
-            headers, request_id, max_skew_ms=max_skew_ms, now_ms=now_ms
-        )
-    except output_auth.OutputAuthError as exc:
+        protocol.verify_output_request(headers, request_id, max_skew_ms=max_skew_ms, now_ms=now_ms)
+    except protocol.OutputAuthError as exc:
         raise InferenceClientError(f"output request refused: {exc}") from exc
     return headers["X-Account"]

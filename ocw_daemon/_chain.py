@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from protocol import blake2_256
 from runtime_types import Bindings, Call, CodecError
 from runtime_types._scale import Reader
 from runtime_types.generated.devnode import inference, model_registry, providers, types
@@ -12,10 +12,6 @@ from runtime_types.generated.devnode import inference, model_registry, providers
 from ._errors import ChainError
 
 __all__ = ["blake2_256", "decode_extrinsic_call", "request_call_in_block"]
-
-
-def blake2_256(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=32).digest()
 
 
 def decode_extrinsic_call(bindings: Bindings, extrinsic: bytes) -> Call[Any]:

@@ -5,20 +5,16 @@ SS58 address), `X-Timestamp` (unix milliseconds, within ±60 s of the server's c
 `X-Signature` (`0x` hex sr25519 signature over
 `b"genai-output:" + request_id.to_bytes(8, "little") + timestamp.to_bytes(8, "little")`).
 
-The one implementation is `runtime_types.output_auth` (the client uses it too); this module is
-the daemon's public face of it, raising the daemon's `AuthError`.
+The one implementation is `protocol` (the client uses it too); this module is the daemon's
+public face of it, raising the daemon's `AuthError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
 
-from runtime_types import output_auth
-from runtime_types.output_auth import (
-    MAX_CLOCK_SKEW_MS,
-    output_request_message,
-    sign_output_request,
-)
+import protocol
+from protocol import MAX_CLOCK_SKEW_MS, output_request_message, sign_output_request
 
 from ._errors import AuthError
 
@@ -43,6 +39,6 @@ def verify_output_request(
     does not verify; 403: the account is valid but not in `entitled`.
     """
     try:
-        return output_auth.verify_output_request(headers, request_id, entitled, now_ms=now_ms)
-    except output_auth.OutputAuthError as exc:
+        return protocol.verify_output_request(headers, request_id, entitled, now_ms=now_ms)
+    except protocol.OutputAuthError as exc:
         raise AuthError(str(exc), status=exc.status) from exc
