@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from protocol import blake2_256
-from runtime_types import Bindings, Call, CodecError
-from runtime_types._scale import Reader
+from runtime_types import Bindings, Call, ExtrinsicDecodeError
 from runtime_types.generated.devnode import inference, model_registry, providers, types
 
 from ._errors import ChainError
@@ -15,35 +14,11 @@ __all__ = ["blake2_256", "decode_extrinsic_call", "request_call_in_block"]
 
 
 def decode_extrinsic_call(bindings: Bindings, extrinsic: bytes) -> Call[Any]:
-    """The call inside an encoded (length-prefixed, v4) extrinsic, signed or not.
-
-    The address, signature and signed-extension types come from the metadata, so this works
-    for any runtime with the standard `UncheckedExtrinsic` layout.
-    """
-    metadata = bindings.metadata
-    # V14 names them as the extrinsic type's parameters, V15 and V16 as fields of their own.
-    params = {
-        "Address": metadata.extrinsic.address_type,
-        "Signature": metadata.extrinsic.signature_type,
-    }
+    """The call inside an encoded (length-prefixed, v4) extrinsic, signed or not."""
     try:
-        reader = Reader(extrinsic)
-        reader.compact()  # the length prefix
-        version = reader.u8()
-        if version & 0x7F != 4:
-            raise ChainError(f"unsupported extrinsic version {version & 0x7F}")
-        if version & 0x80:
-            codec = bindings.codec
-            for name in ("Address", "Signature"):
-                type_id = params.get(name)
-                if type_id is None:
-                    raise ChainError(f"the metadata names no {name} type for signed extrinsics")
-                codec.decode_from(type_id, reader)
-            for _, extra_type, _ in metadata.extrinsic.signed_extensions:
-                codec.decode_from(extra_type, reader)
-        return bindings.decode_call(reader.read(reader.remaining()))
-    except (CodecError, ValueError, IndexError, KeyError) as exc:
-        raise ChainError(f"cannot decode the extrinsic: {exc}") from exc
+        return bindings.decode_extrinsic(extrinsic).call
+    except ExtrinsicDecodeError as exc:
+        raise ChainError(str(exc)) from exc
 
 
 def request_call_in_block(

@@ -16,6 +16,7 @@ from ._errors import (
     CodecError,
     ConnectionLost,
     DispatchError,
+    ExtrinsicDecodeError,
     ExtrinsicRejected,
     IncompatibleMetadata,
     MetadataDecodeError,
@@ -24,6 +25,7 @@ from ._errors import (
     node_unreachable_message,
     unreachable_reason,
 )
+from ._extrinsic import DecodedExtrinsic, Era
 from ._hash import pallet_hash, pallet_hashes
 from ._metadata import Metadata, decode_metadata
 from ._nonce import NonceManager
@@ -42,9 +44,12 @@ __all__ = [
     "ClientConfig",
     "Codec",
     "CodecError",
+    "DecodedExtrinsic",
     "ConnectionLost",
     "DispatchError",
+    "Era",
     "EventRecord",
+    "ExtrinsicDecodeError",
     "ExtrinsicHash",
     "ExtrinsicRejected",
     "IncompatibleMetadata",

@@ -16,6 +16,7 @@ import xxhash
 
 from ._codec import ClassMap, Codec
 from ._errors import CodecError, ModuleError
+from ._extrinsic import DecodedExtrinsic, decode_extrinsic
 from ._hash import pallet_hashes
 from ._metadata import Metadata, VariantDef, decode_metadata
 from ._scale import Reader, encode_compact
@@ -167,6 +168,11 @@ class Bindings:
         assert isinstance(definition, VariantDef)
         name = next(v.name for v in definition.variants if v.index == data[1])
         return Call(pallet.name, pallet.index, name, args)
+
+    def decode_extrinsic(self, extrinsic: bytes) -> DecodedExtrinsic:
+        """An encoded (length-prefixed, v4) extrinsic, as a block body holds it, read back:
+        signer, nonce, era, tip and the typed call (`ExtrinsicDecodeError` if malformed)."""
+        return decode_extrinsic(self, extrinsic)
 
     def _pallet(self, name: str) -> Any:
         try:

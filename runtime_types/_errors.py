@@ -9,6 +9,7 @@ __all__ = [
     "CodecError",
     "ConnectionLost",
     "DispatchError",
+    "ExtrinsicDecodeError",
     "ExtrinsicRejected",
     "IncompatibleMetadata",
     "MetadataDecodeError",
@@ -29,6 +30,10 @@ class MetadataDecodeError(RuntimeTypesError):
 
 class CodecError(RuntimeTypesError):
     """A value could not be SCALE-encoded or decoded against its type."""
+
+
+class ExtrinsicDecodeError(CodecError):
+    """Bytes that are not an extrinsic of the bindings' runtime (`Bindings.decode_extrinsic`)."""
 
 
 class ChainClientError(RuntimeTypesError):
