@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from lifecycle import AsyncResource
+
 from ._demand import DemandEstimator, plan_preload
 from ._disk import DiskStore, remove_tree, space_error, tree_size
 from ._errors import (
@@ -117,15 +119,19 @@ class _Fill(Generic[M]):
         self.granted = False  # the model is in tier 1 with the waiters' pins
 
 
-class ModelCache(Generic[M]):
+class ModelCache(AsyncResource, Generic[M]):
     """Two-tier model cache with single-flight fills.
 
     ``async with ModelCache(config, origin, loader) as cache:`` then
     ``async with cache.use(cid) as entry: run(entry.model)``. Models are only handed out
-    under a lease, so one is never evicted while a request runs on it.
+    under a lease, so one is never evicted while a request runs on it. Used after
+    ``close()`` (idempotent), it raises ``CacheClosedError``.
     """
 
+    closed_error = CacheClosedError
+
     def __init__(self, config: CacheConfig, origin: Origin, loader: ModelLoader[M]) -> None:
+        super().__init__()
         self.config = config
         self.origin = origin
         self.loader = loader
@@ -149,7 +155,6 @@ class ModelCache(Generic[M]):
             self._tier2 = RedisTier(make_client(config.redis_url, config.redis_timeout), config)
             self._tier2.on_evicted = self._left_a_tier
         self._redis_down_until = 0.0
-        self._closed = False
         self._m = CacheMetrics()
         # Feed it recent on-chain requests: ``cache.demand.observe(cid, unix_time)``.
         self.demand: DemandEstimator[ModelKey] = DemandEstimator(config.demand_half_life)
@@ -157,26 +162,14 @@ class ModelCache(Generic[M]):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def __aenter__(self) -> ModelCache[M]:
+    async def _aopen(self) -> None:
         await asyncio.to_thread(self._disk.clean_tmp)
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Cancel fills, release every loaded model not in use, close Redis. Idempotent.
+    async def _aclose(self) -> None:
+        """Cancel fills, release every loaded model not in use, close Redis.
 
         Models still leased are released when their last lease ends.
         """
-        if self._closed:
-            return
-        self._closed = True
         tasks: list[asyncio.Task[object]] = [
             *(f.task for f in self._fills.values() if f.task is not None),
             *self._local_inflight.values(),
@@ -195,8 +188,7 @@ class ModelCache(Generic[M]):
             await self._tier2.client.aclose()
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise CacheClosedError("the cache is closed")
+        self._check_usable()
 
     # -- metrics ----------------------------------------------------------------------------
 
@@ -305,7 +297,7 @@ class ModelCache(Generic[M]):
                 return await asyncio.shield(fill.task)
             except asyncio.CancelledError:
                 current = asyncio.current_task()
-                if fill.task.cancelled() and self._closed and current and not current.cancelling():
+                if fill.task.cancelled() and self.closed and current and not current.cancelling():
                     raise CacheClosedError("the cache was closed during the fill") from None
                 raise
         except BaseException:
@@ -344,7 +336,7 @@ class ModelCache(Generic[M]):
         if owned:
             self._own(owner, key, -1)
         self._notify_room()
-        if count <= 0 and self._closed and key in self._tier1:
+        if count <= 0 and self.closed and key in self._tier1:
             return [self._drop(key)]
         return []
 
@@ -709,7 +701,7 @@ class ModelCache(Generic[M]):
 
     def _left_a_tier(self, key: ModelKey) -> None:
         """A tier dropped ``key``: release it at the origin if no tier holds it (background)."""
-        if not isinstance(self.origin, PinningOrigin) or self._closed:
+        if not isinstance(self.origin, PinningOrigin) or self.closed:
             return
 
         async def check() -> None:

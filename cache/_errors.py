@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lifecycle import ResourceClosedError
+
 
 class CacheError(Exception):
     """Root of every error raised by the cache package."""
 
 
-class CacheClosedError(CacheError):
+class CacheClosedError(CacheError, ResourceClosedError):
     """The cache was used after ``close()``."""
 
 
