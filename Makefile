@@ -3,7 +3,7 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint typecheck pytest demo up bench clean
+.PHONY: setup test lint typecheck pytest demo up bench bindings clean
 
 setup:
 	@bash scripts/setup.sh
@@ -26,6 +26,14 @@ demo: setup
 # The local stack in the foreground (devnode, Kubo, Redis, two daemons, the gateway) until Ctrl-C
 up: setup
 	$(VENV)/python -m devstack up
+
+# Regenerate runtime_types/generated/devnode after a change to devnode's pallets: devnode writes
+# its V16 metadata to a file, and the codegen generates from that file (it never imports devnode).
+bindings:
+	@mkdir -p build
+	$(VENV)/python -m devnode --write-metadata build/devnode-metadata.scale
+	$(VENV)/python -m runtime_types.codegen build/devnode-metadata.scale \
+		--out runtime_types/generated/devnode --command "make bindings"
 
 bench: setup
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/python $$script; done

@@ -39,6 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--finality-lag", type=int, help="blocks finality trails the best block (default 0)"
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "--write-metadata",
+        type=Path,
+        metavar="FILE",
+        help="write the runtime's metadata (SCALE) to FILE and exit, for runtime_types.codegen",
+    )
+    parser.add_argument(
+        "--metadata-version",
+        type=int,
+        choices=(14, 15, 16),
+        default=16,
+        help="the metadata version --write-metadata writes (default 16)",
+    )
     return parser
 
 
@@ -76,6 +89,11 @@ async def serve(config: DevNodeConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.write_metadata is not None:
+        from ._runtime import RUNTIME
+
+        args.write_metadata.write_bytes(RUNTIME.metadata(args.metadata_version))
+        return 0
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

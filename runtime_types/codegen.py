@@ -2,13 +2,15 @@
 
     python -m runtime_types.codegen METADATA.scale --out DIR
     python -m runtime_types.codegen --url ws://127.0.0.1:9944 --out DIR
-    python -m runtime_types.codegen --from-devnode --out runtime_types/generated/devnode
+
+devnode's committed bindings: `make bindings` (devnode writes its metadata to a file with
+`python -m devnode --write-metadata FILE`, then this generates from that file).
 
 The package has `types.py` (every composite as a frozen dataclass, every enum as a union of
 frozen dataclasses, one per variant), one subpackage per pallet (`calls`, `events`, `errors`,
 `storage`, `constants`, and from V16 `view_functions`) and `__init__.py` with the metadata hash,
 the extrinsic versions the runtime accepts and a ready `BINDINGS`. `--url` takes the newest
-metadata the node offers (`Metadata_metadata_at_version`), `--from-devnode` devnode's V16.
+metadata the node offers (`Metadata_metadata_at_version`).
 """
 
 from __future__ import annotations
@@ -87,9 +89,10 @@ _RESERVED = frozenset(
     }
 )
 REGENERATE_HINT = "python -m runtime_types.codegen"
-#: Where devnode's committed bindings live, and the one command that regenerates them.
+#: Where devnode's committed bindings live, and the one command that regenerates them (the
+#: Makefile target writes devnode's V16 metadata to a file and generates from it).
 DEVNODE_OUT = "runtime_types/generated/devnode"
-DEVNODE_COMMAND = f"python -m runtime_types.codegen --from-devnode --out {DEVNODE_OUT}"
+DEVNODE_COMMAND = "make bindings"
 
 
 def snake(name: str) -> str:
@@ -707,25 +710,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("metadata", nargs="?", type=Path, help="a metadata .scale file")
     source.add_argument("--url", help="a node's WebSocket or HTTP URL")
-    source.add_argument("--from-devnode", action="store_true", help="devnode's current runtime")
     parser.add_argument("--out", type=Path, required=True, help="the package directory to write")
     parser.add_argument("--no-format", action="store_true", help="skip ruff format")
+    parser.add_argument(
+        "--command",
+        help="the regenerate command the package's docstring names (default: this one)",
+    )
     args = parser.parse_args(argv)
-    if args.from_devnode:
-        import devnode
-
-        raw = devnode.RUNTIME.metadata(16)
-        command = DEVNODE_COMMAND.replace(DEVNODE_OUT, args.out.as_posix())
-    elif args.url:
+    if args.url:
         raw = _fetch_from_url(args.url)
         command = f"python -m runtime_types.codegen --url {args.url} --out {args.out.as_posix()}"
     else:
-        raw = args.metadata.read_bytes()
+        try:
+            raw = args.metadata.read_bytes()
+        except OSError as exc:
+            print(f"error: cannot read the metadata file: {exc}", file=sys.stderr)
+            return 1
         command = (
             f"python -m runtime_types.codegen {args.metadata.name} --out {args.out.as_posix()}"
         )
     try:
-        package = generate(raw, args.out, command=command, fmt=not args.no_format)
+        package = generate(raw, args.out, command=args.command or command, fmt=not args.no_format)
     except RuntimeTypesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
