@@ -341,7 +341,7 @@ def build_metadata(runtime: Runtime, version: int) -> bytes:
         if v16:
             pallets += NOT_DEPRECATED
 
-    from ._primitives import MULTI_ADDRESS, MULTI_SIGNATURE, RUNTIME_CALL, RUNTIME_EVENT
+    from ._primitives import MULTI_ADDRESS, MULTI_SIGNATURE
 
     extensions = runtime.signed_extensions
     if version == 14:
@@ -361,12 +361,12 @@ def build_metadata(runtime: Runtime, version: int) -> bytes:
 
     if version == 15:
         extrinsic = bytearray(bytes([4]))
-        extrinsic += ty(MULTI_ADDRESS) + ty(RUNTIME_CALL) + ty(MULTI_SIGNATURE)
+        extrinsic += ty(MULTI_ADDRESS) + ty(runtime.call_enum) + ty(MULTI_SIGNATURE)
         extrinsic += ty(runtime.extra_type)
     else:
         # Extrinsic v4 only; its signed transactions use transaction extension version 0.
         extrinsic = bytearray(encode_compact(1) + bytes([4]))
-        extrinsic += ty(MULTI_ADDRESS) + ty(RUNTIME_CALL) + ty(MULTI_SIGNATURE)
+        extrinsic += ty(MULTI_ADDRESS) + ty(runtime.call_enum) + ty(MULTI_SIGNATURE)
         extrinsic += encode_compact(1) + b"\x00" + encode_compact(len(extensions))
         extrinsic += b"".join(encode_compact(i) for i in range(len(extensions)))
     extrinsic += encode_compact(len(extensions))
@@ -390,7 +390,7 @@ def build_metadata(runtime: Runtime, version: int) -> bytes:
         after += _strings(api.docs)
         if v16:
             after += encode_compact(api.version) + NOT_DEPRECATED
-    after += ty(RUNTIME_CALL) + ty(RUNTIME_EVENT) + ty(runtime.runtime_error_type)
+    after += ty(runtime.call_enum) + ty(runtime.event_enum) + ty(runtime.runtime_error_type)
     after += encode_compact(0)  # custom values: none
     types = registry.encode()
     return (

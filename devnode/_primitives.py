@@ -271,8 +271,9 @@ ACCOUNT_INFO = Composite(
 BLOCK_HASH = H256
 ECDSA_PUBLIC = Array(33, U8)
 
-# The runtime's outer enums. Their cases are filled once, when `_runtime` composes the pallets;
-# pallets refer to them (Sudo dispatches a boxed `RuntimeCall`, System stores `EventRecord`s).
+# Placeholders for a runtime's outer enums, which pallets refer to (Sudo dispatches a boxed
+# `RuntimeCall`, System stores `EventRecord`s). They stay empty: each `Runtime` builds its own
+# `RuntimeCall` and `RuntimeEvent` and substitutes them for these in its pallets' declarations.
 RUNTIME_CALL = Variant(["devnode_runtime", "RuntimeCall"])
 RUNTIME_EVENT = Variant(["devnode_runtime", "RuntimeEvent"])
 EVENT_RECORD = Composite(

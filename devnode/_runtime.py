@@ -7,6 +7,7 @@ yields the storage changes, so it can be tested without a server or a clock.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from ._metadata import (
     VIEW_FUNCTION_RESULT,
     build_metadata,
 )
-from ._pallet import CallSpec, Constant, Origin, Pallet, StorageItem, Weight
+from ._pallet import CallSpec, Constant, Origin, Pallet, StorageItem, Weight, _snake
 from ._primitives import (
     DISPATCH_CLASS,
     ERA,
@@ -45,13 +46,14 @@ from ._types import (
     Field,
     OptionType,
     ScaleType,
+    SequenceType,
     Variant,
     VariantCase,
     bytes_array,
 )
 from .pallets import RUNTIME_PALLETS
 from .pallets.balances import Balances
-from .pallets.system import System
+from .pallets.system import System, SystemEvent
 from .pallets.transaction_payment import TransactionPayment, compute_fee
 
 __all__ = [
@@ -310,6 +312,42 @@ class CallContext:
         raise DispatchFailure(("CannotLookup", None), f"cannot look up a {kind} address")
 
 
+def outer_resolver(outer: dict[ScaleType, ScaleType]) -> Callable[[ScaleType], ScaleType]:
+    """A function that replaces the outer-enum placeholders in a declared type with a runtime's
+    own enums (through composites and sequences, as `EventRecord` holds a `RuntimeEvent`); types
+    without placeholders come back as they are, so shared types keep their identity."""
+    placeholders = {id(k): v for k, v in outer.items()}
+    memo: dict[int, ScaleType] = {}
+
+    def resolve(scale_type: ScaleType) -> ScaleType:
+        key = id(scale_type)
+        if key in placeholders:
+            return placeholders[key]
+        if key in memo:
+            return memo[key]
+        out = scale_type
+        if isinstance(scale_type, Composite):
+            fields = [
+                Field(f.name, resolve(f.type), f.type_name, f.docs) for f in scale_type.fields
+            ]
+            params = [(n, None if p is None else resolve(p)) for n, p in scale_type.params]
+            changed = any(
+                a.type is not b.type for a, b in zip(fields, scale_type.fields, strict=True)
+            )
+            if changed or any(
+                a[1] is not b[1] for a, b in zip(params, scale_type.params, strict=True)
+            ):
+                out = Composite(scale_type.path, fields, params, scale_type.docs)
+        elif isinstance(scale_type, SequenceType):
+            inner = resolve(scale_type.inner)
+            if inner is not scale_type.inner:
+                out = SequenceType(inner)
+        memo[key] = out
+        return out
+
+    return resolve
+
+
 def _signed_extension(name: str, crate_path: list[str], fields: list[Field]) -> Composite:
     return Composite([*crate_path, name], fields)
 
@@ -319,8 +357,17 @@ class Runtime:
 
     def __init__(self, pallet_types: tuple[type[Pallet], ...]) -> None:
         self.version = RuntimeVersion()
-        self.pallets: list[Pallet] = [cls() for cls in pallet_types]
-        self.by_name = {p.name: p for p in self.pallets}
+        # This runtime's own outer enums, filled from its own pallets.
+        self.call_enum = Variant(["devnode_runtime", "RuntimeCall"])
+        self.event_enum = Variant(["devnode_runtime", "RuntimeEvent"])
+        resolve = outer_resolver({RUNTIME_CALL: self.call_enum, RUNTIME_EVENT: self.event_enum})
+        self.pallets: list[Pallet] = []
+        self.by_name: dict[str, Pallet] = {}
+        for cls in pallet_types:
+            pallet = cls(**self._dependencies_of(cls))
+            pallet.declare(resolve)
+            self.pallets.append(pallet)
+            self.by_name[pallet.name] = pallet
         indices = [p.index for p in self.pallets]
         if len(set(indices)) != len(indices):
             raise ValueError(f"pallet indices collide: {indices}")
@@ -333,43 +380,42 @@ class Runtime:
         self.system = system
         self.balances = balances
         self.payment = payment
-        if not RUNTIME_CALL.cases:
-            for pallet in self.pallets:
-                if pallet.call_type is not None:
-                    RUNTIME_CALL.add(
-                        VariantCase(
-                            pallet.name,
-                            pallet.index,
-                            [
-                                Field(
-                                    None,
-                                    pallet.call_type,
-                                    f"self::sp_api_hidden_includes_construct_runtime::hidden_include::dispatch::CallableCallFor<{pallet.name}, Runtime>",
-                                )
-                            ],
-                        )
+        for pallet in self.pallets:
+            if pallet.call_type is not None:
+                self.call_enum.add(
+                    VariantCase(
+                        pallet.name,
+                        pallet.index,
+                        [
+                            Field(
+                                None,
+                                pallet.call_type,
+                                f"self::sp_api_hidden_includes_construct_runtime::hidden_include::dispatch::CallableCallFor<{pallet.name}, Runtime>",
+                            )
+                        ],
                     )
-                if pallet.event_type is not None:
-                    RUNTIME_EVENT.add(
-                        VariantCase(
-                            pallet.name,
-                            pallet.index,
-                            [
-                                Field(
-                                    None,
-                                    pallet.event_type,
-                                    f"{pallet.crate or 'pallet'}::Event<Runtime>",
-                                )
-                            ],
-                        )
+                )
+            if pallet.event_type is not None:
+                self.event_enum.add(
+                    VariantCase(
+                        pallet.name,
+                        pallet.index,
+                        [
+                            Field(
+                                None,
+                                pallet.event_type,
+                                f"{pallet.crate or 'pallet'}::Event<Runtime>",
+                            )
+                        ],
                     )
+                )
         self.signed_extensions = self._signed_extensions()
         self.extrinsic_type = Composite(
             ["sp_runtime", "generic", "unchecked_extrinsic", "UncheckedExtrinsic"],
             [Field(None, VEC_U8)],
             params=[
                 ("Address", MULTI_ADDRESS),
-                ("Call", RUNTIME_CALL),
+                ("Call", self.call_enum),
                 ("Signature", MULTI_SIGNATURE),
                 ("Extra", self._extra_type),
             ],
@@ -395,6 +441,28 @@ class Runtime:
         self._add_version_constant()
         self._metadata: dict[int, bytes] = {}
 
+    def _dependencies_of(self, cls: type[Pallet]) -> dict[str, Any]:
+        """The keyword arguments `cls.__init__` asks for: pallets composed before it, by their
+        snake-case name (`model_registry=`), or `runtime=` for this runtime itself."""
+        by_snake = {_snake(p.name): p for p in self.pallets}
+        wanted = [
+            p
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        arguments: dict[str, Any] = {}
+        for param in wanted:
+            if param.name == "runtime":
+                arguments["runtime"] = self
+            elif param.name in by_snake:
+                arguments[param.name] = by_snake[param.name]
+            else:
+                raise ValueError(
+                    f"{cls.__name__} needs the pallet {param.name!r}, which is not composed "
+                    f"before it in this runtime"
+                )
+        return arguments
+
     # -- metadata ----------------------------------------------------------------------------
 
     def _add_version_constant(self) -> None:
@@ -406,7 +474,8 @@ class Runtime:
                     RUNTIME_VERSION, self.version.to_value(), ("Get the chain's in-code version.",)
                 )
             constants[name] = constant
-        type(self.system).constants = constants
+        # This runtime's System, not the class: another runtime may have another version.
+        self.system.constants = constants  # type: ignore[misc]
 
     def _signed_extensions(self) -> list[tuple[str, ScaleType, ScaleType]]:
         checks = ["frame_system", "extensions"]
@@ -502,7 +571,7 @@ class Runtime:
         spec.handler(ctx, origin, **(args or {}))
 
     def encode_call(self, pallet: str, call: str, args: dict[str, Any] | None = None) -> bytes:
-        return bytes(RUNTIME_CALL.encode((pallet, (call, args))))
+        return bytes(self.call_enum.encode((pallet, (call, args))))
 
     # -- extrinsics --------------------------------------------------------------------------
 
@@ -522,7 +591,7 @@ class Runtime:
             version = reader.u8()
             if version == UNSIGNED_V4:
                 call_bytes = raw[reader.pos :]
-                return Extrinsic(raw, call_bytes, RUNTIME_CALL.decode_all(call_bytes))
+                return Extrinsic(raw, call_bytes, self.call_enum.decode_all(call_bytes))
             if version != SIGNED_V4:
                 raise ScaleDecodeError(f"unsupported extrinsic version byte 0x{version:02x}")
             address = MULTI_ADDRESS.decode(reader)
@@ -538,7 +607,7 @@ class Runtime:
             if mode > 1:
                 raise ScaleDecodeError(f"invalid CheckMetadataHash mode {mode}")
             call_bytes = raw[reader.pos :]
-            call = RUNTIME_CALL.decode_all(call_bytes)
+            call = self.call_enum.decode_all(call_bytes)
         except ScaleDecodeError as exc:
             raise TransactionRejected.bad_format(str(exc)) from exc
         return Extrinsic(
@@ -718,10 +787,10 @@ class Runtime:
                 self.dispatch(ctx, ext.call, Origin.none())
         except DispatchFailure as failure:
             self.system.emit(
-                ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info}
+                ctx, SystemEvent.ExtrinsicFailed(dispatch_error=failure.error, dispatch_info=info)
             )
         else:
-            self.system.emit(ctx, "ExtrinsicSuccess", {"dispatch_info": info})
+            self.system.emit(ctx, SystemEvent.ExtrinsicSuccess(dispatch_info=info))
 
     def _apply_signed(
         self,
@@ -758,11 +827,11 @@ class Runtime:
         except DispatchFailure as failure:
             self.payment.fee_paid(ctx, ext.signer, fee, ext.tip)
             self.system.emit(
-                ctx, "ExtrinsicFailed", {"dispatch_error": failure.error, "dispatch_info": info}
+                ctx, SystemEvent.ExtrinsicFailed(dispatch_error=failure.error, dispatch_info=info)
             )
         else:
             self.payment.fee_paid(ctx, ext.signer, fee, ext.tip)
-            self.system.emit(ctx, "ExtrinsicSuccess", {"dispatch_info": info})
+            self.system.emit(ctx, SystemEvent.ExtrinsicSuccess(dispatch_info=info))
 
     # -- genesis -----------------------------------------------------------------------------
 

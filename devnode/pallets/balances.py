@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from .._pallet import Constant, DispatchClass, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._pallet import (
+    Constant,
+    DispatchClass,
+    Origin,
+    Pallet,
+    PalletError,
+    PalletEvent,
+    PalletEvents,
+    Scale,
+    StorageItem,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
-from .._types import BOOL, Compact, Field
+from .._types import BOOL, Compact
+from .system import SystemEvent
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -15,6 +30,91 @@ __all__ = ["EXISTENTIAL_DEPOSIT", "Balances"]
 
 EXISTENTIAL_DEPOSIT = 1_000_000_000  # 0.001 of a 12-decimal unit
 TRANSFER_WEIGHT = Weight(50_000_000, 3_593)
+
+
+class BalancesEvent(PalletEvents):
+    """The events of Balances."""
+
+    @dataclass(frozen=True)
+    class Endowed(PalletEvent, index=0):
+        """An account was created with some free balance."""
+
+        account: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        free_balance: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class DustLost(PalletEvent, index=1):
+        """An account was removed whose balance was non-zero but below ExistentialDeposit."""
+
+        account: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Transfer(PalletEvent, index=2):
+        """Transfer succeeded."""
+
+        from_: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId", name="from")]
+        to: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class BalanceSet(PalletEvent, index=3):
+        """A balance was set by root."""
+
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        free: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Reserved(PalletEvent, index=4):
+        """Some balance was reserved (moved from free to reserved)."""
+
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Unreserved(PalletEvent, index=5):
+        """Some balance was unreserved (moved from reserved to free)."""
+
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Deposit(PalletEvent, index=7):
+        """Some amount was deposited (e.g. for transaction fees)."""
+
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Withdraw(PalletEvent, index=8):
+        """Some amount was withdrawn from the account (e.g. for transaction fees)."""
+
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Slashed(PalletEvent, index=9):
+        """Some amount was removed from the account (e.g. for misbehavior)."""
+
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+
+class BalancesError(PalletError):
+    """The errors of Balances."""
+
+    VestingBalance = 0, "Vesting balance too high to send value."
+    LiquidityRestrictions = 1, "Account liquidity restrictions prevent withdrawal."
+    InsufficientBalance = 2, "Balance too low to send value."
+    ExistentialDeposit = 3, "Value too low to create account due to existential deposit."
+    Expendability = 4, "Transfer/payment would kill account."
+    ExistingVestingSchedule = 5, "A vesting schedule already exists for this account."
+    DeadAccount = 6, "Beneficiary account must pre-exist."
+    TooManyReserves = 7, "Number of named reserves exceed `MaxReserves`."
+    TooManyHolds = 8, "Number of holds exceed `VariantCountOf<T::RuntimeHoldReason>`."
+    TooManyFreezes = 9, "Number of freezes exceed `MaxFreezes`."
+    IssuanceDeactivated = 10, "The issuance cannot be modified since it is already deactivated."
+    DeltaZero = 11, "The delta cannot be zero."
 
 
 class Balances(Pallet):
@@ -28,87 +128,8 @@ class Balances(Pallet):
         docs=["The total units of outstanding deactivated balance in the system."],
     )
 
-    event_decls: ClassVar = [
-        (
-            "Endowed",
-            0,
-            [
-                Field("account", ACCOUNT_ID, "T::AccountId"),
-                Field("free_balance", BALANCE, "T::Balance"),
-            ],
-            "An account was created with some free balance.",
-        ),
-        (
-            "DustLost",
-            1,
-            [Field("account", ACCOUNT_ID, "T::AccountId"), Field("amount", BALANCE, "T::Balance")],
-            "An account was removed whose balance was non-zero but below ExistentialDeposit.",
-        ),
-        (
-            "Transfer",
-            2,
-            [
-                Field("from", ACCOUNT_ID, "T::AccountId"),
-                Field("to", ACCOUNT_ID, "T::AccountId"),
-                Field("amount", BALANCE, "T::Balance"),
-            ],
-            "Transfer succeeded.",
-        ),
-        (
-            "BalanceSet",
-            3,
-            [Field("who", ACCOUNT_ID, "T::AccountId"), Field("free", BALANCE, "T::Balance")],
-            "A balance was set by root.",
-        ),
-        (
-            "Reserved",
-            4,
-            [Field("who", ACCOUNT_ID, "T::AccountId"), Field("amount", BALANCE, "T::Balance")],
-            "Some balance was reserved (moved from free to reserved).",
-        ),
-        (
-            "Unreserved",
-            5,
-            [Field("who", ACCOUNT_ID, "T::AccountId"), Field("amount", BALANCE, "T::Balance")],
-            "Some balance was unreserved (moved from reserved to free).",
-        ),
-        (
-            "Deposit",
-            7,
-            [Field("who", ACCOUNT_ID, "T::AccountId"), Field("amount", BALANCE, "T::Balance")],
-            "Some amount was deposited (e.g. for transaction fees).",
-        ),
-        (
-            "Withdraw",
-            8,
-            [Field("who", ACCOUNT_ID, "T::AccountId"), Field("amount", BALANCE, "T::Balance")],
-            "Some amount was withdrawn from the account (e.g. for transaction fees).",
-        ),
-        (
-            "Slashed",
-            9,
-            [Field("who", ACCOUNT_ID, "T::AccountId"), Field("amount", BALANCE, "T::Balance")],
-            "Some amount was removed from the account (e.g. for misbehavior).",
-        ),
-    ]
-    error_decls: ClassVar = [
-        ("VestingBalance", 0, "Vesting balance too high to send value."),
-        ("LiquidityRestrictions", 1, "Account liquidity restrictions prevent withdrawal."),
-        ("InsufficientBalance", 2, "Balance too low to send value."),
-        ("ExistentialDeposit", 3, "Value too low to create account due to existential deposit."),
-        ("Expendability", 4, "Transfer/payment would kill account."),
-        ("ExistingVestingSchedule", 5, "A vesting schedule already exists for this account."),
-        ("DeadAccount", 6, "Beneficiary account must pre-exist."),
-        ("TooManyReserves", 7, "Number of named reserves exceed `MaxReserves`."),
-        ("TooManyHolds", 8, "Number of holds exceed `VariantCountOf<T::RuntimeHoldReason>`."),
-        ("TooManyFreezes", 9, "Number of freezes exceed `MaxFreezes`."),
-        (
-            "IssuanceDeactivated",
-            10,
-            "The issuance cannot be modified since it is already deactivated.",
-        ),
-        ("DeltaZero", 11, "The delta cannot be zero."),
-    ]
+    events = BalancesEvent
+    errors = BalancesError
     constants: ClassVar = {
         "ExistentialDeposit": Constant(
             BALANCE,
@@ -119,54 +140,59 @@ class Balances(Pallet):
 
     # -- calls -----------------------------------------------------------------------------
 
-    @dispatchable(
-        0,
-        [
-            Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
-            Field("value", Compact(BALANCE), "T::Balance"),
-        ],
-        TRANSFER_WEIGHT,
-    )
-    def transfer_allow_death(self, ctx: CallContext, origin: Origin, dest: Any, value: int) -> None:
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "transfer_allow_death": TRANSFER_WEIGHT,
+        "force_transfer": TRANSFER_WEIGHT,
+        "transfer_keep_alive": TRANSFER_WEIGHT,
+        "transfer_all": TRANSFER_WEIGHT,
+        "force_set_balance": Weight(30_000_000, 3_593),
+    }
+
+    @dispatchable(0)
+    def transfer_allow_death(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        value: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
+    ) -> None:
         """Transfer some liquid free balance to another account; the sender may be reaped."""
         who = ctx.ensure_signed(origin)
         self.transfer(ctx, who, ctx.lookup(dest), value, keep_alive=False)
 
-    @dispatchable(
-        2,
-        [
-            Field("source", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
-            Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
-            Field("value", Compact(BALANCE), "T::Balance"),
-        ],
-        TRANSFER_WEIGHT,
-    )
+    @dispatchable(2)
     def force_transfer(
-        self, ctx: CallContext, origin: Origin, source: Any, dest: Any, value: int
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        source: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        value: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
     ) -> None:
         """Exactly as `transfer_allow_death`, except the origin must be root and the source account may be specified."""
         ctx.ensure_root(origin)
         self.transfer(ctx, ctx.lookup(source), ctx.lookup(dest), value, keep_alive=False)
 
-    @dispatchable(
-        3,
-        [
-            Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
-            Field("value", Compact(BALANCE), "T::Balance"),
-        ],
-        TRANSFER_WEIGHT,
-    )
-    def transfer_keep_alive(self, ctx: CallContext, origin: Origin, dest: Any, value: int) -> None:
+    @dispatchable(3)
+    def transfer_keep_alive(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        value: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
+    ) -> None:
         """Same as `transfer_allow_death`, but refuses to kill the sender's account."""
         who = ctx.ensure_signed(origin)
         self.transfer(ctx, who, ctx.lookup(dest), value, keep_alive=True)
 
-    @dispatchable(
-        4,
-        [Field("dest", MULTI_ADDRESS, "AccountIdLookupOf<T>"), Field("keep_alive", BOOL, "bool")],
-        TRANSFER_WEIGHT,
-    )
-    def transfer_all(self, ctx: CallContext, origin: Origin, dest: Any, keep_alive: bool) -> None:
+    @dispatchable(4)
+    def transfer_all(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        keep_alive: Annotated[bool, Scale(BOOL, "bool")],
+    ) -> None:
         """Transfer the entire transferable balance from the caller account."""
         who = ctx.ensure_signed(origin)
         free = self.free_balance(ctx, who)
@@ -174,16 +200,14 @@ class Balances(Pallet):
         if amount > 0:
             self.transfer(ctx, who, ctx.lookup(dest), amount, keep_alive=keep_alive)
 
-    @dispatchable(
-        8,
-        [
-            Field("who", MULTI_ADDRESS, "AccountIdLookupOf<T>"),
-            Field("new_free", Compact(BALANCE), "T::Balance"),
-        ],
-        Weight(30_000_000, 3_593),
-        DispatchClass.OPERATIONAL,
-    )
-    def force_set_balance(self, ctx: CallContext, origin: Origin, who: Any, new_free: int) -> None:
+    @dispatchable(8, DispatchClass.OPERATIONAL)
+    def force_set_balance(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        who: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        new_free: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
+    ) -> None:
         """Set the regular balance of a given account (root only)."""
         ctx.ensure_root(origin)
         account = ctx.lookup(who)
@@ -196,7 +220,7 @@ class Balances(Pallet):
         info["data"]["free"] = new_free
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) - old + new_free)
         self._store(ctx, account, info, existed)
-        self.emit(ctx, "BalanceSet", {"who": account, "free": new_free})
+        self.emit(ctx, BalancesEvent.BalanceSet(who=account, free=new_free))
 
     # -- currency operations used by other pallets -------------------------------------------
 
@@ -212,12 +236,12 @@ class Balances(Pallet):
                 ctx.system.kill_account(ctx, who)
             if dust:
                 ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) - dust)
-                self.emit(ctx, "DustLost", {"account": who, "amount": dust})
+                self.emit(ctx, BalancesEvent.DustLost(account=who, amount=dust))
             return
         if not existed:
             info["providers"] = max(info["providers"], 1)
-            ctx.system.emit(ctx, "NewAccount", {"account": who})
-            self.emit(ctx, "Endowed", {"account": who, "free_balance": data["free"]})
+            ctx.system.emit(ctx, SystemEvent.NewAccount(account=who))
+            self.emit(ctx, BalancesEvent.Endowed(account=who, free_balance=data["free"]))
         ctx.system.put_account(ctx, who, info)
 
     def transfer(
@@ -225,23 +249,23 @@ class Balances(Pallet):
     ) -> None:
         system = ctx.system
         if value == 0 or source == dest:
-            self.emit(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
+            self.emit(ctx, BalancesEvent.Transfer(from_=source, to=dest, amount=value))
             return
         src = system.account(ctx, source)
         if src["data"]["free"] - src["data"]["frozen"] < value:
-            self.fail("InsufficientBalance")
+            self.fail(BalancesError.InsufficientBalance)
         remaining = src["data"]["free"] - value
         if keep_alive and remaining + src["data"]["reserved"] < EXISTENTIAL_DEPOSIT:
-            self.fail("Expendability")
+            self.fail(BalancesError.Expendability)
         dst_exists = system.account_exists(ctx, dest)
         dst = system.account(ctx, dest)
         if not dst_exists and value < EXISTENTIAL_DEPOSIT:
-            self.fail("ExistentialDeposit")
+            self.fail(BalancesError.ExistentialDeposit)
         src["data"]["free"] = remaining
         dst["data"]["free"] += value
         # The transfer event precedes any reaping of the sender, as in pallet_balances.
         self._store(ctx, dest, dst, dst_exists)
-        self.emit(ctx, "Transfer", {"from": source, "to": dest, "amount": value})
+        self.emit(ctx, BalancesEvent.Transfer(from_=source, to=dest, amount=value))
         self._store(ctx, source, src, True)
 
     def withdraw(self, ctx: CallContext, who: bytes, amount: int, keep_alive: bool) -> None:
@@ -249,12 +273,12 @@ class Balances(Pallet):
         info = ctx.system.account(ctx, who)
         free = info["data"]["free"]
         if free - info["data"]["frozen"] < amount:
-            self.fail("InsufficientBalance")
+            self.fail(BalancesError.InsufficientBalance)
         if keep_alive and free - amount + info["data"]["reserved"] < EXISTENTIAL_DEPOSIT:
-            self.fail("Expendability")
+            self.fail(BalancesError.Expendability)
         info["data"]["free"] = free - amount
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) - amount)
-        self.emit(ctx, "Withdraw", {"who": who, "amount": amount})
+        self.emit(ctx, BalancesEvent.Withdraw(who=who, amount=amount))
         self._store(ctx, who, info, True)
 
     def deposit(self, ctx: CallContext, who: bytes, amount: int) -> None:
@@ -263,17 +287,17 @@ class Balances(Pallet):
         info = ctx.system.account(ctx, who)
         info["data"]["free"] += amount
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) + amount)
-        self.emit(ctx, "Deposit", {"who": who, "amount": amount})
+        self.emit(ctx, BalancesEvent.Deposit(who=who, amount=amount))
         self._store(ctx, who, info, existed)
 
     def reserve(self, ctx: CallContext, who: bytes, amount: int) -> None:
         info = ctx.system.account(ctx, who)
         if info["data"]["free"] - info["data"]["frozen"] < amount:
-            self.fail("InsufficientBalance")
+            self.fail(BalancesError.InsufficientBalance)
         info["data"]["free"] -= amount
         info["data"]["reserved"] += amount
         ctx.system.put_account(ctx, who, info)
-        self.emit(ctx, "Reserved", {"who": who, "amount": amount})
+        self.emit(ctx, BalancesEvent.Reserved(who=who, amount=amount))
 
     def unreserve(self, ctx: CallContext, who: bytes, amount: int) -> int:
         """Move up to `amount` back to free; returns what was actually moved."""
@@ -282,7 +306,7 @@ class Balances(Pallet):
         info["data"]["reserved"] -= moved
         info["data"]["free"] += moved
         ctx.system.put_account(ctx, who, info)
-        self.emit(ctx, "Unreserved", {"who": who, "amount": moved})
+        self.emit(ctx, BalancesEvent.Unreserved(who=who, amount=moved))
         return moved
 
     def endow(self, ctx: CallContext, who: bytes, amount: int) -> None:

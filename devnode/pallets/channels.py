@@ -7,12 +7,25 @@ validation with the `Inference` rule and paid with the same split.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._crypto import verify_signature
 from .._errors import DispatchFailure
 from .._hashing import StorageHasher, blake2_256
-from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._pallet import (
+    Constant,
+    Origin,
+    Pallet,
+    PalletError,
+    PalletEvent,
+    PalletEvents,
+    Scale,
+    StorageItem,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
 from .._primitives import ACCOUNT_ID, BALANCE
 from .._types import (
     BOOL,
@@ -35,9 +48,9 @@ from .inference import (
     punish_executor,
     reward_executor,
 )
-from .model_registry import MODEL_ID, PERMILL, registry_of
-from .providers import providers_of
-from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+from .model_registry import MODEL_ID, PERMILL, ModelRegistry
+from .providers import Providers
+from .tokens import CURRENCY_ID, CurrencyId, Tokens
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -166,10 +179,125 @@ def ticket_message(digest: bytes) -> bytes:
     return SIGNATURE_DOMAIN + bytes(digest)
 
 
-def _settle_weight(args: dict[str, Any]) -> Weight:
+def _settle_weight(_: Pallet, args: dict[str, Any]) -> Weight:
     settlements = args["settlements"]
     results = sum(len(s["results"]) for s in settlements)
     return Weight(50_000_000 + 40_000_000 * len(settlements) + 30_000_000 * results, 6_000)
+
+
+class ChannelsEvent(PalletEvents):
+    """The events of Channels."""
+
+    @dataclass(frozen=True)
+    class ChannelFunded(PalletEvent, index=0):
+        """A channel was opened or topped up."""
+
+        requester: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        channel_id: Annotated[int, Scale(U64, "ChannelId")]
+        amount: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        deposit: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class ChannelClosing(PalletEvent, index=1):
+        """The requester asked to close; the deposit can be withdrawn from `closes_at`."""
+
+        requester: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        closes_at: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+    @dataclass(frozen=True)
+    class ChannelWithdrawn(PalletEvent, index=2):
+        """The channel was closed and what was left returned to the requester."""
+
+        requester: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class DirectSettled(PalletEvent, index=3):
+        """A direct result was settled against its ticket."""
+
+        direct_id: Annotated[int, Scale(U64, "u64")]
+        requester: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        nonce: Annotated[int, Scale(U64, "u64")]
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+        output_hash: Annotated[bytes, Scale(H256, "H256")]
+        prompt_tokens: Annotated[int, Scale(U32, "u32")]
+        completion_tokens: Annotated[int, Scale(U32, "u32")]
+        cost: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class DirectPaid(PalletEvent, index=4):
+        """A direct result was paid: author and executor shares."""
+
+        direct_id: Annotated[int, Scale(U64, "u64")]
+        author: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        author_amount: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        executor_amount: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class DirectValidationRequested(PalletEvent, index=5):
+        """A settled direct result was sampled for validation."""
+
+        direct_id: Annotated[int, Scale(U64, "u64")]
+        validator: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        deadline: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+    @dataclass(frozen=True)
+    class DirectValidationPassed(PalletEvent, index=6):
+        """The validator confirmed a direct result."""
+
+        direct_id: Annotated[int, Scale(U64, "u64")]
+        validator: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+
+    @dataclass(frozen=True)
+    class DirectValidationFailed(PalletEvent, index=7):
+        """The validator rejected a direct result: executor slashed, nothing paid."""
+
+        direct_id: Annotated[int, Scale(U64, "u64")]
+        validator: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        slashed: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class TicketExpired(PalletEvent, index=8):
+        """A ticket was settled after its expiry: not paid."""
+
+        requester: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        nonce: Annotated[int, Scale(U64, "u64")]
+
+
+class ChannelsError(PalletError):
+    """The errors of Channels."""
+
+    ZeroAmount = 0, "The amount is zero."
+    NotProvider = 1, "The executor is not an active provider."
+    SelfChannel = 2, "A channel to oneself."
+    CurrencyMismatch = 3, "The currency is not the channel's."
+    ChannelClosing = 4, "The channel is closing."
+    NoChannel = 5, "No such channel."
+    AlreadyClosing = 6, "The channel is already closing."
+    NotClosing = 7, "The channel is not closing."
+    StillClosing = 8, "The close delay has not passed."
+    ChecksPending = 9, "Settled results of this channel still await validation."
+    EmptySettlement = 10, "Nothing to settle."
+    TooManyResults = 11, "More results than `MaxResultsPerSettle`."
+    TicketReplayed = 12, "The ticket was already settled."
+    TicketGap = 13, "Tickets before this one were not settled yet."
+    TooManyModels = 14, "More models than `MaxModelsPerSettlement`."
+    BadModelIndex = 15, "A result names a model the settlement does not list."
+    UnknownModel = 16, "No model with this id."
+    TicketExpired = 17, "The signed ticket has expired."
+    BadTicketSignature = 18, "The requester did not sign this ticket chain."
+    ExpiryTooFar = 19, "A ticket expires further ahead than a gateway may sign."
+    PriceAboveMaximum = 20, "The model's price is above the ticket's maximum."
+    InvalidTokenCount = 21, "More completion tokens than the ticket's max_tokens."
+    InsufficientDeposit = 22, "The channel does not cover the cost."
+    UnknownCheck = 23, "No direct result awaits validation under this id."
+    NotValidator = 24, "Only the drawn validator may do this."
+    TooManyTimeouts = 25, "Too many validation deadlines fall in that block."
 
 
 class Channels(Pallet):
@@ -198,119 +326,8 @@ class Channels(Pallet):
         docs=["Checks whose validation period ends at the start of this block."],
     )
 
-    event_decls: ClassVar = [
-        (
-            "ChannelFunded",
-            0,
-            [
-                _REQUESTER,
-                _EXECUTOR,
-                Field("channel_id", U64, "ChannelId"),
-                Field("amount", BALANCE, "BalanceOf<T>"),
-                Field("deposit", BALANCE, "BalanceOf<T>"),
-            ],
-            "A channel was opened or topped up.",
-        ),
-        (
-            "ChannelClosing",
-            1,
-            [_REQUESTER, _EXECUTOR, Field("closes_at", U32, "BlockNumberFor<T>")],
-            "The requester asked to close; the deposit can be withdrawn from `closes_at`.",
-        ),
-        (
-            "ChannelWithdrawn",
-            2,
-            [_REQUESTER, _EXECUTOR, Field("amount", BALANCE, "BalanceOf<T>")],
-            "The channel was closed and what was left returned to the requester.",
-        ),
-        (
-            "DirectSettled",
-            3,
-            [
-                _DIRECT_ID,
-                _REQUESTER,
-                _EXECUTOR,
-                Field("nonce", U64, "u64"),
-                Field("model_id", MODEL_ID, "ModelId"),
-                Field("output_hash", H256, "H256"),
-                Field("prompt_tokens", U32, "u32"),
-                Field("completion_tokens", U32, "u32"),
-                Field("cost", BALANCE, "BalanceOf<T>"),
-            ],
-            "A direct result was settled against its ticket.",
-        ),
-        (
-            "DirectPaid",
-            4,
-            [
-                _DIRECT_ID,
-                Field("author", ACCOUNT_ID, "T::AccountId"),
-                Field("author_amount", BALANCE, "BalanceOf<T>"),
-                Field("executor_amount", BALANCE, "BalanceOf<T>"),
-            ],
-            "A direct result was paid: author and executor shares.",
-        ),
-        (
-            "DirectValidationRequested",
-            5,
-            [
-                _DIRECT_ID,
-                Field("validator", ACCOUNT_ID, "T::AccountId"),
-                Field("deadline", U32, "BlockNumberFor<T>"),
-            ],
-            "A settled direct result was sampled for validation.",
-        ),
-        (
-            "DirectValidationPassed",
-            6,
-            [_DIRECT_ID, Field("validator", ACCOUNT_ID, "T::AccountId")],
-            "The validator confirmed a direct result.",
-        ),
-        (
-            "DirectValidationFailed",
-            7,
-            [
-                _DIRECT_ID,
-                Field("validator", ACCOUNT_ID, "T::AccountId"),
-                Field("slashed", BALANCE, "BalanceOf<T>"),
-            ],
-            "The validator rejected a direct result: executor slashed, nothing paid.",
-        ),
-        (
-            "TicketExpired",
-            8,
-            [_REQUESTER, _EXECUTOR, Field("nonce", U64, "u64")],
-            "A ticket was settled after its expiry: not paid.",
-        ),
-    ]
-    error_decls: ClassVar = [
-        ("ZeroAmount", 0, "The amount is zero."),
-        ("NotProvider", 1, "The executor is not an active provider."),
-        ("SelfChannel", 2, "A channel to oneself."),
-        ("CurrencyMismatch", 3, "The currency is not the channel's."),
-        ("ChannelClosing", 4, "The channel is closing."),
-        ("NoChannel", 5, "No such channel."),
-        ("AlreadyClosing", 6, "The channel is already closing."),
-        ("NotClosing", 7, "The channel is not closing."),
-        ("StillClosing", 8, "The close delay has not passed."),
-        ("ChecksPending", 9, "Settled results of this channel still await validation."),
-        ("EmptySettlement", 10, "Nothing to settle."),
-        ("TooManyResults", 11, "More results than `MaxResultsPerSettle`."),
-        ("TicketReplayed", 12, "The ticket was already settled."),
-        ("TicketGap", 13, "Tickets before this one were not settled yet."),
-        ("TooManyModels", 14, "More models than `MaxModelsPerSettlement`."),
-        ("BadModelIndex", 15, "A result names a model the settlement does not list."),
-        ("UnknownModel", 16, "No model with this id."),
-        ("TicketExpired", 17, "The signed ticket has expired."),
-        ("BadTicketSignature", 18, "The requester did not sign this ticket chain."),
-        ("ExpiryTooFar", 19, "A ticket expires further ahead than a gateway may sign."),
-        ("PriceAboveMaximum", 20, "The model's price is above the ticket's maximum."),
-        ("InvalidTokenCount", 21, "More completion tokens than the ticket's max_tokens."),
-        ("InsufficientDeposit", 22, "The channel does not cover the cost."),
-        ("UnknownCheck", 23, "No direct result awaits validation under this id."),
-        ("NotValidator", 24, "Only the drawn validator may do this."),
-        ("TooManyTimeouts", 25, "Too many validation deadlines fall in that block."),
-    ]
+    events = ChannelsEvent
+    errors = ChannelsError
     constants: ClassVar = {
         "MaxTicketLife": Constant(U32, MAX_TICKET_LIFE, ("Longest a ticket may live, blocks.",)),
         "MinTicketMargin": Constant(
@@ -325,10 +342,27 @@ class Channels(Pallet):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def __init__(
+        self, *, model_registry: ModelRegistry, providers: Providers, tokens: Tokens
+    ) -> None:
+        self.model_registry = model_registry
+        self.providers = providers
+        self.tokens = tokens
+
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "open_channel": Weight(60_000_000, 6_000),
+        "close_channel": Weight(30_000_000, 6_000),
+        "withdraw": Weight(40_000_000, 6_000),
+        "settle": _settle_weight,
+        "submit_direct_validations": lambda _, a: Weight(
+            30_000_000 + 60_000_000 * len(a["verdicts"]), 6_000
+        ),
+    }
+
     def channel(self, ctx: CallContext, requester: bytes, executor: bytes) -> dict[str, Any]:
         found: dict[str, Any] | None = ctx.get(self.Channels, requester, executor)
         if found is None:
-            self.fail("NoChannel")
+            self.fail(ChannelsError.NoChannel)
         return found
 
     def _pay(
@@ -336,23 +370,22 @@ class Channels(Pallet):
         author: bytes, executor: bytes, share: int, cost: int,
     ) -> None:  # fmt: skip
         author_amount, executor_amount = pay_out(
-            ctx, currency, requester, author, executor, share, cost
+            ctx, self.tokens, currency, requester, author, executor, share, cost
         )
         self.emit(
             ctx,
-            "DirectPaid",
-            {
-                "direct_id": direct_id,
-                "author": author,
-                "author_amount": author_amount,
-                "executor_amount": executor_amount,
-            },
+            ChannelsEvent.DirectPaid(
+                direct_id=direct_id,
+                author=author,
+                author_amount=author_amount,
+                executor_amount=executor_amount,
+            ),
         )
 
     def _schedule(self, ctx: CallContext, at: int, direct_id: int) -> None:
         due: list[int] = ctx.get(self.CheckTimeouts, at)
         if len(due) >= MAX_TIMEOUTS_PER_BLOCK:
-            self.fail("TooManyTimeouts")
+            self.fail(ChannelsError.TooManyTimeouts)
         due.append(direct_id)
         ctx.put(self.CheckTimeouts, due, at)
 
@@ -376,29 +409,26 @@ class Channels(Pallet):
 
     # -- calls -----------------------------------------------------------------------------
 
-    @dispatchable(
-        0,
-        [
-            _EXECUTOR,
-            Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-            Field("amount", Compact(BALANCE), "BalanceOf<T>"),
-        ],
-        Weight(60_000_000, 6_000),
-    )
+    @dispatchable(0)
     def open_channel(
-        self, ctx: CallContext, origin: Origin, executor: bytes, currency_id: int, amount: int
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "CurrencyIdOf<T>")],
+        amount: Annotated[int, Scale(Compact(BALANCE), "BalanceOf<T>")],
     ) -> None:
         """Open a channel to `executor` with `amount` reserved, or top it up."""
         who = ctx.ensure_signed(origin)
         executor = bytes(executor)
         if amount == 0:
-            self.fail("ZeroAmount")
+            self.fail(ChannelsError.ZeroAmount)
         if executor == who:
-            self.fail("SelfChannel")
-        providers = providers_of(ctx)
+            self.fail(ChannelsError.SelfChannel)
+        providers = self.providers
         info = providers.info(ctx, executor)
         if info is None or not providers.is_active(info):
-            self.fail("NotProvider")
+            self.fail(ChannelsError.NotProvider)
         found: dict[str, Any] | None = ctx.get(self.Channels, who, executor)
         if found is None:
             channel_id: int = ctx.get(self.NextChannelId)
@@ -414,76 +444,86 @@ class Channels(Pallet):
                 "closing_at": None,
             }
         elif found["currency_id"] != currency_id:
-            self.fail("CurrencyMismatch")
+            self.fail(ChannelsError.CurrencyMismatch)
         elif found["closing_at"] is not None:
-            self.fail("ChannelClosing")
-        tokens_of(ctx).reserve(ctx, CurrencyId(currency_id), who, amount)
+            self.fail(ChannelsError.ChannelClosing)
+        self.tokens.reserve(ctx, CurrencyId(currency_id), who, amount)
         found["deposit"] += amount
         ctx.put(self.Channels, found, who, executor)
         self.emit(
             ctx,
-            "ChannelFunded",
-            {
-                "requester": who,
-                "executor": executor,
-                "channel_id": found["id"],
-                "amount": amount,
-                "deposit": found["deposit"],
-            },
+            ChannelsEvent.ChannelFunded(
+                requester=who,
+                executor=executor,
+                channel_id=found["id"],
+                amount=amount,
+                deposit=found["deposit"],
+            ),
         )
 
-    @dispatchable(1, [_EXECUTOR], Weight(30_000_000, 6_000))
-    def close_channel(self, ctx: CallContext, origin: Origin, executor: bytes) -> None:
+    @dispatchable(1)
+    def close_channel(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")],
+    ) -> None:
         """Start closing: the deposit can be withdrawn `CloseDelay` blocks from now."""
         who = ctx.ensure_signed(origin)
         found = self.channel(ctx, who, bytes(executor))
         if found["closing_at"] is not None:
-            self.fail("AlreadyClosing")
-        found["closing_at"] = ctx.block_number + CLOSE_DELAY
+            self.fail(ChannelsError.AlreadyClosing)
+        closes_at = found["closing_at"] = ctx.block_number + CLOSE_DELAY
         ctx.put(self.Channels, found, who, bytes(executor))
         self.emit(
             ctx,
-            "ChannelClosing",
-            {"requester": who, "executor": bytes(executor), "closes_at": found["closing_at"]},
+            ChannelsEvent.ChannelClosing(
+                requester=who, executor=bytes(executor), closes_at=closes_at
+            ),
         )
 
-    @dispatchable(2, [_EXECUTOR], Weight(40_000_000, 6_000))
-    def withdraw(self, ctx: CallContext, origin: Origin, executor: bytes) -> None:
+    @dispatchable(2)
+    def withdraw(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")],
+    ) -> None:
         """After the close delay: return what is left and remove the channel."""
         who = ctx.ensure_signed(origin)
         found = self.channel(ctx, who, bytes(executor))
         if found["closing_at"] is None:
-            self.fail("NotClosing")
+            self.fail(ChannelsError.NotClosing)
         if ctx.block_number < found["closing_at"]:
-            self.fail("StillClosing")
+            self.fail(ChannelsError.StillClosing)
         if found["held"] > 0:
-            self.fail("ChecksPending")
-        moved = tokens_of(ctx).unreserve(
-            ctx, CurrencyId(found["currency_id"]), who, found["deposit"]
-        )
+            self.fail(ChannelsError.ChecksPending)
+        moved = self.tokens.unreserve(ctx, CurrencyId(found["currency_id"]), who, found["deposit"])
         ctx.remove(self.Channels, who, bytes(executor))
         self.emit(
             ctx,
-            "ChannelWithdrawn",
-            {"requester": who, "executor": bytes(executor), "amount": moved},
+            ChannelsEvent.ChannelWithdrawn(requester=who, executor=bytes(executor), amount=moved),
         )
 
-    @dispatchable(
-        3,
-        [Field("settlements", SequenceType(CHANNEL_SETTLEMENT), "Vec<ChannelSettlement>")],
-        _settle_weight,
-    )
-    def settle(self, ctx: CallContext, origin: Origin, settlements: list[dict[str, Any]]) -> None:
+    @dispatchable(3)
+    def settle(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        settlements: Annotated[
+            list[dict[str, Any]], Scale(SequenceType(CHANNEL_SETTLEMENT), "Vec<ChannelSettlement>")
+        ],
+    ) -> None:
         """The executor settles runs of tickets, one signature per channel run."""
         executor = ctx.ensure_signed(origin)
         if not settlements or not any(s["results"] for s in settlements):
-            self.fail("EmptySettlement")
+            self.fail(ChannelsError.EmptySettlement)
         if sum(len(s["results"]) for s in settlements) > MAX_RESULTS_PER_SETTLE:
-            self.fail("TooManyResults")
-        providers = providers_of(ctx)
+            self.fail(ChannelsError.TooManyResults)
+        providers = self.providers
         info = providers.info(ctx, executor)
         if info is None:
-            self.fail("NotProvider")
+            self.fail(ChannelsError.NotProvider)
         reputation = info["reputation"]
         for settlement in settlements:
             self._settle_run(ctx, executor, reputation, settlement)
@@ -498,24 +538,24 @@ class Channels(Pallet):
         found = self.channel(ctx, requester, executor)
         first = settlement["first_nonce"]
         if first <= found["nonce"]:
-            self.fail("TicketReplayed")
+            self.fail(ChannelsError.TicketReplayed)
         if first > found["nonce"] + 1:
-            self.fail("TicketGap")
+            self.fail(ChannelsError.TicketGap)
         models = [bytes(m) for m in settlement["models"]]
         if len(models) > MAX_MODELS_PER_SETTLEMENT:
-            self.fail("TooManyModels")
-        registry = registry_of(ctx)
+            self.fail(ChannelsError.TooManyModels)
+        registry = self.model_registry
         infos = []
         for model_id in models:
             model = ctx.get(registry.Models, model_id)
             if model is None:
-                self.fail("UnknownModel")
+                self.fail(ChannelsError.UnknownModel)
             infos.append(model)
         if any(r["model_index"] >= len(models) for r in results):
-            self.fail("BadModelIndex")
+            self.fail(ChannelsError.BadModelIndex)
         now = ctx.block_number
         if results[-1]["expiry"] < now:
-            self.fail("TicketExpired")
+            self.fail(ChannelsError.TicketExpired)
         # Recompute the chain; the signature on the last ticket authorises the run.
         head = bytes(found["head"])
         cumulative = found["settled_cumulative"]
@@ -532,53 +572,53 @@ class Channels(Pallet):
         if not verify_signature(
             "Sr25519", bytes(settlement["signature"]), ticket_message(head), requester
         ):
-            self.fail("BadTicketSignature")
+            self.fail(ChannelsError.BadTicketSignature)
         currency = CurrencyId(found["currency_id"])
         for offset, result in enumerate(results):
             nonce = first + offset
             if result["expiry"] > now + MAX_TICKET_LIFE + CLOSE_DELAY:
-                self.fail("ExpiryTooFar")
+                self.fail(ChannelsError.ExpiryTooFar)
             if result["expiry"] < now:
                 self.emit(
                     ctx,
-                    "TicketExpired",
-                    {"requester": requester, "executor": executor, "nonce": nonce},
+                    ChannelsEvent.TicketExpired(
+                        requester=requester, executor=executor, nonce=nonce
+                    ),
                 )
                 continue
             model_id = models[result["model_index"]]
             model = infos[result["model_index"]]
             price = model["price_per_1k_tokens"]
             if price > result["max_price_per_1k_tokens"]:
-                self.fail("PriceAboveMaximum")
+                self.fail(ChannelsError.PriceAboveMaximum)
             if result["completion_tokens"] > result["max_tokens"]:
-                self.fail("InvalidTokenCount")
+                self.fail(ChannelsError.InvalidTokenCount)
             if CurrencyId(model["currency_id"]) != currency:
-                self.fail("CurrencyMismatch")
+                self.fail(ChannelsError.CurrencyMismatch)
             used = result["prompt_tokens"] + result["completion_tokens"]
             if used == 0:
                 continue  # a ticket the executor never served: nothing to pay or check
             cost = min(result["max_amount"], escrow_for(used, price))
             if cost > found["deposit"] - found["held"]:
-                self.fail("InsufficientDeposit")
+                self.fail(ChannelsError.InsufficientDeposit)
             direct_id: int = ctx.get(self.NextDirectId)
             ctx.put(self.NextDirectId, direct_id + 1)
             self.emit(
                 ctx,
-                "DirectSettled",
-                {
-                    "direct_id": direct_id,
-                    "requester": requester,
-                    "executor": executor,
-                    "nonce": nonce,
-                    "model_id": model_id,
-                    "output_hash": bytes(result["output_hash"]),
-                    "prompt_tokens": result["prompt_tokens"],
-                    "completion_tokens": result["completion_tokens"],
-                    "cost": cost,
-                },
+                ChannelsEvent.DirectSettled(
+                    direct_id=direct_id,
+                    requester=requester,
+                    executor=executor,
+                    nonce=nonce,
+                    model_id=model_id,
+                    output_hash=bytes(result["output_hash"]),
+                    prompt_tokens=result["prompt_tokens"],
+                    completion_tokens=result["completion_tokens"],
+                    cost=cost,
+                ),
             )
             validator = draw_validator(
-                ctx, b"direct", direct_id, model_id, executor, requester, reputation
+                ctx, self.providers, b"direct", direct_id, model_id, executor, requester, reputation
             )
             if validator is None:
                 self._pay(
@@ -615,43 +655,48 @@ class Channels(Pallet):
             self._schedule(ctx, deadline + 1, direct_id)
             self.emit(
                 ctx,
-                "DirectValidationRequested",
-                {"direct_id": direct_id, "validator": validator, "deadline": deadline},
+                ChannelsEvent.DirectValidationRequested(
+                    direct_id=direct_id, validator=validator, deadline=deadline
+                ),
             )
         found["nonce"] = first + len(results) - 1
         found["head"] = head
         found["settled_cumulative"] = cumulative
         ctx.put(self.Channels, found, requester, executor)
 
-    @dispatchable(
-        4,
-        [Field("verdicts", SequenceType(VERDICT), "Vec<(u64, bool)>")],
-        lambda a: Weight(30_000_000 + 60_000_000 * len(a["verdicts"]), 6_000),
-    )
+    @dispatchable(4)
     def submit_direct_validations(
-        self, ctx: CallContext, origin: Origin, verdicts: list[tuple[int, bool]]
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        verdicts: Annotated[
+            list[tuple[int, bool]], Scale(SequenceType(VERDICT), "Vec<(u64, bool)>")
+        ],
     ) -> None:
         """The drawn validator's verdicts on sampled direct results, many at once."""
         who = ctx.ensure_signed(origin)
         for direct_id, valid in verdicts:
             check: dict[str, Any] | None = ctx.get(self.DirectChecks, direct_id)
             if check is None:
-                self.fail("UnknownCheck")
+                self.fail(ChannelsError.UnknownCheck)
             if bytes(check["validator"]) != who:
-                self.fail("NotValidator")
+                self.fail(ChannelsError.NotValidator)
             executor = bytes(check["executor"])
             if valid:
                 self._pay_check(ctx, direct_id, check)
-                reward_executor(ctx, executor)
-                self.emit(ctx, "DirectValidationPassed", {"direct_id": direct_id, "validator": who})
+                reward_executor(ctx, self.providers, executor)
+                self.emit(
+                    ctx, ChannelsEvent.DirectValidationPassed(direct_id=direct_id, validator=who)
+                )
                 continue
-            slashed = punish_executor(ctx, executor)
+            slashed = punish_executor(ctx, self.providers, executor)
             self._release(ctx, check, paid=False)
             ctx.remove(self.DirectChecks, direct_id)
             self.emit(
                 ctx,
-                "DirectValidationFailed",
-                {"direct_id": direct_id, "validator": who, "slashed": slashed},
+                ChannelsEvent.DirectValidationFailed(
+                    direct_id=direct_id, validator=who, slashed=slashed
+                ),
             )
 
     # -- hooks -----------------------------------------------------------------------------

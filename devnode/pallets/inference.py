@@ -3,11 +3,25 @@ validation, payouts, deadlines and weight-proportional bandwidth limits."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._errors import DispatchFailure
 from .._hashing import StorageHasher, blake2_256
-from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._pallet import (
+    Constant,
+    Origin,
+    Pallet,
+    PalletError,
+    PalletEvent,
+    PalletEvents,
+    Scale,
+    StorageItem,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
 from .._primitives import ACCOUNT_ID, BALANCE
 from .._types import (
     BOOL,
@@ -24,9 +38,9 @@ from .._types import (
     bytes_array,
 )
 from ._cid import is_valid_cid
-from .model_registry import MAX_CID_LENGTH, MODEL_ID, PERMILL, registry_of
-from .providers import MAX_PROVIDERS_PER_MODEL, providers_of
-from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+from .model_registry import MAX_CID_LENGTH, MODEL_ID, PERMILL, ModelRegistry
+from .providers import MAX_PROVIDERS_PER_MODEL, Providers
+from .tokens import CURRENCY_ID, CurrencyId, Tokens
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -35,10 +49,12 @@ __all__ = [
     "BLOCK_BANDWIDTH_BYTES",
     "INPUT_BYTES_PER_TOKEN",
     "OUTPUT_BYTES_PER_TOKEN",
+    "Candidate",
     "Inference",
     "bandwidth_estimate",
     "escrow_for",
     "randomness",
+    "select_executor",
     "validation_probability_ppm",
 ]
 
@@ -190,28 +206,25 @@ def fraud_slash(stake: int) -> int:
 
 
 def pay_out(
-    ctx: CallContext, currency: CurrencyId, payer: bytes, author: bytes, executor: bytes,
-    author_share: int, cost: int,
+    ctx: CallContext, tokens: Tokens, currency: CurrencyId, payer: bytes, author: bytes,
+    executor: bytes, author_share: int, cost: int,
 ) -> tuple[int, int]:  # fmt: skip
     """Pay `cost` out of `payer`'s reserve to the model's author and the executor."""
     author_amount, executor_amount = split_payout(cost, author_share)
-    tokens = tokens_of(ctx)
     tokens.repatriate_reserved(ctx, currency, payer, author, author_amount)
     tokens.repatriate_reserved(ctx, currency, payer, executor, executor_amount)
     return author_amount, executor_amount
 
 
-def reward_executor(ctx: CallContext, executor: bytes) -> None:
+def reward_executor(ctx: CallContext, providers: Providers, executor: bytes) -> None:
     """A passed check: the executor gains `ReputationGain`."""
-    providers = providers_of(ctx)
     info = providers.info(ctx, executor)
     if info is not None:
         providers.set_reputation_of(ctx, executor, info["reputation"] + REPUTATION_GAIN)
 
 
-def punish_executor(ctx: CallContext, executor: bytes) -> int:
+def punish_executor(ctx: CallContext, providers: Providers, executor: bytes) -> int:
     """A failed check: slash the executor's stake and reset its reputation; what was slashed."""
-    providers = providers_of(ctx)
     info = providers.info(ctx, executor)
     if info is None:
         return 0
@@ -221,8 +234,8 @@ def punish_executor(ctx: CallContext, executor: bytes) -> int:
 
 
 def draw_validator(
-    ctx: CallContext, tag: bytes, item_id: int, model_id: bytes, executor: bytes,
-    requester: bytes, reputation: int, *, sealed: bool = False,
+    ctx: CallContext, providers: Providers, tag: bytes, item_id: int, model_id: bytes,
+    executor: bytes, requester: bytes, reputation: int, *, sealed: bool = False,
 ) -> bytes | None:  # fmt: skip
     """Draw whether to validate `item_id` (by the executor's reputation) and whom (by weight,
     among the model's other active providers); None when not sampled or nobody can validate.
@@ -230,7 +243,6 @@ def draw_validator(
     draw = randomness(tag + b"/validate", ctx.parent_hash, item_id) % PPM
     if draw >= validation_probability_ppm(reputation):
         return None
-    providers = providers_of(ctx)
     candidates = []
     for who in ctx.get(providers.ModelProviders, model_id):
         if who in (executor, requester):
@@ -253,9 +265,202 @@ def _input_bytes(input: Any) -> int:
     return len(data["payload"]) + sum(32 + len(w["wrapped"]) for w in data["wraps"]) + 64
 
 
-def _request_weight(args: dict[str, Any]) -> Weight:
+def _request_weight(_: Pallet, args: dict[str, Any]) -> Weight:
     size = _input_bytes(args["input"])
     return Weight(150_000_000 + 2_000 * size + 5_000_000 * MAX_PROVIDERS_PER_MODEL, 5_000)
+
+
+class InferenceEvent(PalletEvents):
+    """The events of Inference."""
+
+    @dataclass(frozen=True)
+    class InferenceRequested(PalletEvent, index=0):
+        """A request was placed, escrowed and assigned."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        requester: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        escrow: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        deadline: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+    @dataclass(frozen=True)
+    class ResultSubmitted(PalletEvent, index=1):
+        """The executor reported the output's hash and token counts."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        output_hash: Annotated[bytes, Scale(H256, "H256")]
+        prompt_tokens: Annotated[int, Scale(U32, "u32")]
+        completion_tokens: Annotated[int, Scale(U32, "u32")]
+
+    @dataclass(frozen=True)
+    class ValidationRequested(PalletEvent, index=2):
+        """The result was sampled for validation."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        validator: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        deadline: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+    @dataclass(frozen=True)
+    class InferencePaid(PalletEvent, index=3):
+        """The request was settled: author and executor paid, the rest refunded."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        cost: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        author: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        author_amount: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        executor: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        executor_amount: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        refund: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class ValidationPassed(PalletEvent, index=4):
+        """A validator confirmed the result."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        validator: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+
+    @dataclass(frozen=True)
+    class ValidationFailed(PalletEvent, index=5):
+        """A validator rejected the result: executor slashed, requester refunded."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        validator: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        slashed: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class OutputRequested(PalletEvent, index=6):
+        """The validator asked the executor to put the output on-chain."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        deadline: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+    @dataclass(frozen=True)
+    class OutputProvided(PalletEvent, index=7):
+        """The executor provided the output on-chain."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+
+    @dataclass(frozen=True)
+    class RequestExpired(PalletEvent, index=8):
+        """No result before the deadline: requester refunded."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        refund: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class OutputTimedOut(PalletEvent, index=9):
+        """The executor did not provide a requested output: slashed, requester refunded."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        slashed: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class RequestDeclined(PalletEvent, index=10):
+        """The executor could not serve the input (a sealed input that does not open): refunded."""
+
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")]
+        refund: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+
+class InferenceError(PalletError):
+    """The errors of Inference."""
+
+    UnknownModel = 0, "No model with this id."
+    ModelDeprecated = 1, "The model is deprecated."
+    PriceAboveMaximum = 2, "The model's price is above the requester's maximum."
+    InputTooLarge = 3, "Inline input is longer than `MaxInlineInput`."
+    EmptyInput = 4, "The input is empty."
+    InvalidCid = 5, "A CID is not a valid CIDv0 or base32 CIDv1."
+    InvalidTokenCount = 6, "Token counts out of range."
+    InvalidDeadline = 7, "Deadline outside `MinDeadline..=MaxDeadline`."
+    NoProviderAvailable = 8, "No active provider of the model has free capacity."
+    BandwidthExceeded = 9, "No provider has bandwidth left for this request."
+    TooManyTimeouts = 10, "Too many deadlines fall in that block."
+    UnknownRequest = 11, "No request with this id."
+    NotExecutor = 12, "Only the assigned executor may do this."
+    NotValidator = 13, "Only the drawn validator may do this."
+    InvalidState = 14, "The request is not in a state that allows this."
+    DeadlinePassed = 15, "The request's deadline has passed."
+    OutputAlreadyRequested = 16, "The output was already requested."
+    OutputTooLarge = 17, "The output is longer than `MaxOutputBytes`."
+    OutputHashMismatch = 18, "The output does not hash to the submitted output hash."
+    NotExpired = 19, "Nothing about this request is due yet."
+    NoRecipients = 20, "A sealed input wraps its key to nobody."
+    TooManyRecipients = 21, "More key wraps than `MaxProvidersPerModel`."
+    DuplicateRecipient = 22, "A provider has two key wraps."
+    KeyWrapTooLong = 23, "A key wrap is longer than `MaxKeyWrapLength`."
+    InputReplayed = 24, "This sealed input's commitment was already used."
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A registered provider of the requested model, as executor selection sees it."""
+
+    who: bytes
+    active: bool
+    weight: int
+    in_flight: int
+    capacity: int
+    has_encryption_key: bool
+    #: Estimated bytes already reserved on it by its assigned requests
+    bandwidth_in_use: int
+
+
+def select_executor(
+    candidates: Sequence[Candidate],
+    *,
+    requester: bytes,
+    recipients: frozenset[bytes] | None,
+    bandwidth: int,
+    total_weight: int,
+    draw: int,
+) -> bytes | InferenceError:
+    """Choose a request's executor, by weight, among the model's providers that may serve it.
+
+    A provider qualifies when it is active, not the requester, has free capacity and weight,
+    and (for a sealed input, `recipients` not None) holds a key wrap and an encryption key;
+    then it must have bandwidth left under its weight-proportional share of
+    `BLOCK_BANDWIDTH_BYTES`. `draw` is the on-chain randomness. Returns the chosen account, or
+    the error: `NoProviderAvailable` when nobody qualifies, `BandwidthExceeded` when nobody
+    qualifying has the bandwidth.
+    """
+    with_capacity = [
+        c
+        for c in candidates
+        if c.who != requester
+        and (recipients is None or (c.who in recipients and c.has_encryption_key))
+        and c.active
+        and c.in_flight < c.capacity
+        and c.weight > 0
+    ]
+    if not with_capacity:
+        return InferenceError.NoProviderAvailable
+    weighted = [
+        (c.who, c.weight)
+        for c in with_capacity
+        if c.bandwidth_in_use + bandwidth <= BLOCK_BANDWIDTH_BYTES * c.weight // total_weight
+    ]
+    if not weighted:
+        return InferenceError.BandwidthExceeded
+    return pick_weighted(weighted, draw)
+
+
+@dataclass(frozen=True)
+class _ValidRequest:
+    """A request that passed validation, with what it costs; not yet booked."""
+
+    model_id: bytes
+    model: dict[str, Any]
+    input_hash: bytes
+    input_cid: bytes | None
+    sealed: dict[str, Any] | None
+    recipients: frozenset[bytes] | None
+    prompt_tokens: int
+    max_tokens: int
+    deadline_blocks: int
+    escrow: int
+    bandwidth: int
 
 
 class Inference(Pallet):
@@ -286,124 +491,8 @@ class Inference(Pallet):
         docs=["The request of every sealed input's commitment: a sealed input is accepted once."],
     )
 
-    event_decls: ClassVar = [
-        (
-            "InferenceRequested",
-            0,
-            [
-                _ID,
-                Field("requester", ACCOUNT_ID, "T::AccountId"),
-                Field("model_id", MODEL_ID, "ModelId"),
-                Field("executor", ACCOUNT_ID, "T::AccountId"),
-                Field("escrow", BALANCE, "BalanceOf<T>"),
-                Field("deadline", U32, "BlockNumberFor<T>"),
-            ],
-            "A request was placed, escrowed and assigned.",
-        ),
-        (
-            "ResultSubmitted",
-            1,
-            [
-                _ID,
-                Field("output_hash", H256, "H256"),
-                Field("prompt_tokens", U32, "u32"),
-                Field("completion_tokens", U32, "u32"),
-            ],
-            "The executor reported the output's hash and token counts.",
-        ),
-        (
-            "ValidationRequested",
-            2,
-            [
-                _ID,
-                Field("validator", ACCOUNT_ID, "T::AccountId"),
-                Field("deadline", U32, "BlockNumberFor<T>"),
-            ],
-            "The result was sampled for validation.",
-        ),
-        (
-            "InferencePaid",
-            3,
-            [
-                _ID,
-                Field("cost", BALANCE, "BalanceOf<T>"),
-                Field("author", ACCOUNT_ID, "T::AccountId"),
-                Field("author_amount", BALANCE, "BalanceOf<T>"),
-                Field("executor", ACCOUNT_ID, "T::AccountId"),
-                Field("executor_amount", BALANCE, "BalanceOf<T>"),
-                Field("refund", BALANCE, "BalanceOf<T>"),
-            ],
-            "The request was settled: author and executor paid, the rest refunded.",
-        ),
-        (
-            "ValidationPassed",
-            4,
-            [_ID, Field("validator", ACCOUNT_ID, "T::AccountId")],
-            "A validator confirmed the result.",
-        ),
-        (
-            "ValidationFailed",
-            5,
-            [
-                _ID,
-                Field("validator", ACCOUNT_ID, "T::AccountId"),
-                Field("slashed", BALANCE, "BalanceOf<T>"),
-            ],
-            "A validator rejected the result: executor slashed, requester refunded.",
-        ),
-        (
-            "OutputRequested",
-            6,
-            [_ID, Field("deadline", U32, "BlockNumberFor<T>")],
-            "The validator asked the executor to put the output on-chain.",
-        ),
-        ("OutputProvided", 7, [_ID], "The executor provided the output on-chain."),
-        (
-            "RequestExpired",
-            8,
-            [_ID, Field("refund", BALANCE, "BalanceOf<T>")],
-            "No result before the deadline: requester refunded.",
-        ),
-        (
-            "OutputTimedOut",
-            9,
-            [_ID, Field("slashed", BALANCE, "BalanceOf<T>")],
-            "The executor did not provide a requested output: slashed, requester refunded.",
-        ),
-        (
-            "RequestDeclined",
-            10,
-            [_ID, Field("refund", BALANCE, "BalanceOf<T>")],
-            "The executor could not serve the input (a sealed input that does not open): refunded.",
-        ),
-    ]
-    error_decls: ClassVar = [
-        ("UnknownModel", 0, "No model with this id."),
-        ("ModelDeprecated", 1, "The model is deprecated."),
-        ("PriceAboveMaximum", 2, "The model's price is above the requester's maximum."),
-        ("InputTooLarge", 3, "Inline input is longer than `MaxInlineInput`."),
-        ("EmptyInput", 4, "The input is empty."),
-        ("InvalidCid", 5, "A CID is not a valid CIDv0 or base32 CIDv1."),
-        ("InvalidTokenCount", 6, "Token counts out of range."),
-        ("InvalidDeadline", 7, "Deadline outside `MinDeadline..=MaxDeadline`."),
-        ("NoProviderAvailable", 8, "No active provider of the model has free capacity."),
-        ("BandwidthExceeded", 9, "No provider has bandwidth left for this request."),
-        ("TooManyTimeouts", 10, "Too many deadlines fall in that block."),
-        ("UnknownRequest", 11, "No request with this id."),
-        ("NotExecutor", 12, "Only the assigned executor may do this."),
-        ("NotValidator", 13, "Only the drawn validator may do this."),
-        ("InvalidState", 14, "The request is not in a state that allows this."),
-        ("DeadlinePassed", 15, "The request's deadline has passed."),
-        ("OutputAlreadyRequested", 16, "The output was already requested."),
-        ("OutputTooLarge", 17, "The output is longer than `MaxOutputBytes`."),
-        ("OutputHashMismatch", 18, "The output does not hash to the submitted output hash."),
-        ("NotExpired", 19, "Nothing about this request is due yet."),
-        ("NoRecipients", 20, "A sealed input wraps its key to nobody."),
-        ("TooManyRecipients", 21, "More key wraps than `MaxProvidersPerModel`."),
-        ("DuplicateRecipient", 22, "A provider has two key wraps."),
-        ("KeyWrapTooLong", 23, "A key wrap is longer than `MaxKeyWrapLength`."),
-        ("InputReplayed", 24, "This sealed input's commitment was already used."),
-    ]
+    events = InferenceEvent
+    errors = InferenceError
     constants: ClassVar = {
         "MaxInlineInput": Constant(U32, MAX_INLINE_INPUT, ("Largest inline input, bytes.",)),
         "MaxSealedInline": Constant(U32, MAX_SEALED_INLINE, ("Largest sealed inline input.",)),
@@ -431,37 +520,54 @@ class Inference(Pallet):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def __init__(
+        self, *, model_registry: ModelRegistry, providers: Providers, tokens: Tokens
+    ) -> None:
+        self.model_registry = model_registry
+        self.providers = providers
+        self.tokens = tokens
+
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "request": _request_weight,
+        "submit_result": Weight(150_000_000, 5_000),
+        "submit_validation": Weight(120_000_000, 5_000),
+        "request_output": Weight(40_000_000, 5_000),
+        "provide_output": lambda _, a: Weight(60_000_000 + 2_000 * len(a["output"]), 5_000),
+        "expire": Weight(80_000_000, 5_000),
+        "decline": Weight(60_000_000, 5_000),
+    }
+
     def request_of(self, ctx: CallContext, request_id: int) -> dict[str, Any]:
         req: dict[str, Any] | None = ctx.get(self.Requests, request_id)
         if req is None:
-            self.fail("UnknownRequest")
+            self.fail(InferenceError.UnknownRequest)
         return req
 
     def _schedule(self, ctx: CallContext, at: int, request_id: int) -> None:
         due: list[int] = ctx.get(self.Timeouts, at)
         if len(due) >= MAX_TIMEOUTS_PER_BLOCK:
-            self.fail("TooManyTimeouts")
+            self.fail(InferenceError.TooManyTimeouts)
         due.append(request_id)
         ctx.put(self.Timeouts, due, at)
 
     def _check_cid(self, cid: bytes) -> bytes:
         if len(cid) > MAX_CID_LENGTH or not is_valid_cid(cid):
-            self.fail("InvalidCid")
+            self.fail(InferenceError.InvalidCid)
         return bytes(cid)
 
     def _check_wraps(self, ctx: CallContext, sealed: dict[str, Any]) -> set[bytes]:
         wraps = sealed["wraps"]
         if not wraps:
-            self.fail("NoRecipients")
+            self.fail(InferenceError.NoRecipients)
         if len(wraps) > MAX_PROVIDERS_PER_MODEL:
-            self.fail("TooManyRecipients")
+            self.fail(InferenceError.TooManyRecipients)
         recipients = {bytes(w["provider"]) for w in wraps}
         if len(recipients) != len(wraps):
-            self.fail("DuplicateRecipient")
+            self.fail(InferenceError.DuplicateRecipient)
         if any(len(w["wrapped"]) > MAX_KEY_WRAP_LENGTH for w in wraps):
-            self.fail("KeyWrapTooLong")
+            self.fail(InferenceError.KeyWrapTooLong)
         if ctx.exists(self.SealedCommitments, bytes(sealed["commitment"])):
-            self.fail("InputReplayed")
+            self.fail(InferenceError.InputReplayed)
         return recipients
 
     def _bandwidth(self, ctx: CallContext, who: bytes, delta: int) -> None:
@@ -472,7 +578,7 @@ class Inference(Pallet):
             ctx.remove(self.BandwidthInUse, who)
 
     def _release_executor(self, ctx: CallContext, req: dict[str, Any]) -> None:
-        providers = providers_of(ctx)
+        providers = self.providers
         info = providers.info(ctx, req["executor"])
         if info is not None and info["in_flight"] > 0:
             info["in_flight"] -= 1
@@ -484,42 +590,46 @@ class Inference(Pallet):
         self._release_executor(ctx, req)
 
     def _settle(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> None:
-        tokens = tokens_of(ctx)
+        tokens = self.tokens
         currency = CurrencyId(req["currency_id"])
         cost = min(req["escrow"], escrow_for(req["used_tokens"], req["price_per_1k_tokens"]))
         refund = req["escrow"] - cost
         requester = req["requester"]
         author_amount, executor_amount = pay_out(
-            ctx, currency, requester, req["author"], req["executor"], req["author_share"], cost
+            ctx,
+            self.tokens,
+            currency,
+            requester,
+            req["author"],
+            req["executor"],
+            req["author_share"],
+            cost,
         )
         tokens.unreserve(ctx, currency, requester, refund)
         self._finish(ctx, request_id, req, ("Completed", {"cost": cost}))
         self.emit(
             ctx,
-            "InferencePaid",
-            {
-                "request_id": request_id,
-                "cost": cost,
-                "author": req["author"],
-                "author_amount": author_amount,
-                "executor": req["executor"],
-                "executor_amount": executor_amount,
-                "refund": refund,
-            },
+            InferenceEvent.InferencePaid(
+                request_id=request_id,
+                cost=cost,
+                author=req["author"],
+                author_amount=author_amount,
+                executor=req["executor"],
+                executor_amount=executor_amount,
+                refund=refund,
+            ),
         )
 
     def _reject(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> int:
         """Fraud or a withheld output: slash the executor, refund the requester in full."""
-        slashed = punish_executor(ctx, req["executor"])
-        tokens_of(ctx).unreserve(
-            ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
-        )
+        slashed = punish_executor(ctx, self.providers, req["executor"])
+        self.tokens.unreserve(ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"])
         self._finish(ctx, request_id, req, ("Rejected", None))
         return slashed
 
     def _expire(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> None:
-        providers = providers_of(ctx)
-        refund = tokens_of(ctx).unreserve(
+        providers = self.providers
+        refund = self.tokens.unreserve(
             ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
         )
         self._bandwidth(ctx, req["executor"], -req["bandwidth_bytes"])
@@ -527,7 +637,7 @@ class Inference(Pallet):
         if info is not None:
             providers.set_reputation_of(ctx, req["executor"], info["reputation"] - REPUTATION_LOSS)
         self._finish(ctx, request_id, req, ("Expired", None))
-        self.emit(ctx, "RequestExpired", {"request_id": request_id, "refund": refund})
+        self.emit(ctx, InferenceEvent.RequestExpired(request_id=request_id, refund=refund))
 
     def _process_due(self, ctx: CallContext, request_id: int) -> bool:
         """Apply whatever deadline of `request_id` has passed; False when nothing is due."""
@@ -543,7 +653,9 @@ class Inference(Pallet):
             output_deadline = payload["output_deadline"]
             if output_deadline is not None and now > output_deadline:
                 slashed = self._reject(ctx, request_id, req)
-                self.emit(ctx, "OutputTimedOut", {"request_id": request_id, "slashed": slashed})
+                self.emit(
+                    ctx, InferenceEvent.OutputTimedOut(request_id=request_id, slashed=slashed)
+                )
                 return True
             if output_deadline is None and now > payload["validation_deadline"]:
                 self._settle(ctx, request_id, req)
@@ -552,126 +664,147 @@ class Inference(Pallet):
 
     def _validator_for(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> Any:
         """Draw whether to validate and whom; None when not sampled or nobody can validate."""
-        executor = providers_of(ctx).info(ctx, req["executor"])
+        executor = self.providers.info(ctx, req["executor"])
         reputation = executor["reputation"] if executor is not None else 0
         return draw_validator(
-            ctx, b"infer", request_id, req["model_id"], req["executor"], req["requester"],
+            ctx, self.providers, b"infer", request_id, req["model_id"], req["executor"], req["requester"],
             reputation, sealed=req["sealed"],
         )  # fmt: skip
 
     # -- calls -----------------------------------------------------------------------------
 
-    @dispatchable(
-        0,
-        [
-            Field("model_id", MODEL_ID, "ModelId"),
-            Field("input", INFERENCE_INPUT, "InferenceInput"),
-            Field("prompt_tokens", U32, "u32"),
-            Field("max_tokens", U32, "u32"),
-            Field("max_price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
-            Field("deadline_blocks", U32, "BlockNumberFor<T>"),
-        ],
-        _request_weight,
-    )
+    @dispatchable(0)
     def request(
         self,
         ctx: CallContext,
         origin: Origin,
-        model_id: bytes,
-        input: Any,
-        prompt_tokens: int,
-        max_tokens: int,
-        max_price_per_1k_tokens: int,
-        deadline_blocks: int,
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")],
+        input: Annotated[Any, Scale(INFERENCE_INPUT, "InferenceInput")],
+        prompt_tokens: Annotated[int, Scale(U32, "u32")],
+        max_tokens: Annotated[int, Scale(U32, "u32")],
+        max_price_per_1k_tokens: Annotated[int, Scale(BALANCE, "BalanceOf<T>")],
+        deadline_blocks: Annotated[int, Scale(U32, "BlockNumberFor<T>")],
     ) -> None:
         """Request an inference: escrow `(prompt + max_tokens) x price`, assign an executor."""
         who = ctx.ensure_signed(origin)
-        model = ctx.get(registry_of(ctx).Models, model_id)
+        valid = self._validate_request(
+            ctx, model_id, input, prompt_tokens, max_tokens, max_price_per_1k_tokens,
+            deadline_blocks,
+        )  # fmt: skip
+        request_id: int = ctx.get(self.NextRequestId)
+        executor = select_executor(
+            self._candidates(ctx, valid.model_id),
+            requester=who,
+            recipients=valid.recipients,
+            bandwidth=valid.bandwidth,
+            total_weight=self.providers.total_weight(ctx),
+            draw=randomness(b"infer/assign", ctx.parent_hash, request_id),
+        )
+        if isinstance(executor, InferenceError):
+            self.fail(executor)
+        self._place(ctx, request_id, who, executor, valid)
+
+    def _validate_request(
+        self, ctx: CallContext, model_id: bytes, input: Any, prompt_tokens: int, max_tokens: int,
+        max_price_per_1k_tokens: int, deadline_blocks: int,
+    ) -> _ValidRequest:  # fmt: skip
+        """Check a request's model, price, input, token counts and deadline; what it will cost."""
+        model = ctx.get(self.model_registry.Models, model_id)
         if model is None:
-            self.fail("UnknownModel")
+            self.fail(InferenceError.UnknownModel)
         if model["status"][0] != "Active":
-            self.fail("ModelDeprecated")
+            self.fail(InferenceError.ModelDeprecated)
         price = model["price_per_1k_tokens"]
         if price > max_price_per_1k_tokens:
-            self.fail("PriceAboveMaximum")
+            self.fail(InferenceError.PriceAboveMaximum)
         kind, data = input
         sealed: dict[str, Any] | None = None
-        recipients: set[bytes] | None = None
+        recipients: frozenset[bytes] | None = None
         if kind in ("SealedInline", "SealedCid"):
             sealed = data
             data = bytes(data["payload"])
-            recipients = self._check_wraps(ctx, sealed)
+            recipients = frozenset(self._check_wraps(ctx, sealed))
         data = bytes(data)
         if not data:
-            self.fail("EmptyInput")
+            self.fail(InferenceError.EmptyInput)
         input_cid = None
         if kind == "Inline":
             if len(data) > MAX_INLINE_INPUT:
-                self.fail("InputTooLarge")
+                self.fail(InferenceError.InputTooLarge)
         elif kind == "SealedInline":
             if len(data) > MAX_SEALED_INLINE:
-                self.fail("InputTooLarge")
+                self.fail(InferenceError.InputTooLarge)
         else:
             input_cid = self._check_cid(data)
         if max_tokens < 1 or prompt_tokens + max_tokens > MAX_TOKENS_PER_REQUEST:
-            self.fail("InvalidTokenCount")
+            self.fail(InferenceError.InvalidTokenCount)
         if not MIN_DEADLINE <= deadline_blocks <= MAX_DEADLINE:
-            self.fail("InvalidDeadline")
-        escrow = escrow_for(prompt_tokens + max_tokens, price)
-        bandwidth = bandwidth_estimate(prompt_tokens, max_tokens)
+            self.fail(InferenceError.InvalidDeadline)
+        return _ValidRequest(
+            model_id=bytes(model_id),
+            model=model,
+            input_hash=blake2_256(data) if sealed is None else bytes(sealed["commitment"]),
+            input_cid=input_cid,
+            sealed=sealed,
+            recipients=recipients,
+            prompt_tokens=prompt_tokens,
+            max_tokens=max_tokens,
+            deadline_blocks=deadline_blocks,
+            escrow=escrow_for(prompt_tokens + max_tokens, price),
+            bandwidth=bandwidth_estimate(prompt_tokens, max_tokens),
+        )
 
-        providers = providers_of(ctx)
-        with_capacity = []
-        for provider in ctx.get(providers.ModelProviders, model_id):
-            if provider == who or (recipients is not None and provider not in recipients):
-                continue
-            info = providers.info(ctx, provider)
-            if info is None or not providers.is_active(info):
-                continue
-            if recipients is not None and info["encryption_key"] is None:
-                continue
-            if info["in_flight"] < info["capacity"] and info["weight"] > 0:
-                with_capacity.append((provider, info))
-        if not with_capacity:
-            self.fail("NoProviderAvailable")
-        total_weight = providers.total_weight(ctx)
+    def _candidates(self, ctx: CallContext, model_id: bytes) -> list[Candidate]:
+        """The registered providers of `model_id`, as executor selection sees them."""
         candidates = []
-        for provider, info in with_capacity:
-            limit = BLOCK_BANDWIDTH_BYTES * info["weight"] // total_weight
-            if int(ctx.get(self.BandwidthInUse, provider)) + bandwidth <= limit:
-                candidates.append((provider, info["weight"]))
-        if not candidates:
-            self.fail("BandwidthExceeded")
+        for provider in ctx.get(self.providers.ModelProviders, model_id):
+            info = self.providers.info(ctx, provider)
+            if info is None:
+                continue
+            candidates.append(
+                Candidate(
+                    who=provider,
+                    active=self.providers.is_active(info),
+                    weight=info["weight"],
+                    in_flight=info["in_flight"],
+                    capacity=info["capacity"],
+                    has_encryption_key=info["encryption_key"] is not None,
+                    bandwidth_in_use=int(ctx.get(self.BandwidthInUse, provider)),
+                )
+            )
+        return candidates
 
-        request_id: int = ctx.get(self.NextRequestId)
+    def _place(
+        self, ctx: CallContext, request_id: int, who: bytes, executor: bytes, valid: _ValidRequest
+    ) -> None:
+        """Book a checked request on `executor`: escrow, capacity, bandwidth, deadline, record."""
+        model = valid.model
         ctx.put(self.NextRequestId, request_id + 1)
         currency = CurrencyId(model["currency_id"])
-        tokens_of(ctx).reserve(ctx, currency, who, escrow)
-        executor = pick_weighted(
-            candidates, randomness(b"infer/assign", ctx.parent_hash, request_id)
-        )
-        info = providers.info(ctx, executor)
+        self.tokens.reserve(ctx, currency, who, valid.escrow)
+        info = self.providers.info(ctx, executor)
         assert info is not None
         info["in_flight"] += 1
-        providers.store(ctx, executor, info)
-        self._bandwidth(ctx, executor, bandwidth)
-        deadline = ctx.block_number + deadline_blocks
+        self.providers.store(ctx, executor, info)
+        self._bandwidth(ctx, executor, valid.bandwidth)
+        deadline = ctx.block_number + valid.deadline_blocks
         self._schedule(ctx, deadline + 1, request_id)
+        sealed = valid.sealed
         req = {
             "requester": who,
-            "model_id": bytes(model_id),
+            "model_id": valid.model_id,
             "model_version": model["version"],
             "executor": executor,
             "author": model["owner"],
-            "input_hash": blake2_256(data) if sealed is None else bytes(sealed["commitment"]),
-            "input_cid": input_cid,
-            "prompt_tokens": prompt_tokens,
-            "max_tokens": max_tokens,
-            "price_per_1k_tokens": price,
+            "input_hash": valid.input_hash,
+            "input_cid": valid.input_cid,
+            "prompt_tokens": valid.prompt_tokens,
+            "max_tokens": valid.max_tokens,
+            "price_per_1k_tokens": model["price_per_1k_tokens"],
             "currency_id": currency,
             "author_share": model["author_share"],
-            "escrow": escrow,
-            "bandwidth_bytes": bandwidth,
+            "escrow": valid.escrow,
+            "bandwidth_bytes": valid.bandwidth,
             "deadline": deadline,
             "created_at": ctx.block_number,
             "output_hash": None,
@@ -686,57 +819,45 @@ class Inference(Pallet):
             ctx.put(self.SealedCommitments, request_id, bytes(sealed["commitment"]))
         self.emit(
             ctx,
-            "InferenceRequested",
-            {
-                "request_id": request_id,
-                "requester": who,
-                "model_id": bytes(model_id),
-                "executor": executor,
-                "escrow": escrow,
-                "deadline": deadline,
-            },
+            InferenceEvent.InferenceRequested(
+                request_id=request_id,
+                requester=who,
+                model_id=valid.model_id,
+                executor=executor,
+                escrow=valid.escrow,
+                deadline=deadline,
+            ),
         )
 
-    @dispatchable(
-        1,
-        [
-            _ID,
-            Field("output_hash", H256, "H256"),
-            Field("output_cid", OptionType(VEC_U8), "Option<Vec<u8>>"),
-            Field("prompt_tokens", U32, "u32"),
-            Field("completion_tokens", U32, "u32"),
-        ],
-        Weight(150_000_000, 5_000),
-    )
+    @dispatchable(1)
     def submit_result(
         self,
         ctx: CallContext,
         origin: Origin,
-        request_id: int,
-        output_hash: bytes,
-        output_cid: bytes | None,
-        prompt_tokens: int,
-        completion_tokens: int,
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")],
+        output_hash: Annotated[bytes, Scale(H256, "H256")],
+        output_cid: Annotated[bytes | None, Scale(OptionType(VEC_U8), "Option<Vec<u8>>")],
+        prompt_tokens: Annotated[int, Scale(U32, "u32")],
+        completion_tokens: Annotated[int, Scale(U32, "u32")],
     ) -> None:
         """The executor reports the output's hash (and optionally CID) and token counts."""
         who, req = self._assigned(ctx, origin, request_id)
         if ctx.block_number > req["deadline"]:
-            self.fail("DeadlinePassed")
+            self.fail(InferenceError.DeadlinePassed)
         if completion_tokens > req["max_tokens"]:
-            self.fail("InvalidTokenCount")
+            self.fail(InferenceError.InvalidTokenCount)
         req["output_cid"] = None if output_cid is None else self._check_cid(output_cid)
         req["output_hash"] = bytes(output_hash)
         req["used_tokens"] = min(prompt_tokens + completion_tokens, 2**32 - 1)
         self._bandwidth(ctx, who, -req["bandwidth_bytes"])
         self.emit(
             ctx,
-            "ResultSubmitted",
-            {
-                "request_id": request_id,
-                "output_hash": bytes(output_hash),
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-            },
+            InferenceEvent.ResultSubmitted(
+                request_id=request_id,
+                output_hash=bytes(output_hash),
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+            ),
         )
         validator = self._validator_for(ctx, request_id, req)
         if validator is None:
@@ -751,8 +872,9 @@ class Inference(Pallet):
         self._schedule(ctx, deadline + 1, request_id)
         self.emit(
             ctx,
-            "ValidationRequested",
-            {"request_id": request_id, "validator": validator, "deadline": deadline},
+            InferenceEvent.ValidationRequested(
+                request_id=request_id, validator=validator, deadline=deadline
+            ),
         )
 
     def _assigned(
@@ -762,9 +884,9 @@ class Inference(Pallet):
         who = ctx.ensure_signed(origin)
         req = self.request_of(ctx, request_id)
         if req["executor"] != who:
-            self.fail("NotExecutor")
+            self.fail(InferenceError.NotExecutor)
         if req["state"][0] != "Assigned":
-            self.fail("InvalidState")
+            self.fail(InferenceError.InvalidState)
         return who, req
 
     def _awaiting(self, ctx: CallContext, origin: Origin, request_id: int) -> dict[str, Any]:
@@ -772,90 +894,112 @@ class Inference(Pallet):
         req = self.request_of(ctx, request_id)
         state, payload = req["state"]
         if state != "AwaitingValidation":
-            self.fail("InvalidState")
+            self.fail(InferenceError.InvalidState)
         if payload["validator"] != who:
-            self.fail("NotValidator")
+            self.fail(InferenceError.NotValidator)
         return req
 
-    @dispatchable(2, [_ID, Field("valid", BOOL, "bool")], Weight(120_000_000, 5_000))
+    @dispatchable(2)
     def submit_validation(
-        self, ctx: CallContext, origin: Origin, request_id: int, valid: bool
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")],
+        valid: Annotated[bool, Scale(BOOL, "bool")],
     ) -> None:
         """The drawn validator's verdict: pass pays out, fail slashes and refunds."""
         req = self._awaiting(ctx, origin, request_id)
         validator = req["state"][1]["validator"]
         if valid:
             self._settle(ctx, request_id, req)
-            reward_executor(ctx, req["executor"])
-            self.emit(ctx, "ValidationPassed", {"request_id": request_id, "validator": validator})
+            reward_executor(ctx, self.providers, req["executor"])
+            self.emit(
+                ctx, InferenceEvent.ValidationPassed(request_id=request_id, validator=validator)
+            )
             return
         slashed = self._reject(ctx, request_id, req)
         self.emit(
             ctx,
-            "ValidationFailed",
-            {"request_id": request_id, "validator": validator, "slashed": slashed},
+            InferenceEvent.ValidationFailed(
+                request_id=request_id, validator=validator, slashed=slashed
+            ),
         )
 
-    @dispatchable(3, [_ID], Weight(40_000_000, 5_000))
-    def request_output(self, ctx: CallContext, origin: Origin, request_id: int) -> None:
+    @dispatchable(3)
+    def request_output(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")],
+    ) -> None:
         """The validator could not get the output off-chain: the executor must put it on-chain."""
         req = self._awaiting(ctx, origin, request_id)
         payload = req["state"][1]
         if payload["output_deadline"] is not None:
-            self.fail("OutputAlreadyRequested")
+            self.fail(InferenceError.OutputAlreadyRequested)
         deadline = ctx.block_number + OUTPUT_PROVIDE_PERIOD
         payload["output_deadline"] = deadline
         ctx.put(self.Requests, req, request_id)
         self._schedule(ctx, deadline + 1, request_id)
-        self.emit(ctx, "OutputRequested", {"request_id": request_id, "deadline": deadline})
+        self.emit(ctx, InferenceEvent.OutputRequested(request_id=request_id, deadline=deadline))
 
-    @dispatchable(
-        4,
-        [_ID, Field("output", VEC_U8, "Vec<u8>")],
-        lambda a: Weight(60_000_000 + 2_000 * len(a["output"]), 5_000),
-    )
+    @dispatchable(4)
     def provide_output(
-        self, ctx: CallContext, origin: Origin, request_id: int, output: bytes
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")],
+        output: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")],
     ) -> None:
         """The executor answers `request_output`; the output is checked against its hash, not stored."""
         who = ctx.ensure_signed(origin)
         req = self.request_of(ctx, request_id)
         if req["executor"] != who:
-            self.fail("NotExecutor")
+            self.fail(InferenceError.NotExecutor)
         state, payload = req["state"]
         if state != "AwaitingValidation" or payload["output_deadline"] is None:
-            self.fail("InvalidState")
+            self.fail(InferenceError.InvalidState)
         if len(output) > MAX_OUTPUT_BYTES:
-            self.fail("OutputTooLarge")
+            self.fail(InferenceError.OutputTooLarge)
         # A sealed request's output is sealed to the validator, who checks the commitments.
         if not req["sealed"] and blake2_256(bytes(output)) != req["output_hash"]:
-            self.fail("OutputHashMismatch")
+            self.fail(InferenceError.OutputHashMismatch)
         payload["output_deadline"] = None
         extended = ctx.block_number + VALIDATION_PERIOD
         if payload["validation_deadline"] < extended:
             payload["validation_deadline"] = extended
             self._schedule(ctx, extended + 1, request_id)
         ctx.put(self.Requests, req, request_id)
-        self.emit(ctx, "OutputProvided", {"request_id": request_id})
+        self.emit(ctx, InferenceEvent.OutputProvided(request_id=request_id))
 
-    @dispatchable(5, [_ID], Weight(80_000_000, 5_000))
-    def expire(self, ctx: CallContext, origin: Origin, request_id: int) -> None:
+    @dispatchable(5)
+    def expire(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")],
+    ) -> None:
         """Anyone may apply a passed deadline (block initialisation does it too)."""
         ctx.ensure_signed(origin)
         self.request_of(ctx, request_id)
         if not self._process_due(ctx, request_id):
-            self.fail("NotExpired")
+            self.fail(InferenceError.NotExpired)
 
-    @dispatchable(6, [_ID], Weight(60_000_000, 5_000))
-    def decline(self, ctx: CallContext, origin: Origin, request_id: int) -> None:
+    @dispatchable(6)
+    def decline(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")],
+    ) -> None:
         """The executor cannot serve the input (a sealed input that does not open): refund."""
         who, req = self._assigned(ctx, origin, request_id)
-        refund = tokens_of(ctx).unreserve(
+        refund = self.tokens.unreserve(
             ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
         )
         self._bandwidth(ctx, who, -req["bandwidth_bytes"])
         self._finish(ctx, request_id, req, ("Declined", None))
-        self.emit(ctx, "RequestDeclined", {"request_id": request_id, "refund": refund})
+        self.emit(ctx, InferenceEvent.RequestDeclined(request_id=request_id, refund=refund))
 
     # -- hooks -----------------------------------------------------------------------------
 

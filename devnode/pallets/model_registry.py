@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._hashing import StorageHasher, blake2_256
-from .._pallet import Constant, Origin, Pallet, StorageItem, ViewFunction, Weight, dispatchable
+from .._pallet import (
+    Constant,
+    Origin,
+    Pallet,
+    PalletError,
+    PalletEvent,
+    PalletEvents,
+    Scale,
+    StorageItem,
+    ViewFunction,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
 from .._types import (
     H256,
@@ -19,7 +33,7 @@ from .._types import (
     VariantCase,
 )
 from ._cid import Cid, ModelId, is_valid_cid
-from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+from .tokens import CURRENCY_ID, CurrencyId, Tokens
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -31,7 +45,6 @@ __all__ = [
     "PERMILL",
     "ModelRegistry",
     "model_id_of",
-    "registry_of",
 ]
 
 MAX_CID_LENGTH = 128
@@ -92,10 +105,62 @@ def model_id_of(cid: Cid) -> ModelId:
     return ModelId(blake2_256(cid))
 
 
-def registry_of(ctx: CallContext) -> ModelRegistry:
-    pallet = ctx.runtime.by_name["ModelRegistry"]
-    assert isinstance(pallet, ModelRegistry)
-    return pallet
+class ModelRegistryEvent(PalletEvents):
+    """The events of ModelRegistry."""
+
+    @dataclass(frozen=True)
+    class ModelRegistered(PalletEvent, index=0):
+        """A model was registered."""
+
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+        owner: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        cid: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")]
+
+    @dataclass(frozen=True)
+    class ModelUpdated(PalletEvent, index=1):
+        """A new version of a model was registered."""
+
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+        version: Annotated[int, Scale(U32, "u32")]
+        cid: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")]
+
+    @dataclass(frozen=True)
+    class PriceSet(PalletEvent, index=2):
+        """A model's price changed."""
+
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+        price_per_1k_tokens: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "CurrencyIdOf<T>")]
+
+    @dataclass(frozen=True)
+    class ModelDeprecated(PalletEvent, index=3):
+        """A model was deprecated."""
+
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+
+    @dataclass(frozen=True)
+    class OwnershipTransferred(PalletEvent, index=4):
+        """A model changed owner."""
+
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+        from_: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId", name="from")]
+        to: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+
+
+class ModelRegistryError(PalletError):
+    """The errors of ModelRegistry."""
+
+    InvalidCid = 0, "Not a valid CIDv0 or base32 CIDv1."
+    CidTooLong = 1, "The CID is longer than `MaxCidLength`."
+    DuplicateCid = 2, "This CID is already registered."
+    UnknownModel = 3, "No model with this id."
+    NotOwner = 4, "Only the model's owner may do this."
+    ModelDeprecated = 5, "The model is deprecated."
+    EmptyName = 6, "The name is empty."
+    NameTooLong = 7, "The name is longer than `MaxNameLength`."
+    InvalidAuthorShare = 8, "The author share is above 100%."
+    ZeroSize = 9, "The model's size must be positive."
+    UnknownCurrency = 10, "The currency has no issuance."
 
 
 class ModelRegistry(Pallet):
@@ -119,58 +184,8 @@ class ModelRegistry(Pallet):
     )
     ModelCount = StorageItem(U32, default=0, docs=["Number of models registered."])
 
-    event_decls: ClassVar = [
-        (
-            "ModelRegistered",
-            0,
-            [
-                _MODEL_ID,
-                Field("owner", ACCOUNT_ID, "T::AccountId"),
-                Field("cid", VEC_U8, "Vec<u8>"),
-            ],
-            "A model was registered.",
-        ),
-        (
-            "ModelUpdated",
-            1,
-            [_MODEL_ID, Field("version", U32, "u32"), Field("cid", VEC_U8, "Vec<u8>")],
-            "A new version of a model was registered.",
-        ),
-        (
-            "PriceSet",
-            2,
-            [
-                _MODEL_ID,
-                Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
-                Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-            ],
-            "A model's price changed.",
-        ),
-        ("ModelDeprecated", 3, [_MODEL_ID], "A model was deprecated."),
-        (
-            "OwnershipTransferred",
-            4,
-            [
-                _MODEL_ID,
-                Field("from", ACCOUNT_ID, "T::AccountId"),
-                Field("to", ACCOUNT_ID, "T::AccountId"),
-            ],
-            "A model changed owner.",
-        ),
-    ]
-    error_decls: ClassVar = [
-        ("InvalidCid", 0, "Not a valid CIDv0 or base32 CIDv1."),
-        ("CidTooLong", 1, "The CID is longer than `MaxCidLength`."),
-        ("DuplicateCid", 2, "This CID is already registered."),
-        ("UnknownModel", 3, "No model with this id."),
-        ("NotOwner", 4, "Only the model's owner may do this."),
-        ("ModelDeprecated", 5, "The model is deprecated."),
-        ("EmptyName", 6, "The name is empty."),
-        ("NameTooLong", 7, "The name is longer than `MaxNameLength`."),
-        ("InvalidAuthorShare", 8, "The author share is above 100%."),
-        ("ZeroSize", 9, "The model's size must be positive."),
-        ("UnknownCurrency", 10, "The currency has no issuance."),
-    ]
+    events = ModelRegistryEvent
+    errors = ModelRegistryError
     constants: ClassVar = {
         "MaxCidLength": Constant(U32, MAX_CID_LENGTH, ("Longest accepted CID, in bytes.",)),
         "MaxNameLength": Constant(U32, MAX_NAME_LENGTH, ("Longest accepted name, in bytes.",)),
@@ -196,82 +211,80 @@ class ModelRegistry(Pallet):
 
     # -- validation helpers ----------------------------------------------------------------
 
+    def __init__(self, *, tokens: Tokens) -> None:
+        self.tokens = tokens
+
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "register_model": Weight(80_000_000, 3_000),
+        "update_model": Weight(60_000_000, 3_000),
+        "set_price": Weight(30_000_000, 3_000),
+        "deprecate_model": Weight(30_000_000, 3_000),
+        "transfer_ownership": Weight(30_000_000, 3_000),
+    }
+
     def check_cid(self, cid: bytes) -> Cid:
         if len(cid) > MAX_CID_LENGTH:
-            self.fail("CidTooLong")
+            self.fail(ModelRegistryError.CidTooLong)
         if not is_valid_cid(cid):
-            self.fail("InvalidCid")
+            self.fail(ModelRegistryError.InvalidCid)
         return Cid(bytes(cid))
 
     def _check_new_cid(self, ctx: CallContext, cid: bytes) -> Cid:
         checked = self.check_cid(cid)
         if ctx.exists(self.CidToModel, checked):
-            self.fail("DuplicateCid")
+            self.fail(ModelRegistryError.DuplicateCid)
         return checked
 
     def _check_currency(self, ctx: CallContext, currency_id: int) -> None:
-        if tokens_of(ctx).total_issuance(ctx, CurrencyId(currency_id)) == 0:
-            self.fail("UnknownCurrency")
+        if self.tokens.total_issuance(ctx, CurrencyId(currency_id)) == 0:
+            self.fail(ModelRegistryError.UnknownCurrency)
 
     def model(self, ctx: CallContext, model_id: bytes) -> dict[str, Any]:
         info: dict[str, Any] | None = ctx.get(self.Models, model_id)
         if info is None:
-            self.fail("UnknownModel")
+            self.fail(ModelRegistryError.UnknownModel)
         return info
 
     def _owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> dict[str, Any]:
         who = ctx.ensure_signed(origin)
         info = self.model(ctx, model_id)
         if info["owner"] != who:
-            self.fail("NotOwner")
+            self.fail(ModelRegistryError.NotOwner)
         return info
 
     def _active_owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> dict[str, Any]:
         info = self._owned(ctx, origin, model_id)
         if info["status"][0] != "Active":
-            self.fail("ModelDeprecated")
+            self.fail(ModelRegistryError.ModelDeprecated)
         return info
 
     # -- calls -----------------------------------------------------------------------------
 
-    @dispatchable(
-        0,
-        [
-            Field("cid", VEC_U8, "Vec<u8>"),
-            Field("name", VEC_U8, "Vec<u8>"),
-            Field("task", MODEL_TASK, "ModelTask"),
-            Field("format", WEIGHT_FORMAT, "WeightFormat"),
-            Field("size_bytes", U64, "u64"),
-            Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
-            Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-            Field("author_share", PERMILL, "Permill"),
-        ],
-        Weight(80_000_000, 3_000),
-    )
+    @dispatchable(0)
     def register_model(
         self,
         ctx: CallContext,
         origin: Origin,
-        cid: bytes,
-        name: bytes,
-        task: Any,
-        format: Any,
-        size_bytes: int,
-        price_per_1k_tokens: int,
-        currency_id: int,
-        author_share: int,
+        cid: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")],
+        name: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")],
+        task: Annotated[Any, Scale(MODEL_TASK, "ModelTask")],
+        format: Annotated[Any, Scale(WEIGHT_FORMAT, "WeightFormat")],
+        size_bytes: Annotated[int, Scale(U64, "u64")],
+        price_per_1k_tokens: Annotated[int, Scale(BALANCE, "BalanceOf<T>")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "CurrencyIdOf<T>")],
+        author_share: Annotated[int, Scale(PERMILL, "Permill")],
     ) -> None:
         """Register a model stored on IPFS; its id is blake2_256 of the CID."""
         who = ctx.ensure_signed(origin)
         checked = self._check_new_cid(ctx, cid)
         if not name:
-            self.fail("EmptyName")
+            self.fail(ModelRegistryError.EmptyName)
         if len(name) > MAX_NAME_LENGTH:
-            self.fail("NameTooLong")
+            self.fail(ModelRegistryError.NameTooLong)
         if author_share > PERMILL_ONE:
-            self.fail("InvalidAuthorShare")
+            self.fail(ModelRegistryError.InvalidAuthorShare)
         if size_bytes == 0:
-            self.fail("ZeroSize")
+            self.fail(ModelRegistryError.ZeroSize)
         self._check_currency(ctx, currency_id)
         model_id = model_id_of(checked)
         info = {
@@ -297,21 +310,24 @@ class ModelRegistry(Pallet):
         )
         ctx.put(self.CidToModel, model_id, checked)
         ctx.put(self.ModelCount, ctx.get(self.ModelCount) + 1)
-        self.emit(ctx, "ModelRegistered", {"model_id": model_id, "owner": who, "cid": checked})
+        self.emit(
+            ctx, ModelRegistryEvent.ModelRegistered(model_id=model_id, owner=who, cid=checked)
+        )
 
-    @dispatchable(
-        1,
-        [_MODEL_ID, Field("new_cid", VEC_U8, "Vec<u8>"), Field("size_bytes", U64, "u64")],
-        Weight(60_000_000, 3_000),
-    )
+    @dispatchable(1)
     def update_model(
-        self, ctx: CallContext, origin: Origin, model_id: bytes, new_cid: bytes, size_bytes: int
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")],
+        new_cid: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")],
+        size_bytes: Annotated[int, Scale(U64, "u64")],
     ) -> None:
         """Publish a new version (new CID); earlier versions stay readable."""
         info = self._active_owned(ctx, origin, model_id)
         checked = self._check_new_cid(ctx, new_cid)
         if size_bytes == 0:
-            self.fail("ZeroSize")
+            self.fail(ModelRegistryError.ZeroSize)
         info["version"] += 1
         info["cid"] = checked
         info["size_bytes"] = size_bytes
@@ -324,25 +340,20 @@ class ModelRegistry(Pallet):
         )
         ctx.put(self.CidToModel, model_id, checked)
         self.emit(
-            ctx, "ModelUpdated", {"model_id": model_id, "version": info["version"], "cid": checked}
+            ctx,
+            ModelRegistryEvent.ModelUpdated(
+                model_id=model_id, version=info["version"], cid=checked
+            ),
         )
 
-    @dispatchable(
-        2,
-        [
-            _MODEL_ID,
-            Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
-            Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-        ],
-        Weight(30_000_000, 3_000),
-    )
+    @dispatchable(2)
     def set_price(
         self,
         ctx: CallContext,
         origin: Origin,
-        model_id: bytes,
-        price_per_1k_tokens: int,
-        currency_id: int,
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")],
+        price_per_1k_tokens: Annotated[int, Scale(BALANCE, "BalanceOf<T>")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "CurrencyIdOf<T>")],
     ) -> None:
         """Change the price per 1,000 tokens; requests already placed keep their price."""
         info = self._active_owned(ctx, origin, model_id)
@@ -352,29 +363,31 @@ class ModelRegistry(Pallet):
         ctx.put(self.Models, info, model_id)
         self.emit(
             ctx,
-            "PriceSet",
-            {
-                "model_id": model_id,
-                "price_per_1k_tokens": price_per_1k_tokens,
-                "currency_id": currency_id,
-            },
+            ModelRegistryEvent.PriceSet(
+                model_id=model_id, price_per_1k_tokens=price_per_1k_tokens, currency_id=currency_id
+            ),
         )
 
-    @dispatchable(3, [_MODEL_ID], Weight(30_000_000, 3_000))
-    def deprecate_model(self, ctx: CallContext, origin: Origin, model_id: bytes) -> None:
+    @dispatchable(3)
+    def deprecate_model(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")],
+    ) -> None:
         """Stop new requests for this model."""
         info = self._active_owned(ctx, origin, model_id)
         info["status"] = ("Deprecated", None)
         ctx.put(self.Models, info, model_id)
-        self.emit(ctx, "ModelDeprecated", {"model_id": model_id})
+        self.emit(ctx, ModelRegistryEvent.ModelDeprecated(model_id=model_id))
 
-    @dispatchable(
-        4,
-        [_MODEL_ID, Field("new_owner", MULTI_ADDRESS, "AccountIdLookupOf<T>")],
-        Weight(30_000_000, 3_000),
-    )
+    @dispatchable(4)
     def transfer_ownership(
-        self, ctx: CallContext, origin: Origin, model_id: bytes, new_owner: Any
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")],
+        new_owner: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
     ) -> None:
         """Hand the model (and its author share of future payments) to another account."""
         info = self._owned(ctx, origin, model_id)
@@ -382,5 +395,6 @@ class ModelRegistry(Pallet):
         info["owner"] = ctx.lookup(new_owner)
         ctx.put(self.Models, info, model_id)
         self.emit(
-            ctx, "OwnershipTransferred", {"model_id": model_id, "from": old, "to": info["owner"]}
+            ctx,
+            ModelRegistryEvent.OwnershipTransferred(model_id=model_id, from_=old, to=info["owner"]),
         )

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._hashing import StorageHasher
-from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._pallet import (
+    Constant,
+    Origin,
+    Pallet,
+    PalletError,
+    PalletEvent,
+    PalletEvents,
+    Scale,
+    StorageItem,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
 from .._types import (
     U8,
@@ -21,8 +34,8 @@ from .._types import (
     VariantCase,
     bytes_array,
 )
-from .model_registry import MODEL_ID, registry_of
-from .tokens import CURRENCY_ID, CurrencyId, tokens_of
+from .model_registry import MODEL_ID, ModelRegistry
+from .tokens import CURRENCY_ID, CurrencyId, Tokens
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -34,7 +47,6 @@ __all__ = [
     "UNBONDING_PERIOD",
     "Providers",
     "provider_weight",
-    "providers_of",
 ]
 
 STAKE_CURRENCY = CurrencyId(1)
@@ -80,14 +92,77 @@ def provider_weight(stake: int, reputation: int) -> int:
     return (stake // WEIGHT_STAKE_UNIT) * (10 + reputation)
 
 
-def providers_of(ctx: CallContext) -> Providers:
-    pallet = ctx.runtime.by_name["Providers"]
-    assert isinstance(pallet, Providers)
-    return pallet
+def _per_model(base: int) -> WeightRule:
+    return lambda _, args: Weight(base + 10_000_000 * len(args["models"]), 4_000)
 
 
-def _per_model(base: int) -> Any:
-    return lambda args: Weight(base + 10_000_000 * len(args["models"]), 4_000)
+class ProvidersEvent(PalletEvents):
+    """The events of Providers."""
+
+    @dataclass(frozen=True)
+    class ProviderRegistered(PalletEvent, index=0):
+        """A provider registered and reserved its stake."""
+
+        provider: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        stake: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        capacity: Annotated[int, Scale(U32, "u32")]
+
+    @dataclass(frozen=True)
+    class ProviderUpdated(PalletEvent, index=1):
+        """A provider changed endpoint, models or capacity."""
+
+        provider: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+
+    @dataclass(frozen=True)
+    class ProviderUnbonding(PalletEvent, index=2):
+        """A provider stopped taking work; its stake unlocks at `unlock_at`."""
+
+        provider: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        unlock_at: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+    @dataclass(frozen=True)
+    class ProviderUnregistered(PalletEvent, index=3):
+        """A provider left and its stake was unreserved."""
+
+        provider: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        stake: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+    @dataclass(frozen=True)
+    class ReputationChanged(PalletEvent, index=4):
+        """A provider's reputation changed."""
+
+        provider: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        old: Annotated[int, Scale(U8, "u8")]
+        new: Annotated[int, Scale(U8, "u8")]
+
+    @dataclass(frozen=True)
+    class StakeSlashed(PalletEvent, index=5):
+        """Part of a provider's stake was slashed."""
+
+        provider: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+
+class ProvidersError(PalletError):
+    """The errors of Providers."""
+
+    AlreadyRegistered = 0, "The account is already a provider."
+    NotRegistered = 1, "The account is not a provider."
+    InsufficientStake = 2, "The stake is below `MinStake`."
+    EmptyEndpoint = 3, "The endpoint is empty."
+    EndpointTooLong = 4, "The endpoint is longer than `MaxEndpointLength`."
+    NoModels = 5, "A provider must serve at least one model."
+    TooManyModels = 6, "More than `MaxModelsPerProvider` models."
+    DuplicateModel = 7, "A model is listed twice."
+    UnknownModel = 8, "A listed model is not registered."
+    ModelFull = 9, "A model already has `MaxProvidersPerModel` providers."
+    InvalidCapacity = 10, "Capacity must be between 1 and `MaxCapacity`."
+    NotActive = 11, "The provider is unbonding."
+    NotUnbonding = 12, "The provider has not called `unregister`."
+    StillUnbonding = 13, "The unbonding period has not ended."
+    RequestsInFlight = 14, "The provider still has requests in flight."
+    InvalidReputation = 15, "Reputation is at most 100."
+    InvalidEncryptionKey = 16, "The all-zero X25519 key seals to nobody."
 
 
 class Providers(Pallet):
@@ -107,58 +182,8 @@ class Providers(Pallet):
     )
     TotalWeight = StorageItem(U128, default=0, docs=["Sum of the weights of active providers."])
 
-    event_decls: ClassVar = [
-        (
-            "ProviderRegistered",
-            0,
-            [_PROVIDER, Field("stake", BALANCE, "BalanceOf<T>"), Field("capacity", U32, "u32")],
-            "A provider registered and reserved its stake.",
-        ),
-        ("ProviderUpdated", 1, [_PROVIDER], "A provider changed endpoint, models or capacity."),
-        (
-            "ProviderUnbonding",
-            2,
-            [_PROVIDER, Field("unlock_at", U32, "BlockNumberFor<T>")],
-            "A provider stopped taking work; its stake unlocks at `unlock_at`.",
-        ),
-        (
-            "ProviderUnregistered",
-            3,
-            [_PROVIDER, Field("stake", BALANCE, "BalanceOf<T>")],
-            "A provider left and its stake was unreserved.",
-        ),
-        (
-            "ReputationChanged",
-            4,
-            [_PROVIDER, Field("old", U8, "u8"), Field("new", U8, "u8")],
-            "A provider's reputation changed.",
-        ),
-        (
-            "StakeSlashed",
-            5,
-            [_PROVIDER, Field("amount", BALANCE, "BalanceOf<T>")],
-            "Part of a provider's stake was slashed.",
-        ),
-    ]
-    error_decls: ClassVar = [
-        ("AlreadyRegistered", 0, "The account is already a provider."),
-        ("NotRegistered", 1, "The account is not a provider."),
-        ("InsufficientStake", 2, "The stake is below `MinStake`."),
-        ("EmptyEndpoint", 3, "The endpoint is empty."),
-        ("EndpointTooLong", 4, "The endpoint is longer than `MaxEndpointLength`."),
-        ("NoModels", 5, "A provider must serve at least one model."),
-        ("TooManyModels", 6, "More than `MaxModelsPerProvider` models."),
-        ("DuplicateModel", 7, "A model is listed twice."),
-        ("UnknownModel", 8, "A listed model is not registered."),
-        ("ModelFull", 9, "A model already has `MaxProvidersPerModel` providers."),
-        ("InvalidCapacity", 10, "Capacity must be between 1 and `MaxCapacity`."),
-        ("NotActive", 11, "The provider is unbonding."),
-        ("NotUnbonding", 12, "The provider has not called `unregister`."),
-        ("StillUnbonding", 13, "The unbonding period has not ended."),
-        ("RequestsInFlight", 14, "The provider still has requests in flight."),
-        ("InvalidReputation", 15, "Reputation is at most 100."),
-        ("InvalidEncryptionKey", 16, "The all-zero X25519 key seals to nobody."),
-    ]
+    events = ProvidersEvent
+    errors = ProvidersError
     constants: ClassVar = {
         "StakeCurrencyId": Constant(CURRENCY_ID, STAKE_CURRENCY, ("Currency of stakes.",)),
         "MinStake": Constant(BALANCE, MIN_STAKE, ("Smallest stake accepted.",)),
@@ -173,6 +198,18 @@ class Providers(Pallet):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def __init__(self, *, model_registry: ModelRegistry, tokens: Tokens) -> None:
+        self.model_registry = model_registry
+        self.tokens = tokens
+
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "register_provider": _per_model(100_000_000),
+        "update_provider": _per_model(80_000_000),
+        "unregister": Weight(60_000_000, 4_000),
+        "withdraw_unbonded": Weight(50_000_000, 4_000),
+        "set_reputation": Weight(20_000_000, 4_000),
+    }
+
     def info(self, ctx: CallContext, who: bytes) -> dict[str, Any] | None:
         value: dict[str, Any] | None = ctx.get(self.Providers, who)
         return value
@@ -180,13 +217,13 @@ class Providers(Pallet):
     def _registered(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
         info = self.info(ctx, who)
         if info is None:
-            self.fail("NotRegistered")
+            self.fail(ProvidersError.NotRegistered)
         return info
 
     def _active(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
         info = self._registered(ctx, who)
         if info["status"][0] != "Active":
-            self.fail("NotActive")
+            self.fail(ProvidersError.NotActive)
         return info
 
     @staticmethod
@@ -197,27 +234,27 @@ class Providers(Pallet):
         self, ctx: CallContext, endpoint: bytes, models: list[bytes], capacity: int
     ) -> None:
         if not endpoint:
-            self.fail("EmptyEndpoint")
+            self.fail(ProvidersError.EmptyEndpoint)
         if len(endpoint) > MAX_ENDPOINT_LENGTH:
-            self.fail("EndpointTooLong")
+            self.fail(ProvidersError.EndpointTooLong)
         if not models:
-            self.fail("NoModels")
+            self.fail(ProvidersError.NoModels)
         if len(models) > MAX_MODELS_PER_PROVIDER:
-            self.fail("TooManyModels")
+            self.fail(ProvidersError.TooManyModels)
         if len(set(models)) != len(models):
-            self.fail("DuplicateModel")
-        registry = registry_of(ctx)
+            self.fail(ProvidersError.DuplicateModel)
+        registry = self.model_registry
         for model in models:
             if not ctx.exists(registry.Models, model):
-                self.fail("UnknownModel")
+                self.fail(ProvidersError.UnknownModel)
         if not 1 <= capacity <= MAX_CAPACITY:
-            self.fail("InvalidCapacity")
+            self.fail(ProvidersError.InvalidCapacity)
 
     def _check_key(self, key: bytes | None) -> bytes | None:
         if key is None:
             return None
         if not any(key):
-            self.fail("InvalidEncryptionKey")
+            self.fail(ProvidersError.InvalidEncryptionKey)
         return bytes(key)
 
     def _index(self, ctx: CallContext, who: bytes, models: list[bytes]) -> None:
@@ -226,7 +263,7 @@ class Providers(Pallet):
             if who in listed:
                 continue
             if len(listed) >= MAX_PROVIDERS_PER_MODEL:
-                self.fail("ModelFull")
+                self.fail(ProvidersError.ModelFull)
             listed.append(who)
             ctx.put(self.ModelProviders, listed, model)
 
@@ -260,52 +297,42 @@ class Providers(Pallet):
             return
         info["reputation"] = new
         self.store(ctx, who, info)
-        self.emit(ctx, "ReputationChanged", {"provider": who, "old": old, "new": new})
+        self.emit(ctx, ProvidersEvent.ReputationChanged(provider=who, old=old, new=new))
 
     def slash(self, ctx: CallContext, who: bytes, amount: int) -> int:
         """Burn up to `amount` of `who`'s stake; returns what was slashed."""
         info = self._registered(ctx, who)
-        slashed = tokens_of(ctx).slash_reserved(
-            ctx, STAKE_CURRENCY, who, min(amount, info["stake"])
-        )
+        slashed = self.tokens.slash_reserved(ctx, STAKE_CURRENCY, who, min(amount, info["stake"]))
         info["stake"] -= slashed
         self.store(ctx, who, info)
-        self.emit(ctx, "StakeSlashed", {"provider": who, "amount": slashed})
+        self.emit(ctx, ProvidersEvent.StakeSlashed(provider=who, amount=slashed))
         return slashed
 
     # -- calls -----------------------------------------------------------------------------
 
-    @dispatchable(
-        0,
-        [
-            Field("stake", Compact(BALANCE), "BalanceOf<T>"),
-            Field("endpoint", VEC_U8, "Vec<u8>"),
-            Field("models", SequenceType(MODEL_ID), "Vec<ModelId>"),
-            Field("capacity", U32, "u32"),
-            _ENCRYPTION_KEY,
-        ],
-        _per_model(100_000_000),
-    )
+    @dispatchable(0)
     def register_provider(
         self,
         ctx: CallContext,
         origin: Origin,
-        stake: int,
-        endpoint: bytes,
-        models: list[bytes],
-        capacity: int,
-        encryption_key: bytes | None = None,
+        stake: Annotated[int, Scale(Compact(BALANCE), "BalanceOf<T>")],
+        endpoint: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")],
+        models: Annotated[list[bytes], Scale(SequenceType(MODEL_ID), "Vec<ModelId>")],
+        capacity: Annotated[int, Scale(U32, "u32")],
+        encryption_key: Annotated[
+            bytes | None, Scale(OptionType(bytes_array(32)), "Option<[u8; 32]>")
+        ] = None,
     ) -> None:
         """Become a compute provider: reserve `stake`, announce endpoint, models, capacity and
         the X25519 key sealed payloads are sealed to."""
         who = ctx.ensure_signed(origin)
         if ctx.exists(self.Providers, who):
-            self.fail("AlreadyRegistered")
+            self.fail(ProvidersError.AlreadyRegistered)
         if stake < MIN_STAKE:
-            self.fail("InsufficientStake")
+            self.fail(ProvidersError.InsufficientStake)
         models = [bytes(m) for m in models]
         self._check_profile(ctx, endpoint, models, capacity)
-        tokens_of(ctx).reserve(ctx, STAKE_CURRENCY, who, stake)
+        self.tokens.reserve(ctx, STAKE_CURRENCY, who, stake)
         self._index(ctx, who, models)
         info = {
             "stake": stake,
@@ -321,27 +348,20 @@ class Providers(Pallet):
         }
         self.store(ctx, who, info)
         self.emit(
-            ctx, "ProviderRegistered", {"provider": who, "stake": stake, "capacity": capacity}
+            ctx, ProvidersEvent.ProviderRegistered(provider=who, stake=stake, capacity=capacity)
         )
 
-    @dispatchable(
-        1,
-        [
-            Field("endpoint", VEC_U8, "Vec<u8>"),
-            Field("models", SequenceType(MODEL_ID), "Vec<ModelId>"),
-            Field("capacity", U32, "u32"),
-            _ENCRYPTION_KEY,
-        ],
-        _per_model(80_000_000),
-    )
+    @dispatchable(1)
     def update_provider(
         self,
         ctx: CallContext,
         origin: Origin,
-        endpoint: bytes,
-        models: list[bytes],
-        capacity: int,
-        encryption_key: bytes | None = None,
+        endpoint: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")],
+        models: Annotated[list[bytes], Scale(SequenceType(MODEL_ID), "Vec<ModelId>")],
+        capacity: Annotated[int, Scale(U32, "u32")],
+        encryption_key: Annotated[
+            bytes | None, Scale(OptionType(bytes_array(32)), "Option<[u8; 32]>")
+        ] = None,
     ) -> None:
         """Replace endpoint, served models, capacity and encryption key (key rotation)."""
         who = ctx.ensure_signed(origin)
@@ -353,9 +373,9 @@ class Providers(Pallet):
         self._index(ctx, who, models)
         info.update(endpoint=bytes(endpoint), models=models, capacity=capacity)
         self.store(ctx, who, info)
-        self.emit(ctx, "ProviderUpdated", {"provider": who})
+        self.emit(ctx, ProvidersEvent.ProviderUpdated(provider=who))
 
-    @dispatchable(2, [], Weight(60_000_000, 4_000))
+    @dispatchable(2)
     def unregister(self, ctx: CallContext, origin: Origin) -> None:
         """Stop taking work; the stake can be withdrawn after `UnbondingPeriod` blocks."""
         who = ctx.ensure_signed(origin)
@@ -364,32 +384,34 @@ class Providers(Pallet):
         unlock_at = ctx.block_number + UNBONDING_PERIOD
         info["status"] = ("Unbonding", {"unlock_at": unlock_at})
         self.store(ctx, who, info)
-        self.emit(ctx, "ProviderUnbonding", {"provider": who, "unlock_at": unlock_at})
+        self.emit(ctx, ProvidersEvent.ProviderUnbonding(provider=who, unlock_at=unlock_at))
 
-    @dispatchable(3, [], Weight(50_000_000, 4_000))
+    @dispatchable(3)
     def withdraw_unbonded(self, ctx: CallContext, origin: Origin) -> None:
         """After unbonding, unreserve the remaining stake and delete the provider."""
         who = ctx.ensure_signed(origin)
         info = self._registered(ctx, who)
         status, payload = info["status"]
         if status != "Unbonding":
-            self.fail("NotUnbonding")
+            self.fail(ProvidersError.NotUnbonding)
         if ctx.block_number < payload["unlock_at"]:
-            self.fail("StillUnbonding")
+            self.fail(ProvidersError.StillUnbonding)
         if info["in_flight"]:
-            self.fail("RequestsInFlight")
-        tokens_of(ctx).unreserve(ctx, STAKE_CURRENCY, who, info["stake"])
+            self.fail(ProvidersError.RequestsInFlight)
+        self.tokens.unreserve(ctx, STAKE_CURRENCY, who, info["stake"])
         ctx.remove(self.Providers, who)
-        self.emit(ctx, "ProviderUnregistered", {"provider": who, "stake": info["stake"]})
+        self.emit(ctx, ProvidersEvent.ProviderUnregistered(provider=who, stake=info["stake"]))
 
-    @dispatchable(
-        4,
-        [Field("who", MULTI_ADDRESS, "AccountIdLookupOf<T>"), Field("reputation", U8, "u8")],
-        Weight(20_000_000, 4_000),
-    )
-    def set_reputation(self, ctx: CallContext, origin: Origin, who: Any, reputation: int) -> None:
+    @dispatchable(4)
+    def set_reputation(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        who: Annotated[Any, Scale(MULTI_ADDRESS, "AccountIdLookupOf<T>")],
+        reputation: Annotated[int, Scale(U8, "u8")],
+    ) -> None:
         """Set a provider's reputation (root only)."""
         ctx.ensure_root(origin)
         if reputation > MAX_REPUTATION:
-            self.fail("InvalidReputation")
+            self.fail(ProvidersError.InvalidReputation)
         self.set_reputation_of(ctx, ctx.lookup(who), reputation)

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._hashing import StorageHasher, blake2_256
-from .._pallet import Constant, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._pallet import (
+    Constant,
+    Origin,
+    Pallet,
+    PalletError,
+    PalletEvent,
+    PalletEvents,
+    Scale,
+    StorageItem,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
 from .._primitives import (
     ACCOUNT_ID,
     ACCOUNT_INFO,
@@ -15,7 +28,7 @@ from .._primitives import (
     DISPATCH_INFO,
     EVENT_RECORD,
 )
-from .._types import H256, U16, U32, VEC_U8, Field, SequenceType, TupleType
+from .._types import H256, U16, U32, VEC_U8, SequenceType, TupleType
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -33,6 +46,63 @@ def empty_account() -> dict[str, Any]:
         "sufficients": 0,
         "data": {"free": 0, "reserved": 0, "frozen": 0, "flags": 1 << 127},
     }
+
+
+class SystemEvent(PalletEvents):
+    """The events of System."""
+
+    @dataclass(frozen=True)
+    class ExtrinsicSuccess(PalletEvent, index=0):
+        """An extrinsic completed successfully."""
+
+        dispatch_info: Annotated[Any, Scale(DISPATCH_INFO, "DispatchInfo")]
+
+    @dataclass(frozen=True)
+    class ExtrinsicFailed(PalletEvent, index=1):
+        """An extrinsic failed."""
+
+        dispatch_error: Annotated[Any, Scale(DISPATCH_ERROR, "DispatchError")]
+        dispatch_info: Annotated[Any, Scale(DISPATCH_INFO, "DispatchInfo")]
+
+    @dataclass(frozen=True)
+    class CodeUpdated(PalletEvent, index=2):
+        """`:code` was updated."""
+
+    @dataclass(frozen=True)
+    class NewAccount(PalletEvent, index=3):
+        """A new account was created."""
+
+        account: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+
+    @dataclass(frozen=True)
+    class KilledAccount(PalletEvent, index=4):
+        """An account was reaped."""
+
+        account: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+
+    @dataclass(frozen=True)
+    class Remarked(PalletEvent, index=5):
+        """On on-chain remark happened."""
+
+        sender: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        hash: Annotated[bytes, Scale(H256, "T::Hash")]
+
+
+class SystemError(PalletError):
+    """The errors of System."""
+
+    InvalidSpecName = (
+        0,
+        "The name of specification does not match between the current runtime and the new runtime.",
+    )
+    SpecVersionNeedsToIncrease = 1, "The specification version is not allowed to decrease."
+    FailedToExtractRuntimeVersion = 2, "Failed to extract the runtime version from the new runtime."
+    NonDefaultComposite = 3, "Suicide called when the account has non-default composite data."
+    NonZeroRefCount = (
+        4,
+        "There is a non-zero reference count preventing the account from being purged.",
+    )
+    CallFiltered = 5, "The origin filter prevent the call to be dispatched."
 
 
 class System(Pallet):
@@ -63,66 +133,8 @@ class System(Pallet):
         docs=["Events deposited for the current block."],
     )
 
-    event_decls: ClassVar = [
-        (
-            "ExtrinsicSuccess",
-            0,
-            [Field("dispatch_info", DISPATCH_INFO, "DispatchInfo")],
-            "An extrinsic completed successfully.",
-        ),
-        (
-            "ExtrinsicFailed",
-            1,
-            [
-                Field("dispatch_error", DISPATCH_ERROR, "DispatchError"),
-                Field("dispatch_info", DISPATCH_INFO, "DispatchInfo"),
-            ],
-            "An extrinsic failed.",
-        ),
-        ("CodeUpdated", 2, [], "`:code` was updated."),
-        (
-            "NewAccount",
-            3,
-            [Field("account", ACCOUNT_ID, "T::AccountId")],
-            "A new account was created.",
-        ),
-        (
-            "KilledAccount",
-            4,
-            [Field("account", ACCOUNT_ID, "T::AccountId")],
-            "An account was reaped.",
-        ),
-        (
-            "Remarked",
-            5,
-            [Field("sender", ACCOUNT_ID, "T::AccountId"), Field("hash", H256, "T::Hash")],
-            "On on-chain remark happened.",
-        ),
-    ]
-    error_decls: ClassVar = [
-        (
-            "InvalidSpecName",
-            0,
-            "The name of specification does not match between the current runtime and the new runtime.",
-        ),
-        ("SpecVersionNeedsToIncrease", 1, "The specification version is not allowed to decrease."),
-        (
-            "FailedToExtractRuntimeVersion",
-            2,
-            "Failed to extract the runtime version from the new runtime.",
-        ),
-        (
-            "NonDefaultComposite",
-            3,
-            "Suicide called when the account has non-default composite data.",
-        ),
-        (
-            "NonZeroRefCount",
-            4,
-            "There is a non-zero reference count preventing the account from being purged.",
-        ),
-        ("CallFiltered", 5, "The origin filter prevent the call to be dispatched."),
-    ]
+    events = SystemEvent
+    errors = SystemError
     constants: ClassVar = {
         "BlockHashCount": Constant(
             U32, 4096, ("Maximum number of block number to block hash mappings to keep.",)
@@ -130,37 +142,40 @@ class System(Pallet):
         "SS58Prefix": Constant(U16, 42, ("The designated SS58 prefix of this chain.",)),
     }
 
-    @dispatchable(
-        0,
-        [Field("remark", VEC_U8, "Vec<u8>")],
-        lambda a: Weight(1_000_000 + len(a["remark"]) * 100),
-    )
-    def remark(self, ctx: CallContext, origin: Origin, remark: bytes) -> None:
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "remark": lambda _, a: Weight(1_000_000 + len(a["remark"]) * 100),
+        "set_storage": lambda _, a: Weight(5_000_000 * max(1, len(a["items"]))),
+        "remark_with_event": lambda _, a: Weight(2_000_000 + len(a["remark"]) * 100),
+    }
+
+    @dispatchable(0)
+    def remark(
+        self, ctx: CallContext, origin: Origin, remark: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")]
+    ) -> None:
         """Make some on-chain remark."""
         ctx.ensure_signed(origin)
 
-    @dispatchable(
-        4,
-        [Field("items", SequenceType(KEY_VALUE), "Vec<KeyValue>")],
-        lambda a: Weight(5_000_000 * max(1, len(a["items"]))),
-    )
+    @dispatchable(4)
     def set_storage(
-        self, ctx: CallContext, origin: Origin, items: list[tuple[bytes, bytes]]
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        items: Annotated[
+            list[tuple[bytes, bytes]], Scale(SequenceType(KEY_VALUE), "Vec<KeyValue>")
+        ],
     ) -> None:
         """Set some items of storage (root only)."""
         ctx.ensure_root(origin)
         for key, value in items:
             ctx.overlay.set(key, value)
 
-    @dispatchable(
-        7,
-        [Field("remark", VEC_U8, "Vec<u8>")],
-        lambda a: Weight(2_000_000 + len(a["remark"]) * 100),
-    )
-    def remark_with_event(self, ctx: CallContext, origin: Origin, remark: bytes) -> None:
+    @dispatchable(7)
+    def remark_with_event(
+        self, ctx: CallContext, origin: Origin, remark: Annotated[bytes, Scale(VEC_U8, "Vec<u8>")]
+    ) -> None:
         """Make some on-chain remark and emit an event."""
         who = ctx.ensure_signed(origin)
-        self.emit(ctx, "Remarked", {"sender": who, "hash": blake2_256(remark)})
+        self.emit(ctx, SystemEvent.Remarked(sender=who, hash=blake2_256(remark)))
 
     # -- account helpers used by other pallets ------------------------------------------------
 
@@ -184,7 +199,7 @@ class System(Pallet):
 
     def kill_account(self, ctx: CallContext, who: bytes) -> None:
         ctx.remove(self.Account, who)
-        self.emit(ctx, "KilledAccount", {"account": who})
+        self.emit(ctx, SystemEvent.KilledAccount(account=who))
 
     def inc_nonce(self, ctx: CallContext, who: bytes) -> None:
         info = self.account(ctx, who)

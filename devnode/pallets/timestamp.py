@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from .._pallet import Constant, DispatchClass, Origin, Pallet, StorageItem, Weight, dispatchable
-from .._types import BOOL, U64, Compact, Field
+from .._pallet import (
+    Constant,
+    DispatchClass,
+    Origin,
+    Pallet,
+    Scale,
+    StorageItem,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
+from .._types import BOOL, U64, Compact
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -26,14 +36,17 @@ class Timestamp(Pallet):
         "MinimumPeriod": Constant(U64, 1, ("The minimum period between blocks, in milliseconds.",)),
     }
 
-    @dispatchable(
-        0,
-        [Field("now", Compact(U64), "T::Moment")],
-        Weight(10_000_000, 1_493),
-        DispatchClass.MANDATORY,
-        pays_fee=False,
-    )
-    def set(self, ctx: CallContext, origin: Origin, now: int) -> None:
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "set": Weight(10_000_000, 1_493),
+    }
+
+    @dispatchable(0, DispatchClass.MANDATORY, pays_fee=False)
+    def set(
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        now: Annotated[int, Scale(Compact(U64), "T::Moment")],
+    ) -> None:
         """Set the current time (an inherent: unsigned, once per block)."""
         ctx.ensure_none(origin)
         if ctx.get(self.DidUpdate):

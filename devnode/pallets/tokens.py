@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, NewType
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NewType
 
 from .._hashing import StorageHasher, storage_prefix
-from .._pallet import Constant, DispatchClass, Origin, Pallet, StorageItem, Weight, dispatchable
+from .._pallet import (
+    Constant,
+    DispatchClass,
+    Origin,
+    Pallet,
+    PalletError,
+    PalletEvent,
+    PalletEvents,
+    Scale,
+    StorageItem,
+    Weight,
+    WeightRule,
+    dispatchable,
+)
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
 from .._types import BOOL, U32, Compact, Composite, Field, Variant, VariantCase
 
@@ -19,7 +33,6 @@ __all__ = [
     "GENESIS_ENDOWMENT",
     "CurrencyId",
     "Tokens",
-    "tokens_of",
 ]
 
 CurrencyId = NewType("CurrencyId", int)
@@ -53,10 +66,90 @@ def _empty() -> dict[str, int]:
     return {"free": 0, "reserved": 0, "frozen": 0}
 
 
-def tokens_of(ctx: CallContext) -> Tokens:
-    pallet = ctx.runtime.by_name["Tokens"]
-    assert isinstance(pallet, Tokens)
-    return pallet
+class TokensEvent(PalletEvents):
+    """The events of Tokens."""
+
+    @dataclass(frozen=True)
+    class Endowed(PalletEvent, index=0):
+        """An account was created with some free balance."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class DustLost(PalletEvent, index=1):
+        """An account was removed whose balance was below ED."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Transfer(PalletEvent, index=2):
+        """Transfer succeeded."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        from_: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId", name="from")]
+        to: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Reserved(PalletEvent, index=3):
+        """Some balance was reserved (free -> reserved)."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Unreserved(PalletEvent, index=4):
+        """Some balance was unreserved (reserved -> free)."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class ReserveRepatriated(PalletEvent, index=5):
+        """Some reserved balance was repatriated (moved from reserved to another account)."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        from_: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId", name="from")]
+        to: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+        status: Annotated[Any, Scale(BALANCE_STATUS, "BalanceStatus")]
+
+    @dataclass(frozen=True)
+    class BalanceSet(PalletEvent, index=6):
+        """A balance was set by root."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        free: Annotated[int, Scale(BALANCE, "T::Balance")]
+        reserved: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+    @dataclass(frozen=True)
+    class Slashed(PalletEvent, index=9):
+        """Some balances were slashed (e.g. due to mis-behavior)."""
+
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")]
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        free_amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+        reserved_amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+
+class TokensError(PalletError):
+    """The errors of Tokens."""
+
+    BalanceTooLow = 0, "The balance is too low."
+    AmountIntoBalanceFailed = 1, "Cannot convert Amount into Balance type."
+    LiquidityRestrictions = 2, "Failed because liquidity restrictions due to locking."
+    MaxLocksExceeded = 3, "Failed because the maximum locks was exceeded."
+    KeepAlive = 4, "Transfer/payment would kill account."
+    ExistentialDeposit = 5, "Value too low to create account due to existential deposit."
+    DeadAccount = 6, "Beneficiary account must pre-exist."
+    TooManyReserves = 7, "Number of named reserves exceed `MaxReserves`."
 
 
 class Tokens(Pallet):
@@ -80,72 +173,8 @@ class Tokens(Pallet):
         docs=["The balance of a token type under an account."],
     )
 
-    event_decls: ClassVar = [
-        ("Endowed", 0, [_CUR, _WHO, _AMOUNT], "An account was created with some free balance."),
-        (
-            "DustLost",
-            1,
-            [_CUR, _WHO, _AMOUNT],
-            "An account was removed whose balance was below ED.",
-        ),
-        (
-            "Transfer",
-            2,
-            [
-                _CUR,
-                Field("from", ACCOUNT_ID, "T::AccountId"),
-                Field("to", ACCOUNT_ID, "T::AccountId"),
-                _AMOUNT,
-            ],
-            "Transfer succeeded.",
-        ),
-        ("Reserved", 3, [_CUR, _WHO, _AMOUNT], "Some balance was reserved (free -> reserved)."),
-        ("Unreserved", 4, [_CUR, _WHO, _AMOUNT], "Some balance was unreserved (reserved -> free)."),
-        (
-            "ReserveRepatriated",
-            5,
-            [
-                _CUR,
-                Field("from", ACCOUNT_ID, "T::AccountId"),
-                Field("to", ACCOUNT_ID, "T::AccountId"),
-                _AMOUNT,
-                Field("status", BALANCE_STATUS, "BalanceStatus"),
-            ],
-            "Some reserved balance was repatriated (moved from reserved to another account).",
-        ),
-        (
-            "BalanceSet",
-            6,
-            [
-                _CUR,
-                _WHO,
-                Field("free", BALANCE, "T::Balance"),
-                Field("reserved", BALANCE, "T::Balance"),
-            ],
-            "A balance was set by root.",
-        ),
-        (
-            "Slashed",
-            9,
-            [
-                _CUR,
-                _WHO,
-                Field("free_amount", BALANCE, "T::Balance"),
-                Field("reserved_amount", BALANCE, "T::Balance"),
-            ],
-            "Some balances were slashed (e.g. due to mis-behavior).",
-        ),
-    ]
-    error_decls: ClassVar = [
-        ("BalanceTooLow", 0, "The balance is too low."),
-        ("AmountIntoBalanceFailed", 1, "Cannot convert Amount into Balance type."),
-        ("LiquidityRestrictions", 2, "Failed because liquidity restrictions due to locking."),
-        ("MaxLocksExceeded", 3, "Failed because the maximum locks was exceeded."),
-        ("KeepAlive", 4, "Transfer/payment would kill account."),
-        ("ExistentialDeposit", 5, "Value too low to create account due to existential deposit."),
-        ("DeadAccount", 6, "Beneficiary account must pre-exist."),
-        ("TooManyReserves", 7, "Number of named reserves exceed `MaxReserves`."),
-    ]
+    events = TokensEvent
+    errors = TokensError
     constants: ClassVar = {
         "ExistentialDeposit": Constant(
             BALANCE, EXISTENTIAL_DEPOSIT, ("The minimum balance an account may hold.",)
@@ -157,33 +186,35 @@ class Tokens(Pallet):
 
     # -- calls -----------------------------------------------------------------------------
 
-    @dispatchable(
-        0,
-        [
-            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
-            _CUR,
-            Field("amount", Compact(BALANCE), "T::Balance"),
-        ],
-        TRANSFER_WEIGHT,
-    )
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "transfer": TRANSFER_WEIGHT,
+        "transfer_all": TRANSFER_WEIGHT,
+        "transfer_keep_alive": TRANSFER_WEIGHT,
+        "force_transfer": TRANSFER_WEIGHT,
+        "set_balance": Weight(40_000_000, 3_593),
+    }
+
+    @dispatchable(0)
     def transfer(
-        self, ctx: CallContext, origin: Origin, dest: Any, currency_id: int, amount: int
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")],
+        amount: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
     ) -> None:
         """Transfer some liquid free balance to another account."""
         who = ctx.ensure_signed(origin)
         self.do_transfer(ctx, CurrencyId(currency_id), who, ctx.lookup(dest), amount, False)
 
-    @dispatchable(
-        1,
-        [
-            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
-            _CUR,
-            Field("keep_alive", BOOL, "bool"),
-        ],
-        TRANSFER_WEIGHT,
-    )
+    @dispatchable(1)
     def transfer_all(
-        self, ctx: CallContext, origin: Origin, dest: Any, currency_id: int, keep_alive: bool
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")],
+        keep_alive: Annotated[bool, Scale(BOOL, "bool")],
     ) -> None:
         """Transfer all remaining transferable balance to `dest`."""
         who = ctx.ensure_signed(origin)
@@ -194,65 +225,43 @@ class Tokens(Pallet):
             amount = max(0, min(amount, data["free"] + data["reserved"] - EXISTENTIAL_DEPOSIT))
         self.do_transfer(ctx, cur, who, ctx.lookup(dest), amount, keep_alive)
 
-    @dispatchable(
-        2,
-        [
-            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
-            _CUR,
-            Field("amount", Compact(BALANCE), "T::Balance"),
-        ],
-        TRANSFER_WEIGHT,
-    )
+    @dispatchable(2)
     def transfer_keep_alive(
-        self, ctx: CallContext, origin: Origin, dest: Any, currency_id: int, amount: int
+        self,
+        ctx: CallContext,
+        origin: Origin,
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")],
+        amount: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
     ) -> None:
         """Same as `transfer`, but refuses to take the sender below the existential deposit."""
         who = ctx.ensure_signed(origin)
         self.do_transfer(ctx, CurrencyId(currency_id), who, ctx.lookup(dest), amount, True)
 
-    @dispatchable(
-        3,
-        [
-            Field("source", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
-            Field("dest", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
-            _CUR,
-            Field("amount", Compact(BALANCE), "T::Balance"),
-        ],
-        TRANSFER_WEIGHT,
-    )
+    @dispatchable(3)
     def force_transfer(
         self,
         ctx: CallContext,
         origin: Origin,
-        source: Any,
-        dest: Any,
-        currency_id: int,
-        amount: int,
+        source: Annotated[Any, Scale(MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source")],
+        dest: Annotated[Any, Scale(MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")],
+        amount: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
     ) -> None:
         """Exactly as `transfer`, except the origin must be root and the source may be any account."""
         ctx.ensure_root(origin)
         src = ctx.lookup(source)
         self.do_transfer(ctx, CurrencyId(currency_id), src, ctx.lookup(dest), amount, False)
 
-    @dispatchable(
-        4,
-        [
-            Field("who", MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source"),
-            _CUR,
-            Field("new_free", Compact(BALANCE), "T::Balance"),
-            Field("new_reserved", Compact(BALANCE), "T::Balance"),
-        ],
-        Weight(40_000_000, 3_593),
-        DispatchClass.OPERATIONAL,
-    )
+    @dispatchable(4, DispatchClass.OPERATIONAL)
     def set_balance(
         self,
         ctx: CallContext,
         origin: Origin,
-        who: Any,
-        currency_id: int,
-        new_free: int,
-        new_reserved: int,
+        who: Annotated[Any, Scale(MULTI_ADDRESS, "<T::Lookup as StaticLookup>::Source")],
+        currency_id: Annotated[int, Scale(CURRENCY_ID, "T::CurrencyId")],
+        new_free: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
+        new_reserved: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
     ) -> None:
         """Set the balances of a given account (root only); total issuance follows."""
         ctx.ensure_root(origin)
@@ -265,8 +274,9 @@ class Tokens(Pallet):
         self._store(ctx, account, cur, data)
         self.emit(
             ctx,
-            "BalanceSet",
-            {"currency_id": cur, "who": account, "free": new_free, "reserved": new_reserved},
+            TokensEvent.BalanceSet(
+                currency_id=cur, who=account, free=new_free, reserved=new_reserved
+            ),
         )
 
     # -- state helpers ---------------------------------------------------------------------
@@ -298,7 +308,7 @@ class Tokens(Pallet):
             return
         ctx.put(self.Accounts, data, who, currency)
         if not existed:
-            self.emit(ctx, "Endowed", {"currency_id": currency, "who": who, "amount": data["free"]})
+            self.emit(ctx, TokensEvent.Endowed(currency_id=currency, who=who, amount=data["free"]))
 
     def do_transfer(
         self,
@@ -312,41 +322,40 @@ class Tokens(Pallet):
         if amount == 0 or source == dest:
             self.emit(
                 ctx,
-                "Transfer",
-                {"currency_id": currency, "from": source, "to": dest, "amount": amount},
+                TokensEvent.Transfer(currency_id=currency, from_=source, to=dest, amount=amount),
             )
             return
         src = self.account(ctx, source, currency)
         if src["free"] - src["frozen"] < amount:
-            self.fail("BalanceTooLow")
+            self.fail(TokensError.BalanceTooLow)
         remaining = src["free"] - amount + src["reserved"]
         if keep_alive and remaining < EXISTENTIAL_DEPOSIT:
-            self.fail("KeepAlive")
+            self.fail(TokensError.KeepAlive)
         if not ctx.exists(self.Accounts, dest, currency) and amount < EXISTENTIAL_DEPOSIT:
-            self.fail("ExistentialDeposit")
+            self.fail(TokensError.ExistentialDeposit)
         dst = self.account(ctx, dest, currency)
         src["free"] -= amount
         dst["free"] += amount
         self._store(ctx, dest, currency, dst)
         self.emit(
-            ctx, "Transfer", {"currency_id": currency, "from": source, "to": dest, "amount": amount}
+            ctx, TokensEvent.Transfer(currency_id=currency, from_=source, to=dest, amount=amount)
         )
         if 0 < remaining < EXISTENTIAL_DEPOSIT:
             dust = src["free"]
             src["free"] = 0
             self._add_issuance(ctx, currency, -dust)
-            self.emit(ctx, "DustLost", {"currency_id": currency, "who": source, "amount": dust})
+            self.emit(ctx, TokensEvent.DustLost(currency_id=currency, who=source, amount=dust))
         self._store(ctx, source, currency, src)
 
     def reserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> None:
         """Move `amount` from free to reserved; `BalanceTooLow` if not enough is transferable."""
         data = self.account(ctx, who, currency)
         if data["free"] - data["frozen"] < amount:
-            self.fail("BalanceTooLow")
+            self.fail(TokensError.BalanceTooLow)
         data["free"] -= amount
         data["reserved"] += amount
         self._store(ctx, who, currency, data)
-        self.emit(ctx, "Reserved", {"currency_id": currency, "who": who, "amount": amount})
+        self.emit(ctx, TokensEvent.Reserved(currency_id=currency, who=who, amount=amount))
 
     def unreserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> int:
         """Move up to `amount` back to free; returns what was moved."""
@@ -355,7 +364,7 @@ class Tokens(Pallet):
         data["reserved"] -= moved
         data["free"] += moved
         self._store(ctx, who, currency, data)
-        self.emit(ctx, "Unreserved", {"currency_id": currency, "who": who, "amount": moved})
+        self.emit(ctx, TokensEvent.Unreserved(currency_id=currency, who=who, amount=moved))
         return moved
 
     def repatriate_reserved(
@@ -375,14 +384,9 @@ class Tokens(Pallet):
         self._store(ctx, dest, currency, dst)
         self.emit(
             ctx,
-            "ReserveRepatriated",
-            {
-                "currency_id": currency,
-                "from": source,
-                "to": dest,
-                "amount": moved,
-                "status": "Free",
-            },
+            TokensEvent.ReserveRepatriated(
+                currency_id=currency, from_=source, to=dest, amount=moved, status="Free"
+            ),
         )
         return moved
 
@@ -397,8 +401,9 @@ class Tokens(Pallet):
         self._add_issuance(ctx, currency, -slashed)
         self.emit(
             ctx,
-            "Slashed",
-            {"currency_id": currency, "who": who, "free_amount": 0, "reserved_amount": slashed},
+            TokensEvent.Slashed(
+                currency_id=currency, who=who, free_amount=0, reserved_amount=slashed
+            ),
         )
         return slashed
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from .._pallet import Constant, Pallet, StorageItem, Weight
+from .._pallet import Constant, Pallet, PalletEvent, PalletEvents, Scale, StorageItem, Weight
 from .._primitives import ACCOUNT_ID, BALANCE
 from .._types import U8, U128, Composite, Field
 
@@ -29,24 +30,25 @@ def compute_fee(length: int, weight: Weight, tip: int = 0) -> int:
     return length * LENGTH_FEE + total_weight.ref_time // WEIGHT_FEE_DIVISOR + tip
 
 
+class TransactionPaymentEvent(PalletEvents):
+    """The events of TransactionPayment."""
+
+    @dataclass(frozen=True)
+    class TransactionFeePaid(PalletEvent, index=0):
+        """A transaction fee `actual_fee`, of which `tip` was added to the minimum inclusion fee, has been paid by `who`."""
+
+        who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+        actual_fee: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+        tip: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+
+
 class TransactionPayment(Pallet):
     name = "TransactionPayment"
     index = 6
 
     NextFeeMultiplier = StorageItem(FIXED_U128, default=10**18)
 
-    event_decls: ClassVar = [
-        (
-            "TransactionFeePaid",
-            0,
-            [
-                Field("who", ACCOUNT_ID, "T::AccountId"),
-                Field("actual_fee", BALANCE, "BalanceOf<T>"),
-                Field("tip", BALANCE, "BalanceOf<T>"),
-            ],
-            "A transaction fee `actual_fee`, of which `tip` was added to the minimum inclusion fee, has been paid by `who`.",
-        ),
-    ]
+    events = TransactionPaymentEvent
     constants: ClassVar = {
         "OperationalFeeMultiplier": Constant(
             U8, 5, ("A fee multiplier for `Operational` extrinsics.",)
@@ -54,4 +56,4 @@ class TransactionPayment(Pallet):
     }
 
     def fee_paid(self, ctx: CallContext, who: bytes, fee: int, tip: int) -> None:
-        self.emit(ctx, "TransactionFeePaid", {"who": who, "actual_fee": fee, "tip": tip})
+        self.emit(ctx, TransactionPaymentEvent.TransactionFeePaid(who=who, actual_fee=fee, tip=tip))
