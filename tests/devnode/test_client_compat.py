@@ -9,6 +9,7 @@ from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.exceptions import SubstrateRequestException
 
 from devnode import DEV_ACCOUNTS, DevNodeConfig
+from devnode._hashing import storage_prefix
 
 from .conftest import NodeThread, start_node
 
@@ -57,9 +58,17 @@ def test_query_and_query_map(substrate: SubstrateInterface, alice: Keypair) -> N
     assert all(free == ENDOWMENT for free in accounts.values())
     assert substrate.query("Balances", "TotalIssuance").value == ENDOWMENT * len(DEV_ACCOUNTS)
     assert substrate.query("Sudo", "Key").value == alice.ss58_address
-    # Paging: two pages of size 4 and 2, keys strictly after the start key.
-    paged = substrate.query_map("System", "Account", page_size=4)
-    assert len(list(paged)) == len(DEV_ACCOUNTS)
+    # Paging: the node's pages hold at most `count` keys, each starts strictly after the start
+    # key, and together they are the whole map, in order, once each.
+    prefix = "0x" + storage_prefix("System", "Account").hex()
+    first = substrate.rpc_request("state_getKeysPaged", [prefix, 4])["result"]
+    second = substrate.rpc_request("state_getKeysPaged", [prefix, 4, first[-1]])["result"]
+    assert [len(first), len(second)] == [4, len(DEV_ACCOUNTS) - 4]
+    assert first == sorted(first) and second == sorted(second) and first[-1] < second[0]
+    assert substrate.rpc_request("state_getKeysPaged", [prefix, 4, second[-1]])["result"] == []
+    # substrate-interface walks the same pages and decodes every entry once.
+    paged = [account.value for account, _ in substrate.query_map("System", "Account", page_size=4)]
+    assert sorted(paged) == sorted(accounts)
 
 
 def test_transfer_included_with_receipt_events_and_fee(

@@ -18,11 +18,17 @@ from hypothesis import strategies as st
 from devnode import DispatchFailure
 from devnode._hashing import blake2_256
 from devnode._pallet import Origin
+from devnode._runtime import RUNTIME
 from devnode.pallets._harness import StateMachine
-from devnode.pallets._sizes import SEED_BYTES_PER_INFERENCE, inference_extrinsic_bytes
-from devnode.pallets.inference import TERMINAL
+from devnode.pallets._sizes import (
+    SEED_BYTES_PER_INFERENCE,
+    InferenceBytes,
+    signed_extrinsic_bytes,
+)
+from devnode.pallets.inference import MAX_INLINE_INPUT, TERMINAL
 from devnode.pallets.providers import MIN_STAKE
 from devnode.pallets.tokens import GENESIS_ENDOWMENT
+from ipfs_store import cid_of_bytes
 
 from .test_pallet_inference import ACCOUNTS, MODEL, OUTPUT, OUTPUT_HASH, PAY, PRICE, STAKE, setup
 
@@ -232,10 +238,56 @@ def test_random_call_sequences_keep_the_invariants(seed: int) -> None:
     assert states["Completed"] > 0 and states["Expired"] > 0
 
 
+def onchain_bytes_of(prompt: bytes, output: bytes, completion_tokens: int) -> InferenceBytes:
+    """The extrinsics of one inference of `prompt` that produced `output`, built from the content
+    as the client and the daemon build them: the input inline when it fits `MaxInlineInput`, by
+    CID otherwise; the result carries the output's hash and CID."""
+    prompt_tokens = len(prompt.split())
+    inline = len(prompt) <= MAX_INLINE_INPUT
+    chain_input = ("Inline", prompt) if inline else ("Cid", str(cid_of_bytes(prompt).cid).encode())
+    request = RUNTIME.encode_call(
+        "Inference",
+        "request",
+        {
+            "model_id": blake2_256(b"model"),
+            "input": chain_input,
+            "prompt_tokens": prompt_tokens,
+            "max_tokens": completion_tokens,
+            "max_price_per_1k_tokens": 2 * 10**12,
+            "deadline_blocks": 20,
+        },
+    )
+    result = RUNTIME.encode_call(
+        "Inference",
+        "submit_result",
+        {
+            "request_id": 2**40,
+            "output_hash": blake2_256(output),
+            "output_cid": str(cid_of_bytes(output).cid).encode(),
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+        },
+    )
+    validation = RUNTIME.encode_call(
+        "Inference", "submit_validation", {"request_id": 2**40, "valid": True}
+    )
+    return InferenceBytes(
+        signed_extrinsic_bytes(request),
+        signed_extrinsic_bytes(result),
+        signed_extrinsic_bytes(validation),
+    )
+
+
 def test_onchain_extrinsic_bytes_do_not_grow_with_token_counts() -> None:
-    """request + result (+ validation) sizes are the same for 1,000/150 and 10x the tokens."""
-    small = inference_extrinsic_bytes(1_000, 150)
-    large = inference_extrinsic_bytes(10_000, 1_500)
+    """request + result (+ validation) sizes are the same for a 1,000-token prompt with 150
+    tokens of output and for 10x both: the prompt and the output stay off-chain."""
+    rng = random.Random(5)
+
+    def content(tokens: int) -> bytes:
+        return b" ".join(b"%x" % rng.getrandbits(20) for _ in range(tokens))
+
+    small = onchain_bytes_of(content(1_000), content(150), 150)
+    large = onchain_bytes_of(content(10_000), content(1_500), 1_500)
     assert small == large
     # Against the seed's ~102 KB per inference: under 1 KB even with a validation (>100x less).
     assert small.with_validation < 1_000
