@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import NewType
 
+import protocol
+from protocol import ModelId, RequestId
 from sealing import EncryptionKey
 
 from ._errors import ConfigError
@@ -19,22 +19,13 @@ __all__ = [
     "parse_model_id",
 ]
 
-#: A chain-assigned request id (`Inference.NextRequestId`), a u64
-RequestId = NewType("RequestId", int)
-#: A model id: `0x` + 64 lower-case hex digits (blake2-256 of the model's first CID)
-ModelId = NewType("ModelId", str)
-
-_MODEL_ID = re.compile(r"^0x[0-9a-f]{64}$")
-
 
 def parse_model_id(value: str) -> ModelId:
-    """Check and normalise a model id (`0x` + 64 hex digits, any case)."""
-    text = value.strip().lower()
-    if not text.startswith("0x"):
-        text = "0x" + text
-    if not _MODEL_ID.match(text):
-        raise ConfigError(f"not a model id (0x + 64 hex digits): {value!r}")
-    return ModelId(text)
+    """Check and normalise a model id (`0x` + 64 hex digits, any case); `ConfigError` if not."""
+    try:
+        return protocol.parse_model_id(value)
+    except protocol.InvalidIdError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,24 @@
-"""Typed identifiers and the frozen records that cross the public API."""
+"""Typed identifiers and the frozen records that cross the public API.
+
+The output records (`GenerationOutput`, `EmbeddingOutput`, `TokenLogprobs`, `FinishReason`)
+are `protocol`'s, the torch-free layer the client and the daemon share: re-exported here.
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
 from typing import NewType
+
+from protocol import (
+    MAX_TOP_LOGPROBS,
+    EmbeddingOutput,
+    FinishReason,
+    GenerationOutput,
+    OutputRecord,
+    RecordId,
+    TokenLogprobs,
+)
 
 from ._errors import InvalidRequestError
 
@@ -27,12 +41,10 @@ __all__ = [
     "ValidationReport",
 ]
 
-RequestId = NewType("RequestId", str)
+#: The request id a record is bound to (the output records are `protocol`'s)
+RequestId = RecordId
 ModelId = NewType("ModelId", str)
 TokenId = NewType("TokenId", int)
-
-#: The most alternatives recorded per generated token.
-MAX_TOP_LOGPROBS = 5
 
 
 class ModelTask(enum.StrEnum):
@@ -70,14 +82,6 @@ class ChatPrompt:
     def of(cls, *turns: tuple[str, str]) -> ChatPrompt:
         """`ChatPrompt.of(("user", "Hi"))`."""
         return cls(tuple(ChatMessage(role, content) for role, content in turns))
-
-
-class FinishReason(enum.IntEnum):
-    """Why generation stopped; the value is its byte in the canonical encoding."""
-
-    LENGTH = 0
-    EOS = 1
-    STOP = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,38 +147,6 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenLogprobs:
-    """One generated token: its id, its log-probability under the model, and the top-k ids.
-
-    Log-probabilities are of the model's raw distribution (log-softmax of the logits, before
-    temperature, top-k or top-p) and are quantised to multiples of 1/1024 (see
-    docs/output-format.md), so a record survives encode/decode unchanged.
-    """
-
-    token: int
-    logprob: float
-    top: tuple[tuple[int, float], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationOutput:
-    """What an executor produces for a request; `encode_output` gives its canonical bytes."""
-
-    request_id: RequestId
-    prompt_token_count: int
-    tokens: tuple[int, ...]
-    text: str
-    logprobs: tuple[TokenLogprobs, ...]
-    finish_reason: FinishReason
-    top_logprobs: int = MAX_TOP_LOGPROBS
-
-    @property
-    def completion_token_count(self) -> int:
-        """Tokens generated: what the executor reports on-chain as completion tokens."""
-        return len(self.tokens)
-
-
-@dataclass(frozen=True, slots=True)
 class EmbeddingRequest:
     """Embed one input: text (tokenised with the model's special tokens and truncated to its
     `max_seq_length`, as sentence-transformers does) or token ids (used as given)."""
@@ -190,29 +162,6 @@ class EmbeddingRequest:
                 raise InvalidRequestError("input token ids must be non-empty non-negative ints")
         elif not isinstance(self.input, str) or not self.input:
             raise InvalidRequestError("input must be a non-empty str or a tuple of token ids")
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingOutput:
-    """An embedding: the pooled (and, if the model says so, L2-normalised) vector.
-
-    `vector` holds float32 values (the canonical encoding stores float32, so a record survives
-    encode/decode unchanged); `truncated` says the input was cut to the model's maximum length.
-    """
-
-    request_id: RequestId
-    prompt_token_count: int
-    vector: tuple[float, ...]
-    truncated: bool = False
-
-    @property
-    def completion_token_count(self) -> int:
-        """Always 0: an embedding generates no tokens (only prompt tokens are charged)."""
-        return 0
-
-
-#: Any record an executor publishes (its canonical bytes are hashed on-chain).
-OutputRecord = GenerationOutput | EmbeddingOutput
 
 
 @dataclass(frozen=True, slots=True)

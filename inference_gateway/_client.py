@@ -27,6 +27,7 @@ import aiohttp
 import sr25519
 from substrateinterface import Keypair
 
+import protocol
 import sealing
 from runtime_types import Bindings, ChainClient, ChainClientError, ClientConfig
 from runtime_types.generated.devnode import BINDINGS, channels, model_registry, providers, types
@@ -297,8 +298,6 @@ class DirectClient:
             raise ChainUnavailable(f"node at {self.config.chain_url}: {exc}") from exc
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        import inference_engine  # noqa: F401  (the record encoder: loaded before the first request)
-
         return self
 
     async def close(self) -> None:
@@ -688,9 +687,7 @@ class DirectClient:
         body: dict[str, Any],
         opener: sealing.DirectStreamOpener | None = None,
     ) -> AsyncGenerator[StreamChunk | StreamEnd, None]:
-        import inference_engine as ie
-
-        tokens: list[ie.TokenLogprobs] = []
+        tokens: list[protocol.TokenLogprobs] = []
         text: list[str] = []
         started = False
         final: dict[str, Any] | None = None
@@ -716,7 +713,7 @@ class DirectClient:
                 chunk = _chunk(data)
                 if chunk.token is not None:
                     tokens.append(
-                        ie.TokenLogprobs(
+                        protocol.TokenLogprobs(
                             chunk.token,
                             float(data["lp"]),
                             tuple((int(t), float(lp)) for t, lp in data["top"]),
@@ -753,8 +750,6 @@ class DirectClient:
     ) -> StreamEnd:
         """An embedding's final record carries the canonical record itself: its hash must be
         the signed output hash, and it must be bound to this request."""
-        import inference_engine as ie
-
         try:
             data = bytes.fromhex(final["record"])
             claimed = bytes.fromhex(final["output_hash"])
@@ -762,12 +757,12 @@ class DirectClient:
             prompt_tokens = int(final["prompt_tokens"])
             completion_tokens = int(final["completion_tokens"])
             ticket_digest = bytes.fromhex(final["ticket"])
-            record = ie.decode_embedding(data)
-        except (KeyError, ValueError, TypeError, ie.InferenceError) as exc:
+            record = protocol.decode_embedding(data)
+        except (KeyError, ValueError, TypeError, protocol.RecordError) as exc:
             raise StreamIntegrityError(f"malformed embedding record: {exc}") from exc
         if ticket_digest != ticket.digest:
             raise StreamIntegrityError("the final record is for another ticket")
-        if ie.output_hash(data) != claimed:
+        if protocol.output_hash(data) != claimed:
             raise StreamIntegrityError("the embedding does not match the signed output hash")
         if record.request_id != f"direct-{ticket.prompt_hash.hex()}":
             raise StreamIntegrityError("the embedding is bound to another request")
@@ -814,14 +809,12 @@ class DirectClient:
         tokens: list[Any],
         text: str,
     ) -> StreamEnd:
-        import inference_engine as ie
-
         try:
             prompt_tokens = int(final["prompt_tokens"])
             completion_tokens = int(final["completion_tokens"])
             claimed = bytes.fromhex(final["output_hash"])
             signature = bytes.fromhex(final["signature"])
-            finish = ie.FinishReason(int(final["finish_reason"]))
+            finish = protocol.FinishReason(int(final["finish_reason"]))
             ticket_digest = bytes.fromhex(final["ticket"])
         except (KeyError, ValueError, TypeError) as exc:
             raise StreamIntegrityError(f"malformed final record: {exc}") from exc
@@ -838,25 +831,25 @@ class DirectClient:
         ):
             raise StreamIntegrityError("the final record is not signed by the executor")
         seed = body.get("seed")
-        record = ie.GenerationOutput(
-            request_id=ie.RequestId(_request_id(seed, ticket)),
+        record = protocol.GenerationOutput(
+            request_id=protocol.RecordId(_request_id(seed, ticket)),
             prompt_token_count=prompt_tokens,
             tokens=tuple(t.token for t in tokens),
             text=text,
             logprobs=tuple(tokens),
             finish_reason=finish,
-            top_logprobs=ie.MAX_TOP_LOGPROBS,
+            top_logprobs=protocol.MAX_TOP_LOGPROBS,
         )
         try:
-            actual = ie.output_hash(ie.encode_output(record))
-        except (ie.InferenceError, ValueError) as exc:
+            actual = protocol.output_hash(protocol.encode_output(record))
+        except (protocol.RecordError, ValueError) as exc:
             raise StreamIntegrityError(f"the streamed tokens do not form a record: {exc}") from exc
         if actual != claimed:
             raise StreamIntegrityError(
                 "the streamed tokens do not match the executor's signed output hash"
             )
         return StreamEnd(
-            "length" if finish is ie.FinishReason.LENGTH else "stop",
+            "length" if finish is protocol.FinishReason.LENGTH else "stop",
             prompt_tokens,
             completion_tokens,
             claimed,
