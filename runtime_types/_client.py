@@ -26,17 +26,15 @@ from ._errors import (
     RuntimeTypesError,
 )
 from ._hash import pallet_hash
-from ._metadata import decode_metadata
+from ._metadata import VariantDef, decode_metadata
 from ._nonce import NonceManager
+from ._refusal import Refusal, refusal_from_rpc, refusal_from_validity
 from ._signing import Mortality, SigningContext, signed_extrinsic, signing_extensions
 
 __all__ = ["BlockStream", "ChainClient"]
 
 log = logging.getLogger("runtime_types.client")
 V = TypeVar("V")
-
-#: Rejections that mean "this nonce is wrong": resync and sign again
-_NONCE_REJECTIONS = ("outdated", "stale", "priority is too low", "future")
 
 
 @dataclass
@@ -287,10 +285,10 @@ class ChainClient:
                     await self._rpc.rpc("author_submitExtrinsic", ["0x" + signed.hex()])
                 except RpcFailure as exc:
                     self._pending.pop(ext_hash, None)
-                    text = f"{exc} {exc.data}".lower()
-                    if exc.code == 1013 and "already imported" in text:
+                    refusal = await self._refusal(exc, signed)
+                    if refusal is Refusal.ALREADY_IMPORTED:
                         pass  # a retry after a reconnect: the first attempt got through
-                    elif attempt < 3 and await self._era_ended(exc.code, text, mortality):
+                    elif attempt < 3 and await self._era_ended(refusal, mortality):
                         log.info(
                             "the era of %s's transaction (born at block %d) ended: signing again",
                             account,
@@ -298,9 +296,9 @@ class ChainClient:
                         )
                         stale_birth = mortality
                         continue  # the same nonce, signed again
-                    elif any(marker in text for marker in _NONCE_REJECTIONS) and attempt < 3:
+                    elif refusal.wrong_nonce and attempt < 3:
                         log.info(
-                            "nonce %d of %s rejected (%s): resyncing", nonce, account, exc.data
+                            "nonce %d of %s rejected (%s): resyncing", nonce, account, refusal.value
                         )
                         self._nonces.resync(account)
                         nonce = None
@@ -326,18 +324,59 @@ class ChainClient:
                     self._pending.pop(ext_hash, None)
             raise ExtrinsicRejected(f"the transaction of {account} kept being refused")
 
-    async def _era_ended(self, code: int | None, text: str, mortality: Mortality) -> bool:
-        """Whether a refusal means the transaction's era ended (devnode says so; a Substrate
-        node answers BadProof or AncientBirthBlock, so the best block is checked)."""
-        if mortality.immortal or code != 1010:
+    async def _era_ended(self, refusal: Refusal, mortality: Mortality) -> bool:
+        """Whether a refusal means the transaction's era ended: a Substrate runtime answers
+        AncientBirthBlock, or BadProof (the birth hash it checks against is another block's),
+        so for BadProof the best block is compared with the era's end."""
+        if mortality.immortal:
             return False
-        if "era ended" in text or "ancient birth block" in text:
+        if refusal is Refusal.ANCIENT_BIRTH_BLOCK:
             return True
-        if "bad signature" not in text:
+        if refusal is not Refusal.BAD_PROOF:
             return False
         ends_at = mortality.ends_at()
         best = await _head_number(self._rpc, False)
         return ends_at is not None and best + 1 >= ends_at
+
+    async def _refusal(self, failure: RpcFailure, extrinsic: bytes) -> Refusal:
+        """Why the node refused `extrinsic`: from the error's code and data, or, where a node
+        words an invalid transaction's reason its own way, from its runtime's verdict."""
+        refusal = refusal_from_rpc(failure.code, failure.data)
+        if refusal is not None:
+            return refusal
+        try:
+            return await self._validate_transaction(extrinsic)
+        except RuntimeTypesError as exc:
+            log.debug("the runtime could not say why it refused a transaction: %s", exc)
+            return Refusal.OTHER
+
+    async def _validate_transaction(self, extrinsic: bytes) -> Refusal:
+        """`TaggedTransactionQueue_validate_transaction` at the best block, decoded."""
+        metadata = self.bindings.metadata
+        api = next((a for a in metadata.apis if a.name == "TaggedTransactionQueue"), None)
+        method = next(
+            (m for m in api.methods if m.name == "validate_transaction") if api else (), None
+        )
+        if method is None:
+            return Refusal.OTHER  # metadata before V15 lists no runtime APIs
+        best = await self._rpc.rpc("chain_getBlockHash", [])
+        data = bytearray()
+        for name, type_id in method.inputs:
+            if name == "source":
+                definition = metadata.types[type_id].definition
+                assert isinstance(definition, VariantDef)
+                data.append(next(v.index for v in definition.variants if v.name == "External"))
+            elif name == "tx":
+                data += extrinsic  # an opaque extrinsic: its encoding as it is
+            elif name == "block_hash":
+                data += bytes.fromhex(str(best).removeprefix("0x"))
+            else:
+                return Refusal.OTHER  # an API version this client does not know
+        answer = await self._rpc.rpc(
+            "state_call", ["TaggedTransactionQueue_validate_transaction", "0x" + data.hex(), best]
+        )
+        raw = bytes.fromhex(str(answer).removeprefix("0x"))
+        return refusal_from_validity(self.bindings.codec.decode(method.output, raw))
 
     def _sign(
         self,
