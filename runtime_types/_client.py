@@ -354,9 +354,8 @@ class ChainClient:
         """`TaggedTransactionQueue_validate_transaction` at the best block, decoded."""
         metadata = self.bindings.metadata
         api = next((a for a in metadata.apis if a.name == "TaggedTransactionQueue"), None)
-        method = next(
-            (m for m in api.methods if m.name == "validate_transaction") if api else (), None
-        )
+        methods = api.methods if api is not None else ()
+        method = next((m for m in methods if m.name == "validate_transaction"), None)
         if method is None:
             return Refusal.OTHER  # metadata before V15 lists no runtime APIs
         best = await self._rpc.rpc("chain_getBlockHash", [])
