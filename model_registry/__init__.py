@@ -12,6 +12,7 @@ from ._errors import (
     HostileModel,
     IpfsUnavailable,
     NodeUnreachable,
+    RegistryClientClosed,
     RegistryConfigError,
     RegistryError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "NodeUnreachable",
     "Progress",
     "RegistrationPlan",
+    "RegistryClientClosed",
     "RegistryConfig",
     "RegistryConfigError",
     "RegistryError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lifecycle import ResourceClosedError
 from runtime_types import node_unreachable_message
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "HostileModel",
     "IpfsUnavailable",
     "NodeUnreachable",
+    "RegistryClientClosed",
     "RegistryConfigError",
     "RegistryError",
 ]
@@ -25,6 +27,10 @@ class RegistryConfigError(RegistryError, ValueError):
     """A setting, argument or key is missing or invalid."""
 
     exit_code = 2
+
+
+class RegistryClientClosed(RegistryError, ResourceClosedError):
+    """The client was used (or connected) after ``close()``."""
 
 
 class BadModelDir(RegistryError):

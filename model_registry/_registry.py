@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from substrateinterface import Keypair
 from substrateinterface.utils.ss58 import ss58_encode
 
 import ipfs_store
+from lifecycle import AsyncResource, State
 from runtime_types import (
     ChainClient,
     ChainClientError,
@@ -32,6 +32,7 @@ from ._errors import (
     HostileModel,
     IpfsUnavailable,
     NodeUnreachable,
+    RegistryClientClosed,
     RegistryError,
     kubo_hint,
 )
@@ -77,21 +78,28 @@ class UploadedModel:
     size_bytes: int
 
 
-class ModelRegistryClient:
-    """The model author's operations; `async with` connects, `close()` is idempotent.
+class ModelRegistryClient(AsyncResource):
+    """The model author's operations; `async with` (or `connect()`) connects, `close()` is
+    idempotent, and a closed client raises `RegistryClientClosed`.
 
     Every call that changes the chain takes the signing `Keypair` as an argument.
     """
 
+    closed_error = RegistryClientClosed
+
     def __init__(self, config: RegistryConfig | None = None) -> None:
+        super().__init__()
         self.config = config or RegistryConfig()
         self._chain: ChainClient | None = None
         self._ipfs: ipfs_store.IpfsStore | None = None
-        self._closed = False
 
     async def connect(self) -> ModelRegistryClient:
-        if self._closed:
-            raise RegistryError("the client is closed")
+        """Open the node connection; a no-op once open."""
+        if self.state is State.OPENED:
+            return self
+        return await self.open()
+
+    async def _aopen(self) -> None:
         if self._chain is None:
             chain = ChainClient(
                 rt.BINDINGS,
@@ -115,31 +123,12 @@ class ModelRegistryClient:
                     f"cannot use the node at {self.config.chain_url}: {exc}"
                 ) from exc
             self._chain = chain
-        return self
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def _aclose(self) -> None:
         if self._chain is not None:
             await self._chain.close()
         if self._ipfs is not None:
             await self._ipfs.close()
-
-    async def __aenter__(self) -> ModelRegistryClient:
-        try:
-            return await self.connect()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def chain(self) -> ChainClient:
@@ -151,6 +140,7 @@ class ModelRegistryClient:
 
     async def upload(self, path: str | Path, progress: Progress | None = None) -> UploadedModel:
         """Check the directory, then add it to IPFS (pinned)."""
+        self._check_usable()
         await asyncio.to_thread(check_model_dir, path)
         if self._ipfs is None:
             self._ipfs = ipfs_store.IpfsStore(
