@@ -83,7 +83,8 @@ class AsyncResource:
     a failed ``open()`` leaves it unopened, so it may be retried.
     """
 
-    closed_error: ClassVar[Callable[[str], Exception]] = ResourceClosedError
+    #: raised (with a message) by _check_usable() and open() once closed
+    closed_error: ClassVar[type[Exception]] = ResourceClosedError
 
     def __init__(self) -> None:
         self._lifecycle = Lifecycle(type(self).__name__, type(self).closed_error)
