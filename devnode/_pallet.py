@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from ._errors import DispatchFailure
 from ._hashing import StorageHasher, hash_key, storage_prefix, twox_128
-from ._types import Field, ScaleType, TupleType, Variant, VariantCase
+from ._types import Composite, Field, ScaleType, TupleType, Variant, VariantCase
 
 if TYPE_CHECKING:
     from ._runtime import CallContext
@@ -40,6 +40,8 @@ __all__ = [
     "Weight",
     "WeightRule",
     "dispatchable",
+    "enum_type",
+    "record_type",
 ]
 
 _NO_DEFAULT = object()
@@ -254,6 +256,44 @@ def _scale_of(annotation: Any, namespace: dict[str, Any], where: str) -> Scale:
         if isinstance(extra, Scale):
             return extra
     raise TypeError(f"{where} must be annotated Annotated[<python type>, Scale(<scale type>, ...)]")
+
+
+def _record_fields(cls: type) -> list[Field]:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"record {cls.__qualname__} must be a @dataclass(frozen=True)")
+    namespace = vars(sys.modules[cls.__module__])
+    fields = []
+    for f in dataclasses.fields(cls):
+        scale = _scale_of(f.type, namespace, f"field {cls.__qualname__}.{f.name}")
+        fields.append(Field(scale.name or f.name, scale.type, scale.type_name))
+    return fields
+
+
+def record_type(
+    cls: type,
+    path: Sequence[str],
+    params: Sequence[tuple[str, ScaleType | None]] = (),
+) -> Composite:
+    """The SCALE composite of a record, a frozen dataclass whose fields are annotated
+    `Annotated[..., Scale(...)]`: storage holds instances of `cls`, the metadata its fields."""
+    return Composite(path, _record_fields(cls), params, record=cls)
+
+
+def enum_type(
+    path: Sequence[str],
+    cases: Sequence[type],
+    params: Sequence[tuple[str, ScaleType | None]] = (),
+) -> Variant:
+    """The SCALE enum whose variants are `cases` (frozen dataclasses, indexed in order): a value
+    is an instance of one of them, e.g. a request's state `AwaitingValidation(...)`."""
+    return Variant(
+        path,
+        [
+            VariantCase(case.__name__, index, _record_fields(case), record=case)
+            for index, case in enumerate(cases)
+        ],
+        params,
+    )
 
 
 class PalletError(Enum):

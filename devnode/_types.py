@@ -10,6 +10,8 @@ Python values used for each kind of type:
 - composites: no fields -> `None`, one unnamed field -> the field's value,
   named fields -> `dict`, several unnamed fields -> `tuple`
 - enums -> `(variant_name, payload)` with the payload shaped as a composite's value
+- a composite or an enum case declared with a `record` class (a frozen dataclass whose fields
+  are the named fields) -> an instance of that class instead
 - `Option<T>` -> `None` or the value
 """
 
@@ -288,6 +290,22 @@ def _compile_encoder(fields: Sequence[Field]) -> Callable[[Any], bytes]:
     return encode_named
 
 
+def _compile_record_encoder(fields: Sequence[Field], record: type) -> Callable[[Any], bytes]:
+    """An encoder for instances of `record`, whose attributes are the named `fields`."""
+    named = [(f.name or "", f.type.encode) for f in fields]
+
+    def encode_record(value: Any) -> bytes:
+        if type(value) is not record:
+            raise ValueError(f"expected a {record.__qualname__}, got {type(value).__qualname__}")
+        return b"".join([enc(getattr(value, name)) for name, enc in named])
+
+    return encode_record
+
+
+def _decode_record(fields: Sequence[Field], record: type, reader: Reader) -> Any:
+    return record(**{f.name: f.type.decode(reader) for f in fields if f.name is not None})
+
+
 def _encode_fields(fields: Sequence[Field], value: Any) -> bytes:
     return _compile_encoder(fields)(value)
 
@@ -330,11 +348,14 @@ class Composite(ScaleType):
         fields: Sequence[Field],
         params: Sequence[tuple[str, ScaleType | None]] = (),
         docs: Sequence[str] = (),
+        record: type | None = None,
     ) -> None:
         self.path = tuple(path)
         self.fields = list(fields)
         self.params = list(params)
         self.docs = tuple(docs)
+        #: The frozen dataclass values of this type are (None: dicts, as for any composite)
+        self.record = record
         self._layout: list[tuple[tuple[str, ...], int, bool]] | bool | None = False
         self._encoder: Callable[[Any], bytes] | None = None
 
@@ -352,6 +373,9 @@ class Composite(ScaleType):
     def encode(self, value: Any) -> bytes:
         if self._encoder is not None:
             return self._encoder(value)
+        if self.record is not None:
+            self._encoder = _compile_record_encoder(self.fields, self.record)
+            return self._encoder(value)
         layout = self._fixed()
         if layout is None:
             self._encoder = _compile_encoder(self.fields)
@@ -365,6 +389,8 @@ class Composite(ScaleType):
         return bytes(out)
 
     def decode(self, reader: Reader) -> Any:
+        if self.record is not None:
+            return _decode_record(self.fields, self.record, reader)
         layout = self._fixed()
         if layout is None:
             return _decode_fields(self.fields, reader)
@@ -393,6 +419,8 @@ class VariantCase:
     index: int
     fields: list[Field] = field(default_factory=list)
     docs: tuple[str, ...] = ()
+    #: The frozen dataclass this case's values are (its fields the named fields), if any
+    record: type | None = None
 
 
 class Variant(ScaleType):
@@ -412,6 +440,7 @@ class Variant(ScaleType):
         self._encoders: dict[str, tuple[bytes, Callable[[Any], bytes]]] = {}
         self._by_name: dict[str, VariantCase] = {}
         self._by_index: dict[int, VariantCase] = {}
+        self._by_record: dict[type, tuple[bytes, Callable[[Any], bytes]]] = {}
         for case in cases:
             self.add(case)
 
@@ -422,6 +451,11 @@ class Variant(ScaleType):
         self._encoders.pop(case.name, None)
         self._by_name[case.name] = case
         self._by_index[case.index] = case
+        if case.record is not None:
+            self._by_record[case.record] = (
+                bytes([case.index]),
+                _compile_record_encoder(case.fields, case.record),
+            )
         return case
 
     def case(self, name: str) -> VariantCase:
@@ -434,6 +468,9 @@ class Variant(ScaleType):
         return self.params
 
     def encode(self, value: Any) -> bytes:
+        typed = self._by_record.get(type(value))
+        if typed is not None:
+            return typed[0] + typed[1](value)
         if isinstance(value, str):
             name, payload = value, None
         else:
@@ -454,6 +491,8 @@ class Variant(ScaleType):
         case = self._by_index.get(index)
         if case is None:
             raise ScaleDecodeError(f"{'::'.join(self.path)} has no variant with index {index}")
+        if case.record is not None:
+            return _decode_record(case.fields, case.record, reader)
         return (case.name, _decode_fields(case.fields, reader))
 
     def children(self) -> Iterable[ScaleType]:

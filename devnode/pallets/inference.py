@@ -4,7 +4,7 @@ validation, payouts, deadlines and weight-proportional bandwidth limits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._errors import DispatchFailure
@@ -21,6 +21,8 @@ from .._pallet import (
     Weight,
     WeightRule,
     dispatchable,
+    enum_type,
+    record_type,
 )
 from .._primitives import ACCOUNT_ID, BALANCE
 from .._types import (
@@ -106,55 +108,94 @@ INFERENCE_INPUT = Variant(
         VariantCase("SealedCid", 3, [Field(None, SEALED_INPUT, "SealedInput<T::AccountId>")]),
     ],
 )
-REQUEST_STATE = Variant(
+AccountId = Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+BlockNumber = Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+Balance = Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+U32Field = Annotated[int, Scale(U32, "u32")]
+CidField = Annotated[
+    bytes | None, Scale(OptionType(VEC_U8), "Option<BoundedVec<u8, T::MaxCidLength>>")
+]
+
+
+# A request's state: one record per variant of `RequestState`, in index order.
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """Waiting for the executor's result."""
+
+
+@dataclass(frozen=True)
+class AwaitingValidation:
+    """The result is in; the drawn validator checks it (`output_deadline`: output requested)."""
+
+    validator: AccountId
+    validation_deadline: BlockNumber
+    output_deadline: Annotated[int | None, Scale(OptionType(U32), "Option<BlockNumberFor<T>>")]
+
+
+@dataclass(frozen=True)
+class Completed:
+    """Settled: `cost` paid out, the rest refunded."""
+
+    cost: Balance
+
+
+@dataclass(frozen=True)
+class Expired:
+    """No result before the deadline: refunded."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Failed validation, or a requested output never came: executor slashed, refunded."""
+
+
+@dataclass(frozen=True)
+class Declined:
+    """The executor could not serve the input: refunded."""
+
+
+RequestState = Assigned | AwaitingValidation | Completed | Expired | Rejected | Declined
+REQUEST_STATE = enum_type(
     ["pallet_inference", "RequestState"],
-    [
-        VariantCase("Assigned", 0),
-        VariantCase(
-            "AwaitingValidation",
-            1,
-            [
-                Field("validator", ACCOUNT_ID, "T::AccountId"),
-                Field("validation_deadline", U32, "BlockNumberFor<T>"),
-                Field("output_deadline", OptionType(U32), "Option<BlockNumberFor<T>>"),
-            ],
-        ),
-        VariantCase("Completed", 2, [Field("cost", BALANCE, "BalanceOf<T>")]),
-        VariantCase("Expired", 3),
-        VariantCase("Rejected", 4),
-        VariantCase("Declined", 5),
-    ],
+    [Assigned, AwaitingValidation, Completed, Expired, Rejected, Declined],
 )
-TERMINAL = frozenset({"Completed", "Expired", "Rejected", "Declined"})
-INFERENCE_REQUEST = Composite(
-    ["pallet_inference", "InferenceRequest"],
-    [
-        Field("requester", ACCOUNT_ID, "T::AccountId"),
-        Field("model_id", MODEL_ID, "ModelId"),
-        Field("model_version", U32, "u32"),
-        Field("executor", ACCOUNT_ID, "T::AccountId"),
-        Field("author", ACCOUNT_ID, "T::AccountId"),
-        Field("input_hash", H256, "H256"),
-        Field("input_cid", OptionType(VEC_U8), "Option<BoundedVec<u8, T::MaxCidLength>>"),
-        Field("prompt_tokens", U32, "u32"),
-        Field("max_tokens", U32, "u32"),
-        Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
-        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-        Field("author_share", PERMILL, "Permill"),
-        Field("escrow", BALANCE, "BalanceOf<T>"),
-        Field("bandwidth_bytes", U64, "u64"),
-        Field("deadline", U32, "BlockNumberFor<T>"),
-        Field("created_at", U32, "BlockNumberFor<T>"),
-        Field("output_hash", OptionType(H256), "Option<H256>"),
-        Field("output_cid", OptionType(VEC_U8), "Option<BoundedVec<u8, T::MaxCidLength>>"),
-        Field("used_tokens", U32, "u32"),
-        Field(
-            "state", REQUEST_STATE, "RequestState<T::AccountId, BlockNumberFor<T>, BalanceOf<T>>"
-        ),
-        Field("sealed", BOOL, "bool"),
-        Field("output_key", OptionType(bytes_array(32)), "Option<[u8; 32]>"),
-    ],
-)
+TERMINAL: tuple[type[RequestState], ...] = (Completed, Expired, Rejected, Declined)
+
+
+@dataclass(frozen=True)
+class InferenceRequest:
+    """A request as `Requests` holds it: hash-only, its input and output off-chain."""
+
+    requester: AccountId
+    model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+    model_version: U32Field
+    executor: AccountId
+    author: AccountId
+    input_hash: Annotated[bytes, Scale(H256, "H256")]
+    input_cid: CidField
+    prompt_tokens: U32Field
+    max_tokens: U32Field
+    price_per_1k_tokens: Balance
+    currency_id: Annotated[int, Scale(CURRENCY_ID, "CurrencyIdOf<T>")]
+    author_share: Annotated[int, Scale(PERMILL, "Permill")]
+    escrow: Balance
+    bandwidth_bytes: Annotated[int, Scale(U64, "u64")]
+    deadline: BlockNumber
+    created_at: BlockNumber
+    output_hash: Annotated[bytes | None, Scale(OptionType(H256), "Option<H256>")]
+    output_cid: CidField
+    used_tokens: U32Field
+    state: Annotated[
+        RequestState,
+        Scale(REQUEST_STATE, "RequestState<T::AccountId, BlockNumberFor<T>, BalanceOf<T>>"),
+    ]
+    sealed: Annotated[bool, Scale(BOOL, "bool")]
+    output_key: Annotated[bytes | None, Scale(OptionType(bytes_array(32)), "Option<[u8; 32]>")]
+
+
+INFERENCE_REQUEST = record_type(InferenceRequest, ["pallet_inference", "InferenceRequest"])
 
 _ID = Field("request_id", REQUEST_ID, "RequestId")
 
@@ -537,8 +578,8 @@ class Inference(Pallet):
         "decline": Weight(60_000_000, 5_000),
     }
 
-    def request_of(self, ctx: CallContext, request_id: int) -> dict[str, Any]:
-        req: dict[str, Any] | None = ctx.get(self.Requests, request_id)
+    def request_of(self, ctx: CallContext, request_id: int) -> InferenceRequest:
+        req: InferenceRequest | None = ctx.get(self.Requests, request_id)
         if req is None:
             self.fail(InferenceError.UnknownRequest)
         return req
@@ -577,98 +618,100 @@ class Inference(Pallet):
         else:
             ctx.remove(self.BandwidthInUse, who)
 
-    def _release_executor(self, ctx: CallContext, req: dict[str, Any]) -> None:
+    def _release_executor(self, ctx: CallContext, req: InferenceRequest) -> None:
         providers = self.providers
-        info = providers.info(ctx, req["executor"])
+        info = providers.info(ctx, req.executor)
         if info is not None and info["in_flight"] > 0:
             info["in_flight"] -= 1
-            providers.store(ctx, req["executor"], info)
+            providers.store(ctx, req.executor, info)
 
-    def _finish(self, ctx: CallContext, request_id: int, req: dict[str, Any], state: Any) -> None:
-        req["state"] = state
+    def _finish(
+        self, ctx: CallContext, request_id: int, req: InferenceRequest, state: RequestState
+    ) -> None:
+        req = replace(req, state=state)
         ctx.put(self.Requests, req, request_id)
         self._release_executor(ctx, req)
 
-    def _settle(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> None:
+    def _settle(self, ctx: CallContext, request_id: int, req: InferenceRequest) -> None:
         tokens = self.tokens
-        currency = CurrencyId(req["currency_id"])
-        cost = min(req["escrow"], escrow_for(req["used_tokens"], req["price_per_1k_tokens"]))
-        refund = req["escrow"] - cost
-        requester = req["requester"]
+        currency = CurrencyId(req.currency_id)
+        cost = min(req.escrow, escrow_for(req.used_tokens, req.price_per_1k_tokens))
+        refund = req.escrow - cost
+        requester = req.requester
         author_amount, executor_amount = pay_out(
             ctx,
             self.tokens,
             currency,
             requester,
-            req["author"],
-            req["executor"],
-            req["author_share"],
+            req.author,
+            req.executor,
+            req.author_share,
             cost,
         )
         tokens.unreserve(ctx, currency, requester, refund)
-        self._finish(ctx, request_id, req, ("Completed", {"cost": cost}))
+        self._finish(ctx, request_id, req, Completed(cost))
         self.emit(
             ctx,
             InferenceEvent.InferencePaid(
                 request_id=request_id,
                 cost=cost,
-                author=req["author"],
+                author=req.author,
                 author_amount=author_amount,
-                executor=req["executor"],
+                executor=req.executor,
                 executor_amount=executor_amount,
                 refund=refund,
             ),
         )
 
-    def _reject(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> int:
+    def _reject(self, ctx: CallContext, request_id: int, req: InferenceRequest) -> int:
         """Fraud or a withheld output: slash the executor, refund the requester in full."""
-        slashed = punish_executor(ctx, self.providers, req["executor"])
-        self.tokens.unreserve(ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"])
-        self._finish(ctx, request_id, req, ("Rejected", None))
+        slashed = punish_executor(ctx, self.providers, req.executor)
+        self.tokens.unreserve(ctx, CurrencyId(req.currency_id), req.requester, req.escrow)
+        self._finish(ctx, request_id, req, Rejected())
         return slashed
 
-    def _expire(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> None:
+    def _expire(self, ctx: CallContext, request_id: int, req: InferenceRequest) -> None:
         providers = self.providers
-        refund = self.tokens.unreserve(
-            ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
-        )
-        self._bandwidth(ctx, req["executor"], -req["bandwidth_bytes"])
-        info = providers.info(ctx, req["executor"])
+        refund = self.tokens.unreserve(ctx, CurrencyId(req.currency_id), req.requester, req.escrow)
+        self._bandwidth(ctx, req.executor, -req.bandwidth_bytes)
+        info = providers.info(ctx, req.executor)
         if info is not None:
-            providers.set_reputation_of(ctx, req["executor"], info["reputation"] - REPUTATION_LOSS)
-        self._finish(ctx, request_id, req, ("Expired", None))
+            providers.set_reputation_of(ctx, req.executor, info["reputation"] - REPUTATION_LOSS)
+        self._finish(ctx, request_id, req, Expired())
         self.emit(ctx, InferenceEvent.RequestExpired(request_id=request_id, refund=refund))
 
     def _process_due(self, ctx: CallContext, request_id: int) -> bool:
         """Apply whatever deadline of `request_id` has passed; False when nothing is due."""
-        req = ctx.get(self.Requests, request_id)
+        req: InferenceRequest | None = ctx.get(self.Requests, request_id)
         if req is None:
             return False
         now = ctx.block_number
-        state, payload = req["state"]
-        if state == "Assigned" and now > req["deadline"]:
+        state = req.state
+        if isinstance(state, Assigned) and now > req.deadline:
             self._expire(ctx, request_id, req)
             return True
-        if state == "AwaitingValidation":
-            output_deadline = payload["output_deadline"]
+        if isinstance(state, AwaitingValidation):
+            output_deadline = state.output_deadline
             if output_deadline is not None and now > output_deadline:
                 slashed = self._reject(ctx, request_id, req)
                 self.emit(
                     ctx, InferenceEvent.OutputTimedOut(request_id=request_id, slashed=slashed)
                 )
                 return True
-            if output_deadline is None and now > payload["validation_deadline"]:
+            if output_deadline is None and now > state.validation_deadline:
                 self._settle(ctx, request_id, req)
                 return True
         return False
 
-    def _validator_for(self, ctx: CallContext, request_id: int, req: dict[str, Any]) -> Any:
+    def _validator_for(
+        self, ctx: CallContext, request_id: int, req: InferenceRequest
+    ) -> bytes | None:
         """Draw whether to validate and whom; None when not sampled or nobody can validate."""
-        executor = self.providers.info(ctx, req["executor"])
+        executor = self.providers.info(ctx, req.executor)
         reputation = executor["reputation"] if executor is not None else 0
         return draw_validator(
-            ctx, self.providers, b"infer", request_id, req["model_id"], req["executor"], req["requester"],
-            reputation, sealed=req["sealed"],
+            ctx, self.providers, b"infer", request_id, req.model_id, req.executor, req.requester,
+            reputation, sealed=req.sealed,
         )  # fmt: skip
 
     # -- calls -----------------------------------------------------------------------------
@@ -790,30 +833,30 @@ class Inference(Pallet):
         deadline = ctx.block_number + valid.deadline_blocks
         self._schedule(ctx, deadline + 1, request_id)
         sealed = valid.sealed
-        req = {
-            "requester": who,
-            "model_id": valid.model_id,
-            "model_version": model["version"],
-            "executor": executor,
-            "author": model["owner"],
-            "input_hash": valid.input_hash,
-            "input_cid": valid.input_cid,
-            "prompt_tokens": valid.prompt_tokens,
-            "max_tokens": valid.max_tokens,
-            "price_per_1k_tokens": model["price_per_1k_tokens"],
-            "currency_id": currency,
-            "author_share": model["author_share"],
-            "escrow": valid.escrow,
-            "bandwidth_bytes": valid.bandwidth,
-            "deadline": deadline,
-            "created_at": ctx.block_number,
-            "output_hash": None,
-            "output_cid": None,
-            "used_tokens": 0,
-            "state": ("Assigned", None),
-            "sealed": sealed is not None,
-            "output_key": None if sealed is None else bytes(sealed["output_key"]),
-        }
+        req = InferenceRequest(
+            requester=who,
+            model_id=valid.model_id,
+            model_version=model["version"],
+            executor=executor,
+            author=model["owner"],
+            input_hash=valid.input_hash,
+            input_cid=valid.input_cid,
+            prompt_tokens=valid.prompt_tokens,
+            max_tokens=valid.max_tokens,
+            price_per_1k_tokens=model["price_per_1k_tokens"],
+            currency_id=currency,
+            author_share=model["author_share"],
+            escrow=valid.escrow,
+            bandwidth_bytes=valid.bandwidth,
+            deadline=deadline,
+            created_at=ctx.block_number,
+            output_hash=None,
+            output_cid=None,
+            used_tokens=0,
+            state=Assigned(),
+            sealed=sealed is not None,
+            output_key=None if sealed is None else bytes(sealed["output_key"]),
+        )
         ctx.put(self.Requests, req, request_id)
         if sealed is not None:
             ctx.put(self.SealedCommitments, request_id, bytes(sealed["commitment"]))
@@ -842,14 +885,17 @@ class Inference(Pallet):
     ) -> None:
         """The executor reports the output's hash (and optionally CID) and token counts."""
         who, req = self._assigned(ctx, origin, request_id)
-        if ctx.block_number > req["deadline"]:
+        if ctx.block_number > req.deadline:
             self.fail(InferenceError.DeadlinePassed)
-        if completion_tokens > req["max_tokens"]:
+        if completion_tokens > req.max_tokens:
             self.fail(InferenceError.InvalidTokenCount)
-        req["output_cid"] = None if output_cid is None else self._check_cid(output_cid)
-        req["output_hash"] = bytes(output_hash)
-        req["used_tokens"] = min(prompt_tokens + completion_tokens, 2**32 - 1)
-        self._bandwidth(ctx, who, -req["bandwidth_bytes"])
+        req = replace(
+            req,
+            output_cid=None if output_cid is None else self._check_cid(output_cid),
+            output_hash=bytes(output_hash),
+            used_tokens=min(prompt_tokens + completion_tokens, 2**32 - 1),
+        )
+        self._bandwidth(ctx, who, -req.bandwidth_bytes)
         self.emit(
             ctx,
             InferenceEvent.ResultSubmitted(
@@ -864,10 +910,7 @@ class Inference(Pallet):
             self._settle(ctx, request_id, req)
             return
         deadline = ctx.block_number + VALIDATION_PERIOD
-        req["state"] = (
-            "AwaitingValidation",
-            {"validator": validator, "validation_deadline": deadline, "output_deadline": None},
-        )
+        req = replace(req, state=AwaitingValidation(validator, deadline, None))
         ctx.put(self.Requests, req, request_id)
         self._schedule(ctx, deadline + 1, request_id)
         self.emit(
@@ -879,25 +922,28 @@ class Inference(Pallet):
 
     def _assigned(
         self, ctx: CallContext, origin: Origin, request_id: int
-    ) -> tuple[bytes, dict[str, Any]]:
+    ) -> tuple[bytes, InferenceRequest]:
         """The signer and its request, still `Assigned` to it."""
         who = ctx.ensure_signed(origin)
         req = self.request_of(ctx, request_id)
-        if req["executor"] != who:
+        if req.executor != who:
             self.fail(InferenceError.NotExecutor)
-        if req["state"][0] != "Assigned":
+        if not isinstance(req.state, Assigned):
             self.fail(InferenceError.InvalidState)
         return who, req
 
-    def _awaiting(self, ctx: CallContext, origin: Origin, request_id: int) -> dict[str, Any]:
+    def _awaiting(
+        self, ctx: CallContext, origin: Origin, request_id: int
+    ) -> tuple[InferenceRequest, AwaitingValidation]:
+        """The request and its state, awaiting the signer's validation."""
         who = ctx.ensure_signed(origin)
         req = self.request_of(ctx, request_id)
-        state, payload = req["state"]
-        if state != "AwaitingValidation":
+        state = req.state
+        if not isinstance(state, AwaitingValidation):
             self.fail(InferenceError.InvalidState)
-        if payload["validator"] != who:
+        if state.validator != who:
             self.fail(InferenceError.NotValidator)
-        return req
+        return req, state
 
     @dispatchable(2)
     def submit_validation(
@@ -908,11 +954,11 @@ class Inference(Pallet):
         valid: Annotated[bool, Scale(BOOL, "bool")],
     ) -> None:
         """The drawn validator's verdict: pass pays out, fail slashes and refunds."""
-        req = self._awaiting(ctx, origin, request_id)
-        validator = req["state"][1]["validator"]
+        req, state = self._awaiting(ctx, origin, request_id)
+        validator = state.validator
         if valid:
             self._settle(ctx, request_id, req)
-            reward_executor(ctx, self.providers, req["executor"])
+            reward_executor(ctx, self.providers, req.executor)
             self.emit(
                 ctx, InferenceEvent.ValidationPassed(request_id=request_id, validator=validator)
             )
@@ -933,12 +979,11 @@ class Inference(Pallet):
         request_id: Annotated[int, Scale(REQUEST_ID, "RequestId")],
     ) -> None:
         """The validator could not get the output off-chain: the executor must put it on-chain."""
-        req = self._awaiting(ctx, origin, request_id)
-        payload = req["state"][1]
-        if payload["output_deadline"] is not None:
+        req, state = self._awaiting(ctx, origin, request_id)
+        if state.output_deadline is not None:
             self.fail(InferenceError.OutputAlreadyRequested)
         deadline = ctx.block_number + OUTPUT_PROVIDE_PERIOD
-        payload["output_deadline"] = deadline
+        req = replace(req, state=replace(state, output_deadline=deadline))
         ctx.put(self.Requests, req, request_id)
         self._schedule(ctx, deadline + 1, request_id)
         self.emit(ctx, InferenceEvent.OutputRequested(request_id=request_id, deadline=deadline))
@@ -954,22 +999,22 @@ class Inference(Pallet):
         """The executor answers `request_output`; the output is checked against its hash, not stored."""
         who = ctx.ensure_signed(origin)
         req = self.request_of(ctx, request_id)
-        if req["executor"] != who:
+        if req.executor != who:
             self.fail(InferenceError.NotExecutor)
-        state, payload = req["state"]
-        if state != "AwaitingValidation" or payload["output_deadline"] is None:
+        state = req.state
+        if not isinstance(state, AwaitingValidation) or state.output_deadline is None:
             self.fail(InferenceError.InvalidState)
         if len(output) > MAX_OUTPUT_BYTES:
             self.fail(InferenceError.OutputTooLarge)
         # A sealed request's output is sealed to the validator, who checks the commitments.
-        if not req["sealed"] and blake2_256(bytes(output)) != req["output_hash"]:
+        if not req.sealed and blake2_256(bytes(output)) != req.output_hash:
             self.fail(InferenceError.OutputHashMismatch)
-        payload["output_deadline"] = None
+        state = replace(state, output_deadline=None)
         extended = ctx.block_number + VALIDATION_PERIOD
-        if payload["validation_deadline"] < extended:
-            payload["validation_deadline"] = extended
+        if state.validation_deadline < extended:
+            state = replace(state, validation_deadline=extended)
             self._schedule(ctx, extended + 1, request_id)
-        ctx.put(self.Requests, req, request_id)
+        ctx.put(self.Requests, replace(req, state=state), request_id)
         self.emit(ctx, InferenceEvent.OutputProvided(request_id=request_id))
 
     @dispatchable(5)
@@ -994,11 +1039,9 @@ class Inference(Pallet):
     ) -> None:
         """The executor cannot serve the input (a sealed input that does not open): refund."""
         who, req = self._assigned(ctx, origin, request_id)
-        refund = self.tokens.unreserve(
-            ctx, CurrencyId(req["currency_id"]), req["requester"], req["escrow"]
-        )
-        self._bandwidth(ctx, who, -req["bandwidth_bytes"])
-        self._finish(ctx, request_id, req, ("Declined", None))
+        refund = self.tokens.unreserve(ctx, CurrencyId(req.currency_id), req.requester, req.escrow)
+        self._bandwidth(ctx, who, -req.bandwidth_bytes)
+        self._finish(ctx, request_id, req, Declined())
         self.emit(ctx, InferenceEvent.RequestDeclined(request_id=request_id, refund=refund))
 
     # -- hooks -----------------------------------------------------------------------------

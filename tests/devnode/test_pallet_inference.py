@@ -20,6 +20,12 @@ from devnode.pallets.inference import (
     BLOCK_BANDWIDTH_BYTES,
     OUTPUT_PROVIDE_PERIOD,
     VALIDATION_PERIOD,
+    Assigned,
+    AwaitingValidation,
+    Completed,
+    Expired,
+    Rejected,
+    RequestState,
     bandwidth_estimate,
     escrow_for,
     fraud_slash,
@@ -124,8 +130,9 @@ def account(sm: StateMachine, who: bytes, currency: int = PAY) -> dict[str, int]
     return data
 
 
-def state(sm: StateMachine, request_id: int) -> Any:
-    return sm.get("Inference", "Requests", request_id)["state"]
+def state(sm: StateMachine, request_id: int) -> RequestState:
+    state: RequestState = sm.get("Inference", "Requests", request_id).state
+    return state
 
 
 # -- pure helpers -------------------------------------------------------------------------
@@ -168,9 +175,9 @@ def test_request_escrows_assigns_and_reserves_bandwidth() -> None:
         "frozen": 0,
     }
     req = sm.get("Inference", "Requests", 0)
-    assert req["state"] == ("Assigned", None)
-    assert req["input_hash"] == blake2_256(b"What is machine learning?")
-    assert req["author"] == AUTHOR and req["price_per_1k_tokens"] == PRICE
+    assert req.state == Assigned()
+    assert req.input_hash == blake2_256(b"What is machine learning?")
+    assert req.author == AUTHOR and req.price_per_1k_tokens == PRICE
     assert sm.get("Providers", "Providers", executor)["in_flight"] == 1
     assert sm.get("Inference", "BandwidthInUse", executor) == 99_000
     assert sm.get("Inference", "Timeouts", 7) == [0]
@@ -214,7 +221,7 @@ def test_request_accepts_a_cid_input_and_stores_only_hashes() -> None:
     sm = setup([P1])
     request_id, _ = place(sm, input=("Cid", INPUT_CID))
     req = sm.get("Inference", "Requests", request_id)
-    assert req["input_cid"] == INPUT_CID and req["input_hash"] == blake2_256(INPUT_CID)
+    assert req.input_cid == INPUT_CID and req.input_hash == blake2_256(INPUT_CID)
 
 
 def test_no_provider_available_cases() -> None:
@@ -278,7 +285,7 @@ def test_result_without_validation_pays_author_executor_and_refunds() -> None:
     assert account(sm, AUTHOR)["free"] == GENESIS_ENDOWMENT + cost // 5
     assert account(sm, P1)["free"] == GENESIS_ENDOWMENT + cost - cost // 5
     assert sm.get("Tokens", "TotalIssuance", PAY) == len(ACCOUNTS) * GENESIS_ENDOWMENT
-    assert state(sm, request_id) == ("Completed", {"cost": cost})
+    assert state(sm, request_id) == Completed(cost)
     assert sm.get("Providers", "Providers", P1)["in_flight"] == 0
     assert sm.get("Inference", "BandwidthInUse", P1) == 0
     with pytest.raises(DispatchFailure, match=r"^Inference\.InvalidState$"):
@@ -341,7 +348,7 @@ def test_validation_pass_pays_and_raises_reputation() -> None:
     assert sm.find(events, "Inference", "InferencePaid")["executor_amount"] == cost - cost // 5
     assert sm.get("Providers", "Providers", executor)["reputation"] == 5
     assert account(sm, USER)["reserved"] == 0
-    assert state(sm, request_id) == ("Completed", {"cost": cost})
+    assert state(sm, request_id) == Completed(cost)
 
 
 def test_validation_fail_slashes_and_refunds_in_full() -> None:
@@ -363,7 +370,7 @@ def test_validation_fail_slashes_and_refunds_in_full() -> None:
     assert (info["stake"], info["reputation"], info["in_flight"]) == (MIN_STAKE - slashed, 0, 0)
     assert sm.get("Tokens", "TotalIssuance", STAKE) == len(ACCOUNTS) * GENESIS_ENDOWMENT - slashed
     assert sm.get("Tokens", "TotalIssuance", PAY) == len(ACCOUNTS) * GENESIS_ENDOWMENT
-    assert state(sm, request_id) == ("Rejected", None)
+    assert state(sm, request_id) == Rejected()
 
 
 def test_output_request_then_provide_then_validate() -> None:
@@ -389,9 +396,10 @@ def test_output_request_then_provide_then_validate() -> None:
         executor, "Inference", "provide_output", request_id=request_id, output=OUTPUT
     )
     assert sm.event_names(events) == [("Inference", "OutputProvided")]
-    assert state(sm, request_id)[1]["output_deadline"] is None
+    awaiting = state(sm, request_id)
+    assert isinstance(awaiting, AwaitingValidation) and awaiting.output_deadline is None
     sm.signed(validator, "Inference", "submit_validation", request_id=request_id, valid=True)
-    assert state(sm, request_id)[0] == "Completed"
+    assert isinstance(state(sm, request_id), Completed)
 
 
 def test_output_not_provided_in_time_is_slashed_at_block_start() -> None:
@@ -405,7 +413,7 @@ def test_output_not_provided_in_time_is_slashed_at_block_start() -> None:
         "request_id": request_id,
         "slashed": MIN_STAKE // 10,
     }
-    assert state(sm, request_id) == ("Rejected", None)
+    assert state(sm, request_id) == Rejected()
     assert account(sm, USER) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
     assert sm.get("Providers", "Providers", executor)["stake"] == MIN_STAKE - MIN_STAKE // 10
 
@@ -415,7 +423,7 @@ def test_silent_validator_lets_the_payment_through_at_its_deadline() -> None:
     request_id, executor, _ = validated(sm)
     for _ in range(VALIDATION_PERIOD):
         sm.next_block()
-    assert state(sm, request_id)[0] == "AwaitingValidation"
+    assert isinstance(state(sm, request_id), AwaitingValidation)
     events = sm.next_block()
     assert sm.find(events, "Inference", "InferencePaid")["executor"] == executor
     assert sm.get("Providers", "Providers", executor)["reputation"] == 0
@@ -430,7 +438,7 @@ def test_expiry_at_block_start_refunds_and_lowers_reputation() -> None:
     request_id, executor = place(sm, deadline_blocks=2)
     sm.next_block()
     sm.next_block()
-    assert state(sm, request_id) == ("Assigned", None)
+    assert state(sm, request_id) == Assigned()
     events = sm.next_block()
     assert sm.find(events, "Inference", "RequestExpired") == {
         "request_id": request_id,
@@ -440,7 +448,7 @@ def test_expiry_at_block_start_refunds_and_lowers_reputation() -> None:
     info = sm.get("Providers", "Providers", executor)
     assert (info["reputation"], info["in_flight"]) == (40, 0)
     assert sm.get("Inference", "BandwidthInUse", executor) == 0
-    assert state(sm, request_id) == ("Expired", None)
+    assert state(sm, request_id) == Expired()
 
 
 def test_anyone_may_expire_a_request_past_its_deadline() -> None:

@@ -25,7 +25,13 @@ from devnode.pallets._sizes import (
     InferenceBytes,
     signed_extrinsic_bytes,
 )
-from devnode.pallets.inference import MAX_INLINE_INPUT, TERMINAL
+from devnode.pallets.inference import (
+    MAX_INLINE_INPUT,
+    TERMINAL,
+    Assigned,
+    AwaitingValidation,
+    Completed,
+)
 from devnode.pallets.providers import MIN_STAKE
 from devnode.pallets.tokens import GENESIS_ENDOWMENT
 from ipfs_store import cid_of_bytes
@@ -75,31 +81,31 @@ class Checker:
                 info["stake"] if info else 0
             )
             open_escrow = sum(
-                r["escrow"]
+                r.escrow
                 for r in requests
-                if r["requester"] == who and r["state"][0] not in TERMINAL
+                if r.requester == who and not isinstance(r.state, TERMINAL)
             )
             assert sm.get("Tokens", "Accounts", who, PAY)["reserved"] == open_escrow
             if info:
                 assert info["in_flight"] == sum(
-                    1 for r in requests if r["executor"] == who and r["state"][0] not in TERMINAL
+                    1 for r in requests if r.executor == who and not isinstance(r.state, TERMINAL)
                 )
             assert sm.get("Inference", "BandwidthInUse", who) == sum(
-                r["bandwidth_bytes"]
+                r.bandwidth_bytes
                 for r in requests
-                if r["executor"] == who and r["state"][0] == "Assigned"
+                if r.executor == who and isinstance(r.state, Assigned)
             )
         # Each request in exactly one state; terminal states never change; one ending each.
         for request_id, req in enumerate(requests):
-            state = req["state"][0]
-            assert state in ("Assigned", "AwaitingValidation", *TERMINAL)
+            state = req.state
+            assert isinstance(state, (Assigned, AwaitingValidation, *TERMINAL))
             if request_id in self.terminal:
-                assert req["state"] == self.terminal[request_id]
-            if state in TERMINAL:
-                self.terminal[request_id] = req["state"]
+                assert state == self.terminal[request_id]
+            if isinstance(state, TERMINAL):
+                self.terminal[request_id] = state
                 assert self.endings[request_id] == 1
-                if state == "Completed":
-                    assert req["state"][1]["cost"] <= req["escrow"]
+                if isinstance(state, Completed):
+                    assert state.cost <= req.escrow
             else:
                 assert self.endings[request_id] == 0
         total_weight = sum(
@@ -114,7 +120,9 @@ def random_step(rng: random.Random, sm: StateMachine) -> list[dict[str, Any]]:
     who = rng.choice(ACCOUNTS)
     count = sm.get("Inference", "NextRequestId")
     open_ids = [
-        i for i in range(count) if sm.get("Inference", "Requests", i)["state"][0] not in TERMINAL
+        i
+        for i in range(count)
+        if not isinstance(sm.get("Inference", "Requests", i).state, TERMINAL)
     ]
     if open_ids and rng.random() < 0.7:
         request_id = rng.choice(open_ids)
@@ -123,10 +131,8 @@ def random_step(rng: random.Random, sm: StateMachine) -> list[dict[str, Any]]:
     req = sm.get("Inference", "Requests", request_id) if request_id < count else None
     actor = who
     if req is not None and rng.random() < 0.8:
-        validator = (
-            req["state"][1]["validator"] if req["state"][0] == "AwaitingValidation" else None
-        )
-        actor = validator if validator and rng.random() < 0.5 else req["executor"]
+        validator = req.state.validator if isinstance(req.state, AwaitingValidation) else None
+        actor = validator if validator and rng.random() < 0.5 else req.executor
     kind = rng.choice(
         ["request"] * 4
         + ["result"] * 3
@@ -214,7 +220,7 @@ def run_sequence(rng: random.Random, steps: int) -> tuple[Counter[str], Counter[
         checker.check()
         outcomes["ok"] += 1
     states = Counter(
-        sm.get("Inference", "Requests", i)["state"][0]
+        type(sm.get("Inference", "Requests", i).state).__name__
         for i in range(sm.get("Inference", "NextRequestId"))
     )
     return outcomes, states

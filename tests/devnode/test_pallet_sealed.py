@@ -10,6 +10,7 @@ import pytest
 
 from devnode import DispatchFailure
 from devnode.pallets._harness import StateMachine
+from devnode.pallets.inference import AwaitingValidation, Declined
 from devnode.pallets.providers import MIN_STAKE
 
 from .test_pallet_inference import (
@@ -73,12 +74,12 @@ def test_sealed_request_records_commitment_key_and_flag() -> None:
     rid, executor = place(sm, input=sealed([P1, P2]))
     req = sm.get("Inference", "Requests", rid)
     assert executor in (P1, P2)
-    assert req["sealed"] is True and req["output_key"] == b"\x0e" * 32
-    assert req["input_hash"] == b"\xcc" * 32 and req["input_cid"] is None
+    assert req.sealed is True and req.output_key == b"\x0e" * 32
+    assert req.input_hash == b"\xcc" * 32 and req.input_cid is None
     assert sm.get("Inference", "SealedCommitments", b"\xcc" * 32) == rid
     plain, _ = place(sm)  # plaintext is the explicit Inline input, recorded as such
-    assert sm.get("Inference", "Requests", plain)["sealed"] is False
-    assert sm.get("Inference", "Requests", plain)["output_key"] is None
+    assert sm.get("Inference", "Requests", plain).sealed is False
+    assert sm.get("Inference", "Requests", plain).output_key is None
 
 
 def test_only_providers_with_a_wrap_and_a_key_are_assigned() -> None:
@@ -141,8 +142,8 @@ def test_decline_refunds_in_full_and_frees_the_executor() -> None:
         sm.signed(USER, "Inference", "decline", request_id=rid)
     events = sm.signed(executor, "Inference", "decline", request_id=rid)
     declined = sm.find(events, "Inference", "RequestDeclined")
-    assert declined["refund"] == sm.get("Inference", "Requests", rid)["escrow"]
-    assert state(sm, rid) == ("Declined", None)
+    assert declined["refund"] == sm.get("Inference", "Requests", rid).escrow
+    assert state(sm, rid) == Declined()
     assert account(sm, USER) == before
     info = sm.get("Providers", "Providers", executor)
     assert info["in_flight"] == 0 and info["reputation"] == 0
@@ -164,4 +165,5 @@ def test_sealed_validator_needs_a_key_and_provide_output_is_not_hash_checked() -
     assert drawn is not None and drawn["validator"] == ({P1, P2} - {executor}).pop()
     sm.signed(drawn["validator"], "Inference", "request_output", request_id=rid)
     sm.signed(executor, "Inference", "provide_output", request_id=rid, output=b"sealed blob")
-    assert state(sm, rid)[1]["output_deadline"] is None
+    awaiting = state(sm, rid)
+    assert isinstance(awaiting, AwaitingValidation) and awaiting.output_deadline is None
