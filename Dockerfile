@@ -24,7 +24,10 @@ COPY ocw_daemon ./ocw_daemon
 COPY devstack ./devstack
 COPY inference_gateway ./inference_gateway
 COPY sealing ./sealing
-RUN pip install . \
+COPY protocol ./protocol
+COPY lifecycle ./lifecycle
+# the image runs the provider's daemon: the base install plus the [provider] extra (torch, ...)
+RUN pip install ".[provider]" \
  && install -d -o genai -g genai /var/lib/genai/chain /var/lib/genai/state
 
 USER genai
