@@ -17,6 +17,7 @@ from ._client import (
 from ._errors import (
     BadParameter,
     ChainUnavailable,
+    GatewayClosed,
     GatewayError,
     InsufficientCredit,
     NoChatTemplate,
@@ -33,6 +34,7 @@ __all__ = [
     "DirectClient",
     "DirectConfig",
     "DirectRequest",
+    "GatewayClosed",
     "GatewayError",
     "GatewayServer",
     "InsufficientCredit",

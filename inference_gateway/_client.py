@@ -29,12 +29,14 @@ from substrateinterface import Keypair
 
 import protocol
 import sealing
+from lifecycle import AsyncResource, State
 from runtime_types import Bindings, ChainClient, ChainClientError, ClientConfig
 from runtime_types.generated.devnode import BINDINGS, channels, model_registry, providers, types
 
 from ._errors import (
     BadParameter,
     ChainUnavailable,
+    GatewayClosed,
     GatewayError,
     InsufficientCredit,
     NoChatTemplate,
@@ -266,15 +268,19 @@ def _status_message(document: dict[str, Any]) -> bytes:
     return STATUS_DOMAIN + json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
-class DirectClient:
+class DirectClient(AsyncResource):
     """`async with DirectClient(config, keypair) as client: async for ev in client.stream(...)`.
 
-    `close()` is idempotent.
+    `connect()` is a no-op once open, `close()` is idempotent, and a closed client raises
+    `GatewayClosed`.
     """
+
+    closed_error = GatewayClosed
 
     def __init__(
         self, config: DirectConfig, keypair: Keypair, *, bindings: Bindings = BINDINGS
     ) -> None:
+        super().__init__()
         self.config = config
         self.keypair = keypair
         self.account = bytes(keypair.public_key)
@@ -286,33 +292,28 @@ class DirectClient:
         self._providers: dict[bytes, _Provider] = {}
         self._head: tuple[int, float] = (0, 0.0)
         self._channel_cache: dict[bytes, tuple[float, types.Channel | None]] = {}
-        self._closed = False
         self._load_state()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def connect(self) -> DirectClient:
+        """Connect to the node; a no-op once open."""
+        if self.state is State.OPENED:
+            return self
+        return await self.open()
+
+    async def _aopen(self) -> None:
         try:
             await self.chain.connect()
         except ChainClientError as exc:
             raise ChainUnavailable(f"node at {self.config.chain_url}: {exc}") from exc
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        return self
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def _aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
         await self.chain.close()
-
-    async def __aenter__(self) -> DirectClient:
-        return await self.connect()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -566,6 +567,7 @@ class DirectClient:
         self, model: str | ModelEntry, request: DirectRequest
     ) -> AsyncGenerator[StreamChunk | StreamEnd, None]:
         """Yield chunks as the executor produces them, then the verified `StreamEnd`."""
+        self._check_usable()
         if self._session is None:
             raise GatewayError("the client is not connected (use `async with`)")
         entry = model if isinstance(model, ModelEntry) else await self.resolve(model)

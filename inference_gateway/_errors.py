@@ -8,16 +8,24 @@ GatewayError
 ├── NoProvider          503 no_provider (no active, reachable provider of the model)
 ├── ProviderFailed      502 provider_failed (the executor failed after the first token)
 ├── StreamIntegrityError 502 stream_integrity (the signed final record does not match)
-└── ChainUnavailable    503 chain_unavailable
+├── ChainUnavailable    503 chain_unavailable
+└── GatewayClosed       503 gateway_closed (the client was used after close(); also a
+                        lifecycle.ResourceClosedError)
+
+The direct path's wire format (`inference_gateway.protocol`, shared with ocw_daemon) has its own
+root, `inference_gateway.protocol.ProtocolError` (a ValueError: a malformed ticket or record).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from lifecycle import ResourceClosedError
+
 __all__ = [
     "BadParameter",
     "ChainUnavailable",
+    "GatewayClosed",
     "GatewayError",
     "InsufficientCredit",
     "NoChatTemplate",
@@ -94,3 +102,9 @@ class ChainUnavailable(GatewayError):
     status = 503
     type = "server_error"
     code = "chain_unavailable"
+
+
+class GatewayClosed(GatewayError, ResourceClosedError):
+    status = 503
+    type = "server_error"
+    code = "gateway_closed"

@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from lifecycle import AsyncResource
+
 from ._client import DirectClient, DirectRequest, ModelEntry, StreamChunk, StreamEnd
 from ._errors import BadParameter, GatewayError
 
@@ -319,12 +321,14 @@ class _Shaper:
         }
 
 
-class GatewayServer:
-    """The HTTP server; `start(host, port)`, `url` (ends in /v1), idempotent `close()`."""
+class GatewayServer(AsyncResource):
+    """The HTTP server; `start(host, port)` (once), `url` (ends in /v1), idempotent `close()`."""
 
     def __init__(self, client: DirectClient) -> None:
+        super().__init__()
         self.client = client
         self._runner: web.AppRunner | None = None
+        self._bind = ("127.0.0.1", 8000)
         self.url = ""
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_get("/v1/models", self._models)
@@ -336,17 +340,25 @@ class GatewayServer:
         self.app = app
 
     async def start(self, host: str = "127.0.0.1", port: int = 8000) -> GatewayServer:
+        self._bind = (host, port)
+        return await self.open()
+
+    async def _aopen(self) -> None:
+        host, port = self._bind
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self._runner = runner
         sockets = getattr(site._server, "sockets", None)
         bound = int(sockets[0].getsockname()[1]) if sockets else port
         self.url = f"http://{host}:{bound}/v1"
-        return self
 
-    async def close(self) -> None:
+    async def _aclose(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
