@@ -281,16 +281,18 @@ def record_type(
 
 def enum_type(
     path: Sequence[str],
-    cases: Sequence[type],
+    cases: Sequence[type | tuple[str, type]],
     params: Sequence[tuple[str, ScaleType | None]] = (),
 ) -> Variant:
-    """The SCALE enum whose variants are `cases` (frozen dataclasses, indexed in order): a value
-    is an instance of one of them, e.g. a request's state `AwaitingValidation(...)`."""
+    """The SCALE enum whose variants are `cases` (frozen dataclasses, indexed in order, named as
+    the class or as given in a `(name, class)` pair): a value is an instance of one of them,
+    e.g. a request's state `AwaitingValidation(...)`."""
+    named = [case if isinstance(case, tuple) else (case.__name__, case) for case in cases]
     return Variant(
         path,
         [
-            VariantCase(case.__name__, index, _record_fields(case), record=case)
-            for index, case in enumerate(cases)
+            VariantCase(name, index, _record_fields(case), record=case)
+            for index, (name, case) in enumerate(named)
         ],
         params,
     )

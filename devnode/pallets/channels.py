@@ -524,7 +524,7 @@ class Channels(Pallet):
         info = providers.info(ctx, executor)
         if info is None:
             self.fail(ChannelsError.NotProvider)
-        reputation = info["reputation"]
+        reputation = info.reputation
         for settlement in settlements:
             self._settle_run(ctx, executor, reputation, settlement)
 

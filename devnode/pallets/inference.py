@@ -261,7 +261,7 @@ def reward_executor(ctx: CallContext, providers: Providers, executor: bytes) -> 
     """A passed check: the executor gains `ReputationGain`."""
     info = providers.info(ctx, executor)
     if info is not None:
-        providers.set_reputation_of(ctx, executor, info["reputation"] + REPUTATION_GAIN)
+        providers.set_reputation_of(ctx, executor, info.reputation + REPUTATION_GAIN)
 
 
 def punish_executor(ctx: CallContext, providers: Providers, executor: bytes) -> int:
@@ -269,7 +269,7 @@ def punish_executor(ctx: CallContext, providers: Providers, executor: bytes) -> 
     info = providers.info(ctx, executor)
     if info is None:
         return 0
-    slashed = providers.slash(ctx, executor, fraud_slash(info["stake"]))
+    slashed = providers.slash(ctx, executor, fraud_slash(info.stake))
     providers.set_reputation_of(ctx, executor, 0)
     return slashed
 
@@ -289,11 +289,11 @@ def draw_validator(
         if who in (executor, requester):
             continue
         info = providers.info(ctx, who)
-        if info is None or not providers.is_active(info) or info["weight"] <= 0:
+        if info is None or not providers.is_active(info) or info.weight <= 0:
             continue
-        if sealed and info["encryption_key"] is None:
+        if sealed and info.encryption_key is None:
             continue  # the executor re-seals the prompt and output to the validator's key
-        candidates.append((who, info["weight"]))
+        candidates.append((who, info.weight))
     if not candidates:
         return None
     return pick_weighted(candidates, randomness(tag + b"/validator", ctx.parent_hash, item_id))
@@ -621,9 +621,8 @@ class Inference(Pallet):
     def _release_executor(self, ctx: CallContext, req: InferenceRequest) -> None:
         providers = self.providers
         info = providers.info(ctx, req.executor)
-        if info is not None and info["in_flight"] > 0:
-            info["in_flight"] -= 1
-            providers.store(ctx, req.executor, info)
+        if info is not None and info.in_flight > 0:
+            providers.store(ctx, req.executor, replace(info, in_flight=info.in_flight - 1))
 
     def _finish(
         self, ctx: CallContext, request_id: int, req: InferenceRequest, state: RequestState
@@ -676,7 +675,7 @@ class Inference(Pallet):
         self._bandwidth(ctx, req.executor, -req.bandwidth_bytes)
         info = providers.info(ctx, req.executor)
         if info is not None:
-            providers.set_reputation_of(ctx, req.executor, info["reputation"] - REPUTATION_LOSS)
+            providers.set_reputation_of(ctx, req.executor, info.reputation - REPUTATION_LOSS)
         self._finish(ctx, request_id, req, Expired())
         self.emit(ctx, InferenceEvent.RequestExpired(request_id=request_id, refund=refund))
 
@@ -708,7 +707,7 @@ class Inference(Pallet):
     ) -> bytes | None:
         """Draw whether to validate and whom; None when not sampled or nobody can validate."""
         executor = self.providers.info(ctx, req.executor)
-        reputation = executor["reputation"] if executor is not None else 0
+        reputation = executor.reputation if executor is not None else 0
         return draw_validator(
             ctx, self.providers, b"infer", request_id, req.model_id, req.executor, req.requester,
             reputation, sealed=req.sealed,
@@ -808,10 +807,10 @@ class Inference(Pallet):
                 Candidate(
                     who=provider,
                     active=self.providers.is_active(info),
-                    weight=info["weight"],
-                    in_flight=info["in_flight"],
-                    capacity=info["capacity"],
-                    has_encryption_key=info["encryption_key"] is not None,
+                    weight=info.weight,
+                    in_flight=info.in_flight,
+                    capacity=info.capacity,
+                    has_encryption_key=info.encryption_key is not None,
                     bandwidth_in_use=int(ctx.get(self.BandwidthInUse, provider)),
                 )
             )
@@ -827,8 +826,7 @@ class Inference(Pallet):
         self.tokens.reserve(ctx, currency, who, valid.escrow)
         info = self.providers.info(ctx, executor)
         assert info is not None
-        info["in_flight"] += 1
-        self.providers.store(ctx, executor, info)
+        self.providers.store(ctx, executor, replace(info, in_flight=info.in_flight + 1))
         self._bandwidth(ctx, executor, valid.bandwidth)
         deadline = ctx.block_number + valid.deadline_blocks
         self._schedule(ctx, deadline + 1, request_id)

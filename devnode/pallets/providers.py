@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._hashing import StorageHasher
@@ -18,6 +18,8 @@ from .._pallet import (
     Weight,
     WeightRule,
     dispatchable,
+    enum_type,
+    record_type,
 )
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
 from .._types import (
@@ -26,12 +28,9 @@ from .._types import (
     U128,
     VEC_U8,
     Compact,
-    Composite,
     Field,
     OptionType,
     SequenceType,
-    Variant,
-    VariantCase,
     bytes_array,
 )
 from .model_registry import MODEL_ID, ModelRegistry
@@ -45,6 +44,9 @@ __all__ = [
     "MIN_STAKE",
     "STAKE_CURRENCY",
     "UNBONDING_PERIOD",
+    "ProviderActive",
+    "ProviderInfo",
+    "ProviderUnbonding",
     "Providers",
     "provider_weight",
 ]
@@ -60,28 +62,46 @@ MAX_CAPACITY = 1024
 INITIAL_REPUTATION = 0
 MAX_REPUTATION = 100
 
-PROVIDER_STATUS = Variant(
+
+@dataclass(frozen=True)
+class ProviderActive:
+    """Taking work."""
+
+
+@dataclass(frozen=True)
+class ProviderUnbonding:
+    """Unregistered; the stake can be withdrawn from `unlock_at`."""
+
+    unlock_at: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+
+ProviderStatus = ProviderActive | ProviderUnbonding
+PROVIDER_STATUS = enum_type(
     ["pallet_providers", "ProviderStatus"],
-    [
-        VariantCase("Active", 0),
-        VariantCase("Unbonding", 1, [Field("unlock_at", U32, "BlockNumberFor<T>")]),
-    ],
+    [("Active", ProviderActive), ("Unbonding", ProviderUnbonding)],
 )
-PROVIDER_INFO = Composite(
-    ["pallet_providers", "ProviderInfo"],
-    [
-        Field("stake", BALANCE, "BalanceOf<T>"),
-        Field("endpoint", VEC_U8, "BoundedVec<u8, T::MaxEndpointLength>"),
-        Field("models", SequenceType(MODEL_ID), "BoundedVec<ModelId, T::MaxModelsPerProvider>"),
-        Field("capacity", U32, "u32"),
-        Field("in_flight", U32, "u32"),
-        Field("reputation", U8, "u8"),
-        Field("weight", U128, "u128"),
-        Field("status", PROVIDER_STATUS, "ProviderStatus<BlockNumberFor<T>>"),
-        Field("registered_at", U32, "BlockNumberFor<T>"),
-        Field("encryption_key", OptionType(bytes_array(32)), "Option<[u8; 32]>"),
-    ],
-)
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """A provider as `Providers` holds it."""
+
+    stake: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+    endpoint: Annotated[bytes, Scale(VEC_U8, "BoundedVec<u8, T::MaxEndpointLength>")]
+    models: Annotated[
+        list[bytes],
+        Scale(SequenceType(MODEL_ID), "BoundedVec<ModelId, T::MaxModelsPerProvider>"),
+    ]
+    capacity: Annotated[int, Scale(U32, "u32")]
+    in_flight: Annotated[int, Scale(U32, "u32")]
+    reputation: Annotated[int, Scale(U8, "u8")]
+    weight: Annotated[int, Scale(U128, "u128")]
+    status: Annotated[ProviderStatus, Scale(PROVIDER_STATUS, "ProviderStatus<BlockNumberFor<T>>")]
+    registered_at: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+    encryption_key: Annotated[bytes | None, Scale(OptionType(bytes_array(32)), "Option<[u8; 32]>")]
+
+
+PROVIDER_INFO = record_type(ProviderInfo, ["pallet_providers", "ProviderInfo"])
 # The provider's X25519 public key: what sealed inputs and validator payloads are sealed to.
 _ENCRYPTION_KEY = Field("encryption_key", OptionType(bytes_array(32)), "Option<[u8; 32]>")
 _PROVIDER = Field("provider", ACCOUNT_ID, "T::AccountId")
@@ -210,25 +230,25 @@ class Providers(Pallet):
         "set_reputation": Weight(20_000_000, 4_000),
     }
 
-    def info(self, ctx: CallContext, who: bytes) -> dict[str, Any] | None:
-        value: dict[str, Any] | None = ctx.get(self.Providers, who)
+    def info(self, ctx: CallContext, who: bytes) -> ProviderInfo | None:
+        value: ProviderInfo | None = ctx.get(self.Providers, who)
         return value
 
-    def _registered(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
+    def _registered(self, ctx: CallContext, who: bytes) -> ProviderInfo:
         info = self.info(ctx, who)
         if info is None:
             self.fail(ProvidersError.NotRegistered)
         return info
 
-    def _active(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
+    def _active(self, ctx: CallContext, who: bytes) -> ProviderInfo:
         info = self._registered(ctx, who)
-        if info["status"][0] != "Active":
+        if not isinstance(info.status, ProviderActive):
             self.fail(ProvidersError.NotActive)
         return info
 
     @staticmethod
-    def is_active(info: dict[str, Any]) -> bool:
-        return bool(info["status"][0] == "Active")
+    def is_active(info: ProviderInfo) -> bool:
+        return isinstance(info.status, ProviderActive)
 
     def _check_profile(
         self, ctx: CallContext, endpoint: bytes, models: list[bytes], capacity: int
@@ -280,31 +300,31 @@ class Providers(Pallet):
         total: int = ctx.get(self.TotalWeight)
         return total
 
-    def store(self, ctx: CallContext, who: bytes, info: dict[str, Any]) -> None:
-        """Write `info`, recomputing its weight and keeping `TotalWeight` in step."""
+    def store(self, ctx: CallContext, who: bytes, info: ProviderInfo) -> ProviderInfo:
+        """Write `info` with its weight recomputed, keeping `TotalWeight` in step; what was
+        written."""
         old = self.info(ctx, who)
-        old_weight = old["weight"] if old is not None and self.is_active(old) else 0
-        info["weight"] = provider_weight(info["stake"], info["reputation"])
-        new_weight = info["weight"] if self.is_active(info) else 0
+        old_weight = old.weight if old is not None and self.is_active(old) else 0
+        info = replace(info, weight=provider_weight(info.stake, info.reputation))
+        new_weight = info.weight if self.is_active(info) else 0
         ctx.put(self.TotalWeight, self.total_weight(ctx) - old_weight + new_weight)
         ctx.put(self.Providers, info, who)
+        return info
 
     def set_reputation_of(self, ctx: CallContext, who: bytes, reputation: int) -> None:
         info = self._registered(ctx, who)
-        old = info["reputation"]
+        old = info.reputation
         new = max(0, min(MAX_REPUTATION, reputation))
         if new == old:
             return
-        info["reputation"] = new
-        self.store(ctx, who, info)
+        self.store(ctx, who, replace(info, reputation=new))
         self.emit(ctx, ProvidersEvent.ReputationChanged(provider=who, old=old, new=new))
 
     def slash(self, ctx: CallContext, who: bytes, amount: int) -> int:
         """Burn up to `amount` of `who`'s stake; returns what was slashed."""
         info = self._registered(ctx, who)
-        slashed = self.tokens.slash_reserved(ctx, STAKE_CURRENCY, who, min(amount, info["stake"]))
-        info["stake"] -= slashed
-        self.store(ctx, who, info)
+        slashed = self.tokens.slash_reserved(ctx, STAKE_CURRENCY, who, min(amount, info.stake))
+        self.store(ctx, who, replace(info, stake=info.stake - slashed))
         self.emit(ctx, ProvidersEvent.StakeSlashed(provider=who, amount=slashed))
         return slashed
 
@@ -334,18 +354,18 @@ class Providers(Pallet):
         self._check_profile(ctx, endpoint, models, capacity)
         self.tokens.reserve(ctx, STAKE_CURRENCY, who, stake)
         self._index(ctx, who, models)
-        info = {
-            "stake": stake,
-            "endpoint": bytes(endpoint),
-            "models": models,
-            "capacity": capacity,
-            "in_flight": 0,
-            "reputation": INITIAL_REPUTATION,
-            "weight": 0,
-            "status": ("Active", None),
-            "registered_at": ctx.block_number,
-            "encryption_key": self._check_key(encryption_key),
-        }
+        info = ProviderInfo(
+            stake=stake,
+            endpoint=bytes(endpoint),
+            models=models,
+            capacity=capacity,
+            in_flight=0,
+            reputation=INITIAL_REPUTATION,
+            weight=0,
+            status=ProviderActive(),
+            registered_at=ctx.block_number,
+            encryption_key=self._check_key(encryption_key),
+        )
         self.store(ctx, who, info)
         self.emit(
             ctx, ProvidersEvent.ProviderRegistered(provider=who, stake=stake, capacity=capacity)
@@ -368,10 +388,12 @@ class Providers(Pallet):
         info = self._active(ctx, who)
         models = [bytes(m) for m in models]
         self._check_profile(ctx, endpoint, models, capacity)
-        info["encryption_key"] = self._check_key(encryption_key)
-        self._unindex(ctx, who, [m for m in info["models"] if m not in models])
+        key = self._check_key(encryption_key)
+        self._unindex(ctx, who, [m for m in info.models if m not in models])
         self._index(ctx, who, models)
-        info.update(endpoint=bytes(endpoint), models=models, capacity=capacity)
+        info = replace(
+            info, encryption_key=key, endpoint=bytes(endpoint), models=models, capacity=capacity
+        )
         self.store(ctx, who, info)
         self.emit(ctx, ProvidersEvent.ProviderUpdated(provider=who))
 
@@ -380,10 +402,9 @@ class Providers(Pallet):
         """Stop taking work; the stake can be withdrawn after `UnbondingPeriod` blocks."""
         who = ctx.ensure_signed(origin)
         info = self._active(ctx, who)
-        self._unindex(ctx, who, info["models"])
+        self._unindex(ctx, who, info.models)
         unlock_at = ctx.block_number + UNBONDING_PERIOD
-        info["status"] = ("Unbonding", {"unlock_at": unlock_at})
-        self.store(ctx, who, info)
+        self.store(ctx, who, replace(info, status=ProviderUnbonding(unlock_at)))
         self.emit(ctx, ProvidersEvent.ProviderUnbonding(provider=who, unlock_at=unlock_at))
 
     @dispatchable(3)
@@ -391,16 +412,16 @@ class Providers(Pallet):
         """After unbonding, unreserve the remaining stake and delete the provider."""
         who = ctx.ensure_signed(origin)
         info = self._registered(ctx, who)
-        status, payload = info["status"]
-        if status != "Unbonding":
+        status = info.status
+        if not isinstance(status, ProviderUnbonding):
             self.fail(ProvidersError.NotUnbonding)
-        if ctx.block_number < payload["unlock_at"]:
+        if ctx.block_number < status.unlock_at:
             self.fail(ProvidersError.StillUnbonding)
-        if info["in_flight"]:
+        if info.in_flight:
             self.fail(ProvidersError.RequestsInFlight)
-        self.tokens.unreserve(ctx, STAKE_CURRENCY, who, info["stake"])
+        self.tokens.unreserve(ctx, STAKE_CURRENCY, who, info.stake)
         ctx.remove(self.Providers, who)
-        self.emit(ctx, ProvidersEvent.ProviderUnregistered(provider=who, stake=info["stake"]))
+        self.emit(ctx, ProvidersEvent.ProviderUnregistered(provider=who, stake=info.stake))
 
     @dispatchable(4)
     def set_reputation(

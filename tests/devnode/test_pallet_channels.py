@@ -294,7 +294,7 @@ def test_sampled_direct_results_are_validated(valid: bool) -> None:
         assert channel["deposit"] == 10**15 - sum(costs)
         assert balances(sm, AUTHOR)[0] == author_before[0] + sum(c * SHARE // PPM for c in costs)
         assert balances(sm, P1)[0] == p1_before[0] + sum(c - c * SHARE // PPM for c in costs)
-        assert sm.get("Providers", "Providers", P1)["reputation"] == 10
+        assert sm.get("Providers", "Providers", P1).reputation == 10
     else:
         assert channel["deposit"] == 10**15
         assert balances(sm, USER) == user_before and balances(sm, P1) == p1_before

@@ -178,7 +178,7 @@ def test_request_escrows_assigns_and_reserves_bandwidth() -> None:
     assert req.state == Assigned()
     assert req.input_hash == blake2_256(b"What is machine learning?")
     assert req.author == AUTHOR and req.price_per_1k_tokens == PRICE
-    assert sm.get("Providers", "Providers", executor)["in_flight"] == 1
+    assert sm.get("Providers", "Providers", executor).in_flight == 1
     assert sm.get("Inference", "BandwidthInUse", executor) == 99_000
     assert sm.get("Inference", "Timeouts", 7) == [0]
     assert sm.get("Inference", "NextRequestId") == 1
@@ -214,7 +214,7 @@ def test_request_errors_leave_no_trace(overrides: dict[str, Any], error: str) ->
         sm.signed(USER, "Inference", "request", **request_args(**overrides))
     assert account(sm, USER)["reserved"] == 0
     assert sm.get("Inference", "NextRequestId") == 0
-    assert sm.get("Providers", "Providers", P1)["in_flight"] == 0
+    assert sm.get("Providers", "Providers", P1).in_flight == 0
 
 
 def test_request_accepts_a_cid_input_and_stores_only_hashes() -> None:
@@ -286,7 +286,7 @@ def test_result_without_validation_pays_author_executor_and_refunds() -> None:
     assert account(sm, P1)["free"] == GENESIS_ENDOWMENT + cost - cost // 5
     assert sm.get("Tokens", "TotalIssuance", PAY) == len(ACCOUNTS) * GENESIS_ENDOWMENT
     assert state(sm, request_id) == Completed(cost)
-    assert sm.get("Providers", "Providers", P1)["in_flight"] == 0
+    assert sm.get("Providers", "Providers", P1).in_flight == 0
     assert sm.get("Inference", "BandwidthInUse", P1) == 0
     with pytest.raises(DispatchFailure, match=r"^Inference\.InvalidState$"):
         submit(sm, request_id, executor)
@@ -346,7 +346,7 @@ def test_validation_pass_pays_and_raises_reputation() -> None:
     }
     cost = 1120 * PRICE // 1000
     assert sm.find(events, "Inference", "InferencePaid")["executor_amount"] == cost - cost // 5
-    assert sm.get("Providers", "Providers", executor)["reputation"] == 5
+    assert sm.get("Providers", "Providers", executor).reputation == 5
     assert account(sm, USER)["reserved"] == 0
     assert state(sm, request_id) == Completed(cost)
 
@@ -367,7 +367,7 @@ def test_validation_fail_slashes_and_refunds_in_full() -> None:
     assert account(sm, USER) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
     assert account(sm, executor, STAKE)["reserved"] == MIN_STAKE - slashed
     info = sm.get("Providers", "Providers", executor)
-    assert (info["stake"], info["reputation"], info["in_flight"]) == (MIN_STAKE - slashed, 0, 0)
+    assert (info.stake, info.reputation, info.in_flight) == (MIN_STAKE - slashed, 0, 0)
     assert sm.get("Tokens", "TotalIssuance", STAKE) == len(ACCOUNTS) * GENESIS_ENDOWMENT - slashed
     assert sm.get("Tokens", "TotalIssuance", PAY) == len(ACCOUNTS) * GENESIS_ENDOWMENT
     assert state(sm, request_id) == Rejected()
@@ -415,7 +415,7 @@ def test_output_not_provided_in_time_is_slashed_at_block_start() -> None:
     }
     assert state(sm, request_id) == Rejected()
     assert account(sm, USER) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
-    assert sm.get("Providers", "Providers", executor)["stake"] == MIN_STAKE - MIN_STAKE // 10
+    assert sm.get("Providers", "Providers", executor).stake == MIN_STAKE - MIN_STAKE // 10
 
 
 def test_silent_validator_lets_the_payment_through_at_its_deadline() -> None:
@@ -426,7 +426,7 @@ def test_silent_validator_lets_the_payment_through_at_its_deadline() -> None:
     assert isinstance(state(sm, request_id), AwaitingValidation)
     events = sm.next_block()
     assert sm.find(events, "Inference", "InferencePaid")["executor"] == executor
-    assert sm.get("Providers", "Providers", executor)["reputation"] == 0
+    assert sm.get("Providers", "Providers", executor).reputation == 0
 
 
 # -- deadlines ----------------------------------------------------------------------------
@@ -446,7 +446,7 @@ def test_expiry_at_block_start_refunds_and_lowers_reputation() -> None:
     }
     assert account(sm, USER) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
     info = sm.get("Providers", "Providers", executor)
-    assert (info["reputation"], info["in_flight"]) == (40, 0)
+    assert (info.reputation, info.in_flight) == (40, 0)
     assert sm.get("Inference", "BandwidthInUse", executor) == 0
     assert state(sm, request_id) == Expired()
 

@@ -32,7 +32,7 @@ from devnode.pallets.inference import (
     AwaitingValidation,
     Completed,
 )
-from devnode.pallets.providers import MIN_STAKE
+from devnode.pallets.providers import MIN_STAKE, ProviderActive
 from devnode.pallets.tokens import GENESIS_ENDOWMENT
 from ipfs_store import cid_of_bytes
 
@@ -78,7 +78,7 @@ class Checker:
         for who in ACCOUNTS:
             info = sm.get("Providers", "Providers", who)
             assert sm.get("Tokens", "Accounts", who, STAKE)["reserved"] == (
-                info["stake"] if info else 0
+                info.stake if info else 0
             )
             open_escrow = sum(
                 r.escrow
@@ -87,7 +87,7 @@ class Checker:
             )
             assert sm.get("Tokens", "Accounts", who, PAY)["reserved"] == open_escrow
             if info:
-                assert info["in_flight"] == sum(
+                assert info.in_flight == sum(
                     1 for r in requests if r.executor == who and not isinstance(r.state, TERMINAL)
                 )
             assert sm.get("Inference", "BandwidthInUse", who) == sum(
@@ -109,9 +109,9 @@ class Checker:
             else:
                 assert self.endings[request_id] == 0
         total_weight = sum(
-            info["weight"]
+            info.weight
             for who in ACCOUNTS
-            if (info := sm.get("Providers", "Providers", who)) and info["status"][0] == "Active"
+            if (info := sm.get("Providers", "Providers", who)) and info.status == ProviderActive()
         )
         assert sm.get("Providers", "TotalWeight") == total_weight
 

@@ -190,9 +190,9 @@ def test_register_provider_reserves_stake_and_indexes(sm: StateMachine) -> None:
     model_id = model_id_of(Cid(CID_V0))
     register(sm, B, model_id, stake=3 * MIN_STAKE)
     info = sm.get("Providers", "Providers", B)
-    assert info["stake"] == 3 * MIN_STAKE and info["reputation"] == 0
-    assert info["weight"] == provider_weight(3 * MIN_STAKE, 0) == 300 * 10
-    assert sm.get("Providers", "TotalWeight") == info["weight"]
+    assert info.stake == 3 * MIN_STAKE and info.reputation == 0
+    assert info.weight == provider_weight(3 * MIN_STAKE, 0) == 300 * 10
+    assert sm.get("Providers", "TotalWeight") == info.weight
     assert sm.get("Providers", "ModelProviders", model_id) == [B]
     assert sm.get("Tokens", "Accounts", B, 1) == {
         "free": GENESIS_ENDOWMENT - 3 * MIN_STAKE,
@@ -245,7 +245,7 @@ def test_update_unregister_and_withdraw_after_unbonding(sm: StateMachine) -> Non
     sm.signed(B, "Providers", "update_provider", endpoint=b"https://q", models=[m1], capacity=9)
     assert sm.get("Providers", "ModelProviders", m0) == []
     assert sm.get("Providers", "ModelProviders", m1) == [B]
-    assert sm.get("Providers", "Providers", B)["capacity"] == 9
+    assert sm.get("Providers", "Providers", B).capacity == 9
     with pytest.raises(DispatchFailure, match=r"^Providers\.NotUnbonding$"):
         sm.signed(B, "Providers", "withdraw_unbonded")
     sm.signed(B, "Providers", "unregister")

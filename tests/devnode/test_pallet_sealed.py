@@ -56,12 +56,12 @@ def sealed(
 
 def test_encryption_key_is_published_and_rotated() -> None:
     sm = keyed([P1])
-    assert sm.get("Providers", "Providers", P1)["encryption_key"] == KEYS[P1]
+    assert sm.get("Providers", "Providers", P1).encryption_key == KEYS[P1]
     sm.signed(
         P1, "Providers", "update_provider", endpoint=b"https://p.example", models=[MODEL],
         capacity=4, encryption_key=b"\x09" * 32,
     )  # fmt: skip
-    assert sm.get("Providers", "Providers", P1)["encryption_key"] == b"\x09" * 32
+    assert sm.get("Providers", "Providers", P1).encryption_key == b"\x09" * 32
     with pytest.raises(DispatchFailure, match=r"^Providers\.InvalidEncryptionKey$"):
         sm.signed(
             P1, "Providers", "update_provider", endpoint=b"https://p.example", models=[MODEL],
@@ -146,7 +146,7 @@ def test_decline_refunds_in_full_and_frees_the_executor() -> None:
     assert state(sm, rid) == Declined()
     assert account(sm, USER) == before
     info = sm.get("Providers", "Providers", executor)
-    assert info["in_flight"] == 0 and info["reputation"] == 0
+    assert info.in_flight == 0 and info.reputation == 0
     assert sm.get("Inference", "BandwidthInUse", executor) == 0
     with pytest.raises(DispatchFailure, match=r"^Inference\.InvalidState$"):
         sm.signed(executor, "Inference", "decline", request_id=rid)
