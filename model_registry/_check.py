@@ -6,12 +6,15 @@ gives the directory), the parameter count and memory estimate come from safetens
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import struct
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ._errors import RegistryError
 
 __all__ = ["Finding", "ModelFile", "RegistrationPlan", "plan_registration"]
 
@@ -60,8 +63,20 @@ class RegistrationPlan:
         return not self.findings
 
 
+def require_engine() -> None:
+    """Model-directory checks use inference_engine's loader, which needs the `[provider]`
+    extra (torch, transformers): a `RegistryError` that says so when it is not installed."""
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RegistryError(
+            f"checking a model directory needs inference_engine, and {' and '.join(missing)} "
+            "is not installed: pip install 'genai-substrate[provider]'"
+        )
+
+
 def plan_registration(path: str | Path) -> RegistrationPlan:
     """Describe `path` as a registration would see it (blocking: reads every byte once)."""
+    require_engine()
     import inference_engine as ie  # torch: only when a directory is checked
     from ipfs_store import cid_of_path
 

@@ -25,6 +25,7 @@ from runtime_types import (
 )
 from runtime_types.generated import devnode as rt
 
+from ._check import require_engine
 from ._config import RegistryConfig
 from ._errors import (
     BadModelDir,
@@ -57,6 +58,7 @@ def check_model_dir(path: str | Path) -> inference_engine.ModelManifest:
     `HostileModel` for pickle weights, remote code or an architecture outside the allow-list;
     `BadModelDir` for anything else that would not load.
     """
+    require_engine()
     import inference_engine  # torch: only when a directory is checked, so the CLI starts fast
 
     directory = Path(path)

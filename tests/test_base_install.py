@@ -4,7 +4,8 @@ developer or a model author, and never brings torch.
 The test builds the project's wheel from the working tree, installs it into a fresh virtual
 environment with its base dependencies only (no `[provider]`, no `[dev]`), and checks that
 `inference_client`, `model_registry` and `protocol` import there with torch, transformers and
-redis absent, and that `infer --help` and `model-registry --help` run.
+redis absent, that `infer --help` and `model-registry --help` run, and that the one registry
+command that needs the engine (checking a model directory) says which extra to install.
 
 The base dependencies' wheels are kept in a wheelhouse inside the project's venv
 (`.venv/base-wheelhouse`): the first run fills it from PyPI (through pip's cache), later runs
@@ -118,3 +119,9 @@ def test_the_base_install_has_the_client_and_the_registry_cli_without_torch(
     assert "--model" in usage
     usage = _checked(venv / "bin" / "model-registry", "--help", cwd=tmp_path)
     assert usage.startswith("usage: model-registry")
+    # checking a model directory uses the engine: a clear error names the extra, no traceback
+    (tmp_path / "model").mkdir()
+    refused = _run(venv / "bin" / "model-registry", "register", "model", "--check", cwd=tmp_path)
+    assert refused.returncode == 1, refused.stderr
+    assert "genai-substrate[provider]" in refused.stderr
+    assert "Traceback" not in refused.stderr
