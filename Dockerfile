@@ -26,6 +26,7 @@ COPY inference_gateway ./inference_gateway
 COPY sealing ./sealing
 COPY protocol ./protocol
 COPY lifecycle ./lifecycle
+COPY settings ./settings
 # the image runs the provider's daemon: the base install plus the [provider] extra (torch, ...)
 RUN pip install ".[provider]" \
  && install -d -o genai -g genai /var/lib/genai/chain /var/lib/genai/state
