@@ -5,6 +5,11 @@ pytest-timeout's marks stop a slow test body gracefully; this watchdog catches w
 a hang in fixture setup or teardown, or in code that never returns to the interpreter. It names
 the test, dumps the stacks, kills the servers the suite started (so none keeps CI's output pipe
 open) and exits.
+
+It also holds the one Kubo the whole suite shares (`kubo`, session scope): starting a Kubo takes
+seconds, and most tests only add and fetch content by CID, which a shared repository does not
+disturb. A test that needs a Kubo of its own (two peers, a Kubo it stops or faults, a blockstore
+it scans whole) starts one with `devstack.LocalKubo.start` and stops it itself.
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from devstack import LocalKubo
 
 #: Seconds one test item may take, its fixtures' setup and teardown included.
 WATCHDOG_S = float(os.environ.get("TEST_WATCHDOG_S", "600"))
@@ -69,3 +78,15 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+
+
+@pytest.fixture(scope="session")
+def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKubo]:
+    """The suite's shared Kubo (offline, random loopback ports); see the module docstring."""
+    from devstack import LocalKubo  # imported here: most test runs never start a Kubo
+
+    daemon = LocalKubo.start(tmp_path_factory.mktemp("kubo") / "repo")
+    try:
+        yield daemon
+    finally:
+        daemon.stop()

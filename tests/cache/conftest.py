@@ -3,8 +3,9 @@
 redis-server runs on a random loopback port with a temporary directory and no persistence,
 and is stopped (or found already killed by the test) afterwards. `redis_cluster` is a real
 Redis Cluster (devstack's `LocalRedisCluster`: 3 masters, a replica each). Kubo is the
-ipfs_store fixture's daemon (`start_kubo`), one per session; `peers` is a model author's Kubo
-and a provider's Kubo joined over the swarm. Helpers live in tests/cache/helpers.py.
+suite's shared one (`kubo` in tests/conftest.py); `peers` is a model author's Kubo and a
+provider's Kubo joined over the swarm, each with its own repository. Helpers live in
+tests/cache/helpers.py.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.cache.helpers import (
     make_model_dir,
     start_redis,
 )
-from tests.ipfs_store.conftest import KuboDaemon, KuboPeers, start_kubo, start_peers, store_config
+from tests.ipfs_store.conftest import KuboDaemon, KuboPeers, start_peers, store_config
 
 
 @pytest.fixture
@@ -53,15 +54,6 @@ def peers(tmp_path: Path) -> Iterator[KuboPeers]:
     finally:
         pair.provider.stop()
         pair.author.stop()
-
-
-@pytest.fixture(scope="session")
-def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuboDaemon]:
-    daemon = start_kubo(tmp_path_factory.mktemp("cache-kubo") / "repo")
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
 
 
 @pytest.fixture

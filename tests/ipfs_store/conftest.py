@@ -1,4 +1,5 @@
-"""Kubo fixtures: a real `ipfs daemon --offline` on random loopback ports, and a fault proxy."""
+"""Kubo fixtures: a store on the suite's shared Kubo (`kubo` in tests/conftest.py), two online
+peers with repositories of their own, and a fault proxy."""
 
 from __future__ import annotations
 
@@ -33,15 +34,6 @@ def write_tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
 def read_tree(root: Path) -> dict[str, bytes]:
     """Every file under `root`, by relative path (what `write_tree` wrote)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-@pytest.fixture(scope="session")
-def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuboDaemon]:
-    daemon = start_kubo(tmp_path_factory.mktemp("kubo") / "repo")
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
 
 
 def store_config(api_url: str, **overrides: object) -> StoreConfig:

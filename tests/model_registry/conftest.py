@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from registry_support import Registry, make_registry
 
+from devstack import LocalKubo
+
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    yield from make_registry(tmp_path_factory)
+def registry(kubo: LocalKubo) -> Iterator[Registry]:
+    yield from make_registry(kubo)
 
 
 @pytest.fixture

@@ -61,11 +61,10 @@ class Registry:
         return code, json.loads(out)
 
 
-def make_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def make_registry(kubo: LocalKubo) -> Iterator[Registry]:
+    """A devnode of the module's own, and the suite's shared Kubo."""
     node = start_node()
-    kubo = LocalKubo.start(tmp_path_factory.mktemp("kubo-registry") / "repo")
     try:
         yield Registry(node, kubo, engine_models())
     finally:
-        kubo.stop()
         node.stop()

@@ -12,7 +12,7 @@ from runtime_types import ChainClient, ClientConfig
 from runtime_types.generated.devnode import BINDINGS
 from tests.cache.helpers import RedisServer, start_redis
 from tests.devnode.conftest import NodeThread, start_node
-from tests.ipfs_store.conftest import KuboDaemon, start_kubo, store_config
+from tests.ipfs_store.conftest import KuboDaemon, store_config
 from tests.ocw_daemon.helpers import build_tiny_model
 
 
@@ -23,15 +23,6 @@ def _quiet_transformers() -> Iterator[None]:
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     yield
-
-
-@pytest.fixture(scope="session")
-def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuboDaemon]:
-    daemon = start_kubo(tmp_path_factory.mktemp("ocw-kubo") / "repo")
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
 
 
 @pytest.fixture

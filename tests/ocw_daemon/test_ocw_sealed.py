@@ -29,7 +29,7 @@ from ocw_daemon import Daemon
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import inference, types
 from tests.devnode.conftest import NodeThread
-from tests.ipfs_store.conftest import KuboDaemon
+from tests.ipfs_store.conftest import KuboDaemon, start_kubo, store_config
 from tests.ocw_daemon.helpers import (
     BOB,
     CHARLIE,
@@ -122,10 +122,22 @@ async def start_daemons(
 
 
 @pytest.fixture
-async def long_cid(store: IpfsStore, tmp_path: Path) -> str:
+def own_kubo(tmp_path: Path) -> Iterator[KuboDaemon]:
+    """A Kubo of the test's own (not the suite's shared one): its whole blockstore is scanned
+    for secrets, so it must hold only what this test put there."""
+    daemon = start_kubo(tmp_path / "own-kubo")
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture
+async def long_cid(own_kubo: KuboDaemon, tmp_path: Path) -> str:
     """A tiny model with room for a prompt too long to travel inline (sealed through IPFS)."""
     directory = build_tiny_model(tmp_path / "long-model", seed=3, n_positions=2048)
-    return str((await store.add(directory)).cid)
+    async with IpfsStore(store_config(own_kubo.api_url)) as store:
+        return str((await store.add(directory)).cid)
 
 
 async def kubo_blocks(api_url: str) -> list[bytes]:
@@ -156,7 +168,7 @@ async def chain_bytes(chain: ChainClient, first: int, last: int) -> list[bytes]:
 async def test_marker_never_leaves_the_sealed_envelopes(
     tmp_path: Path,
     node: NodeThread,
-    kubo: KuboDaemon,
+    own_kubo: KuboDaemon,
     chain: ChainClient,
     long_cid: str,
     logs: CapturedLogs,
@@ -164,6 +176,7 @@ async def test_marker_never_leaves_the_sealed_envelopes(
     marker = "zq" + os.urandom(8).hex()
     short = f"Tell me about {marker} please"
     long = f"{marker} " + "and again the same long context " * 60 + marker  # > MaxSealedInline
+    kubo = own_kubo
     model_id, bob, charlie = await start_daemons(tmp_path, node, kubo, chain, long_cid)
     try:
         first = await chain.head_number() + 1
