@@ -1,12 +1,14 @@
-"""Helpers of the client tests: a real devnode (blocks every 0.1 s), a real Kubo, a tiny model
-registered on-chain, and a minimal stand-in executor.
+"""Helpers of the client tests: a real devnode (blocks every 0.1 s), the suite's Kubo, a tiny
+model on IPFS registered on-chain, //Bob registered as its provider, and a stand-in executor.
 
-The stand-in is NOT the compute provider daemon (ocw_daemon): it is the least an executor must
-do for the client's own tests. It follows blocks through the runtime_types client, runs the
-real inference_engine on the tiny model for requests assigned to it, keeps the canonical output
-and serves it at `GET /outputs/{id}` to the requester only (signature checked with
-`verify_output_request`), then submits `submit_result`. Its inline prompts are looked up by
-`input_hash` among the prompts the test announced (a real executor decodes the extrinsic).
+The client's honest paths run against the real compute-provider daemon (`ocw_daemon.Daemon` as
+//Bob: the `daemon` fixture). The stand-in is only for executors that misbehave, which the real
+daemon never does: it stays silent, tampers with the bytes it serves, withholds them, or has no
+HTTP copy (output by IPFS only). It follows blocks through the runtime_types client, runs the
+real inference_engine on the tiny model for requests assigned to it, serves the output at
+`GET /outputs/{id}` to the requester only (signature checked with `verify_output_request`),
+then submits `submit_result`. Its inline prompts are looked up by `input_hash` among the prompts
+the test announced (the daemon decodes the extrinsic).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from substrateinterface import Keypair
 import inference_engine as ie
 from devstack import LocalKubo
 from inference_client import InferenceClientConfig, verify_output_request
-from ipfs_store import IpfsStore, cid_of_path
+from ipfs_store import IpfsStore, StoreConfig
 from runtime_types import ChainClient, ClientConfig
 from runtime_types.generated import devnode as rt
 
@@ -95,7 +97,10 @@ class Env:
         return InferenceClientConfig(**values)
 
 
-async def _register(env_url: str, cid: str, size: int, port: int) -> str:
+async def _register(env_url: str, kubo: LocalKubo, model_dir: Path, size: int, port: int) -> str:
+    """Add the model to Kubo (the daemon fetches it by CID), register it and //Bob."""
+    async with IpfsStore(StoreConfig(api_url=kubo.api_url)) as store:
+        cid = str((await store.add(model_dir)).cid)
     async with ChainClient(rt.BINDINGS, ClientConfig(env_url)) as chain:
         receipt = await chain.submit(
             rt.model_registry.calls.register_model(
@@ -219,21 +224,18 @@ def rt_ss58(who: rt.types.AccountId32) -> str:
     return str(Keypair(public_key=bytes(who.value), ss58_format=42).ss58_address)
 
 
-def make_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """The `env` fixture's body (module scope)."""
+def make_env(tmp_path_factory: pytest.TempPathFactory, kubo: LocalKubo) -> Iterator[Env]:
+    """The `env` fixture's body (module scope): a devnode of its own, the suite's Kubo."""
     models = _engine_conftest()
     model_dir = models.build_model(tmp_path_factory.mktemp("tiny-llama"), "llama", seed=7)
     # Rotary positions have no weights: a longer context only needs the config changed.
     models.edit_config(model_dir, max_position_embeddings=4096)
     node = start_node(block_time=0.1)
-    kubo = LocalKubo.start(tmp_path_factory.mktemp("kubo-client") / "repo")
     try:
-        entry = cid_of_path(model_dir)
         port = free_port()
         size = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
-        model_id = asyncio.run(_register(node.url, str(entry.cid), size, port))
+        model_id = asyncio.run(_register(node.url, kubo, model_dir, size, port))
         model = ie.load_model(model_dir, ie.EngineConfig(device="cpu"))
         yield Env(node, kubo, model_dir, model_id, model, port)
     finally:
-        kubo.stop()
         node.stop()
