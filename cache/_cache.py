@@ -220,6 +220,11 @@ class ModelCache(AsyncResource, Generic[M]):
         """How many leases pin ``key`` now (0 if none or not loaded)."""
         return self._pins.get(ModelKey(str(key)), 0)
 
+    @property
+    def room_waiters(self) -> int:
+        """Loads waiting for tier-1 room now (what would make room is leased or loading)."""
+        return self._room_waiters
+
     def use(self, key: ModelKey | str) -> contextlib.AbstractAsyncContextManager[CachedModel[M]]:
         """``async with cache.use(cid) as entry:`` the loaded model, leased for the block.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import subprocess
 import sys
@@ -126,15 +127,21 @@ def cache_config(
 
 
 class SlowOrigin(CountingOrigin):
-    """Fault injection: the real origin, answering only after `delay` seconds."""
+    """Fault injection: the real origin, answering only after `delay` seconds, or only once
+    `gate` is set. `started` is set when a fetch reaches the origin (the fill is under way)."""
 
-    def __init__(self, store: IpfsStore, delay: float) -> None:
+    def __init__(
+        self, store: IpfsStore, delay: float = 0.0, gate: asyncio.Event | None = None
+    ) -> None:
         super().__init__(store)
         self.delay = delay
+        self.gate = gate
+        self.started = asyncio.Event()
 
     async def fetch(self, key: ModelKey, dest: Path) -> int:
-        import asyncio
-
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
         await asyncio.sleep(self.delay)
         return await super().fetch(key, dest)
 

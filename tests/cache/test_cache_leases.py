@@ -29,6 +29,7 @@ from tests.cache.helpers import (
     cache_config,
     get,
 )
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -73,7 +74,7 @@ async def test_requests_on_a_model_block_its_eviction_until_the_last_ends(
         assert cache.leases(small.key) == 5
         assert loader.loads == [small.key]  # five concurrent requests, one load
         bigger = asyncio.create_task(get(cache, big.key))
-        await asyncio.sleep(0.3)
+        await until(lambda: cache.room_waiters == 1, 30, "the bigger load waiting for room")
         assert not bigger.done()  # it needs the room of the model in use
         assert small.key in cache and loader.released == []
         assert cache.tier1_bytes <= capacity

@@ -33,6 +33,7 @@ from tests.cache.helpers import (
     run_daemons,
 )
 from tests.ipfs_store.conftest import KuboDaemon
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -95,14 +96,18 @@ async def test_100_concurrent_gets_one_origin_fetch(
 
 
 async def test_cancelled_waiter_does_not_cancel_the_fill(
-    tmp_path: Path, origin: CountingOrigin, models: list[ModelFixture]
+    tmp_path: Path, store: IpfsStore, models: list[ModelFixture]
 ) -> None:
-    loader = FilesLoader(delay=0.2)
-    async with ModelCache(cache_config(tmp_path, "a", None), origin, loader) as cache:
+    gate = asyncio.Event()
+    origin = SlowOrigin(store, gate=gate)  # the fill stays in flight until the gate opens
+    async with ModelCache(cache_config(tmp_path, "a", None), origin, FilesLoader()) as cache:
         first = asyncio.create_task(get(cache, models[0].key))
         second = asyncio.create_task(get(cache, models[0].key))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(origin.started.wait(), 30)  # both are waiting on the one fill
         first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        gate.set()
         entry = await second
         assert entry.model.files == models[0].files
         assert len(origin.fetches) == 1
@@ -309,8 +314,9 @@ async def test_models_in_use_are_not_evicted(
         async with cache.use(models[2].key):
             # Both held models are leased: a third load waits for a lease to end.
             waiting = asyncio.create_task(get(cache, models[1].key))
-            await asyncio.sleep(0.3)
+            await until(lambda: cache.room_waiters == 1, 30, "the third load waiting for room")
             assert not waiting.done() and cache.tier1_bytes <= capacity
+            assert models[0].key in cache and models[2].key in cache  # neither was evicted
         entry = await waiting  # the lease on models[2] ended: it was evicted
         assert entry.model.files == models[1].files
         assert models[2].key not in cache
@@ -335,7 +341,7 @@ async def test_fill_lock_outlives_its_ttl_while_filling(
         ModelCache(config_b, origin, FilesLoader()) as b,
     ):
         first = asyncio.create_task(get(a, models[0].key))
-        await asyncio.sleep(0.1)  # a holds the fill lock and is fetching
+        await asyncio.wait_for(origin.started.wait(), 30)  # a holds the fill lock and is fetching
         second = await get(b, models[0].key)
         assert (await first).source == "origin"
         assert second.source == "tier2" and second.model.files == models[0].files
@@ -363,12 +369,14 @@ async def test_redis_killed_during_a_fill(
     tmp_path: Path, redis_server: RedisServer, store: IpfsStore, models: list[ModelFixture]
 ) -> None:
     """Redis dies while the origin fetch runs: the request is still served, once."""
-    origin = SlowOrigin(store, delay=0.5)
+    gate = asyncio.Event()
+    origin = SlowOrigin(store, gate=gate)
     config = cache_config(tmp_path, "a", redis_server.url)
     async with ModelCache(config, origin, FilesLoader()) as cache:
         pending = asyncio.create_task(get(cache, models[0].key))
-        await asyncio.sleep(0.2)  # the fill lock is taken, the origin is fetching
+        await asyncio.wait_for(origin.started.wait(), 30)  # the fill lock is taken, fetching
         redis_server.kill()
+        gate.set()
         entry = await pending
         assert entry.source == "origin" and entry.model.files == models[0].files
         m = cache.metrics()

@@ -146,8 +146,15 @@ async def test_gateway_executor_traffic_is_sealed(
             verdicts += [e.name for e in block.events if e.name.startswith("DirectValidation")]
         assert verdicts.count("DirectValidationRequested") == 3
         assert verdicts.count("DirectValidationPassed") == 3  # honest, judged from sealed records
-        await asyncio.sleep(0.5)
-        captured = b"".join(bytes(p.captured) for p in proxies.values())
+
+        def relayed() -> bytes:
+            return b"".join(bytes(p.captured) for p in proxies.values())
+
+        async def fetched_all() -> bool:  # each validator's record fetch went through a proxy
+            return relayed().count(b"GET /direct/") >= 3
+
+        await wait_for(fetched_all, within=30)
+        captured = relayed()
         assert b"/v1/direct/generate" in captured  # the proxies did carry the requests
         assert b"event: sealed" in captured
         assert b"GET /direct/" in captured  # the validators' record fetches went through it

@@ -34,6 +34,7 @@ from tests.ocw_daemon.helpers import (
     write_daemon_toml,
     write_keystore,
 )
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(420)
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,13 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], within: float = 60
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError("the daemon did not become ready")
+
+
+async def pool_empty(node: NodeThread) -> bool:
+    """No extrinsic waits in the node's pool (`author_pendingExtrinsics`)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "author_pendingExtrinsics", "params": []}
+    async with aiohttp.ClientSession() as session, session.post(node.http_url, json=body) as resp:
+        return (await resp.json())["result"] == []
 
 
 async def test_sigkill_at_random_moments_every_request_ends_once(
@@ -108,7 +116,8 @@ async def test_sigkill_at_random_moments_every_request_ends_once(
                 proc.kill()
     assert kills == 10
     assert proc.returncode == 0, log.read_text()[-3000:]  # SIGTERM: a clean exit
-    await asyncio.sleep(0.5)
+    # what the killed incarnations sent last is in a block (or dropped) before the scan
+    await until(lambda: pool_empty(node), 30, "the node's transaction pool drained")
     chain_log = await scan(chain, first, await chain.head_number())
 
     ends: Counter[int] = Counter()

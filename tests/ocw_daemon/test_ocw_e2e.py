@@ -38,6 +38,7 @@ from tests.ocw_daemon.helpers import (
     token_balance,
     wait_terminal,
 )
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -81,8 +82,9 @@ async def test_request_result_validation_and_exact_payouts(
         rid = await request(chain, DAVE, model_id, b"hello world", max_tokens=6)
         final = (await wait_terminal(chain, [rid], within=90))[rid]
         assert type(final.state).__variant_name__ == "Completed"
-        await asyncio.sleep(0.5)  # let the daemons process the settling block
         last = await chain.head_number()
+        # both daemons processed the settling block: the job and verdict records are final
+        await until(lambda: min(bob.head, charlie.head) >= last, 30, "the daemons reach the head")
         log = await scan(chain, first, last)
 
         (submitted,) = log.events["ResultSubmitted"]

@@ -78,8 +78,15 @@ async def test_model_updated_prefetches_the_new_version(
         assert old in bob.cache  # not evicted: it ages out under the policy
         assert bob.cache.metrics().origin_fetches == fetches + 1
         await _until(lambda: bob.head >= unserved.block_number, 30, "the unserved update seen")
-        await asyncio.sleep(0.5)  # its side task: a provider lookup, then nothing
+        # its side task is a provider lookup, then nothing. A later update of the served model
+        # takes the same lookup plus a fetch and a load: once that version is in, a wrong fetch
+        # of v3 (begun a block earlier) would have been counted.
+        v4 = str((await store.add(build_tiny_model(tmp_path / "v4", seed=10))).cid)
+        await ok(
+            chain, model_registry.calls.update_model(types.H256(model_id), v4.encode(), 1), ALICE
+        )
+        await _until(lambda: ModelKey(v4) in bob.cache, 60, "version 3 loaded")
         assert ModelKey(v3) not in bob.cache
-        assert bob.cache.metrics().origin_fetches == fetches + 1
+        assert bob.cache.metrics().origin_fetches == fetches + 2  # versions 2 and 3 only
     finally:
         await bob.close()
