@@ -588,12 +588,12 @@ class Channels(Pallet):
                 continue
             model_id = models[result["model_index"]]
             model = infos[result["model_index"]]
-            price = model["price_per_1k_tokens"]
+            price = model.price_per_1k_tokens
             if price > result["max_price_per_1k_tokens"]:
                 self.fail(ChannelsError.PriceAboveMaximum)
             if result["completion_tokens"] > result["max_tokens"]:
                 self.fail(ChannelsError.InvalidTokenCount)
-            if CurrencyId(model["currency_id"]) != currency:
+            if CurrencyId(model.currency_id) != currency:
                 self.fail(ChannelsError.CurrencyMismatch)
             used = result["prompt_tokens"] + result["completion_tokens"]
             if used == 0:
@@ -622,8 +622,8 @@ class Channels(Pallet):
             )
             if validator is None:
                 self._pay(
-                    ctx, direct_id, currency, requester, model["owner"], executor,
-                    model["author_share"], cost,
+                    ctx, direct_id, currency, requester, model.owner, executor,
+                    model.author_share, cost,
                 )  # fmt: skip
                 found["deposit"] -= cost
                 continue
@@ -636,9 +636,9 @@ class Channels(Pallet):
                     "executor": executor,
                     "validator": validator,
                     "model_id": model_id,
-                    "model_version": model["version"],
-                    "author": model["owner"],
-                    "author_share": model["author_share"],
+                    "model_version": model.version,
+                    "author": model.owner,
+                    "author_share": model.author_share,
                     "currency_id": currency,
                     "nonce": nonce,
                     "ticket_hash": hashes[offset],

@@ -40,7 +40,14 @@ from .._types import (
     bytes_array,
 )
 from ._cid import is_valid_cid
-from .model_registry import MAX_CID_LENGTH, MODEL_ID, PERMILL, ModelRegistry
+from .model_registry import (
+    MAX_CID_LENGTH,
+    MODEL_ID,
+    PERMILL,
+    ModelActive,
+    ModelInfo,
+    ModelRegistry,
+)
 from .providers import MAX_PROVIDERS_PER_MODEL, Providers
 from .tokens import CURRENCY_ID, CurrencyId, Tokens
 
@@ -492,7 +499,7 @@ class _ValidRequest:
     """A request that passed validation, with what it costs; not yet booked."""
 
     model_id: bytes
-    model: dict[str, Any]
+    model: ModelInfo
     input_hash: bytes
     input_cid: bytes | None
     sealed: dict[str, Any] | None
@@ -751,12 +758,12 @@ class Inference(Pallet):
         max_price_per_1k_tokens: int, deadline_blocks: int,
     ) -> _ValidRequest:  # fmt: skip
         """Check a request's model, price, input, token counts and deadline; what it will cost."""
-        model = ctx.get(self.model_registry.Models, model_id)
+        model: ModelInfo | None = ctx.get(self.model_registry.Models, model_id)
         if model is None:
             self.fail(InferenceError.UnknownModel)
-        if model["status"][0] != "Active":
+        if not isinstance(model.status, ModelActive):
             self.fail(InferenceError.ModelDeprecated)
-        price = model["price_per_1k_tokens"]
+        price = model.price_per_1k_tokens
         if price > max_price_per_1k_tokens:
             self.fail(InferenceError.PriceAboveMaximum)
         kind, data = input
@@ -822,7 +829,7 @@ class Inference(Pallet):
         """Book a checked request on `executor`: escrow, capacity, bandwidth, deadline, record."""
         model = valid.model
         ctx.put(self.NextRequestId, request_id + 1)
-        currency = CurrencyId(model["currency_id"])
+        currency = CurrencyId(model.currency_id)
         self.tokens.reserve(ctx, currency, who, valid.escrow)
         info = self.providers.info(ctx, executor)
         assert info is not None
@@ -834,16 +841,16 @@ class Inference(Pallet):
         req = InferenceRequest(
             requester=who,
             model_id=valid.model_id,
-            model_version=model["version"],
+            model_version=model.version,
             executor=executor,
-            author=model["owner"],
+            author=model.owner,
             input_hash=valid.input_hash,
             input_cid=valid.input_cid,
             prompt_tokens=valid.prompt_tokens,
             max_tokens=valid.max_tokens,
-            price_per_1k_tokens=model["price_per_1k_tokens"],
+            price_per_1k_tokens=model.price_per_1k_tokens,
             currency_id=currency,
-            author_share=model["author_share"],
+            author_share=model.author_share,
             escrow=valid.escrow,
             bandwidth_bytes=valid.bandwidth,
             deadline=deadline,

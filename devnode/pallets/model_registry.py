@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._hashing import StorageHasher, blake2_256
@@ -19,6 +19,8 @@ from .._pallet import (
     Weight,
     WeightRule,
     dispatchable,
+    enum_type,
+    record_type,
 )
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
 from .._types import (
@@ -43,7 +45,11 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MODEL_ID",
     "PERMILL",
+    "ModelActive",
+    "ModelDeprecated",
+    "ModelInfo",
     "ModelRegistry",
+    "ModelVersion",
     "model_id_of",
 ]
 
@@ -67,35 +73,61 @@ WEIGHT_FORMAT = Variant(
     ["pallet_model_registry", "WeightFormat"],
     [VariantCase("Safetensors", 0), VariantCase("Gguf", 1), VariantCase("Onnx", 2)],
 )
-MODEL_STATUS = Variant(
+
+
+@dataclass(frozen=True)
+class ModelActive:
+    """Open for new requests."""
+
+
+@dataclass(frozen=True)
+class ModelDeprecated:
+    """Closed to new requests."""
+
+
+ModelStatus = ModelActive | ModelDeprecated
+MODEL_STATUS = enum_type(
     ["pallet_model_registry", "ModelStatus"],
-    [VariantCase("Active", 0), VariantCase("Deprecated", 1)],
+    [("Active", ModelActive), ("Deprecated", ModelDeprecated)],
 )
-MODEL_INFO = Composite(
-    ["pallet_model_registry", "ModelInfo"],
-    [
-        Field("owner", ACCOUNT_ID, "T::AccountId"),
-        Field("cid", VEC_U8, "BoundedVec<u8, T::MaxCidLength>"),
-        Field("name", VEC_U8, "BoundedVec<u8, T::MaxNameLength>"),
-        Field("task", MODEL_TASK, "ModelTask"),
-        Field("format", WEIGHT_FORMAT, "WeightFormat"),
-        Field("size_bytes", U64, "u64"),
-        Field("price_per_1k_tokens", BALANCE, "BalanceOf<T>"),
-        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-        Field("author_share", PERMILL, "Permill"),
-        Field("version", U32, "u32"),
-        Field("status", MODEL_STATUS, "ModelStatus"),
-        Field("registered_at", U32, "BlockNumberFor<T>"),
-    ],
-)
-MODEL_VERSION = Composite(
-    ["pallet_model_registry", "ModelVersion"],
-    [
-        Field("cid", VEC_U8, "BoundedVec<u8, T::MaxCidLength>"),
-        Field("size_bytes", U64, "u64"),
-        Field("registered_at", U32, "BlockNumberFor<T>"),
-    ],
-)
+_Cid = Annotated[bytes, Scale(VEC_U8, "BoundedVec<u8, T::MaxCidLength>")]
+_Block = Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+_Size = Annotated[int, Scale(U64, "u64")]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as `Models` holds it: its current version, price and status."""
+
+    owner: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+    cid: _Cid
+    name: Annotated[bytes, Scale(VEC_U8, "BoundedVec<u8, T::MaxNameLength>")]
+    #: `(variant, None)` of `ModelTask`, as the call gives it
+    task: Annotated[Any, Scale(MODEL_TASK, "ModelTask")]
+    #: `(variant, None)` of `WeightFormat`, as the call gives it
+    format: Annotated[Any, Scale(WEIGHT_FORMAT, "WeightFormat")]
+    size_bytes: _Size
+    price_per_1k_tokens: Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+    currency_id: Annotated[int, Scale(CURRENCY_ID, "CurrencyIdOf<T>")]
+    author_share: Annotated[int, Scale(PERMILL, "Permill")]
+    version: Annotated[int, Scale(U32, "u32")]
+    status: Annotated[ModelStatus, Scale(MODEL_STATUS, "ModelStatus")]
+    registered_at: _Block
+
+
+MODEL_INFO = record_type(ModelInfo, ["pallet_model_registry", "ModelInfo"])
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One published version of a model (`ModelVersions`)."""
+
+    cid: _Cid
+    size_bytes: _Size
+    registered_at: _Block
+
+
+MODEL_VERSION = record_type(ModelVersion, ["pallet_model_registry", "ModelVersion"])
 
 _MODEL_ID = Field("model_id", MODEL_ID, "ModelId")
 
@@ -239,22 +271,22 @@ class ModelRegistry(Pallet):
         if self.tokens.total_issuance(ctx, CurrencyId(currency_id)) == 0:
             self.fail(ModelRegistryError.UnknownCurrency)
 
-    def model(self, ctx: CallContext, model_id: bytes) -> dict[str, Any]:
-        info: dict[str, Any] | None = ctx.get(self.Models, model_id)
+    def model(self, ctx: CallContext, model_id: bytes) -> ModelInfo:
+        info: ModelInfo | None = ctx.get(self.Models, model_id)
         if info is None:
             self.fail(ModelRegistryError.UnknownModel)
         return info
 
-    def _owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> dict[str, Any]:
+    def _owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> ModelInfo:
         who = ctx.ensure_signed(origin)
         info = self.model(ctx, model_id)
-        if info["owner"] != who:
+        if info.owner != who:
             self.fail(ModelRegistryError.NotOwner)
         return info
 
-    def _active_owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> dict[str, Any]:
+    def _active_owned(self, ctx: CallContext, origin: Origin, model_id: bytes) -> ModelInfo:
         info = self._owned(ctx, origin, model_id)
-        if info["status"][0] != "Active":
+        if not isinstance(info.status, ModelActive):
             self.fail(ModelRegistryError.ModelDeprecated)
         return info
 
@@ -287,27 +319,23 @@ class ModelRegistry(Pallet):
             self.fail(ModelRegistryError.ZeroSize)
         self._check_currency(ctx, currency_id)
         model_id = model_id_of(checked)
-        info = {
-            "owner": who,
-            "cid": checked,
-            "name": bytes(name),
-            "task": task,
-            "format": format,
-            "size_bytes": size_bytes,
-            "price_per_1k_tokens": price_per_1k_tokens,
-            "currency_id": currency_id,
-            "author_share": author_share,
-            "version": 1,
-            "status": ("Active", None),
-            "registered_at": ctx.block_number,
-        }
-        ctx.put(self.Models, info, model_id)
-        ctx.put(
-            self.ModelVersions,
-            {"cid": checked, "size_bytes": size_bytes, "registered_at": ctx.block_number},
-            model_id,
-            1,
+        info = ModelInfo(
+            owner=who,
+            cid=checked,
+            name=bytes(name),
+            task=task,
+            format=format,
+            size_bytes=size_bytes,
+            price_per_1k_tokens=price_per_1k_tokens,
+            currency_id=currency_id,
+            author_share=author_share,
+            version=1,
+            status=ModelActive(),
+            registered_at=ctx.block_number,
         )
+        ctx.put(self.Models, info, model_id)
+        version = ModelVersion(checked, size_bytes, ctx.block_number)
+        ctx.put(self.ModelVersions, version, model_id, 1)
         ctx.put(self.CidToModel, model_id, checked)
         ctx.put(self.ModelCount, ctx.get(self.ModelCount) + 1)
         self.emit(
@@ -328,22 +356,14 @@ class ModelRegistry(Pallet):
         checked = self._check_new_cid(ctx, new_cid)
         if size_bytes == 0:
             self.fail(ModelRegistryError.ZeroSize)
-        info["version"] += 1
-        info["cid"] = checked
-        info["size_bytes"] = size_bytes
+        info = replace(info, version=info.version + 1, cid=checked, size_bytes=size_bytes)
         ctx.put(self.Models, info, model_id)
-        ctx.put(
-            self.ModelVersions,
-            {"cid": checked, "size_bytes": size_bytes, "registered_at": ctx.block_number},
-            model_id,
-            info["version"],
-        )
+        version = ModelVersion(checked, size_bytes, ctx.block_number)
+        ctx.put(self.ModelVersions, version, model_id, info.version)
         ctx.put(self.CidToModel, model_id, checked)
         self.emit(
             ctx,
-            ModelRegistryEvent.ModelUpdated(
-                model_id=model_id, version=info["version"], cid=checked
-            ),
+            ModelRegistryEvent.ModelUpdated(model_id=model_id, version=info.version, cid=checked),
         )
 
     @dispatchable(2)
@@ -358,8 +378,7 @@ class ModelRegistry(Pallet):
         """Change the price per 1,000 tokens; requests already placed keep their price."""
         info = self._active_owned(ctx, origin, model_id)
         self._check_currency(ctx, currency_id)
-        info["price_per_1k_tokens"] = price_per_1k_tokens
-        info["currency_id"] = currency_id
+        info = replace(info, price_per_1k_tokens=price_per_1k_tokens, currency_id=currency_id)
         ctx.put(self.Models, info, model_id)
         self.emit(
             ctx,
@@ -377,8 +396,7 @@ class ModelRegistry(Pallet):
     ) -> None:
         """Stop new requests for this model."""
         info = self._active_owned(ctx, origin, model_id)
-        info["status"] = ("Deprecated", None)
-        ctx.put(self.Models, info, model_id)
+        ctx.put(self.Models, replace(info, status=ModelDeprecated()), model_id)
         self.emit(ctx, ModelRegistryEvent.ModelDeprecated(model_id=model_id))
 
     @dispatchable(4)
@@ -391,10 +409,10 @@ class ModelRegistry(Pallet):
     ) -> None:
         """Hand the model (and its author share of future payments) to another account."""
         info = self._owned(ctx, origin, model_id)
-        old = info["owner"]
-        info["owner"] = ctx.lookup(new_owner)
+        old = info.owner
+        info = replace(info, owner=ctx.lookup(new_owner))
         ctx.put(self.Models, info, model_id)
         self.emit(
             ctx,
-            ModelRegistryEvent.OwnershipTransferred(model_id=model_id, from_=old, to=info["owner"]),
+            ModelRegistryEvent.OwnershipTransferred(model_id=model_id, from_=old, to=info.owner),
         )

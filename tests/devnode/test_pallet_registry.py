@@ -9,7 +9,7 @@ from devnode._hashing import blake2_256
 from devnode._pallet import Origin
 from devnode.pallets._cid import Cid, CidError, parse_cid
 from devnode.pallets._harness import StateMachine
-from devnode.pallets.model_registry import model_id_of
+from devnode.pallets.model_registry import ModelActive, ModelDeprecated, model_id_of
 from devnode.pallets.providers import MIN_STAKE, UNBONDING_PERIOD, provider_weight
 from devnode.pallets.tokens import GENESIS_ENDOWMENT
 
@@ -90,9 +90,9 @@ def test_register_model_stores_record_version_and_index(sm: StateMachine) -> Non
         "cid": CID_V0,
     }
     info = sm.get("ModelRegistry", "Models", model_id)
-    assert info["owner"] == A and info["version"] == 1 and info["status"] == ("Active", None)
-    assert info["price_per_1k_tokens"] == 2 * 10**12 and info["author_share"] == 200_000
-    assert sm.get("ModelRegistry", "ModelVersions", model_id, 1)["cid"] == CID_V0
+    assert info.owner == A and info.version == 1 and info.status == ModelActive()
+    assert info.price_per_1k_tokens == 2 * 10**12 and info.author_share == 200_000
+    assert sm.get("ModelRegistry", "ModelVersions", model_id, 1).cid == CID_V0
     assert sm.get("ModelRegistry", "CidToModel", CID_V0) == model_id
     assert sm.get("ModelRegistry", "ModelCount") == 1
 
@@ -141,9 +141,9 @@ def test_update_keeps_versions_and_rejects_duplicates_and_strangers(sm: StateMac
         "cid": CID_V1,
     }
     info = sm.get("ModelRegistry", "Models", model_id)
-    assert (info["version"], info["cid"], info["size_bytes"]) == (2, CID_V1, 7)
-    assert sm.get("ModelRegistry", "ModelVersions", model_id, 1)["cid"] == CID_V0
-    assert sm.get("ModelRegistry", "ModelVersions", model_id, 2)["cid"] == CID_V1
+    assert (info.version, info.cid, info.size_bytes) == (2, CID_V1, 7)
+    assert sm.get("ModelRegistry", "ModelVersions", model_id, 1).cid == CID_V0
+    assert sm.get("ModelRegistry", "ModelVersions", model_id, 2).cid == CID_V1
     # A CID used by a later version cannot be registered as a new model either.
     with pytest.raises(DispatchFailure, match=r"^ModelRegistry\.DuplicateCid$"):
         sm.signed(B, "ModelRegistry", "register_model", **model_args(CID_V1))
@@ -156,12 +156,12 @@ def test_price_ownership_and_deprecation(sm: StateMachine) -> None:
         A, "ModelRegistry", "set_price", model_id=model_id, price_per_1k_tokens=5, currency_id=1
     )
     info = sm.get("ModelRegistry", "Models", model_id)
-    assert (info["price_per_1k_tokens"], info["currency_id"]) == (5, 1)
+    assert (info.price_per_1k_tokens, info.currency_id) == (5, 1)
     sm.signed(A, "ModelRegistry", "transfer_ownership", model_id=model_id, new_owner=("Id", B))
     with pytest.raises(DispatchFailure, match=r"^ModelRegistry\.NotOwner$"):
         sm.signed(A, "ModelRegistry", "deprecate_model", model_id=model_id)
     sm.signed(B, "ModelRegistry", "deprecate_model", model_id=model_id)
-    assert sm.get("ModelRegistry", "Models", model_id)["status"] == ("Deprecated", None)
+    assert sm.get("ModelRegistry", "Models", model_id).status == ModelDeprecated()
     with pytest.raises(DispatchFailure, match=r"^ModelRegistry\.ModelDeprecated$"):
         sm.signed(
             B, "ModelRegistry", "set_price", model_id=model_id, price_per_1k_tokens=1, currency_id=1
