@@ -8,11 +8,12 @@ the executor's final record is signed over `final_message(...)`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+from protocol import blake2_256
 
 __all__ = [
     "FINAL_DOMAIN",
@@ -37,10 +38,6 @@ FINAL_DOMAIN = b"genai-direct-final:"
 
 class ProtocolError(ValueError):
     """A ticket, request or final record that does not parse or does not check out."""
-
-
-def blake2_256(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=32).digest()
 
 
 def canonical_json(value: Any) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 import os
 import struct
 from dataclasses import dataclass
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from nacl import bindings as sodium
 from nacl.exceptions import CryptoError
 from nacl.public import PublicKey, SealedBox
+
+from protocol import blake2_256 as _blake2_256
 
 from ._errors import (
     CommitmentMismatch,
@@ -135,10 +136,6 @@ def _check_context(found: Context, expected: Context) -> None:
             f"the envelope is bound to {found.scope} {found.id}, not {expected.scope} {expected.id}"
         )
     raise ContextMismatch("the envelope is bound to another model, role or party")
-
-
-def _blake2_256(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=32).digest()
 
 
 def commit_input(salt: bytes, prompt: bytes) -> bytes:
