@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        config = RegistryConfig.load(args.config).replace(
-            chain_url=args.url, ipfs_api_url=args.ipfs_api
+        config = RegistryConfig.load(
+            args.config, flags={"chain_url": args.url, "ipfs_api_url": args.ipfs_api}
         )
         result = asyncio.run(_dispatch(args, config))
     except RegistryError as exc:

@@ -1,15 +1,15 @@
-"""Typed settings: defaults, then a TOML file, then `MODEL_REGISTRY_*` environment variables."""
+"""Typed settings: defaults, then a TOML file, then `MODEL_REGISTRY_*` environment variables,
+then flags (the one loader, `settings`: docs/settings.md)."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import settings
 from runtime_types import WaitFor
 
 from ._errors import RegistryConfigError
@@ -44,46 +44,23 @@ class RegistryConfig:
 
     @classmethod
     def load(
-        cls, path: str | Path | None = None, environ: Mapping[str, str] | None = None
+        cls,
+        path: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        flags: Mapping[str, Any] | None = None,
     ) -> RegistryConfig:
-        """Defaults, then the TOML file (`[model_registry]` table or top level), then env."""
-        env = os.environ if environ is None else environ
-        path = path or env.get(f"{ENV_PREFIX}CONFIG")
-        values: dict[str, Any] = {}
-        if path:
-            try:
-                with Path(path).open("rb") as handle:
-                    data = tomllib.load(handle)
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise RegistryConfigError(f"cannot read config {path}: {exc}") from exc
-            section = data.get("model_registry", data)
-            if not isinstance(section, dict):
-                raise RegistryConfigError(f"{path}: [model_registry] must be a table")
-            values.update(section)
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(values) - set(known)
-        if unknown:
-            raise RegistryConfigError(
-                f"unknown model_registry settings: {', '.join(sorted(unknown))}"
-            )
-        for f in fields(cls):
-            name = f"{ENV_PREFIX}{f.name.upper()}"
-            if name in env:
-                values[f.name] = env[name]
-        return cls(**{k: _convert(str(known[k].type), k, v) for k, v in values.items()})
+        """Defaults < the TOML file (`path`, else `$MODEL_REGISTRY_CONFIG`; its
+        `[model_registry]` table or top level) < `MODEL_REGISTRY_<NAME>` variables < `flags`
+        (docs/settings.md)."""
+        return settings.load(
+            cls,
+            env_prefix=ENV_PREFIX,
+            table="model_registry",
+            path=path,
+            environ=environ,
+            flags=flags,
+            error=RegistryConfigError,
+        )
 
     def replace(self, **changes: Any) -> RegistryConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-
-def _convert(kind: str, name: str, value: Any) -> Any:
-    try:
-        if kind == "float":
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return float(value)
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return value
-    except (TypeError, ValueError) as exc:
-        raise RegistryConfigError(f"setting {name}: expected {kind}, got {value!r}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lifecycle import ResourceClosedError
 from runtime_types import node_unreachable_message
+from settings import SettingsError
 
 __all__ = [
     "BadModelDir",
@@ -23,7 +24,7 @@ class RegistryError(Exception):
     exit_code = 1
 
 
-class RegistryConfigError(RegistryError, ValueError):
+class RegistryConfigError(RegistryError, SettingsError):
     """A setting, argument or key is missing or invalid."""
 
     exit_code = 2
