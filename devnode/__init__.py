@@ -8,7 +8,14 @@ in-process; the `devnode` command starts one from the shell.
 from ._block import Block, BlockHash, Header
 from ._chain import DEV_ACCOUNTS, Chain
 from ._config import DevNodeConfig
-from ._errors import DevnodeError, DispatchFailure, RpcError, ScaleDecodeError, TransactionRejected
+from ._errors import (
+    ConfigError,
+    DevnodeError,
+    DispatchFailure,
+    RpcError,
+    ScaleDecodeError,
+    TransactionRejected,
+)
 from ._node import DevNode
 from ._runtime import RUNTIME, Runtime
 
@@ -18,6 +25,7 @@ __all__ = [
     "Block",
     "BlockHash",
     "Chain",
+    "ConfigError",
     "DevNode",
     "DevNodeConfig",
     "DevnodeError",

@@ -7,9 +7,11 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ._config import DevNodeConfig
+from ._errors import ConfigError
 from ._node import DevNode
 
 
@@ -56,21 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> DevNodeConfig:
-    config = DevNodeConfig.from_toml(args.config) if args.config else DevNodeConfig()
-    config = config.with_env()
-    overrides = {
-        "host": args.rpc_host,
-        "port": args.rpc_port,
-        "base_path": args.base_path,
-        "block_time": args.block_time,
-        "finality_lag": args.finality_lag,
-    }
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if args.dev:
-        values["base_path"] = None
-    from dataclasses import replace
-
-    return replace(config, **values)
+    """Defaults < `--config` (or `$DEVNODE_CONFIG`) < `DEVNODE_*` < these flags."""
+    config = DevNodeConfig.load(
+        args.config,
+        flags={
+            "host": args.rpc_host,
+            "port": args.rpc_port,
+            "base_path": args.base_path,
+            "block_time": args.block_time,
+            "finality_lag": args.finality_lag,
+        },
+    )
+    return replace(config, base_path=None) if args.dev else config
 
 
 async def serve(config: DevNodeConfig) -> None:
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = config_from_args(args)
-    except (OSError, ValueError) as exc:
+    except ConfigError as exc:
         print(f"devnode: bad configuration: {exc}", file=sys.stderr)
         return 2
     asyncio.run(serve(config))

@@ -1,14 +1,27 @@
-"""devnode's configuration: a typed value with defaults, loadable from TOML and the environment."""
+"""devnode's configuration: a typed value with defaults, loaded by the one settings loader
+(defaults < TOML file < `DEVNODE_*` environment < flags: docs/settings.md)."""
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import settings
+
+from ._errors import ConfigError
+
 __all__ = ["DevNodeConfig"]
+
+
+def _block_time(value: Any) -> float | None:
+    """Seconds between blocks; "instant", 0 or empty: a block as soon as transactions arrive."""
+    if value in (None, "", "instant", 0, "0"):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -19,7 +32,7 @@ class DevNodeConfig:
     #: Where the chain is persisted; None keeps it in memory (`--dev`).
     base_path: Path | None = None
     #: Seconds between blocks; None seals a block as soon as transactions are ready.
-    block_time: float | None = None
+    block_time: float | None = field(default=None, metadata={settings.PARSE: _block_time})
     #: How many blocks finality trails the best block (0: instant finality).
     finality_lag: int = 0
     chain_name: str = "Development"
@@ -45,59 +58,20 @@ class DevNodeConfig:
     endowment: int = 1 << 60
 
     @classmethod
-    def from_toml(cls, path: Path) -> DevNodeConfig:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-        section = data.get("devnode", data)
-        return cls.from_mapping(section)
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> DevNodeConfig:
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(values) - set(known)
-        if unknown:
-            raise ValueError(f"unknown devnode settings: {', '.join(sorted(unknown))}")
-        converted: dict[str, Any] = {}
-        for name, value in values.items():
-            converted[name] = _convert(name, value)
-        return cls(**converted)
-
-    def with_env(self, environ: dict[str, str] | None = None) -> DevNodeConfig:
-        """Override settings from `DEVNODE_<NAME>` variables (for example `DEVNODE_PORT=9955`)."""
-        env = os.environ if environ is None else environ
-        overrides = {
-            f.name: _convert(f.name, env[f"DEVNODE_{f.name.upper()}"])
-            for f in fields(self)
-            if f"DEVNODE_{f.name.upper()}" in env
-        }
-        return replace(self, **overrides)
-
-
-_INTS = {
-    "port",
-    "finality_lag",
-    "token_decimals",
-    "ss58_format",
-    "max_request_bytes",
-    "max_connections",
-    "max_subscriptions_per_connection",
-    "max_pending_notifications",
-    "chainhead_max_follows_per_connection",
-    "chainhead_max_operations",
-    "chainhead_max_pinned_blocks",
-    "chainhead_storage_page_items",
-    "max_broadcasts_per_connection",
-    "pool_max_transactions",
-    "max_extrinsics_per_block",
-    "endowment",
-}
-
-
-def _convert(name: str, value: Any) -> Any:
-    if name in _INTS:
-        return int(value)
-    if name == "block_time":
-        return None if value in (None, "", "instant", 0, "0") else float(value)
-    if name == "base_path":
-        return None if value in (None, "") else Path(value)
-    return str(value)
+    def load(
+        cls,
+        path: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        flags: Mapping[str, Any] | None = None,
+    ) -> DevNodeConfig:
+        """Defaults < the TOML file (`path`, else `$DEVNODE_CONFIG`; its `[devnode]` table or
+        top level) < `DEVNODE_<NAME>` variables < `flags` (docs/settings.md)."""
+        return settings.load(
+            cls,
+            env_prefix="DEVNODE_",
+            table="devnode",
+            path=path,
+            environ=environ,
+            flags=flags,
+            error=ConfigError,
+        )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from settings import SettingsError
+
 __all__ = [
+    "ConfigError",
     "DevnodeError",
     "DispatchFailure",
     "RpcError",
@@ -15,6 +18,10 @@ __all__ = [
 
 class DevnodeError(Exception):
     """Root of every error devnode raises."""
+
+
+class ConfigError(DevnodeError, SettingsError):
+    """A setting (TOML, `DEVNODE_*` environment or flag) is unknown or malformed."""
 
 
 class ScaleDecodeError(DevnodeError, ValueError):
