@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import NewType
+
+import protocol
+from protocol import ModelId
 
 from ._errors import RegistryConfigError
 
@@ -20,9 +21,6 @@ __all__ = [
     "parse_model_id",
 ]
 
-#: `0x` + 64 lower-case hex digits: blake2-256 of the model's first CID
-ModelId = NewType("ModelId", str)
-
 #: CLI spelling -> `ModelTask` variant name
 TASKS = {
     "text-generation": "TextGeneration",
@@ -34,16 +32,14 @@ TASKS = {
 #: Genesis currencies of the Tokens pallet (docs/pallets.md); other ids are given as numbers
 CURRENCIES = {"INFER": 1, "USDD": 2}
 
-_MODEL_ID = re.compile(r"^0x[0-9a-f]{64}$")
-
 
 def parse_model_id(value: str) -> ModelId:
-    text = value.strip().lower()
-    if not text.startswith("0x"):
-        text = "0x" + text
-    if not _MODEL_ID.match(text):
-        raise RegistryConfigError(f"not a model id (0x + 64 hex digits): {value!r}")
-    return ModelId(text)
+    """`protocol.parse_model_id` (`0x` + 64 hex digits, any case), raising
+    `RegistryConfigError`."""
+    try:
+        return protocol.parse_model_id(value)
+    except protocol.InvalidIdError as exc:
+        raise RegistryConfigError(str(exc)) from exc
 
 
 def parse_currency(value: str | int) -> int:
