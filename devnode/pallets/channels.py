@@ -7,7 +7,7 @@ validation with the `Inference` rule and paid with the same split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._crypto import verify_signature
@@ -25,6 +25,7 @@ from .._pallet import (
     Weight,
     WeightRule,
     dispatchable,
+    record_type,
 )
 from .._primitives import ACCOUNT_ID, BALANCE
 from .._types import (
@@ -59,7 +60,9 @@ __all__ = [
     "CLOSE_DELAY",
     "MAX_TICKET_LIFE",
     "MIN_TICKET_MARGIN",
+    "Channel",
     "Channels",
+    "DirectCheck",
     "channel_genesis",
     "ticket_hash",
     "ticket_message",
@@ -75,41 +78,56 @@ MAX_TIMEOUTS_PER_BLOCK = 256
 TICKET_DOMAIN = b"genai-ticket"
 SIGNATURE_DOMAIN = b"genai-ticket:"
 
-CHANNEL = Composite(
-    ["pallet_channels", "Channel"],
-    [
-        Field("id", U64, "ChannelId"),
-        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-        Field("deposit", BALANCE, "BalanceOf<T>"),
-        Field("held", BALANCE, "BalanceOf<T>"),
-        Field("nonce", U64, "u64"),
-        Field("head", H256, "H256"),
-        Field("settled_cumulative", BALANCE, "BalanceOf<T>"),
-        Field("closing_at", OptionType(U32), "Option<BlockNumberFor<T>>"),
-    ],
-)
-DIRECT_CHECK = Composite(
-    ["pallet_channels", "DirectCheck"],
-    [
-        Field("requester", ACCOUNT_ID, "T::AccountId"),
-        Field("executor", ACCOUNT_ID, "T::AccountId"),
-        Field("validator", ACCOUNT_ID, "T::AccountId"),
-        Field("model_id", MODEL_ID, "ModelId"),
-        Field("model_version", U32, "u32"),
-        Field("author", ACCOUNT_ID, "T::AccountId"),
-        Field("author_share", PERMILL, "Permill"),
-        Field("currency_id", CURRENCY_ID, "CurrencyIdOf<T>"),
-        Field("nonce", U64, "u64"),
-        Field("ticket_hash", H256, "H256"),
-        Field("prompt_hash", H256, "H256"),
-        Field("output_hash", H256, "H256"),
-        Field("max_tokens", U32, "u32"),
-        Field("prompt_tokens", U32, "u32"),
-        Field("completion_tokens", U32, "u32"),
-        Field("cost", BALANCE, "BalanceOf<T>"),
-        Field("deadline", U32, "BlockNumberFor<T>"),
-    ],
-)
+_AccountId = Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
+_Balance = Annotated[int, Scale(BALANCE, "BalanceOf<T>")]
+_CurrencyId = Annotated[int, Scale(CURRENCY_ID, "CurrencyIdOf<T>")]
+_H256 = Annotated[bytes, Scale(H256, "H256")]
+_U32 = Annotated[int, Scale(U32, "u32")]
+_U64 = Annotated[int, Scale(U64, "u64")]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A requester's channel to one executor (`Channels`): its deposit and ticket chain."""
+
+    id: Annotated[int, Scale(U64, "ChannelId")]
+    currency_id: _CurrencyId
+    deposit: _Balance
+    #: What sampled results awaiting validation hold of the deposit
+    held: _Balance
+    nonce: _U64
+    head: _H256
+    settled_cumulative: _Balance
+    closing_at: Annotated[int | None, Scale(OptionType(U32), "Option<BlockNumberFor<T>>")]
+
+
+CHANNEL = record_type(Channel, ["pallet_channels", "Channel"])
+
+
+@dataclass(frozen=True)
+class DirectCheck:
+    """A settled direct result sampled for validation (`DirectChecks`), its cost held."""
+
+    requester: _AccountId
+    executor: _AccountId
+    validator: _AccountId
+    model_id: Annotated[bytes, Scale(MODEL_ID, "ModelId")]
+    model_version: _U32
+    author: _AccountId
+    author_share: Annotated[int, Scale(PERMILL, "Permill")]
+    currency_id: _CurrencyId
+    nonce: _U64
+    ticket_hash: _H256
+    prompt_hash: _H256
+    output_hash: _H256
+    max_tokens: _U32
+    prompt_tokens: _U32
+    completion_tokens: _U32
+    cost: _Balance
+    deadline: Annotated[int, Scale(U32, "BlockNumberFor<T>")]
+
+
+DIRECT_CHECK = record_type(DirectCheck, ["pallet_channels", "DirectCheck"])
 DIRECT_RESULT = Composite(
     ["pallet_channels", "DirectResult"],
     [
@@ -359,8 +377,8 @@ class Channels(Pallet):
         ),
     }
 
-    def channel(self, ctx: CallContext, requester: bytes, executor: bytes) -> dict[str, Any]:
-        found: dict[str, Any] | None = ctx.get(self.Channels, requester, executor)
+    def channel(self, ctx: CallContext, requester: bytes, executor: bytes) -> Channel:
+        found: Channel | None = ctx.get(self.Channels, requester, executor)
         if found is None:
             self.fail(ChannelsError.NoChannel)
         return found
@@ -389,20 +407,22 @@ class Channels(Pallet):
         due.append(direct_id)
         ctx.put(self.CheckTimeouts, due, at)
 
-    def _release(self, ctx: CallContext, check: dict[str, Any], paid: bool) -> None:
+    def _release(self, ctx: CallContext, check: DirectCheck, paid: bool) -> None:
         """A check ends: `held` falls by its cost; `deposit` too when the cost was paid."""
-        found = ctx.get(self.Channels, check["requester"], check["executor"])
+        found: Channel | None = ctx.get(self.Channels, check.requester, check.executor)
         if found is None:  # cannot happen: withdraw waits for held == 0
             return
-        found["held"] -= check["cost"]
-        if paid:
-            found["deposit"] -= check["cost"]
-        ctx.put(self.Channels, found, check["requester"], check["executor"])
+        found = replace(
+            found,
+            held=found.held - check.cost,
+            deposit=found.deposit - check.cost if paid else found.deposit,
+        )
+        ctx.put(self.Channels, found, check.requester, check.executor)
 
-    def _pay_check(self, ctx: CallContext, direct_id: int, check: dict[str, Any]) -> None:
+    def _pay_check(self, ctx: CallContext, direct_id: int, check: DirectCheck) -> None:
         self._pay(
-            ctx, direct_id, CurrencyId(check["currency_id"]), check["requester"],
-            check["author"], check["executor"], check["author_share"], check["cost"],
+            ctx, direct_id, CurrencyId(check.currency_id), check.requester,
+            check.author, check.executor, check.author_share, check.cost,
         )  # fmt: skip
         self._release(ctx, check, paid=True)
         ctx.remove(self.DirectChecks, direct_id)
@@ -429,35 +449,35 @@ class Channels(Pallet):
         info = providers.info(ctx, executor)
         if info is None or not providers.is_active(info):
             self.fail(ChannelsError.NotProvider)
-        found: dict[str, Any] | None = ctx.get(self.Channels, who, executor)
+        found: Channel | None = ctx.get(self.Channels, who, executor)
         if found is None:
             channel_id: int = ctx.get(self.NextChannelId)
             ctx.put(self.NextChannelId, channel_id + 1)
-            found = {
-                "id": channel_id,
-                "currency_id": currency_id,
-                "deposit": 0,
-                "held": 0,
-                "nonce": 0,
-                "head": channel_genesis(channel_id),
-                "settled_cumulative": 0,
-                "closing_at": None,
-            }
-        elif found["currency_id"] != currency_id:
+            found = Channel(
+                id=channel_id,
+                currency_id=currency_id,
+                deposit=0,
+                held=0,
+                nonce=0,
+                head=channel_genesis(channel_id),
+                settled_cumulative=0,
+                closing_at=None,
+            )
+        elif found.currency_id != currency_id:
             self.fail(ChannelsError.CurrencyMismatch)
-        elif found["closing_at"] is not None:
+        elif found.closing_at is not None:
             self.fail(ChannelsError.ChannelClosing)
         self.tokens.reserve(ctx, CurrencyId(currency_id), who, amount)
-        found["deposit"] += amount
+        found = replace(found, deposit=found.deposit + amount)
         ctx.put(self.Channels, found, who, executor)
         self.emit(
             ctx,
             ChannelsEvent.ChannelFunded(
                 requester=who,
                 executor=executor,
-                channel_id=found["id"],
+                channel_id=found.id,
                 amount=amount,
-                deposit=found["deposit"],
+                deposit=found.deposit,
             ),
         )
 
@@ -471,10 +491,10 @@ class Channels(Pallet):
         """Start closing: the deposit can be withdrawn `CloseDelay` blocks from now."""
         who = ctx.ensure_signed(origin)
         found = self.channel(ctx, who, bytes(executor))
-        if found["closing_at"] is not None:
+        if found.closing_at is not None:
             self.fail(ChannelsError.AlreadyClosing)
-        closes_at = found["closing_at"] = ctx.block_number + CLOSE_DELAY
-        ctx.put(self.Channels, found, who, bytes(executor))
+        closes_at = ctx.block_number + CLOSE_DELAY
+        ctx.put(self.Channels, replace(found, closing_at=closes_at), who, bytes(executor))
         self.emit(
             ctx,
             ChannelsEvent.ChannelClosing(
@@ -492,13 +512,13 @@ class Channels(Pallet):
         """After the close delay: return what is left and remove the channel."""
         who = ctx.ensure_signed(origin)
         found = self.channel(ctx, who, bytes(executor))
-        if found["closing_at"] is None:
+        if found.closing_at is None:
             self.fail(ChannelsError.NotClosing)
-        if ctx.block_number < found["closing_at"]:
+        if ctx.block_number < found.closing_at:
             self.fail(ChannelsError.StillClosing)
-        if found["held"] > 0:
+        if found.held > 0:
             self.fail(ChannelsError.ChecksPending)
-        moved = self.tokens.unreserve(ctx, CurrencyId(found["currency_id"]), who, found["deposit"])
+        moved = self.tokens.unreserve(ctx, CurrencyId(found.currency_id), who, found.deposit)
         ctx.remove(self.Channels, who, bytes(executor))
         self.emit(
             ctx,
@@ -537,9 +557,9 @@ class Channels(Pallet):
             return
         found = self.channel(ctx, requester, executor)
         first = settlement["first_nonce"]
-        if first <= found["nonce"]:
+        if first <= found.nonce:
             self.fail(ChannelsError.TicketReplayed)
-        if first > found["nonce"] + 1:
+        if first > found.nonce + 1:
             self.fail(ChannelsError.TicketGap)
         models = [bytes(m) for m in settlement["models"]]
         if len(models) > MAX_MODELS_PER_SETTLEMENT:
@@ -557,13 +577,13 @@ class Channels(Pallet):
         if results[-1]["expiry"] < now:
             self.fail(ChannelsError.TicketExpired)
         # Recompute the chain; the signature on the last ticket authorises the run.
-        head = bytes(found["head"])
-        cumulative = found["settled_cumulative"]
+        head = bytes(found.head)
+        cumulative = found.settled_cumulative
         hashes = []
         for offset, result in enumerate(results):
             cumulative += result["max_amount"]
             head = ticket_hash(
-                head, found["id"], executor, models[result["model_index"]],
+                head, found.id, executor, models[result["model_index"]],
                 bytes(result["prompt_hash"]), result["max_tokens"],
                 result["max_price_per_1k_tokens"], result["max_amount"], cumulative,
                 first + offset, result["expiry"],
@@ -573,7 +593,8 @@ class Channels(Pallet):
             "Sr25519", bytes(settlement["signature"]), ticket_message(head), requester
         ):
             self.fail(ChannelsError.BadTicketSignature)
-        currency = CurrencyId(found["currency_id"])
+        currency = CurrencyId(found.currency_id)
+        deposit, held = found.deposit, found.held
         for offset, result in enumerate(results):
             nonce = first + offset
             if result["expiry"] > now + MAX_TICKET_LIFE + CLOSE_DELAY:
@@ -599,7 +620,7 @@ class Channels(Pallet):
             if used == 0:
                 continue  # a ticket the executor never served: nothing to pay or check
             cost = min(result["max_amount"], escrow_for(used, price))
-            if cost > found["deposit"] - found["held"]:
+            if cost > deposit - held:
                 self.fail(ChannelsError.InsufficientDeposit)
             direct_id: int = ctx.get(self.NextDirectId)
             ctx.put(self.NextDirectId, direct_id + 1)
@@ -625,33 +646,30 @@ class Channels(Pallet):
                     ctx, direct_id, currency, requester, model.owner, executor,
                     model.author_share, cost,
                 )  # fmt: skip
-                found["deposit"] -= cost
+                deposit -= cost
                 continue
             deadline = now + VALIDATION_PERIOD
-            found["held"] += cost
-            ctx.put(
-                self.DirectChecks,
-                {
-                    "requester": requester,
-                    "executor": executor,
-                    "validator": validator,
-                    "model_id": model_id,
-                    "model_version": model.version,
-                    "author": model.owner,
-                    "author_share": model.author_share,
-                    "currency_id": currency,
-                    "nonce": nonce,
-                    "ticket_hash": hashes[offset],
-                    "prompt_hash": bytes(result["prompt_hash"]),
-                    "output_hash": bytes(result["output_hash"]),
-                    "max_tokens": result["max_tokens"],
-                    "prompt_tokens": result["prompt_tokens"],
-                    "completion_tokens": result["completion_tokens"],
-                    "cost": cost,
-                    "deadline": deadline,
-                },
-                direct_id,
+            held += cost
+            check = DirectCheck(
+                requester=requester,
+                executor=executor,
+                validator=validator,
+                model_id=model_id,
+                model_version=model.version,
+                author=model.owner,
+                author_share=model.author_share,
+                currency_id=currency,
+                nonce=nonce,
+                ticket_hash=hashes[offset],
+                prompt_hash=bytes(result["prompt_hash"]),
+                output_hash=bytes(result["output_hash"]),
+                max_tokens=result["max_tokens"],
+                prompt_tokens=result["prompt_tokens"],
+                completion_tokens=result["completion_tokens"],
+                cost=cost,
+                deadline=deadline,
             )
+            ctx.put(self.DirectChecks, check, direct_id)
             self._schedule(ctx, deadline + 1, direct_id)
             self.emit(
                 ctx,
@@ -659,9 +677,14 @@ class Channels(Pallet):
                     direct_id=direct_id, validator=validator, deadline=deadline
                 ),
             )
-        found["nonce"] = first + len(results) - 1
-        found["head"] = head
-        found["settled_cumulative"] = cumulative
+        found = replace(
+            found,
+            deposit=deposit,
+            held=held,
+            nonce=first + len(results) - 1,
+            head=head,
+            settled_cumulative=cumulative,
+        )
         ctx.put(self.Channels, found, requester, executor)
 
     @dispatchable(4)
@@ -676,12 +699,12 @@ class Channels(Pallet):
         """The drawn validator's verdicts on sampled direct results, many at once."""
         who = ctx.ensure_signed(origin)
         for direct_id, valid in verdicts:
-            check: dict[str, Any] | None = ctx.get(self.DirectChecks, direct_id)
+            check: DirectCheck | None = ctx.get(self.DirectChecks, direct_id)
             if check is None:
                 self.fail(ChannelsError.UnknownCheck)
-            if bytes(check["validator"]) != who:
+            if bytes(check.validator) != who:
                 self.fail(ChannelsError.NotValidator)
-            executor = bytes(check["executor"])
+            executor = bytes(check.executor)
             if valid:
                 self._pay_check(ctx, direct_id, check)
                 reward_executor(ctx, self.providers, executor)

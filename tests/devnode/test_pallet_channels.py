@@ -160,9 +160,9 @@ def test_batched_settlement_pays_the_exact_split_and_keeps_the_rest() -> None:
     assert balances(sm, P1)[0] == p1_before[0] + executor_total
     assert balances(sm, USER) == (user_before[0], user_before[1] - sum(costs))
     channel = sm.get("Channels", "Channels", USER, P1)
-    assert channel["deposit"] == 10**15 - sum(costs)
-    assert channel["nonce"] == 5 and channel["head"] == gateway.head
-    assert channel["settled_cumulative"] == 5 * amount
+    assert channel.deposit == 10**15 - sum(costs)
+    assert channel.nonce == 5 and channel.head == gateway.head
+    assert channel.settled_cumulative == 5 * amount
 
     # a ticket settles once
     with pytest.raises(DispatchFailure, match="TicketReplayed"):
@@ -283,20 +283,20 @@ def test_sampled_direct_results_are_validated(valid: bool) -> None:
                  and e["event"][1][0] == "DirectValidationRequested"]  # fmt: skip
     assert [r["validator"] for r in requested] == [P2, P2]
     costs = [escrow_for(120, PRICE), escrow_for(130, PRICE)]
-    assert sm.get("Channels", "Channels", USER, P1)["held"] == sum(costs)
+    assert sm.get("Channels", "Channels", USER, P1).held == sum(costs)
     assert balances(sm, USER) == user_before  # nothing paid before the verdict
     with pytest.raises(DispatchFailure, match="NotValidator"):
         sm.signed(P1, "Channels", "submit_direct_validations", verdicts=[(0, True)])
     sm.signed(P2, "Channels", "submit_direct_validations", verdicts=[(0, valid), (1, valid)])
     channel = sm.get("Channels", "Channels", USER, P1)
-    assert channel["held"] == 0
+    assert channel.held == 0
     if valid:
-        assert channel["deposit"] == 10**15 - sum(costs)
+        assert channel.deposit == 10**15 - sum(costs)
         assert balances(sm, AUTHOR)[0] == author_before[0] + sum(c * SHARE // PPM for c in costs)
         assert balances(sm, P1)[0] == p1_before[0] + sum(c - c * SHARE // PPM for c in costs)
         assert sm.get("Providers", "Providers", P1).reputation == 10
     else:
-        assert channel["deposit"] == 10**15
+        assert channel.deposit == 10**15
         assert balances(sm, USER) == user_before and balances(sm, P1) == p1_before
         slashed = MIN_STAKE * SLASH_FRACTION // PPM
         slashed += (MIN_STAKE - slashed) * SLASH_FRACTION // PPM
@@ -317,13 +317,13 @@ def test_an_unanswered_check_is_paid_after_the_validation_period() -> None:
     )
     deadline = sm.find(events, "Channels", "DirectValidationRequested")["deadline"]
     while sm.number < deadline:
-        assert sm.get("Channels", "Channels", USER, P1)["held"] > 0
+        assert sm.get("Channels", "Channels", USER, P1).held > 0
         sm.next_block()
     events = sm.next_block()
     cost = escrow_for(120, PRICE)
     assert (
         sm.find(events, "Channels", "DirectPaid")["executor_amount"] == cost - cost * SHARE // PPM
     )
-    assert sm.get("Channels", "Channels", USER, P1)["held"] == 0
+    assert sm.get("Channels", "Channels", USER, P1).held == 0
     assert balances(sm, P1)[0] == p1_before[0] + cost - cost * SHARE // PPM
     assert VALIDATION_PERIOD + 1 < CLOSE_DELAY  # a check always ends before a withdrawal
