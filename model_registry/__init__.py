@@ -8,6 +8,7 @@ from ._check import Finding, ModelFile, RegistrationPlan, plan_registration
 from ._config import RegistryConfig
 from ._errors import (
     BadModelDir,
+    ChainError,
     ChainFailure,
     HostileModel,
     IpfsUnavailable,
@@ -32,6 +33,7 @@ __all__ = [
     "CURRENCIES",
     "TASKS",
     "BadModelDir",
+    "ChainError",
     "ChainFailure",
     "Finding",
     "HostileModel",

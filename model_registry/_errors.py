@@ -8,6 +8,7 @@ from settings import SettingsError
 
 __all__ = [
     "BadModelDir",
+    "ChainError",
     "ChainFailure",
     "HostileModel",
     "IpfsUnavailable",
@@ -57,7 +58,7 @@ class IpfsUnavailable(RegistryError):
     exit_code = 4
 
 
-class ChainFailure(RegistryError):
+class ChainError(RegistryError):
     """The node was unreachable, refused the extrinsic, or the call failed; `error` is the
     pallet error's name (`DuplicateCid`, `NotOwner`, ...) when there is one."""
 
@@ -68,7 +69,7 @@ class ChainFailure(RegistryError):
         self.error = error
 
 
-class NodeUnreachable(ChainFailure):
+class NodeUnreachable(ChainError):
     """Nothing usable answers at the node's URL (refused, or no answer in time); the message
     names the setting that holds the URL and how to start a local chain."""
 
@@ -83,6 +84,11 @@ class NodeUnreachable(ChainFailure):
         )
         self.url = url
         self.reason = reason
+
+
+#: The old name of ChainError (inference_client and ocw_daemon call it ChainError too); kept
+#: for callers outside this tree
+ChainFailure = ChainError
 
 
 def kubo_hint(url: str) -> str:

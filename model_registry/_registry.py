@@ -29,7 +29,7 @@ from ._check import require_engine
 from ._config import RegistryConfig
 from ._errors import (
     BadModelDir,
-    ChainFailure,
+    ChainError,
     HostileModel,
     IpfsUnavailable,
     NodeUnreachable,
@@ -121,9 +121,7 @@ class ModelRegistryClient(AsyncResource):
                 raise NodeUnreachable(self.config.chain_url, unreachable_reason(exc)) from exc
             except ChainClientError as exc:
                 await chain.close()
-                raise ChainFailure(
-                    f"cannot use the node at {self.config.chain_url}: {exc}"
-                ) from exc
+                raise ChainError(f"cannot use the node at {self.config.chain_url}: {exc}") from exc
             self._chain = chain
 
     async def _aclose(self) -> None:
@@ -187,7 +185,7 @@ class ModelRegistryClient(AsyncResource):
         uploaded = await self.upload(path, progress)
         existing = await self._query(rt.model_registry.storage.cid_to_model(uploaded.cid.encode()))
         if existing is not None:
-            raise ChainFailure(
+            raise ChainError(
                 f"CID {uploaded.cid} is already registered as model 0x{bytes(existing.value).hex()}",
                 "DuplicateCid",
             )
@@ -205,7 +203,7 @@ class ModelRegistryClient(AsyncResource):
         for record in receipt.events:
             if isinstance(record.event, rt.model_registry.events.ModelRegistered):
                 return await self.show(_model_id(record.event.model_id))
-        raise ChainFailure("register_model was included without a ModelRegistered event")
+        raise ChainError("register_model was included without a ModelRegistered event")
 
     async def update(
         self, keypair: Keypair, model_id: str, path: str | Path, progress: Progress | None = None
@@ -283,35 +281,35 @@ class ModelRegistryClient(AsyncResource):
                 # Models is keyed by Identity(ModelId): the id is the key's last 32 bytes.
                 ids.append(ModelId("0x" + key[-32:].hex()))
         except ChainClientError as exc:
-            raise ChainFailure(f"cannot list models: {exc}") from exc
+            raise ChainError(f"cannot list models: {exc}") from exc
         return ids
 
     async def _existing(self, mid: ModelId) -> rt.types.ModelInfo:
         info = await self._query(rt.model_registry.storage.models(_h256(mid)))
         if info is None:
-            raise ChainFailure(f"no model {mid} on-chain", "UnknownModel")
+            raise ChainError(f"no model {mid} on-chain", "UnknownModel")
         return info
 
     async def _query(self, entry: StorageEntry[V]) -> V:
         try:
             return await self.chain.query(entry)
         except ChainClientError as exc:
-            raise ChainFailure(f"query {entry.pallet}.{entry.name} failed: {exc}") from exc
+            raise ChainError(f"query {entry.pallet}.{entry.name} failed: {exc}") from exc
 
     async def _submit(self, call: Any, keypair: Keypair) -> Receipt:
         try:
             receipt = await self.chain.submit(call, keypair, wait=self.config.wait_for)
         except ChainClientError as exc:
-            raise ChainFailure(f"{call.pallet}.{call.name} was not included: {exc}") from exc
+            raise ChainError(f"{call.pallet}.{call.name} was not included: {exc}") from exc
         error = receipt.error
         if error is not None:
             if isinstance(error, ModuleError):
                 doc = (type(error).__doc__ or "").strip()
-                raise ChainFailure(
+                raise ChainError(
                     f"{call.pallet}.{call.name} failed: {error.pallet}.{error.error}: {doc}",
                     error.error,
                 ) from error
-            raise ChainFailure(f"{call.pallet}.{call.name} failed: {error}") from error
+            raise ChainError(f"{call.pallet}.{call.name} failed: {error}") from error
         return receipt
 
 
