@@ -1,20 +1,19 @@
-"""Typed, frozen configuration from a TOML file and `OCW_*` environment variables, and the
-account key from a keystore file or the environment (never from the command line)."""
+"""Typed, frozen configuration from a TOML file and `OCW_*` environment variables (the one
+loader, `settings`: docs/settings.md), and the account key from a keystore file or the
+environment (never from the command line, never in the config file)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
 
 from substrateinterface import Keypair
 
 import runtime_types
 import sealing
+import settings
 
 from ._errors import ConfigError, KeystoreError
 
@@ -55,7 +54,8 @@ class DaemonConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     ipfs_api_url: str = "http://127.0.0.1:5001"
-    redis_url: str | None = None
+    #: May hold a password (redis://:pw@host): never echoed (settings.redacted masks it)
+    redis_url: str | None = field(default=None, repr=False, metadata={settings.SECRET: True})
     tier1_capacity: int = 8 * 2**30
     disk_capacity: int = 64 * 2**30
     device: str = "auto"
@@ -116,88 +116,22 @@ class DaemonConfig:
         return self.provider.endpoint or f"http://{self.http_host}:{self.http_port}"
 
 
-def _coerce(name: str, kind: Any, value: Any) -> Any:
-    """Convert a TOML or environment value to the field's type."""
-    text = isinstance(value, str)
-    try:
-        if kind is bool or kind == "bool":
-            if text:
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            if not isinstance(value, bool):
-                raise ValueError(value)
-            return value
-        if kind is int:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(value)
-        if kind is float:
-            return float(value)
-        if kind is str:
-            if not isinstance(value, str):
-                raise ValueError(value)
-            return value
-        if kind == Path | None or kind == str | None or kind == int | None:
-            if value in ("", None):
-                return None
-            inner = Path if kind == Path | None else (str if kind == str | None else int)
-            return inner(value)
-        if kind is Path:
-            return Path(value)
-        if kind == tuple[str, ...]:
-            if text:
-                return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(str(v) for v in value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name}: cannot use {value!r}") from exc
-    raise ConfigError(f"{name}: unsupported type {kind}")
-
-
-def _build(cls: type[Any], prefix: str, table: Mapping[str, Any], env: Mapping[str, str]) -> Any:
-    hints = get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(table) - known
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name == "provider":
-            continue
-        key = f"{prefix}{f.name.upper()}"
-        if key in env:
-            values[f.name] = _coerce(key, hints[f.name], env[key])
-        elif f.name in table:
-            values[f.name] = _coerce(f.name, hints[f.name], table[f.name])
-    return values
-
-
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> DaemonConfig:
-    """Read `path` (TOML: `[daemon]` and `[provider]` tables), then apply `OCW_*` overrides."""
-    environ = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
-    unknown_tables = set(data) - {"daemon", "provider"}
-    if unknown_tables:
-        raise ConfigError(f"unknown table(s): {', '.join(sorted(unknown_tables))}")
-    daemon = data.get("daemon", {})
-    provider = data.get("provider", {})
-    if not isinstance(daemon, dict) or not isinstance(provider, dict):
-        raise ConfigError("[daemon] and [provider] must be tables")
-    if "OCW_ACCOUNT_SEED" in daemon or "keypair" in daemon:
-        raise ConfigError("the account key never goes in the config file")
-    provider_values = _build(ProviderSettings, "OCW_PROVIDER_", provider, environ)
-    values = _build(DaemonConfig, "OCW_", daemon, environ)
-    try:
-        return DaemonConfig(**values, provider=ProviderSettings(**provider_values))
-    except TypeError as exc:
-        raise ConfigError(str(exc)) from exc
+    """Defaults < the TOML file (`path`, else `$OCW_CONFIG`: `[daemon]` and `[provider]`
+    tables) < `OCW_<NAME>` and `OCW_PROVIDER_<NAME>` variables (docs/settings.md)."""
+    return settings.load(
+        DaemonConfig,
+        env_prefix="OCW_",
+        table="daemon",
+        path=path,
+        environ=env,
+        error=ConfigError,
+        subtables={"provider": "OCW_PROVIDER_"},
+        forbidden={
+            key: "the account key never goes in the config file"
+            for key in ("OCW_ACCOUNT_SEED", "keypair", "seed", "mnemonic")
+        },
+    )
 
 
 def load_keypair(config: DaemonConfig, env: Mapping[str, str] | None = None) -> Keypair:

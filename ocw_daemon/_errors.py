@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from settings import SettingsError
+
 __all__ = [
     "AuthError",
     "ChainError",
@@ -17,7 +19,7 @@ class DaemonError(Exception):
     """Root of every error the daemon raises."""
 
 
-class ConfigError(DaemonError, ValueError):
+class ConfigError(DaemonError, SettingsError):
     """The configuration file or environment is invalid."""
 
 
