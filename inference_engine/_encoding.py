@@ -13,25 +13,14 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 import protocol
-from protocol import (
-    EMBEDDING_MAGIC,
-    LOGPROB_SCALE,
-    MAGIC,
-    MAX_EMBEDDING_DIMENSION,
-    MAX_LOGPROB_Q,
-    dequantize_logprob,
-    output_hash,
-)
+from protocol import LOGPROB_SCALE, MAX_EMBEDDING_DIMENSION, dequantize_logprob, output_hash
 
 from ._errors import InvalidRequestError, OutputDecodeError
 from ._types import EmbeddingOutput, GenerationOutput, OutputRecord
 
 __all__ = [
-    "EMBEDDING_MAGIC",
     "LOGPROB_SCALE",
-    "MAGIC",
     "MAX_EMBEDDING_DIMENSION",
-    "MAX_LOGPROB_Q",
     "decode_embedding",
     "decode_output",
     "decode_record",
