@@ -13,6 +13,7 @@ from ._client import InferenceClient, RequestProgress
 from ._config import InferenceClientConfig
 from ._errors import (
     ChainError,
+    ClientClosed,
     ConfigError,
     InferenceClientError,
     InputUnavailable,
@@ -40,6 +41,7 @@ from ._types import (
 __all__ = [
     "OUTPUT_DOMAIN",
     "ChainError",
+    "ClientClosed",
     "ConfigError",
     "InferenceClient",
     "InferenceClientConfig",

@@ -71,11 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         return gateway_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        config = InferenceClientConfig.load(args.config)
-        if args.url:
-            config = dataclasses.replace(config, chain_url=args.url)
-        if args.ipfs_api is not None:
-            config = dataclasses.replace(config, ipfs_api_url=args.ipfs_api)
+        config = InferenceClientConfig.load(
+            args.config, flags={"chain_url": args.url or None, "ipfs_api_url": args.ipfs_api}
+        )
         keypair = load_keypair(args.key_file)
         prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
         status = None if args.quiet else StatusLine(sys.stderr)

@@ -1,14 +1,14 @@
-"""Typed settings: defaults, then a TOML file, then `INFER_*` environment variables."""
+"""Typed settings: defaults, then a TOML file, then `INFER_*` environment variables, then
+flags (the one loader, `settings`: docs/settings.md)."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import settings
 
 from ._errors import ConfigError
 
@@ -52,64 +52,20 @@ class InferenceClientConfig:
             raise ConfigError("fetch_attempts and max_output_bytes must be >= 1")
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> InferenceClientConfig:
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(values) - set(known)
-        if unknown:
-            raise ConfigError(f"unknown inference client settings: {', '.join(sorted(unknown))}")
-        return cls(**{k: _convert(known[k].type, k, v) for k, v in values.items()})
-
-    @classmethod
     def load(
-        cls, path: str | Path | None = None, environ: Mapping[str, str] | None = None
+        cls,
+        path: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        flags: Mapping[str, Any] | None = None,
     ) -> InferenceClientConfig:
-        """Defaults, then the TOML file (`[inference_client]` table or top level), then env."""
-        env = os.environ if environ is None else environ
-        path = path or env.get(f"{ENV_PREFIX}CONFIG")
-        values: dict[str, Any] = {}
-        if path:
-            try:
-                with Path(path).open("rb") as handle:
-                    data = tomllib.load(handle)
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"cannot read config {path}: {exc}") from exc
-            section = data.get("inference_client", data)
-            if not isinstance(section, dict):
-                raise ConfigError(f"{path}: [inference_client] must be a table")
-            values.update(section)
-        config = cls.from_mapping(values)
-        return config.with_env(env)
-
-    def with_env(self, environ: Mapping[str, str] | None = None) -> InferenceClientConfig:
-        """Override settings from `INFER_<NAME>` variables (`INFER_CHAIN_URL=ws://...`)."""
-        env = os.environ if environ is None else environ
-        changes = {
-            f.name: _convert(f.type, f.name, env[f"{ENV_PREFIX}{f.name.upper()}"])
-            for f in fields(self)
-            if f"{ENV_PREFIX}{f.name.upper()}" in env
-        }
-        return dataclasses.replace(self, **changes) if changes else self
-
-
-def _convert(kind: Any, name: str, value: Any) -> Any:
-    kind = str(kind)
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("1", "true", "yes", "on"):
-                return True
-            if str(value).lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return value
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name}: expected {kind}, got {value!r}") from exc
+        """Defaults < the TOML file (`path`, else `$INFER_CONFIG`; its `[inference_client]`
+        table or top level) < `INFER_<NAME>` variables < `flags` (docs/settings.md)."""
+        return settings.load(
+            cls,
+            env_prefix=ENV_PREFIX,
+            table="inference_client",
+            path=path,
+            environ=environ,
+            flags=flags,
+            error=ConfigError,
+        )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from lifecycle import ResourceClosedError
 from runtime_types import node_unreachable_message, unreachable_reason
+from settings import SettingsError
 
 __all__ = [
     "ChainError",
+    "ClientClosed",
     "ConfigError",
     "InferenceClientError",
     "InputUnavailable",
@@ -25,7 +28,7 @@ class InferenceClientError(Exception):
     """Root of every error raised by inference_client."""
 
 
-class ConfigError(InferenceClientError, ValueError):
+class ConfigError(InferenceClientError, SettingsError):
     """A setting (TOML, environment or argument) is missing or out of range."""
 
 
@@ -35,6 +38,10 @@ class KeyLoadError(InferenceClientError):
 
 class ChainError(InferenceClientError):
     """The node could not be reached, or it refused an extrinsic."""
+
+
+class ClientClosed(ChainError, ResourceClosedError):
+    """The client was used (or connected) after ``close()``."""
 
 
 class NodeUnreachable(ChainError):
