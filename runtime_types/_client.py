@@ -7,14 +7,15 @@ import contextlib
 import functools
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from substrateinterface import Keypair, SubstrateInterface
 
-from ._bindings import Bindings, Call, EventRecord, StorageEntry, ViewFunction
+from ._backend import ChainBackend, HeadStream, NodeBackend, fetch_block, head_number
+from ._bindings import Bindings, Call, StorageEntry, ViewFunction
 from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receipt, WaitFor
 from ._connection import Connection, RpcFailure
 from ._errors import (
@@ -60,11 +61,21 @@ class ChainClient:
     otherwise). Every use of substrate-interface runs on a connection's own thread.
     """
 
-    def __init__(self, bindings: Bindings, config: ClientConfig | None = None) -> None:
+    def __init__(
+        self,
+        bindings: Bindings,
+        config: ClientConfig | None = None,
+        *,
+        backend: Callable[[str], ChainBackend] | None = None,
+    ) -> None:
+        """`backend` makes the backend of a block stream or of the inclusion watcher from a
+        name (default: `NodeBackend` over a connection of its own); tests pass in-memory ones."""
         self.bindings = bindings
         self.config = config or ClientConfig()
         self._rpc = self._connection("rpc")
-        self._watcher_conn: Connection | None = None
+        self._backend_factory = backend or self._node_backend
+        self._watch_backend: ChainBackend | None = None
+        self._watch_heads: HeadStream | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._watch_from: int | None = None
         self._watcher_lock = asyncio.Lock()
@@ -93,8 +104,8 @@ class ChainClient:
                 await self._watcher
         self._fail_pending(ConnectionLost("the client was closed"))
         await self._rpc.close()
-        if self._watcher_conn is not None:
-            await self._watcher_conn.close()
+        if self._watch_backend is not None:
+            await self._watch_backend.aclose()
 
     async def __aenter__(self) -> ChainClient:
         try:
@@ -115,6 +126,9 @@ class ChainClient:
         connection = Connection(self.config, name)
         connection.on_connect = self._check_metadata
         return connection
+
+    def _node_backend(self, name: str) -> ChainBackend:
+        return NodeBackend(self._connection(name), self.bindings, self._events_key)
 
     def _check_metadata(self, substrate: SubstrateInterface) -> None:
         """Runs on a connection's thread each time it (re)connects."""
@@ -227,18 +241,19 @@ class ChainClient:
         return pairs
 
     async def block(self, number: int) -> Block | None:
-        return await _fetch_block(self._rpc, self.bindings, self._events_key, number)
+        return await fetch_block(self._rpc, self.bindings, self._events_key, number)
 
     async def head_number(self, *, finalized: bool = False) -> int:
-        return await _head_number(self._rpc, finalized)
+        return await head_number(self._rpc, finalized)
 
     def blocks(self, *, finalized: bool = True, start: int | None = None) -> BlockStream:
         """Blocks in order from `start` (default: the next one), decoded with their events.
 
-        The stream has its own connection; across disconnects and node restarts it goes on
+        The stream follows the node's head subscription (polling only a node that offers
+        none) on connections of its own; across disconnects and node restarts it goes on
         from the next block number, so no block is missed or repeated.
         """
-        return BlockStream(self, finalized, start)
+        return BlockStream(self._backend_factory("stream"), finalized, start)
 
     # -- submission -------------------------------------------------------------------------
 
@@ -335,7 +350,7 @@ class ChainClient:
         if refusal is not Refusal.BAD_PROOF:
             return False
         ends_at = mortality.ends_at()
-        best = await _head_number(self._rpc, False)
+        best = await head_number(self._rpc, False)
         return ends_at is not None and best + 1 >= ends_at
 
     async def _refusal(self, failure: RpcFailure, extrinsic: bytes) -> Refusal:
@@ -422,25 +437,34 @@ class ChainClient:
         async with self._watcher_lock:  # one watcher, however many submissions start at once
             if self._watcher is not None and not self._watcher.done():
                 return
-            if self._watcher_conn is None:
-                self._watcher_conn = self._connection("watch")
+            if self._watch_backend is None:
+                self._watch_backend = self._backend_factory("watch")
+            # The best head announced now (the first one) bounds where the watcher starts.
+            self._watch_heads = self._watch_backend.heads(False)
+            best = await anext(self._watch_heads)
             if self._watch_from is None:
-                self._watch_from = await _head_number(self._watcher_conn, False) + 1
+                self._watch_from = best + 1
             self._watcher = asyncio.create_task(
-                self._watch(), name="runtime-types-inclusion-watcher"
+                self._watch(best), name="runtime-types-inclusion-watcher"
             )
 
-    async def _watch(self) -> None:
-        """Scans every new best block for pending extrinsics; resolves their receipts."""
-        assert self._watcher_conn is not None and self._watch_from is not None
-        conn = self._watcher_conn
+    async def _watch(self, best: int) -> None:
+        """Scans every new best block for pending extrinsics; resolves their receipts.
+
+        Woken by the best heads the node announces and, while a receipt waits for finality,
+        by the finalized ones.
+        """
+        assert self._watch_backend is not None and self._watch_heads is not None
+        assert self._watch_from is not None
+        backend = self._watch_backend
+        best_heads = self._watch_heads
+        finalized_heads: HeadStream | None = None
+        finalized = -1
+        waiting: dict[str, asyncio.Future[int]] = {}
         try:
             while True:
-                best = await _head_number(conn, False)
                 while self._watch_from <= best:
-                    block = await _fetch_block(
-                        conn, self.bindings, self._events_key, self._watch_from
-                    )
+                    block = await backend.fetch_block(self._watch_from)
                     if block is None:
                         break
                     self._match(block)
@@ -456,21 +480,43 @@ class ChainClient:
                     ):
                         pending.future.set_exception(_EraEnded())
                 awaiting = [p for p in self._pending.values() if p.receipt and not p.future.done()]
-                if awaiting:
-                    finalized = await _head_number(conn, True)
-                    for pending in awaiting:
-                        receipt = pending.receipt
-                        assert receipt is not None
-                        if receipt.block_number <= finalized:
-                            canonical = await conn.rpc("chain_getBlockHash", [receipt.block_number])
-                            if canonical == receipt.block_hash:
-                                pending.future.set_result(replace(receipt, finalized=True))
-                await asyncio.sleep(self.config.poll_interval)
+                if awaiting and finalized_heads is None:
+                    finalized_heads = backend.heads(True)
+                canonical: dict[int, BlockHash | None] = {}
+                for pending in awaiting:
+                    receipt = pending.receipt
+                    assert receipt is not None
+                    if receipt.block_number <= finalized:
+                        number = receipt.block_number
+                        if number not in canonical:
+                            block = await backend.fetch_block(number)
+                            canonical[number] = None if block is None else block.hash
+                        if canonical[number] == receipt.block_hash:
+                            pending.future.set_result(replace(receipt, finalized=True))
+                if "best" not in waiting:
+                    waiting["best"] = asyncio.ensure_future(anext(best_heads))
+                if finalized_heads is not None and "finalized" not in waiting:
+                    waiting["finalized"] = asyncio.ensure_future(anext(finalized_heads))
+                done, _ = await asyncio.wait(waiting.values(), return_when=asyncio.FIRST_COMPLETED)
+                for kind, task in list(waiting.items()):
+                    if task in done:
+                        del waiting[kind]
+                        if kind == "best":
+                            best = task.result()
+                        else:
+                            finalized = task.result()
         except RuntimeTypesError as exc:
             # Pending submissions get the error (a lost connection, or events the bindings
             # cannot decode); the next submission starts a new watcher.
             log.warning("inclusion watcher stopped: %s", exc)
             self._fail_pending(exc)
+        finally:
+            for task in waiting.values():
+                task.cancel()
+            await asyncio.gather(*waiting.values(), return_exceptions=True)
+            await best_heads.aclose()
+            if finalized_heads is not None:
+                await finalized_heads.aclose()
 
     def _match(self, block: Block) -> None:
         for index, extrinsic in enumerate(block.extrinsics):
@@ -516,13 +562,18 @@ class ChainClient:
 
 
 class BlockStream:
-    """An async iterator of blocks; `async with` (or `aclose()`) releases its connection."""
+    """An async iterator of blocks; `async with` (or `aclose()`) releases its connections.
 
-    def __init__(self, client: ChainClient, finalized: bool, start: int | None) -> None:
-        self._client = client
+    It waits on the backend's head announcements and fetches every block number from the
+    next one up to the announced head, in order, so an announcement that skips numbers
+    leaves no gap.
+    """
+
+    def __init__(self, backend: ChainBackend, finalized: bool, start: int | None) -> None:
+        self._backend = backend
         self._finalized = finalized
         self._next = start
-        self._conn = client._connection("stream")
+        self._heads: HeadStream | None = None
         self._head = -1
         self._closed = False
 
@@ -537,15 +588,15 @@ class BlockStream:
     async def __anext__(self) -> Block:
         if self._closed:
             raise StopAsyncIteration
-        if self._next is None:
-            self._next = await _head_number(self._conn, self._finalized) + 1
+        if self._heads is None:
+            self._heads = self._backend.heads(self._finalized)
+            self._head = await anext(self._heads)
+            if self._next is None:
+                self._next = self._head + 1
+        assert self._next is not None
         while self._next > self._head:
-            self._head = await _head_number(self._conn, self._finalized)
-            if self._next > self._head:
-                await asyncio.sleep(self._client.config.poll_interval)
-        block = await _fetch_block(
-            self._conn, self._client.bindings, self._client._events_key, self._next
-        )
+            self._head = await anext(self._heads)
+        block = await self._backend.fetch_block(self._next)
         if block is None:  # the head moved back (a restarted node that lost blocks)
             raise ConnectionLost(f"block {self._next} is no longer on the chain")
         self._next += 1
@@ -554,7 +605,7 @@ class BlockStream:
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            await self._conn.close()
+            await self._backend.aclose()
 
     async def __aenter__(self) -> BlockStream:
         return self
@@ -580,37 +631,3 @@ def _vec_u8(data: bytes) -> bytes:
 
 def _events_entry() -> StorageEntry[Any]:
     return StorageEntry("System", "Events", (), (), (), -1, None)
-
-
-async def _head_number(conn: Connection, finalized: bool) -> int:
-    def job(substrate: SubstrateInterface) -> int:
-        params: list[Any] = []
-        if finalized:
-            params = [substrate.rpc_request("chain_getFinalizedHead", [])["result"]]
-        header = substrate.rpc_request("chain_getHeader", params)["result"]
-        return int(header["number"], 16)
-
-    return await conn.call(job)
-
-
-async def _fetch_block(
-    conn: Connection, bindings: Bindings, events_key: str, number: int
-) -> Block | None:
-    def job(substrate: SubstrateInterface) -> Block | None:
-        block_hash = substrate.rpc_request("chain_getBlockHash", [number])["result"]
-        if block_hash is None:
-            return None
-        body = substrate.rpc_request("chain_getBlock", [block_hash])["result"]["block"]
-        raw_events = substrate.rpc_request("state_getStorage", [events_key, block_hash])["result"]
-        events: list[EventRecord] = []
-        if raw_events:
-            events = bindings.decode_events(bytes.fromhex(raw_events.removeprefix("0x")))
-        return Block(
-            number,
-            BlockHash(block_hash),
-            BlockHash(body["header"]["parentHash"]),
-            tuple(bytes.fromhex(x.removeprefix("0x")) for x in body["extrinsics"]),
-            tuple(events),
-        )
-
-    return await conn.call(job)

@@ -33,7 +33,8 @@ class ClientConfig:
     #: Socket timeout of each connection attempt and each request (None: wait forever); bounds
     #: the wait for a node that accepts the connection but does not answer
     socket_timeout: float | None = None
-    #: How often new blocks are looked for, in seconds
+    #: How often new blocks are looked for, in seconds, on a node that offers no head
+    #: subscriptions (an HTTP URL, or no `chain_subscribe*Heads` in `rpc_methods`)
     poll_interval: float = 0.05
     #: Longest wait for a submitted extrinsic to reach the wanted state, in seconds
     submit_timeout: float = 120.0

@@ -44,6 +44,7 @@ class RpcFailure(ChainClientError):
 class Connection:
     def __init__(self, config: ClientConfig, name: str) -> None:
         self.config = config
+        self.name = name
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"rt-{name}"
         )
