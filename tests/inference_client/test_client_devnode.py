@@ -85,6 +85,21 @@ async def test_large_prompt_goes_by_cid_and_output_by_ipfs(
     assert [s[2] for s in executor.served] == [404, 404]
 
 
+async def test_large_prompt_by_cid_is_read_from_ipfs_by_the_daemon(
+    env: Env, daemon: Daemon
+) -> None:
+    prompt = " ".join(["the daemon reads this prompt from IPFS"] * 40)  # > MaxInlineInput
+    assert len(prompt.encode()) > rt.inference.constants.MAX_INLINE_INPUT
+    async with InferenceClient(env.config(), ALICE) as client:
+        submitted = await client.submit(env.model_id, prompt, max_tokens=3, plaintext=True)
+        assert submitted.input_cid is not None
+        settlement = await client.wait(submitted)
+        result = await client.fetch_result(submitted, settlement)
+    assert result.source == "executor" and result.executor == BOB.ss58_address
+    want = await asyncio.to_thread(expected_output, env, result.request_id, prompt, 3)
+    assert result.tokens == want.tokens
+
+
 async def test_tampered_bytes_from_the_executor_raise_output_tampered(
     env: Env, executor: StandInExecutor
 ) -> None:
