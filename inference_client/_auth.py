@@ -10,12 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import protocol
-from protocol import (
-    MAX_CLOCK_SKEW_MS,
-    OUTPUT_DOMAIN,
-    output_request_message,
-    sign_output_request,
-)
+from protocol import MAX_CLOCK_SKEW_MS, OUTPUT_DOMAIN, output_request_message, sign_output_request
 
 from ._errors import InferenceClientError
 

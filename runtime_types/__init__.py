@@ -1,10 +1,11 @@
-"""Typed bindings generated from runtime metadata, the one chain client, and what every package
-shares: the account-key loader (`load_keypair`) and the output-fetch authentication
-(`runtime_types.output_auth`).
+"""Typed bindings generated from runtime metadata and the one chain client. The account-key
+loader (`load_keypair`, `KeyLoadError`) and `OutputAuthError` are `protocol`'s, re-exported here.
 
 `python -m runtime_types.codegen METADATA.scale --out DIR` writes a typed package for a runtime;
 `Bindings` joins such a package with its metadata to encode calls and decode events and storage.
 """
+
+from protocol import KeyLoadError, OutputAuthError, load_keypair
 
 from ._bindings import Bindings, Call, EventRecord, StorageEntry, ViewFunction, hash_key
 from ._client import BlockStream, ChainClient
@@ -29,8 +30,6 @@ from ._extrinsic import DecodedExtrinsic, Era
 from ._hash import pallet_hash, pallet_hashes
 from ._metadata import Metadata, decode_metadata
 from ._nonce import NonceManager
-from .keys import KeyLoadError, load_keypair
-from .output_auth import OutputAuthError
 
 __all__ = [
     "Bindings",

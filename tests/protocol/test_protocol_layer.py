@@ -35,11 +35,9 @@ def test_every_side_uses_the_one_implementation() -> None:
     import runtime_types
     from ocw_daemon import _chain
     from ocw_daemon import protocol as daemon_protocol
-    from runtime_types import output_auth
 
     assert devnode._hashing.blake2_256 is protocol.blake2_256
     assert _chain.blake2_256 is protocol.blake2_256
-    assert output_auth.sign_output_request is protocol.sign_output_request
     assert daemon_protocol.sign_output_request is protocol.sign_output_request
     assert inference_client.sign_output_request is protocol.sign_output_request
     assert runtime_types.load_keypair is protocol.load_keypair

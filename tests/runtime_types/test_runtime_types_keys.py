@@ -12,8 +12,9 @@ from substrateinterface import Keypair
 
 import inference_client
 import ocw_daemon
+import protocol as shared_protocol
 from ocw_daemon import protocol
-from runtime_types import KeyLoadError, OutputAuthError, load_keypair, output_auth
+from runtime_types import KeyLoadError, OutputAuthError, load_keypair
 
 ALICE = Keypair.create_from_uri("//Alice")
 BOB = Keypair.create_from_uri("//Bob")
@@ -148,8 +149,8 @@ NOW = 1_700_000_000_000
 
 
 def test_output_auth_is_one_implementation_and_interoperates() -> None:
-    assert protocol.sign_output_request is output_auth.sign_output_request
-    assert inference_client.sign_output_request is output_auth.sign_output_request
+    assert protocol.sign_output_request is shared_protocol.sign_output_request
+    assert inference_client.sign_output_request is shared_protocol.sign_output_request
     assert protocol.output_request_message is inference_client.output_request_message
     headers = inference_client.sign_output_request(ALICE, 9, NOW)
     # the daemon verifies what the client signed, with entitlement
@@ -168,7 +169,7 @@ def test_output_auth_is_one_implementation_and_interoperates() -> None:
     with pytest.raises(inference_client.InferenceClientError):
         inference_client.verify_output_request(daemon_signed, 10, now_ms=NOW)
     with pytest.raises(OutputAuthError) as forged:
-        output_auth.verify_output_request(
+        shared_protocol.verify_output_request(
             {**daemon_signed, "X-Account": ALICE.ss58_address}, 9, now_ms=NOW
         )
     assert forged.value.status == 401 and "does not verify" in str(forged.value)
