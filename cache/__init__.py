@@ -14,6 +14,7 @@ from ._demand import DemandEstimator, plan_preload
 from ._errors import (
     CacheClosedError,
     CacheError,
+    CacheLoadError,
     CacheTimeout,
     CapacityError,
     ChunkCorruptError,
@@ -52,6 +53,7 @@ __all__ = [
     "CacheClosedError",
     "CacheConfig",
     "CacheError",
+    "CacheLoadError",
     "CacheMetrics",
     "CacheTimeout",
     "CachedModel",

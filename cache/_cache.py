@@ -21,11 +21,11 @@ from ._disk import DiskStore, remove_tree, space_error, tree_size
 from ._errors import (
     CacheClosedError,
     CacheError,
+    CacheLoadError,
     CacheTimeout,
     ChunkCorruptError,
     LeaseDeadlockError,
     LeaseReleasedError,
-    ModelLoadError,
     ModelTooLargeError,
     TierUnavailableError,
 )
@@ -249,7 +249,7 @@ class ModelCache(AsyncResource, Generic[M]):
         ``LeaseDeadlockError`` (this task's own leases hold the room the model needs) at
         once; ``CacheTimeout`` for every request sharing a fill that waited longer than
         ``config.room_timeout`` for room held by other leases or loads; ``OriginError``,
-        ``ModelLoadError``, ``InsufficientSpaceError``, ``CacheClosedError``.
+        ``CacheLoadError``, ``InsufficientSpaceError``, ``CacheClosedError``.
         """
         self._check_open()
         key = ModelKey(str(key))
@@ -367,7 +367,7 @@ class ModelCache(AsyncResource, Generic[M]):
         except CacheError:
             raise
         except Exception as exc:
-            raise ModelLoadError(f"cannot measure {key}: {exc}") from exc
+            raise CacheLoadError(f"cannot measure {key}: {exc}") from exc
         if size > self.config.tier1_capacity:
             raise ModelTooLargeError(key, size, self.config.tier1_capacity)
         fill.size = size
@@ -379,7 +379,7 @@ class ModelCache(AsyncResource, Generic[M]):
                 try:
                     model = await asyncio.to_thread(self.loader.load, path, key)
                 except Exception as exc:
-                    raise ModelLoadError(f"cannot load {key}: {exc}") from exc
+                    raise CacheLoadError(f"cannot load {key}: {exc}") from exc
                 self._count(loads=1, load_seconds=time.perf_counter() - started)
             entry = CachedModel(key, model, size, time.monotonic(), source)
             # No await from here on: the model lands with one pin per waiting request.

@@ -19,8 +19,14 @@ class OriginError(CacheError):
     """The origin (IPFS) could not deliver the model; the cause is chained."""
 
 
-class ModelLoadError(CacheError):
-    """The loader could not turn a local model directory into a loaded model."""
+class CacheLoadError(CacheError):
+    """The loader could not turn a local model directory into a loaded model (the loader's
+    own error, such as inference_engine.ModelLoadError, is chained)."""
+
+
+#: The old name, the same as inference_engine's error for a different failure; kept for
+#: callers outside this tree
+ModelLoadError = CacheLoadError
 
 
 class CapacityError(CacheError):
