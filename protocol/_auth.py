@@ -18,6 +18,7 @@ from substrateinterface import Keypair
 from substrateinterface.utils.ss58 import ss58_decode
 
 from ._errors import OutputAuthError
+from ._ids import AccountId
 
 __all__ = [
     "MAX_CLOCK_SKEW_MS",
@@ -59,7 +60,7 @@ def verify_output_request(
     *,
     max_skew_ms: int = MAX_CLOCK_SKEW_MS,
     now_ms: int | None = None,
-) -> bytes:
+) -> AccountId:
     """Check the headers; return the caller's 32-byte account id, or raise `OutputAuthError`.
 
     401: a header is missing or malformed, the timestamp is outside ±`max_skew_ms`, or the
@@ -92,4 +93,4 @@ def verify_output_request(
         raise OutputAuthError("signature does not verify")
     if entitled is not None and account not in entitled:
         raise OutputAuthError("this account may not read this output", status=403)
-    return account
+    return AccountId(account)
