@@ -1,4 +1,24 @@
-"""One exception root for the cache, with a subclass per way a caller may react."""
+"""One exception root for the cache, with a subclass per way a caller may react.
+
+    CacheError
+    ├── CacheClosedError        used after close() (also lifecycle.ResourceClosedError)
+    ├── OriginError             the origin (IPFS) could not deliver the model (cause chained)
+    ├── CacheLoadError          the loader could not load a local model directory (cause chained)
+    ├── CapacityError           tier 1 can never make room: do not retry as is
+    │   ├── ModelTooLargeError  larger than tier 1 even with everything else evicted
+    │   └── LeaseDeadlockError  the caller's own leases pin the room its next model needs
+    ├── CacheTimeout            a wait for tier-1 room or a caller's timeout ran out (TimeoutError)
+    ├── LeaseReleasedError      a lease used after release()
+    ├── InsufficientSpaceError  the local model directory cannot hold an entry
+    ├── TierUnavailableError    tier 2 (Redis) down or too slow: callers bypass it
+    ├── ChunkCorruptError       a tier-2 chunk does not hash to its manifest's value
+    └── ManifestError           a malformed tier-2 manifest (ValueError)
+
+Foreign errors are translated where they are met: the origin's in ``_origin.py``
+(``OriginError``), the loader's in ``_cache.py`` (``CacheLoadError``), Redis's in
+``_redis_tier.py`` (``TierUnavailableError``), the file system's in ``_disk.py``
+(``InsufficientSpaceError``).
+"""
 
 from __future__ import annotations
 

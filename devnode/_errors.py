@@ -1,4 +1,12 @@
-"""The devnode exception family."""
+"""The devnode exception family.
+
+DevnodeError
+├── ConfigError           a bad setting (TOML, `DEVNODE_*`, flag; also settings.SettingsError)
+├── ScaleDecodeError      bytes that are not the expected SCALE encoding (ValueError)
+├── TransactionRejected   refused by the pool, with Substrate's author RPC code and reason
+├── DispatchFailure       a call failed during dispatch (`error`: the on-chain DispatchError)
+└── RpcError              a JSON-RPC error answer (code, message, data)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,24 @@
-"""The package's exceptions: one root, typed subclasses."""
+"""The package's exceptions: one root, typed subclasses.
+
+    InferenceClientError
+    ├── ConfigError            a setting is unknown or malformed (also settings.SettingsError)
+    ├── KeyLoadError           the account key could not be loaded (never echoes the secret)
+    ├── ChainError             the node could not be used, or it refused an extrinsic
+    │   ├── ClientClosed       used after close() (also lifecycle.ResourceClosedError)
+    │   └── NodeUnreachable    nothing answers at the node's URL; names the setting
+    ├── ModelUnavailable       the model is not registered, or deprecated
+    ├── InputUnavailable       a prompt too large to inline could not be added to IPFS
+    ├── RequestRejected        the chain refused `Inference.request` (`error`: the pallet error)
+    ├── RequestFailed          the request ended without a result (`state`: Expired, Rejected...)
+    ├── RequestTimeout         no terminal event within the configured wait
+    ├── OutputUnavailable      neither the executor nor IPFS delivered the output (`attempts`)
+    ├── PlaintextRefused       nothing can be sealed and plaintext was not asked for
+    └── OutputTampered         output bytes that do not match the on-chain hash (`source`)
+
+Foreign errors are translated at the boundary with `raise ... from`: the chain client's
+(`runtime_types.ChainClientError`) in `_client.py`, protocol's key errors in `_keys.py`,
+sealing's and protocol's output errors where the output is fetched and opened (`_client.py`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,27 @@
-"""The exception hierarchy: one root, typed subclasses, each naming its reason."""
+"""The exception hierarchy: one root, typed subclasses, each naming its reason.
+
+    InferenceError
+    ├── ModelLoadError                       a model directory could not be loaded
+    │   ├── UnsafeModelError                 refused on safety grounds (`reason`)
+    │   │   ├── PickleWeightsRefusedError    a pickle-based weight file
+    │   │   ├── RemoteCodeRefusedError       a config asking for remote code
+    │   │   ├── UnknownArchitectureRefusedError  an architecture not on the allow-list
+    │   │   └── ChatTemplateRefusedError     a chat template the sandbox forbids
+    │   └── InsufficientMemoryError          no device has room for the model
+    ├── NoTokenizerError                     text for a model without a tokenizer
+    ├── InvalidRequestError                  parameters out of range or not for this model
+    │   ├── ChatTemplateError                a chat prompt could not be rendered
+    │   └── WrongTaskError                   a text request for an embedding model, or back
+    ├── OutputDecodeError                    bytes that are not a canonical output record
+    ├── EngineClosedError                    the engine is closed and accepts no work
+    ├── EngineOverloadedError                the bounded request queue is full
+    ├── GenerationTimeoutError               stopped at a token boundary: past its timeout
+    └── GenerationCancelledError             stopped at a token boundary: cancelled
+
+(cache's loader failure is `cache.CacheLoadError`, which chains this package's
+`ModelLoadError`.) transformers', safetensors' and tokenizers' errors are translated in
+`_loader.py` and `_tokenizer.py`; protocol's record errors in `_encoding.py`.
+"""
 
 from __future__ import annotations
 

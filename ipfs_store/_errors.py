@@ -1,16 +1,15 @@
 """The exception hierarchy: one root, one class per way a caller may want to react.
 
-    IpfsStoreError                   root of every error raised by ipfs_store
-    +-- InvalidCid (ValueError)      not a CID this package understands
-    +-- SourceUnavailable            a source could not be reached in time
-    |   +-- KuboUnavailable          the Kubo node (its RPC API or its own gateway)
-    |   +-- GatewayUnavailable       an HTTP gateway
-    +-- ContentNotFound              no source has the content
-    +-- IntegrityError               data does not match its CID
-    +-- TooLarge                     over a configured size limit
-    +-- UnsupportedContent           valid IPFS content this package does not handle
-    +-- IpfsStoreClosed              the store was used after close() (also
-                                     lifecycle.ResourceClosedError)
+    IpfsStoreError              root of every error raised by ipfs_store
+    ├── InvalidCid              not a CID this package understands (ValueError)
+    ├── SourceUnavailable       a source could not be reached in time
+    │   ├── KuboUnavailable     the Kubo node (its RPC API or its own gateway)
+    │   └── GatewayUnavailable  an HTTP gateway
+    ├── ContentNotFound         no source has the content
+    ├── IntegrityError          data does not match its CID
+    ├── TooLarge                over a configured size limit
+    ├── UnsupportedContent      valid IPFS content this package does not handle
+    └── IpfsStoreClosed         used after close() (also lifecycle.ResourceClosedError)
 
 Foreign errors (aiohttp's, timeouts) are translated where the store talks HTTP
 (``ipfs_store/_client.py``: ``_with_retries`` and the stream readers; ``_rawhttp.py``).

@@ -1,4 +1,18 @@
-"""The package's exceptions: one root, typed subclasses (each CLI exit code is one class)."""
+"""The package's exceptions: one root, typed subclasses (each CLI exit code is one class).
+
+    RegistryError               exit 1
+    ├── RegistryConfigError     exit 2: a bad setting, argument or key (also settings.SettingsError)
+    ├── RegistryClientClosed    exit 1: used after close() (also lifecycle.ResourceClosedError)
+    ├── BadModelDir             exit 2: not a loadable model directory
+    │   └── HostileModel        exit 3: refused on safety grounds (`reason`)
+    ├── IpfsUnavailable         exit 4: Kubo unreachable, or it refused the upload
+    └── ChainError              exit 5: node unreachable, extrinsic refused, dispatch failed
+        └── NodeUnreachable     nothing answers at the node's URL; names the setting
+
+`ChainFailure` is the old name of `ChainError`. Foreign errors are translated in
+`_registry.py` (the chain client's and ipfs_store's, with `raise ... from`) and `_check.py`
+(inference_engine's refusals).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,13 @@
-"""One exception root for the daemon; foreign errors are translated with `raise ... from`."""
+"""One exception root for the daemon; foreign errors are translated with `raise ... from`.
+
+DaemonError
+├── ConfigError      a bad setting in the TOML or `OCW_*` (also settings.SettingsError)
+├── KeystoreError    the account or encryption key could not be loaded (never echoes it)
+├── StoreError       the local job database failed
+├── ChainError       the chain could not be read, or an extrinsic not submitted
+├── AuthError        an output request's signature is missing, stale, forged or not entitled
+└── JobFailed        a job cannot be completed (`retryable`)
+"""
 
 from __future__ import annotations
 

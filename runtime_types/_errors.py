@@ -1,4 +1,20 @@
-"""The package's exceptions: one root, typed subclasses."""
+"""The package's exceptions: one root, typed subclasses.
+
+    RuntimeTypesError
+    ├── MetadataDecodeError          the runtime metadata could not be decoded
+    ├── CodecError                   a value could not be SCALE-encoded or decoded
+    │   └── ExtrinsicDecodeError     bytes that are not an extrinsic of the bindings' runtime
+    └── ChainClientError             the chain client's errors
+        ├── ConnectionLost           the node could not be reached (after the retries)
+        ├── IncompatibleMetadata     the node's metadata differs from the bindings
+        ├── ExtrinsicRejected        the node refused the extrinsic (nonce, signature, fees...)
+        └── DispatchError            included, but its dispatch failed
+            └── ModuleError          a pallet's error (generated bindings subclass it per variant)
+
+`KeyLoadError` and `OutputAuthError`, re-exported by `runtime_types`, are `protocol`'s (under
+`protocol.ProtocolError`), not part of this tree. The websocket library's and scalecodec's
+errors are translated in `_connection.py` and `_client.py` / `_bindings.py`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,15 @@
-"""The sealing package's typed errors (tree in the package docstring)."""
+"""The sealing package's typed errors.
+
+    SealingError                the root; messages never contain plaintext
+    ├── EnvelopeTruncated       shorter than its format allows
+    ├── WrongRecipient          sealed to another key (or no wrap for this provider)
+    ├── OpenFailed              authentication failed: corrupted, or not sealed to this key
+    ├── ContextMismatch         opened, but bound to another model, role or party
+    │   └── EnvelopeReplayed    opened, but bound to another request or ticket
+    └── CommitmentMismatch      the plaintext does not match its salted on-chain commitment
+
+PyNaCl's errors are translated in `_seal.py`.
+"""
 
 from __future__ import annotations
 
