@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from types import TracebackType
 
 from aiohttp import web
+
+from lifecycle import AsyncResource
 
 from ._chain import Chain
 from ._config import DevNodeConfig
@@ -18,13 +19,15 @@ __all__ = ["DevNode"]
 log = logging.getLogger("devnode")
 
 
-class DevNode:
+class DevNode(AsyncResource):
     """A development chain serving Substrate JSON-RPC.
 
-    Use as `async with DevNode(DevNodeConfig(port=0)) as node:` and connect to `node.url`.
+    Use as `async with DevNode(DevNodeConfig(port=0)) as node:` (or `await node.start()`,
+    once) and connect to `node.url`; `close()` is idempotent.
     """
 
     def __init__(self, config: DevNodeConfig | None = None) -> None:
+        super().__init__()
         self.config = config or DevNodeConfig()
         self.chain = Chain(self.config)
         self.rpc = RpcServer(self.chain, self._schedule_block)
@@ -32,7 +35,6 @@ class DevNode:
         self._producer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._port = 0
-        self._closed = False
 
     @property
     def port(self) -> int:
@@ -48,6 +50,9 @@ class DevNode:
         return f"http://{self.config.host}:{self._port}"
 
     async def start(self) -> DevNode:
+        return await self.open()
+
+    async def _aopen(self) -> None:
         await asyncio.to_thread(self.chain.open)
         self._runner = web.AppRunner(self.rpc.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -65,13 +70,9 @@ class DevNode:
             self.config.chain_name,
             self.chain.best_number,
         )
-        return self
 
-    async def close(self) -> None:
-        """Stop serving and persist; safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
+    async def _aclose(self) -> None:
+        """Stop serving and persist."""
         if self._producer is not None:
             self._producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -79,17 +80,6 @@ class DevNode:
         if self._runner is not None:
             await self._runner.cleanup()
         self.chain.close()
-
-    async def __aenter__(self) -> DevNode:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def _schedule_block(self) -> None:
         self._wake.set()
