@@ -9,16 +9,18 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Any, TypeVar
 
 from substrateinterface import Keypair, SubstrateInterface
+
+from lifecycle import AsyncResource, State
 
 from ._backend import ChainBackend, HeadStream, NodeBackend, fetch_block, head_number
 from ._bindings import Bindings, Call, StorageEntry, ViewFunction
 from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receipt, WaitFor
 from ._connection import Connection, RpcFailure
 from ._errors import (
+    ChainClientClosed,
     ChainClientError,
     ConnectionLost,
     DispatchError,
@@ -53,13 +55,17 @@ class _EraEnded(Exception):
     """A pooled extrinsic's era ended before any block included it: sign it again."""
 
 
-class ChainClient:
+class ChainClient(AsyncResource):
     """An async client for one node, typed by one generated package's `Bindings`.
 
     `async with ChainClient(BINDINGS, ClientConfig(url)) as client:` connects and checks that
     the node's metadata matches the bindings for the pallets in use (`IncompatibleMetadata`
-    otherwise). Every use of substrate-interface runs on a connection's own thread.
+    otherwise). Every use of substrate-interface runs on a connection's own thread. Its
+    lifecycle is `lifecycle.AsyncResource`'s: `close()` is idempotent, and a closed client
+    raises `ChainClientClosed`.
     """
+
+    closed_error = ChainClientClosed
 
     def __init__(
         self,
@@ -70,6 +76,7 @@ class ChainClient:
     ) -> None:
         """`backend` makes the backend of a block stream or of the inclusion watcher from a
         name (default: `NodeBackend` over a connection of its own); tests pass in-memory ones."""
+        super().__init__()
         self.bindings = bindings
         self.config = config or ClientConfig()
         self._rpc = self._connection("rpc")
@@ -83,21 +90,20 @@ class ChainClient:
         self._in_flight = asyncio.Semaphore(self.config.max_in_flight)
         self._nonces = NonceManager(self._fetch_nonce)
         self._events_key = "0x" + bindings.storage_key(_events_entry()).hex()
-        self._closed = False
         #: the node's signed extensions and genesis hash, read at each (re)connect
         self._signing: tuple[tuple[str, ...] | ChainClientError, bytes] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def connect(self) -> ChainClient:
-        await self._rpc.call(lambda s: None)
-        return self
+        """Connect (and check the metadata); a no-op once connected."""
+        return self if self.state is State.OPENED else await self.open()
 
-    async def close(self) -> None:
-        """Stop watching and close every connection; safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
+    async def _aopen(self) -> None:
+        await self._rpc.call(lambda s: None)
+
+    async def _aclose(self) -> None:
+        """Stop watching and close every connection."""
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, ChainClientError):
@@ -106,21 +112,6 @@ class ChainClient:
         await self._rpc.close()
         if self._watch_backend is not None:
             await self._watch_backend.aclose()
-
-    async def __aenter__(self) -> ChainClient:
-        try:
-            return await self.connect()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def _connection(self, name: str) -> Connection:
         connection = Connection(self.config, name)
@@ -253,6 +244,7 @@ class ChainClient:
         none) on connections of its own; across disconnects and node restarts it goes on
         from the next block number, so no block is missed or repeated.
         """
+        self._check_usable()
         return BlockStream(self._backend_factory("stream"), finalized, start)
 
     # -- submission -------------------------------------------------------------------------
@@ -272,6 +264,7 @@ class ChainClient:
             raise ValueError(f"wait must be 'in_block' or 'finalized', not {wait!r}")
         if tip < 0:
             raise ValueError(f"tip must not be negative, not {tip}")
+        self._check_usable()
         call_bytes = self.bindings.encode_call(call)
         async with self._in_flight:
             await self._ensure_watcher()
@@ -561,7 +554,7 @@ class ChainClient:
                 pending.future.set_exception(exc)
 
 
-class BlockStream:
+class BlockStream(AsyncResource):
     """An async iterator of blocks; `async with` (or `aclose()`) releases its connections.
 
     It waits on the backend's head announcements and fetches every block number from the
@@ -570,12 +563,12 @@ class BlockStream:
     """
 
     def __init__(self, backend: ChainBackend, finalized: bool, start: int | None) -> None:
+        super().__init__()
         self._backend = backend
         self._finalized = finalized
         self._next = start
         self._heads: HeadStream | None = None
         self._head = -1
-        self._closed = False
 
     @property
     def next_number(self) -> int | None:
@@ -586,7 +579,7 @@ class BlockStream:
         return self
 
     async def __anext__(self) -> Block:
-        if self._closed:
+        if self.closed:
             raise StopAsyncIteration
         if self._heads is None:
             self._heads = self._backend.heads(self._finalized)
@@ -602,21 +595,12 @@ class BlockStream:
         self._next += 1
         return block
 
+    async def _aclose(self) -> None:
+        await self._backend.aclose()
+
     async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._backend.aclose()
-
-    async def __aenter__(self) -> BlockStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        """`close()`, under the name async iterators use; idempotent."""
+        await self.close()
 
 
 def _vec_u8(data: bytes) -> bytes:

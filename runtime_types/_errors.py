@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from lifecycle import ResourceClosedError
+
 __all__ = [
+    "ChainClientClosed",
     "ChainClientError",
     "CodecError",
     "ConnectionLost",
@@ -58,6 +61,10 @@ class ChainClientError(RuntimeTypesError):
 
 class ConnectionLost(ChainClientError):
     """The node could not be reached (after the configured retries)."""
+
+
+class ChainClientClosed(ConnectionLost, ResourceClosedError):
+    """A `ChainClient` used or opened after `close()` (also a `lifecycle.ResourceClosedError`)."""
 
 
 class IncompatibleMetadata(ChainClientError):

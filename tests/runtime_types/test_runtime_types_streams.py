@@ -231,3 +231,26 @@ async def test_closing_a_stream_never_waits_on_a_stalled_node() -> None:
                 with pytest.raises(ConnectionLost):
                     async with asyncio.timeout(3):
                         await waiting
+
+
+async def test_client_and_stream_lifecycles() -> None:
+    from lifecycle import ResourceClosedError, State
+    from runtime_types._errors import ChainClientClosed
+
+    backend = MemoryBackend(height=2)
+    client = _client(backend)
+    stream = client.blocks(start=1)
+    assert client.state is State.UNOPENED and stream.state is State.UNOPENED
+    async with stream:
+        assert stream.state is State.OPENED
+    assert stream.state is State.CLOSED and backend.closes == 1
+    await client.close()
+    await client.close()
+    assert client.state is State.CLOSED
+    with pytest.raises(ChainClientClosed):
+        client.blocks()
+    with pytest.raises(ChainClientClosed) as caught:
+        await client.connect()
+    # `except ConnectionLost` (as before) and `except ResourceClosedError` both catch it
+    assert isinstance(caught.value, ConnectionLost)
+    assert isinstance(caught.value, ResourceClosedError)
