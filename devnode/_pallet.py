@@ -318,6 +318,7 @@ class PalletEvent:
     event_docs: ClassVar[tuple[str, ...]]
     fields: ClassVar[tuple[Field, ...]] = ()
     _names: ClassVar[tuple[tuple[str, str], ...]] = ()  # (metadata name, attribute)
+    _renamed: ClassVar[bool] = False
 
     def __init_subclass__(cls, *, index: int, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -337,11 +338,14 @@ class PalletEvent:
             Field(scale.name or attr, scale.type, scale.type_name) for attr, scale in scales
         )
         cls._names = tuple((scale.name or attr, attr) for attr, scale in scales)
+        cls._renamed = any(scale.name for _, scale in scales)
 
     def payload(self) -> Any:
         """The event's value as the SCALE layer encodes it (named fields -> dict, none -> None)."""
         if not self._names:
             return None
+        if not self._renamed:  # a dataclass's __dict__ holds its fields, in order
+            return dict(self.__dict__)
         return {name: getattr(self, attr) for name, attr in self._names}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NewType
 
 from .._hashing import StorageHasher, storage_prefix
@@ -19,9 +19,10 @@ from .._pallet import (
     Weight,
     WeightRule,
     dispatchable,
+    record_type,
 )
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
-from .._types import BOOL, U32, Compact, Composite, Field, Variant, VariantCase
+from .._types import BOOL, U32, Compact, Field, Variant, VariantCase
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
@@ -32,6 +33,7 @@ __all__ = [
     "GENESIS_CURRENCIES",
     "GENESIS_ENDOWMENT",
     "CurrencyId",
+    "TokenAccount",
     "Tokens",
 ]
 
@@ -43,14 +45,23 @@ GENESIS_ENDOWMENT = 10**18
 #: INFER (staking) and USDD (a stable unit of account).
 GENESIS_CURRENCIES: tuple[CurrencyId, ...] = (CurrencyId(1), CurrencyId(2))
 
-TOKENS_ACCOUNT_DATA = Composite(
-    ["orml_tokens", "AccountData"],
-    [
-        Field("free", BALANCE, "Balance"),
-        Field("reserved", BALANCE, "Balance"),
-        Field("frozen", BALANCE, "Balance"),
-    ],
-)
+_Balance = Annotated[int, Scale(BALANCE, "Balance")]
+
+
+@dataclass(frozen=True)
+class TokenAccount:
+    """One account's balance of one currency (`orml_tokens::AccountData`)."""
+
+    free: _Balance
+    reserved: _Balance
+    frozen: _Balance
+
+    @property
+    def total(self) -> int:
+        return self.free + self.reserved
+
+
+TOKENS_ACCOUNT_DATA = record_type(TokenAccount, ["orml_tokens", "AccountData"])
 BALANCE_STATUS = Variant(
     ["frame_support", "traits", "tokens", "misc", "BalanceStatus"],
     [VariantCase("Free", 0), VariantCase("Reserved", 1)],
@@ -60,10 +71,6 @@ TRANSFER_WEIGHT = Weight(60_000_000, 3_593)
 _CUR = Field("currency_id", CURRENCY_ID, "T::CurrencyId")
 _WHO = Field("who", ACCOUNT_ID, "T::AccountId")
 _AMOUNT = Field("amount", BALANCE, "T::Balance")
-
-
-def _empty() -> dict[str, int]:
-    return {"free": 0, "reserved": 0, "frozen": 0}
 
 
 class TokensEvent(PalletEvents):
@@ -169,7 +176,7 @@ class Tokens(Pallet):
             (StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID),
             (StorageHasher.TWOX_64_CONCAT, CURRENCY_ID),
         ],
-        default=_empty(),
+        default=TokenAccount(0, 0, 0),
         docs=["The balance of a token type under an account."],
     )
 
@@ -220,9 +227,9 @@ class Tokens(Pallet):
         who = ctx.ensure_signed(origin)
         cur = CurrencyId(currency_id)
         data = self.account(ctx, who, cur)
-        amount = max(0, data["free"] - data["frozen"])
+        amount = max(0, data.free - data.frozen)
         if keep_alive:
-            amount = max(0, min(amount, data["free"] + data["reserved"] - EXISTENTIAL_DEPOSIT))
+            amount = max(0, min(amount, data.total - EXISTENTIAL_DEPOSIT))
         self.do_transfer(ctx, cur, who, ctx.lookup(dest), amount, keep_alive)
 
     @dispatchable(2)
@@ -268,10 +275,8 @@ class Tokens(Pallet):
         account = ctx.lookup(who)
         cur = CurrencyId(currency_id)
         data = self.account(ctx, account, cur)
-        old_total = data["free"] + data["reserved"]
-        data["free"], data["reserved"] = new_free, new_reserved
-        self._add_issuance(ctx, cur, new_free + new_reserved - old_total)
-        self._store(ctx, account, cur, data)
+        self._add_issuance(ctx, cur, new_free + new_reserved - data.total)
+        self._store(ctx, account, cur, replace(data, free=new_free, reserved=new_reserved))
         self.emit(
             ctx,
             TokensEvent.BalanceSet(
@@ -281,15 +286,15 @@ class Tokens(Pallet):
 
     # -- state helpers ---------------------------------------------------------------------
 
-    def account(self, ctx: CallContext, who: bytes, currency: CurrencyId) -> dict[str, int]:
-        data: dict[str, int] = ctx.get(self.Accounts, who, currency)
+    def account(self, ctx: CallContext, who: bytes, currency: CurrencyId) -> TokenAccount:
+        data: TokenAccount = ctx.get(self.Accounts, who, currency)
         return data
 
     def free_balance(self, ctx: CallContext, who: bytes, currency: CurrencyId) -> int:
-        return self.account(ctx, who, currency)["free"]
+        return self.account(ctx, who, currency).free
 
     def reserved_balance(self, ctx: CallContext, who: bytes, currency: CurrencyId) -> int:
-        return self.account(ctx, who, currency)["reserved"]
+        return self.account(ctx, who, currency).reserved
 
     def total_issuance(self, ctx: CallContext, currency: CurrencyId) -> int:
         total: int = ctx.get(self.TotalIssuance, currency)
@@ -299,16 +304,16 @@ class Tokens(Pallet):
         ctx.put(self.TotalIssuance, self.total_issuance(ctx, currency) + delta, currency)
 
     def _store(
-        self, ctx: CallContext, who: bytes, currency: CurrencyId, data: dict[str, int]
+        self, ctx: CallContext, who: bytes, currency: CurrencyId, data: TokenAccount
     ) -> None:
         existed = ctx.exists(self.Accounts, who, currency)
-        if data["free"] + data["reserved"] == 0:
+        if data.total == 0:
             if existed:
                 ctx.remove(self.Accounts, who, currency)
             return
         ctx.put(self.Accounts, data, who, currency)
         if not existed:
-            self.emit(ctx, TokensEvent.Endowed(currency_id=currency, who=who, amount=data["free"]))
+            self.emit(ctx, TokensEvent.Endowed(currency_id=currency, who=who, amount=data.free))
 
     def do_transfer(
         self,
@@ -326,23 +331,22 @@ class Tokens(Pallet):
             )
             return
         src = self.account(ctx, source, currency)
-        if src["free"] - src["frozen"] < amount:
+        if src.free - src.frozen < amount:
             self.fail(TokensError.BalanceTooLow)
-        remaining = src["free"] - amount + src["reserved"]
+        remaining = src.free - amount + src.reserved
         if keep_alive and remaining < EXISTENTIAL_DEPOSIT:
             self.fail(TokensError.KeepAlive)
         if not ctx.exists(self.Accounts, dest, currency) and amount < EXISTENTIAL_DEPOSIT:
             self.fail(TokensError.ExistentialDeposit)
         dst = self.account(ctx, dest, currency)
-        src["free"] -= amount
-        dst["free"] += amount
-        self._store(ctx, dest, currency, dst)
+        src = replace(src, free=src.free - amount)
+        self._store(ctx, dest, currency, replace(dst, free=dst.free + amount))
         self.emit(
             ctx, TokensEvent.Transfer(currency_id=currency, from_=source, to=dest, amount=amount)
         )
         if 0 < remaining < EXISTENTIAL_DEPOSIT:
-            dust = src["free"]
-            src["free"] = 0
+            dust = src.free
+            src = replace(src, free=0)
             self._add_issuance(ctx, currency, -dust)
             self.emit(ctx, TokensEvent.DustLost(currency_id=currency, who=source, amount=dust))
         self._store(ctx, source, currency, src)
@@ -350,19 +354,17 @@ class Tokens(Pallet):
     def reserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> None:
         """Move `amount` from free to reserved; `BalanceTooLow` if not enough is transferable."""
         data = self.account(ctx, who, currency)
-        if data["free"] - data["frozen"] < amount:
+        if data.free - data.frozen < amount:
             self.fail(TokensError.BalanceTooLow)
-        data["free"] -= amount
-        data["reserved"] += amount
+        data = replace(data, free=data.free - amount, reserved=data.reserved + amount)
         self._store(ctx, who, currency, data)
         self.emit(ctx, TokensEvent.Reserved(currency_id=currency, who=who, amount=amount))
 
     def unreserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> int:
         """Move up to `amount` back to free; returns what was moved."""
         data = self.account(ctx, who, currency)
-        moved = min(amount, data["reserved"])
-        data["reserved"] -= moved
-        data["free"] += moved
+        moved = min(amount, data.reserved)
+        data = replace(data, reserved=data.reserved - moved, free=data.free + moved)
         self._store(ctx, who, currency, data)
         self.emit(ctx, TokensEvent.Unreserved(currency_id=currency, who=who, amount=moved))
         return moved
@@ -372,16 +374,14 @@ class Tokens(Pallet):
     ) -> int:
         """Move up to `amount` of `source`'s reserve into `dest`'s free balance."""
         src = self.account(ctx, source, currency)
-        moved = min(amount, src["reserved"])
+        moved = min(amount, src.reserved)
         if moved == 0:
             return 0
         if source == dest:
             return self.unreserve(ctx, currency, source, moved)
-        src["reserved"] -= moved
-        self._store(ctx, source, currency, src)
+        self._store(ctx, source, currency, replace(src, reserved=src.reserved - moved))
         dst = self.account(ctx, dest, currency)
-        dst["free"] += moved
-        self._store(ctx, dest, currency, dst)
+        self._store(ctx, dest, currency, replace(dst, free=dst.free + moved))
         self.emit(
             ctx,
             TokensEvent.ReserveRepatriated(
@@ -395,9 +395,8 @@ class Tokens(Pallet):
     ) -> int:
         """Burn up to `amount` of `who`'s reserve; returns what was slashed."""
         data = self.account(ctx, who, currency)
-        slashed = min(amount, data["reserved"])
-        data["reserved"] -= slashed
-        self._store(ctx, who, currency, data)
+        slashed = min(amount, data.reserved)
+        self._store(ctx, who, currency, replace(data, reserved=data.reserved - slashed))
         self._add_issuance(ctx, currency, -slashed)
         self.emit(
             ctx,
@@ -420,6 +419,6 @@ class Tokens(Pallet):
         for who in accounts:
             for currency in GENESIS_CURRENCIES:
                 data = self.account(ctx, who, currency)
-                data["free"] += GENESIS_ENDOWMENT
+                data = replace(data, free=data.free + GENESIS_ENDOWMENT)
                 ctx.put(self.Accounts, data, who, currency)
                 self._add_issuance(ctx, currency, GENESIS_ENDOWMENT)

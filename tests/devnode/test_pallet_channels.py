@@ -123,7 +123,7 @@ def open_channel(sm: StateMachine, executor: bytes, amount: int) -> Gateway:
 
 def balances(sm: StateMachine, who: bytes) -> tuple[int, int]:
     data = sm.get("Tokens", "Accounts", who, PAY)
-    return data["free"], data["reserved"]
+    return data.free, data.reserved
 
 
 def steer_direct(sm: StateMachine, ids: range, sampled: bool, reputation: int) -> None:
@@ -275,7 +275,7 @@ def test_sampled_direct_results_are_validated(valid: bool) -> None:
     gateway.ticket(expiry=50, max_amount=escrow_for(150, PRICE))
     gateway.ticket(expiry=50, max_amount=escrow_for(150, PRICE), completion_tokens=30)
     user_before, author_before, p1_before = (balances(sm, w) for w in (USER, AUTHOR, P1))
-    stake_before = sm.get("Tokens", "Accounts", P1, STAKE_CURRENCY)["reserved"]
+    stake_before = sm.get("Tokens", "Accounts", P1, STAKE_CURRENCY).reserved
     events = sm.signed(
         P1, "Channels", "settle", settlements=[gateway.settlement(1, gateway.results)]
     )
@@ -300,9 +300,7 @@ def test_sampled_direct_results_are_validated(valid: bool) -> None:
         assert balances(sm, USER) == user_before and balances(sm, P1) == p1_before
         slashed = MIN_STAKE * SLASH_FRACTION // PPM
         slashed += (MIN_STAKE - slashed) * SLASH_FRACTION // PPM
-        assert sm.get("Tokens", "Accounts", P1, STAKE_CURRENCY)["reserved"] == (
-            stake_before - slashed
-        )
+        assert sm.get("Tokens", "Accounts", P1, STAKE_CURRENCY).reserved == (stake_before - slashed)
     with pytest.raises(DispatchFailure, match="UnknownCheck"):
         sm.signed(P2, "Channels", "submit_direct_validations", verdicts=[(0, True)])
 

@@ -36,7 +36,7 @@ from devnode.pallets.inference import (
 )
 from devnode.pallets.model_registry import model_id_of
 from devnode.pallets.providers import MIN_STAKE
-from devnode.pallets.tokens import GENESIS_ENDOWMENT
+from devnode.pallets.tokens import GENESIS_ENDOWMENT, TokenAccount
 
 AUTHOR, USER, P1, P2, P3 = (bytes([i]) * 32 for i in (1, 2, 3, 4, 5))
 ACCOUNTS = [AUTHOR, USER, P1, P2, P3]
@@ -125,8 +125,8 @@ def submit(sm: StateMachine, request_id: int, executor: bytes, completion: int =
     )
 
 
-def account(sm: StateMachine, who: bytes, currency: int = PAY) -> dict[str, int]:
-    data: dict[str, int] = sm.get("Tokens", "Accounts", who, currency)
+def account(sm: StateMachine, who: bytes, currency: int = PAY) -> TokenAccount:
+    data: TokenAccount = sm.get("Tokens", "Accounts", who, currency)
     return data
 
 
@@ -169,11 +169,9 @@ def test_request_escrows_assigns_and_reserves_bandwidth() -> None:
         "escrow": 2_300_000_000_000,
         "deadline": 1 + 5,
     }
-    assert account(sm, USER) == {
-        "free": GENESIS_ENDOWMENT - 2_300_000_000_000,
-        "reserved": 2_300_000_000_000,
-        "frozen": 0,
-    }
+    assert account(sm, USER) == TokenAccount(
+        free=GENESIS_ENDOWMENT - 2_300_000_000_000, reserved=2_300_000_000_000, frozen=0
+    )
     req = sm.get("Inference", "Requests", 0)
     assert req.state == Assigned()
     assert req.input_hash == blake2_256(b"What is machine learning?")
@@ -212,7 +210,7 @@ def test_request_errors_leave_no_trace(overrides: dict[str, Any], error: str) ->
     sm = setup([P1])
     with pytest.raises(DispatchFailure, match=rf"^Inference\.{error}$"):
         sm.signed(USER, "Inference", "request", **request_args(**overrides))
-    assert account(sm, USER)["reserved"] == 0
+    assert account(sm, USER).reserved == 0
     assert sm.get("Inference", "NextRequestId") == 0
     assert sm.get("Providers", "Providers", P1).in_flight == 0
 
@@ -281,9 +279,9 @@ def test_result_without_validation_pays_author_executor_and_refunds() -> None:
         "refund": 2_300_000_000_000 - cost,
     }
     assert ("Inference", "ValidationRequested") not in sm.event_names(events)
-    assert account(sm, USER) == {"free": GENESIS_ENDOWMENT - cost, "reserved": 0, "frozen": 0}
-    assert account(sm, AUTHOR)["free"] == GENESIS_ENDOWMENT + cost // 5
-    assert account(sm, P1)["free"] == GENESIS_ENDOWMENT + cost - cost // 5
+    assert account(sm, USER) == TokenAccount(GENESIS_ENDOWMENT - cost, 0, 0)
+    assert account(sm, AUTHOR).free == GENESIS_ENDOWMENT + cost // 5
+    assert account(sm, P1).free == GENESIS_ENDOWMENT + cost - cost // 5
     assert sm.get("Tokens", "TotalIssuance", PAY) == len(ACCOUNTS) * GENESIS_ENDOWMENT
     assert state(sm, request_id) == Completed(cost)
     assert sm.get("Providers", "Providers", P1).in_flight == 0
@@ -334,7 +332,7 @@ def validated(sm: StateMachine) -> tuple[int, bytes, bytes]:
 def test_validation_pass_pays_and_raises_reputation() -> None:
     sm = setup([P1, P2])
     request_id, executor, validator = validated(sm)
-    assert account(sm, USER)["reserved"] == 2_300_000_000_000  # payment held
+    assert account(sm, USER).reserved == 2_300_000_000_000  # payment held
     with pytest.raises(DispatchFailure, match=r"^Inference\.NotValidator$"):
         sm.signed(executor, "Inference", "submit_validation", request_id=request_id, valid=True)
     events = sm.signed(
@@ -347,7 +345,7 @@ def test_validation_pass_pays_and_raises_reputation() -> None:
     cost = 1120 * PRICE // 1000
     assert sm.find(events, "Inference", "InferencePaid")["executor_amount"] == cost - cost // 5
     assert sm.get("Providers", "Providers", executor).reputation == 5
-    assert account(sm, USER)["reserved"] == 0
+    assert account(sm, USER).reserved == 0
     assert state(sm, request_id) == Completed(cost)
 
 
@@ -364,8 +362,8 @@ def test_validation_fail_slashes_and_refunds_in_full() -> None:
         "validator": validator,
         "slashed": slashed,
     }
-    assert account(sm, USER) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
-    assert account(sm, executor, STAKE)["reserved"] == MIN_STAKE - slashed
+    assert account(sm, USER) == TokenAccount(GENESIS_ENDOWMENT, 0, 0)
+    assert account(sm, executor, STAKE).reserved == MIN_STAKE - slashed
     info = sm.get("Providers", "Providers", executor)
     assert (info.stake, info.reputation, info.in_flight) == (MIN_STAKE - slashed, 0, 0)
     assert sm.get("Tokens", "TotalIssuance", STAKE) == len(ACCOUNTS) * GENESIS_ENDOWMENT - slashed
@@ -414,7 +412,7 @@ def test_output_not_provided_in_time_is_slashed_at_block_start() -> None:
         "slashed": MIN_STAKE // 10,
     }
     assert state(sm, request_id) == Rejected()
-    assert account(sm, USER) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
+    assert account(sm, USER) == TokenAccount(GENESIS_ENDOWMENT, 0, 0)
     assert sm.get("Providers", "Providers", executor).stake == MIN_STAKE - MIN_STAKE // 10
 
 
@@ -444,7 +442,7 @@ def test_expiry_at_block_start_refunds_and_lowers_reputation() -> None:
         "request_id": request_id,
         "refund": 2_300_000_000_000,
     }
-    assert account(sm, USER) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
+    assert account(sm, USER) == TokenAccount(GENESIS_ENDOWMENT, 0, 0)
     info = sm.get("Providers", "Providers", executor)
     assert (info.reputation, info.in_flight) == (40, 0)
     assert sm.get("Inference", "BandwidthInUse", executor) == 0
@@ -477,4 +475,4 @@ def test_unbonding_provider_gets_no_work_and_cannot_leave_with_work_in_flight() 
     events = submit(sm, request_id, executor)
     assert sm.find(events, "Inference", "InferencePaid")["executor"] == P1
     sm.signed(P1, "Providers", "withdraw_unbonded")
-    assert account(sm, P1, STAKE) == {"free": GENESIS_ENDOWMENT, "reserved": 0, "frozen": 0}
+    assert account(sm, P1, STAKE) == TokenAccount(GENESIS_ENDOWMENT, 0, 0)

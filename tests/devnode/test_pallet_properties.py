@@ -69,23 +69,21 @@ class Checker:
             )
             assert sm.get("Tokens", "TotalIssuance", currency) == expected
             held = sum(
-                sm.get("Tokens", "Accounts", who, currency)["free"]
-                + sm.get("Tokens", "Accounts", who, currency)["reserved"]
+                sm.get("Tokens", "Accounts", who, currency).free
+                + sm.get("Tokens", "Accounts", who, currency).reserved
                 for who in ACCOUNTS
             )
             assert held == expected
         # Reserves: stake of providers, escrow of open requests; nothing else, nothing orphaned.
         for who in ACCOUNTS:
             info = sm.get("Providers", "Providers", who)
-            assert sm.get("Tokens", "Accounts", who, STAKE)["reserved"] == (
-                info.stake if info else 0
-            )
+            assert sm.get("Tokens", "Accounts", who, STAKE).reserved == (info.stake if info else 0)
             open_escrow = sum(
                 r.escrow
                 for r in requests
                 if r.requester == who and not isinstance(r.state, TERMINAL)
             )
-            assert sm.get("Tokens", "Accounts", who, PAY)["reserved"] == open_escrow
+            assert sm.get("Tokens", "Accounts", who, PAY).reserved == open_escrow
             if info:
                 assert info.in_flight == sum(
                     1 for r in requests if r.executor == who and not isinstance(r.state, TERMINAL)

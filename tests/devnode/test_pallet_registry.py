@@ -11,7 +11,7 @@ from devnode.pallets._cid import Cid, CidError, parse_cid
 from devnode.pallets._harness import StateMachine
 from devnode.pallets.model_registry import ModelActive, ModelDeprecated, model_id_of
 from devnode.pallets.providers import MIN_STAKE, UNBONDING_PERIOD, provider_weight
-from devnode.pallets.tokens import GENESIS_ENDOWMENT
+from devnode.pallets.tokens import GENESIS_ENDOWMENT, TokenAccount
 
 A, B, C = (bytes([i]) * 32 for i in (1, 2, 3))
 CID_V0 = b"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
@@ -194,11 +194,9 @@ def test_register_provider_reserves_stake_and_indexes(sm: StateMachine) -> None:
     assert info.weight == provider_weight(3 * MIN_STAKE, 0) == 300 * 10
     assert sm.get("Providers", "TotalWeight") == info.weight
     assert sm.get("Providers", "ModelProviders", model_id) == [B]
-    assert sm.get("Tokens", "Accounts", B, 1) == {
-        "free": GENESIS_ENDOWMENT - 3 * MIN_STAKE,
-        "reserved": 3 * MIN_STAKE,
-        "frozen": 0,
-    }
+    assert sm.get("Tokens", "Accounts", B, 1) == TokenAccount(
+        free=GENESIS_ENDOWMENT - 3 * MIN_STAKE, reserved=3 * MIN_STAKE, frozen=0
+    )
     sm.call(Origin.root(), "Providers", "set_reputation", who=("Id", B), reputation=100)
     assert sm.get("Providers", "TotalWeight") == 300 * 110
     with pytest.raises(DispatchFailure, match=r"^Providers\.InvalidReputation$"):
@@ -230,7 +228,7 @@ def test_register_provider_errors(sm: StateMachine, args: dict[str, object], err
     with pytest.raises(DispatchFailure, match=rf"\.{error}$"):
         sm.signed(B, "Providers", "register_provider", **full)
     assert sm.get("Providers", "Providers", B) is None
-    assert sm.get("Tokens", "Accounts", B, 1)["reserved"] == 0
+    assert sm.get("Tokens", "Accounts", B, 1).reserved == 0
 
 
 def test_update_unregister_and_withdraw_after_unbonding(sm: StateMachine) -> None:
@@ -264,4 +262,4 @@ def test_update_unregister_and_withdraw_after_unbonding(sm: StateMachine) -> Non
         "stake": MIN_STAKE,
     }
     assert sm.get("Providers", "Providers", B) is None
-    assert sm.get("Tokens", "Accounts", B, 1)["reserved"] == 0
+    assert sm.get("Tokens", "Accounts", B, 1).reserved == 0

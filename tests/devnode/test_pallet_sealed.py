@@ -137,7 +137,7 @@ def test_decline_refunds_in_full_and_frees_the_executor() -> None:
     sm = keyed([P1])
     before = account(sm, USER)
     rid, executor = place(sm, input=sealed([P1]))
-    assert account(sm, USER)["reserved"] > before["reserved"]
+    assert account(sm, USER).reserved > before.reserved
     with pytest.raises(DispatchFailure, match=r"^Inference\.NotExecutor$"):
         sm.signed(USER, "Inference", "decline", request_id=rid)
     events = sm.signed(executor, "Inference", "decline", request_id=rid)

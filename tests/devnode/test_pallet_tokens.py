@@ -7,7 +7,7 @@ import pytest
 from devnode import DispatchFailure
 from devnode._pallet import Origin
 from devnode.pallets._harness import StateMachine
-from devnode.pallets.tokens import EXISTENTIAL_DEPOSIT, GENESIS_ENDOWMENT
+from devnode.pallets.tokens import EXISTENTIAL_DEPOSIT, GENESIS_ENDOWMENT, TokenAccount
 
 A, B, C = (bytes([i]) * 32 for i in (1, 2, 3))
 NEW = bytes([9]) * 32
@@ -25,18 +25,16 @@ def sm() -> StateMachine:
 
 
 def free(sm: StateMachine, who: bytes, cur: int = 1) -> int:
-    return int(sm.get("Tokens", "Accounts", who, cur)["free"])
+    return int(sm.get("Tokens", "Accounts", who, cur).free)
 
 
 def test_genesis_endows_every_account_in_two_currencies(sm: StateMachine) -> None:
     for cur in (1, 2):
         assert sm.get("Tokens", "TotalIssuance", cur) == 3 * GENESIS_ENDOWMENT
         for who in (A, B, C):
-            assert sm.get("Tokens", "Accounts", who, cur) == {
-                "free": GENESIS_ENDOWMENT,
-                "reserved": 0,
-                "frozen": 0,
-            }
+            assert sm.get("Tokens", "Accounts", who, cur) == TokenAccount(
+                free=GENESIS_ENDOWMENT, reserved=0, frozen=0
+            )
     assert sm.get("Tokens", "TotalIssuance", 3) == 0
     assert free(sm, NEW) == 0
 
@@ -151,10 +149,8 @@ def test_reserve_repatriate_slash_helpers_keep_issuance_accounted(sm: StateMachi
     assert tokens.repatriate_reserved(ctx, cur, A, NEW, 400) == 400
     assert tokens.slash_reserved(ctx, cur, A, 1_000) == 600
     assert tokens.unreserve(ctx, cur, A, 10) == 0
-    assert tokens.account(ctx, A, cur) == {
-        "free": GENESIS_ENDOWMENT - 1_000,
-        "reserved": 0,
-        "frozen": 0,
-    }
+    assert tokens.account(ctx, A, cur) == TokenAccount(
+        free=GENESIS_ENDOWMENT - 1_000, reserved=0, frozen=0
+    )
     assert tokens.free_balance(ctx, NEW, cur) == 400
     assert tokens.total_issuance(ctx, cur) == 3 * GENESIS_ENDOWMENT - 600

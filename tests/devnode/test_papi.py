@@ -67,8 +67,8 @@ def _tokens_account(runtime: Runtime, node: DevNode, who: bytes, currency: int) 
     item = tokens.storage["Accounts"]
     raw = node.chain.storage.get(item.key(who, currency))
     assert raw is not None
-    value: dict[str, int] = item.value.decode_all(raw)
-    return value
+    account = item.value.decode_all(raw)
+    return {"free": account.free, "reserved": account.reserved, "frozen": account.frozen}
 
 
 async def test_polkadot_api_reads_typed_storage_transfers_and_follows_finality(
