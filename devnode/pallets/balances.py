@@ -130,6 +130,16 @@ class Balances(Pallet):
 
     events = BalancesEvent
     errors = BalancesError
+
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "transfer_allow_death": TRANSFER_WEIGHT,
+        "force_transfer": TRANSFER_WEIGHT,
+        "transfer_keep_alive": TRANSFER_WEIGHT,
+        "transfer_all": TRANSFER_WEIGHT,
+        "force_set_balance": Weight(30_000_000, 3_593),
+    }
+
     constants: ClassVar = {
         "ExistentialDeposit": Constant(
             BALANCE,
@@ -139,14 +149,6 @@ class Balances(Pallet):
     }
 
     # -- calls -----------------------------------------------------------------------------
-
-    weights: ClassVar[dict[str, WeightRule]] = {
-        "transfer_allow_death": TRANSFER_WEIGHT,
-        "force_transfer": TRANSFER_WEIGHT,
-        "transfer_keep_alive": TRANSFER_WEIGHT,
-        "transfer_all": TRANSFER_WEIGHT,
-        "force_set_balance": Weight(30_000_000, 3_593),
-    }
 
     @dispatchable(0)
     def transfer_allow_death(

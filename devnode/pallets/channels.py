@@ -346,6 +346,18 @@ class Channels(Pallet):
 
     events = ChannelsEvent
     errors = ChannelsError
+
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "open_channel": Weight(60_000_000, 6_000),
+        "close_channel": Weight(30_000_000, 6_000),
+        "withdraw": Weight(40_000_000, 6_000),
+        "settle": _settle_weight,
+        "submit_direct_validations": lambda _, a: Weight(
+            30_000_000 + 60_000_000 * len(a["verdicts"]), 6_000
+        ),
+    }
+
     constants: ClassVar = {
         "MaxTicketLife": Constant(U32, MAX_TICKET_LIFE, ("Longest a ticket may live, blocks.",)),
         "MinTicketMargin": Constant(
@@ -366,16 +378,6 @@ class Channels(Pallet):
         self.model_registry = model_registry
         self.providers = providers
         self.tokens = tokens
-
-    weights: ClassVar[dict[str, WeightRule]] = {
-        "open_channel": Weight(60_000_000, 6_000),
-        "close_channel": Weight(30_000_000, 6_000),
-        "withdraw": Weight(40_000_000, 6_000),
-        "settle": _settle_weight,
-        "submit_direct_validations": lambda _, a: Weight(
-            30_000_000 + 60_000_000 * len(a["verdicts"]), 6_000
-        ),
-    }
 
     def channel(self, ctx: CallContext, requester: bytes, executor: bytes) -> Channel:
         found: Channel | None = ctx.get(self.Channels, requester, executor)

@@ -541,6 +541,18 @@ class Inference(Pallet):
 
     events = InferenceEvent
     errors = InferenceError
+
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "request": _request_weight,
+        "submit_result": Weight(150_000_000, 5_000),
+        "submit_validation": Weight(120_000_000, 5_000),
+        "request_output": Weight(40_000_000, 5_000),
+        "provide_output": lambda _, a: Weight(60_000_000 + 2_000 * len(a["output"]), 5_000),
+        "expire": Weight(80_000_000, 5_000),
+        "decline": Weight(60_000_000, 5_000),
+    }
+
     constants: ClassVar = {
         "MaxInlineInput": Constant(U32, MAX_INLINE_INPUT, ("Largest inline input, bytes.",)),
         "MaxSealedInline": Constant(U32, MAX_SEALED_INLINE, ("Largest sealed inline input.",)),
@@ -574,16 +586,6 @@ class Inference(Pallet):
         self.model_registry = model_registry
         self.providers = providers
         self.tokens = tokens
-
-    weights: ClassVar[dict[str, WeightRule]] = {
-        "request": _request_weight,
-        "submit_result": Weight(150_000_000, 5_000),
-        "submit_validation": Weight(120_000_000, 5_000),
-        "request_output": Weight(40_000_000, 5_000),
-        "provide_output": lambda _, a: Weight(60_000_000 + 2_000 * len(a["output"]), 5_000),
-        "expire": Weight(80_000_000, 5_000),
-        "decline": Weight(60_000_000, 5_000),
-    }
 
     def request_of(self, ctx: CallContext, request_id: int) -> InferenceRequest:
         req: InferenceRequest | None = ctx.get(self.Requests, request_id)

@@ -218,6 +218,16 @@ class ModelRegistry(Pallet):
 
     events = ModelRegistryEvent
     errors = ModelRegistryError
+
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "register_model": Weight(80_000_000, 3_000),
+        "update_model": Weight(60_000_000, 3_000),
+        "set_price": Weight(30_000_000, 3_000),
+        "deprecate_model": Weight(30_000_000, 3_000),
+        "transfer_ownership": Weight(30_000_000, 3_000),
+    }
+
     constants: ClassVar = {
         "MaxCidLength": Constant(U32, MAX_CID_LENGTH, ("Longest accepted CID, in bytes.",)),
         "MaxNameLength": Constant(U32, MAX_NAME_LENGTH, ("Longest accepted name, in bytes.",)),
@@ -245,14 +255,6 @@ class ModelRegistry(Pallet):
 
     def __init__(self, *, tokens: Tokens) -> None:
         self.tokens = tokens
-
-    weights: ClassVar[dict[str, WeightRule]] = {
-        "register_model": Weight(80_000_000, 3_000),
-        "update_model": Weight(60_000_000, 3_000),
-        "set_price": Weight(30_000_000, 3_000),
-        "deprecate_model": Weight(30_000_000, 3_000),
-        "transfer_ownership": Weight(30_000_000, 3_000),
-    }
 
     def check_cid(self, cid: bytes) -> Cid:
         if len(cid) > MAX_CID_LENGTH:

@@ -204,6 +204,16 @@ class Providers(Pallet):
 
     events = ProvidersEvent
     errors = ProvidersError
+
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "register_provider": _per_model(100_000_000),
+        "update_provider": _per_model(80_000_000),
+        "unregister": Weight(60_000_000, 4_000),
+        "withdraw_unbonded": Weight(50_000_000, 4_000),
+        "set_reputation": Weight(20_000_000, 4_000),
+    }
+
     constants: ClassVar = {
         "StakeCurrencyId": Constant(CURRENCY_ID, STAKE_CURRENCY, ("Currency of stakes.",)),
         "MinStake": Constant(BALANCE, MIN_STAKE, ("Smallest stake accepted.",)),
@@ -221,14 +231,6 @@ class Providers(Pallet):
     def __init__(self, *, model_registry: ModelRegistry, tokens: Tokens) -> None:
         self.model_registry = model_registry
         self.tokens = tokens
-
-    weights: ClassVar[dict[str, WeightRule]] = {
-        "register_provider": _per_model(100_000_000),
-        "update_provider": _per_model(80_000_000),
-        "unregister": Weight(60_000_000, 4_000),
-        "withdraw_unbonded": Weight(50_000_000, 4_000),
-        "set_reputation": Weight(20_000_000, 4_000),
-    }
 
     def info(self, ctx: CallContext, who: bytes) -> ProviderInfo | None:
         value: ProviderInfo | None = ctx.get(self.Providers, who)

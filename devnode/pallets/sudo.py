@@ -80,6 +80,7 @@ class Sudo(Pallet):
     events = SudoEvent
     errors = SudoError
 
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
     weights: ClassVar[dict[str, WeightRule]] = {
         "sudo": _with_inner,
         "sudo_unchecked_weight": lambda _, a: (

@@ -135,17 +135,19 @@ class System(Pallet):
 
     events = SystemEvent
     errors = SystemError
+
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "remark": lambda _, a: Weight(1_000_000 + len(a["remark"]) * 100),
+        "set_storage": lambda _, a: Weight(5_000_000 * max(1, len(a["items"]))),
+        "remark_with_event": lambda _, a: Weight(2_000_000 + len(a["remark"]) * 100),
+    }
+
     constants: ClassVar = {
         "BlockHashCount": Constant(
             U32, 4096, ("Maximum number of block number to block hash mappings to keep.",)
         ),
         "SS58Prefix": Constant(U16, 42, ("The designated SS58 prefix of this chain.",)),
-    }
-
-    weights: ClassVar[dict[str, WeightRule]] = {
-        "remark": lambda _, a: Weight(1_000_000 + len(a["remark"]) * 100),
-        "set_storage": lambda _, a: Weight(5_000_000 * max(1, len(a["items"]))),
-        "remark_with_event": lambda _, a: Weight(2_000_000 + len(a["remark"]) * 100),
     }
 
     @dispatchable(0)

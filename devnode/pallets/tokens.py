@@ -182,6 +182,16 @@ class Tokens(Pallet):
 
     events = TokensEvent
     errors = TokensError
+
+    #: Each call's weight, in one place: fixed, or a function of (pallet, call args).
+    weights: ClassVar[dict[str, WeightRule]] = {
+        "transfer": TRANSFER_WEIGHT,
+        "transfer_all": TRANSFER_WEIGHT,
+        "transfer_keep_alive": TRANSFER_WEIGHT,
+        "force_transfer": TRANSFER_WEIGHT,
+        "set_balance": Weight(40_000_000, 3_593),
+    }
+
     constants: ClassVar = {
         "ExistentialDeposit": Constant(
             BALANCE, EXISTENTIAL_DEPOSIT, ("The minimum balance an account may hold.",)
@@ -192,14 +202,6 @@ class Tokens(Pallet):
     }
 
     # -- calls -----------------------------------------------------------------------------
-
-    weights: ClassVar[dict[str, WeightRule]] = {
-        "transfer": TRANSFER_WEIGHT,
-        "transfer_all": TRANSFER_WEIGHT,
-        "transfer_keep_alive": TRANSFER_WEIGHT,
-        "force_transfer": TRANSFER_WEIGHT,
-        "set_balance": Weight(40_000_000, 3_593),
-    }
 
     @dispatchable(0)
     def transfer(
