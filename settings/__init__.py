@@ -18,9 +18,10 @@ config = settings.load(
 
 from ._coerce import coerce, describe
 from ._errors import SettingsError
-from ._load import PARSE, SECRET, load, read_file, redacted
+from ._load import ENV, PARSE, SECRET, load, read_file, redacted
 
 __all__ = [
+    "ENV",
     "PARSE",
     "SECRET",
     "SettingsError",

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, get_type_hints
 from ._coerce import coerce, describe
 from ._errors import SettingsError
 
-__all__ = ["PARSE", "SECRET", "load", "read_file", "redacted"]
+__all__ = ["ENV", "PARSE", "SECRET", "load", "read_file", "redacted"]
 
 T = TypeVar("T")
 
@@ -22,6 +22,9 @@ SECRET = "secret"
 #: Field metadata: ``{PARSE: fn}`` converts that field's raw value instead of the annotation
 #: (for a value with a spelling of its own, such as devnode's ``block_time = "instant"``)
 PARSE = "parse"
+#: Field metadata: ``{ENV: "INFER_CHAIN_URL"}`` also reads this older or shared variable when
+#: ``<PREFIX><NAME>`` is not set (one name shared by several programs)
+ENV = "env"
 
 
 def read_file(
@@ -94,6 +97,9 @@ def load(
                 result[name] = build(hints[name], name, tables[name], nested[name], {})
                 continue
             variable = f"{prefix}{name.upper()}"
+            alias = f.metadata.get(ENV)
+            if variable not in env and alias is not None and alias in env:
+                variable = alias
             if given.get(name) is not None:
                 raw, origin = given[name], "the command line"
             elif variable in env:

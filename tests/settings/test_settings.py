@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 
 import settings
-from settings import PARSE, SECRET, SettingsError, coerce, describe, load, redacted
+from settings import ENV, PARSE, SECRET, SettingsError, coerce, describe, load, redacted
 
 
 class AppError(Exception):
@@ -187,6 +187,20 @@ def test_secrets_never_appear_in_errors_or_redacted_output() -> None:
     assert shown["password"] == "***" and "hunter2" not in repr(shown)
     assert shown["inner"] == {"stake": 1, "models": ()}
     assert redacted(AppConfig())["password"] == ""
+
+
+def test_a_shared_variable_is_read_when_the_own_one_is_unset() -> None:
+    @dataclass(frozen=True)
+    class Shared:
+        chain_url: str = field(default="ws://default", metadata={ENV: "INFER_CHAIN_URL"})
+
+    def shared(env: dict[str, str]) -> str:
+        config = load(Shared, env_prefix="GW_", table="gw", environ=env)
+        return config.chain_url
+
+    assert shared({}) == "ws://default"
+    assert shared({"INFER_CHAIN_URL": "ws://shared"}) == "ws://shared"
+    assert shared({"INFER_CHAIN_URL": "ws://shared", "GW_CHAIN_URL": "ws://own"}) == "ws://own"
 
 
 def test_public_api() -> None:
