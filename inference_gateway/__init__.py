@@ -14,10 +14,12 @@ from ._client import (
     StreamChunk,
     StreamEnd,
 )
+from ._config import GatewaySettings
 from ._errors import (
     BadParameter,
     ChainUnavailable,
     GatewayClosed,
+    GatewayConfigError,
     GatewayError,
     InsufficientCredit,
     NoChatTemplate,
@@ -35,8 +37,10 @@ __all__ = [
     "DirectConfig",
     "DirectRequest",
     "GatewayClosed",
+    "GatewayConfigError",
     "GatewayError",
     "GatewayServer",
+    "GatewaySettings",
     "InsufficientCredit",
     "ModelEntry",
     "NoChatTemplate",

@@ -1,4 +1,7 @@
-"""`infer gateway [--host H] [--port 8000] [--url ws://...] [--key-file F] [--state F]`.
+"""`infer gateway [--config F] [--host H] [--port 8000] [--url ws://...] [--key-file F] [--state F]`.
+
+Settings: defaults < `--config` (or `$INFER_GATEWAY_CONFIG`, `[gateway]`) < `INFER_GATEWAY_*`
+(and `INFER_CHAIN_URL`) < these flags (docs/settings.md).
 
 The key is the dApp's (`--key-file` / `$INFER_KEY_FILE`, or `$INFER_KEY_URI`), never an
 argument. Prints one JSON line (`{"gateway_url": ..., "account": ...}`) on stdout once serving,
@@ -12,16 +15,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
-from pathlib import Path
 
 from substrateinterface import Keypair
 
 import runtime_types
 
 from ._client import DirectClient, DirectConfig
+from ._config import GatewaySettings
 from ._errors import GatewayError
 from ._server import GatewayServer
 
@@ -32,19 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="An OpenAI-compatible API on localhost that streams from executors at once "
         "and pays them through payment channels (settled on-chain afterwards).",
     )
-    env = os.environ
-    parser.add_argument("--host", default=env.get("INFER_GATEWAY_HOST", "127.0.0.1"))
-    parser.add_argument(
-        "--port", type=int, default=int(env.get("INFER_GATEWAY_PORT", "8000")), help="0: any"
-    )
-    parser.add_argument(
-        "--url", default=env.get("INFER_CHAIN_URL", "ws://127.0.0.1:9944"), help="node URL"
-    )
+    parser.add_argument("--config", help="TOML settings, [gateway] ($INFER_GATEWAY_CONFIG)")
+    parser.add_argument("--host", help="address to listen on ($INFER_GATEWAY_HOST; 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port ($INFER_GATEWAY_PORT; 8000; 0: any)")
+    parser.add_argument("--url", help="node URL ($INFER_CHAIN_URL; ws://127.0.0.1:9944)")
     parser.add_argument("--key-file", help="keystore file ($INFER_KEY_FILE); else $INFER_KEY_URI")
-    parser.add_argument(
-        "--state", default=env.get("INFER_GATEWAY_STATE"), help="file keeping ticket chains"
-    )
-    parser.add_argument("--ticket-life", type=int, default=60, help="blocks a ticket lives")
+    parser.add_argument("--state", help="file keeping ticket chains ($INFER_GATEWAY_STATE)")
+    parser.add_argument("--ticket-life", type=int, help="blocks a ticket lives (60)")
     return parser
 
 
@@ -73,12 +69,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"infer gateway: {exc}", file=sys.stderr)
         return 1
     try:
-        config = DirectConfig(
-            chain_url=args.url,
-            state_path=Path(args.state) if args.state else None,
-            ticket_life_blocks=args.ticket_life,
+        found = GatewaySettings.load(
+            args.config,
+            flags={
+                "host": args.host,
+                "port": args.port,
+                "chain_url": args.url,
+                "state": args.state or None,
+                "ticket_life": args.ticket_life,
+            },
         )
-        asyncio.run(serve(config, keypair, args.host, args.port))
+        config = DirectConfig(
+            chain_url=found.chain_url,
+            state_path=found.state,
+            ticket_life_blocks=found.ticket_life,
+        )
+        asyncio.run(serve(config, keypair, found.host, found.port))
     except (GatewayError, ValueError, OSError) as exc:
         print(f"infer gateway: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

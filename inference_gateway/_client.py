@@ -72,7 +72,8 @@ MAX_TICKET_LIFE = int(channels.constants.MAX_TICKET_LIFE)
 
 @dataclass(frozen=True, slots=True)
 class DirectConfig:
-    """Settings of the direct path (the gateway's `[gateway]` table, `INFER_GATEWAY_*`)."""
+    """Settings of the direct path (`infer gateway` builds it from `GatewaySettings`: the
+    `[gateway]` table, `INFER_GATEWAY_*`, flags; docs/settings.md)."""
 
     chain_url: str = "ws://127.0.0.1:9944"
     #: Where ticket chains are kept across restarts (None: in memory only)

@@ -9,6 +9,7 @@ GatewayError
 ├── ProviderFailed      502 provider_failed (the executor failed after the first token)
 ├── StreamIntegrityError 502 stream_integrity (the signed final record does not match)
 ├── ChainUnavailable    503 chain_unavailable
+├── GatewayConfigError  a bad `infer gateway` setting (also settings.SettingsError)
 └── GatewayClosed       503 gateway_closed (the client was used after close(); also a
                         lifecycle.ResourceClosedError)
 
@@ -21,11 +22,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lifecycle import ResourceClosedError
+from settings import SettingsError
 
 __all__ = [
     "BadParameter",
     "ChainUnavailable",
     "GatewayClosed",
+    "GatewayConfigError",
     "GatewayError",
     "InsufficientCredit",
     "NoChatTemplate",
@@ -108,3 +111,9 @@ class GatewayClosed(GatewayError, ResourceClosedError):
     status = 503
     type = "server_error"
     code = "gateway_closed"
+
+
+class GatewayConfigError(GatewayError, SettingsError):
+    status = 500
+    type = "server_error"
+    code = "bad_configuration"
