@@ -18,11 +18,14 @@ __all__ = ["StateMachine"]
 
 
 class StateMachine:
-    def __init__(self, accounts: list[bytes], endowment: int = 1 << 60) -> None:
+    def __init__(
+        self, accounts: list[bytes], endowment: int = 1 << 60, runtime: Runtime | None = None
+    ) -> None:
+        """Genesis of `runtime` (devnode's own by default) with `accounts` endowed."""
         from .._runtime import RUNTIME
 
-        self.runtime: Runtime = RUNTIME
-        changes = RUNTIME.genesis_changes([(a, endowment) for a in accounts], accounts[0])
+        self.runtime: Runtime = runtime or RUNTIME
+        changes = self.runtime.genesis_changes([(a, endowment) for a in accounts], accounts[0])
         self.state: dict[bytes, bytes] = {k: v for k, v in changes.items() if v is not None}
         self.number = 0
         self.parent_hash = blake2_256(b"genesis")

@@ -26,6 +26,7 @@ from devnode.pallets import (
     Tokens,
     TransactionPayment,
 )
+from devnode.pallets._harness import StateMachine
 from devnode.pallets.inference import (
     BLOCK_BANDWIDTH_BYTES,
     Candidate,
@@ -298,3 +299,17 @@ def test_select_executor_keeps_each_provider_under_its_bandwidth_share() -> None
     assert select([full], bandwidth=999) == P1  # exactly at the share still fits
     assert select([full], bandwidth=1_000) is InferenceError.BandwidthExceeded
     assert select([]) is InferenceError.NoProviderAvailable
+
+
+def test_a_runtime_of_fewer_pallets_runs_calls_and_events_of_its_own() -> None:
+    alice, bob = bytes([7]) * 32, bytes([8]) * 32
+    sm = StateMachine([alice, bob], runtime=Runtime(CORE))
+    sm.next_block()
+    events = sm.signed(alice, "Balances", "transfer_keep_alive", dest=("Id", bob), value=10**12)
+    assert ("Balances", "Transfer") in sm.event_names(events)
+    inner = ("Balances", ("force_set_balance", {"who": ("Id", bob), "new_free": 5 * 10**12}))
+    events = sm.signed(alice, "Sudo", "sudo", call=inner)
+    assert sm.find(events, "Sudo", "Sudid") == {"sudo_result": ("Ok", ())}
+    assert sm.get("System", "Account", bob)["data"]["free"] == 5 * 10**12
+    with pytest.raises(KeyError):
+        sm.signed(alice, "Inference", "expire", request_id=0)
