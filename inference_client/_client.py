@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
@@ -16,6 +15,7 @@ from substrateinterface.utils.ss58 import ss58_encode
 
 import ipfs_store
 import sealing
+from lifecycle import AsyncResource, State
 from runtime_types import (
     ChainClient,
     ChainClientError,
@@ -31,6 +31,7 @@ from ._auth import sign_output_request
 from ._config import InferenceClientConfig
 from ._errors import (
     ChainError,
+    ClientClosed,
     ConfigError,
     InputUnavailable,
     ModelUnavailable,
@@ -79,7 +80,7 @@ _FAILURES = {
 }
 
 
-class InferenceClient:
+class InferenceClient(AsyncResource):
     """A dApp's client for the Inference pallet.
 
     ```python
@@ -87,16 +88,19 @@ class InferenceClient:
         result = await client.infer(model_id, "Hello", max_tokens=32)
     ```
     `infer` = `submit` + `wait` + `fetch_output`; each is public for callers that want to
-    place many requests before waiting. `close()` is idempotent.
+    place many requests before waiting. `connect()` (or `async with`) opens the node
+    connection; `close()` is idempotent, and a closed client raises `ClientClosed`.
     """
 
+    closed_error = ClientClosed
+
     def __init__(self, config: InferenceClientConfig | None, keypair: Keypair) -> None:
+        super().__init__()
         self.config = config or InferenceClientConfig()
         self.keypair = keypair
         self._chain: ChainClient | None = None
         self._http: aiohttp.ClientSession | None = None
         self._ipfs: ipfs_store.IpfsStore | None = None
-        self._closed = False
         self._direct: Any = None  # inference_gateway.DirectClient, made by the first stream()
         self._tokenizers: dict[ModelId, Any] = {}
 
@@ -115,8 +119,12 @@ class InferenceClient:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def connect(self) -> InferenceClient:
-        if self._closed:
-            raise ChainError("the client is closed")
+        """Open the node connection; a no-op once open."""
+        if self.state is State.OPENED:
+            return self
+        return await self.open()
+
+    async def _aopen(self) -> None:
         if self._chain is None:
             chain = ChainClient(
                 rt.BINDINGS,
@@ -136,12 +144,8 @@ class InferenceClient:
                 await chain.close()
                 raise ChainError(f"cannot use the node at {self.config.chain_url}: {exc}") from exc
             self._chain = chain
-        return self
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def _aclose(self) -> None:
         if self._chain is not None:
             await self._chain.close()
         if self._http is not None:
@@ -150,21 +154,6 @@ class InferenceClient:
             await self._ipfs.close()
         if self._direct is not None:
             await self._direct.close()
-
-    async def __aenter__(self) -> InferenceClient:
-        try:
-            return await self.connect()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def chain(self) -> ChainClient:
