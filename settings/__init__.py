@@ -9,21 +9,25 @@ str, Path, ``X | None``, ``Literal``, tuples and lists); a bad value raises the 
 error, naming the setting and where it came from, never the value of a secret field.
 
 ```python
-config = settings.load(
-    RegistryConfig, env_prefix="MODEL_REGISTRY_", table="model_registry",
-    path=args.config, flags={"chain_url": args.url}, error=RegistryConfigError,
-)
+@dataclass(frozen=True)
+class RegistryConfig(settings.Settings, env_prefix="MODEL_REGISTRY_", table="model_registry",
+                     error=RegistryConfigError):
+    chain_url: str = "ws://127.0.0.1:9944"
+
+config = RegistryConfig.load(args.config, flags={"chain_url": args.url})
 ```
+(``settings.load(cls, env_prefix=..., table=..., ...)`` is the same as a function.)
 """
 
 from ._coerce import coerce, describe
 from ._errors import SettingsError
-from ._load import ENV, PARSE, SECRET, load, read_file, redacted
+from ._load import ENV, PARSE, SECRET, Settings, load, read_file, redacted
 
 __all__ = [
     "ENV",
     "PARSE",
     "SECRET",
+    "Settings",
     "SettingsError",
     "coerce",
     "describe",

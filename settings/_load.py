@@ -7,12 +7,12 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, ClassVar, Self, TypeVar, get_type_hints
 
 from ._coerce import coerce, describe
 from ._errors import SettingsError
 
-__all__ = ["ENV", "PARSE", "SECRET", "load", "read_file", "redacted"]
+__all__ = ["ENV", "PARSE", "SECRET", "Settings", "load", "read_file", "redacted"]
 
 T = TypeVar("T")
 
@@ -142,3 +142,67 @@ def redacted(config: Any) -> dict[str, Any]:
         else:
             out[f.name] = value
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    env_prefix: str
+    table: str
+    error: type[Exception]
+    subtables: Mapping[str, str]
+    forbidden: Mapping[str, str]
+
+
+class Settings:
+    """Base of a settings dataclass: the class names its sources once, ``load`` reads them.
+
+    ```python
+    @dataclass(frozen=True)
+    class RegistryConfig(Settings, env_prefix="MODEL_REGISTRY_", table="model_registry",
+                         error=RegistryConfigError):
+        chain_url: str = "ws://127.0.0.1:9944"
+
+    config = RegistryConfig.load(args.config, flags={"chain_url": args.url})
+    ```
+    """
+
+    __slots__ = ()
+    _settings: ClassVar[_Spec]
+
+    def __init_subclass__(
+        cls,
+        *,
+        env_prefix: str | None = None,
+        table: str | None = None,
+        error: type[Exception] = SettingsError,
+        subtables: Mapping[str, str] | None = None,
+        forbidden: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if env_prefix is not None:  # dataclass(slots=True) re-creates the class without them
+            if table is None:
+                raise TypeError(f"{cls.__name__}: a settings class names its table too")
+            cls._settings = _Spec(env_prefix, table, error, subtables or {}, forbidden or {})
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        flags: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """Defaults < the TOML file (``path``, else ``$<PREFIX>CONFIG``) < the environment <
+        ``flags`` (docs/settings.md)."""
+        spec = cls._settings
+        return load(
+            cls,
+            env_prefix=spec.env_prefix,
+            table=spec.table,
+            path=path,
+            environ=environ,
+            flags=flags,
+            error=spec.error,
+            subtables=spec.subtables,
+            forbidden=spec.forbidden,
+        )

@@ -203,5 +203,26 @@ def test_a_shared_variable_is_read_when_the_own_one_is_unset() -> None:
     assert shared({"INFER_CHAIN_URL": "ws://shared", "GW_CHAIN_URL": "ws://own"}) == "ws://own"
 
 
+@dataclass(frozen=True, slots=True)
+class Declared(settings.Settings, env_prefix="DECL_", table="decl", error=AppConfigError):
+    port: int = 1
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_a_settings_class_names_its_sources_once(tmp_path: Path) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text("[decl]\nport = 2\n")
+    assert Declared.load(path, {}).port == 2
+    assert Declared.load(path, {"DECL_PORT": "3"}).port == 3
+    assert Declared.load(path, {"DECL_PORT": "3"}, flags={"port": 4}).port == 4
+    assert Declared.load(environ={"DECL_CONFIG": str(path)}).port == 2
+    with pytest.raises(AppConfigError):
+        Declared.load(environ={"DECL_PORT": "x"})
+    with pytest.raises(TypeError, match="names its table"):
+
+        class Untabled(settings.Settings, env_prefix="U_"):
+            pass
+
+
 def test_public_api() -> None:
     assert set(settings.__all__) >= {"load", "SettingsError", "coerce", "redacted", "SECRET"}
