@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,10 @@ def _block_time(value: Any) -> float | None:
 
 
 @dataclass(frozen=True)
-class DevNodeConfig:
+class DevNodeConfig(settings.Settings, env_prefix="DEVNODE_", table="devnode", error=ConfigError):
+    """`DevNodeConfig.load(path=None, environ=None, flags=None)`: defaults < the TOML file
+    (`path`, else `$DEVNODE_CONFIG`; `[devnode]` or top level) < `DEVNODE_<NAME>` < `flags`."""
+
     host: str = "127.0.0.1"
     #: 0 picks a free port (tests); 9944 is Substrate's default.
     port: int = 9944
@@ -56,22 +58,3 @@ class DevNodeConfig:
     max_extrinsics_per_block: int = 4_096
     #: Dev accounts endowed at genesis, each with this much of the native token.
     endowment: int = 1 << 60
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path | None = None,
-        environ: Mapping[str, str] | None = None,
-        flags: Mapping[str, Any] | None = None,
-    ) -> DevNodeConfig:
-        """Defaults < the TOML file (`path`, else `$DEVNODE_CONFIG`; its `[devnode]` table or
-        top level) < `DEVNODE_<NAME>` variables < `flags` (docs/settings.md)."""
-        return settings.load(
-            cls,
-            env_prefix="DEVNODE_",
-            table="devnode",
-            path=path,
-            environ=environ,
-            flags=flags,
-            error=ConfigError,
-        )

@@ -3,10 +3,7 @@ flags (the one loader, `settings`: docs/settings.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import settings
 
@@ -18,7 +15,13 @@ ENV_PREFIX = "INFER_"
 
 
 @dataclass(frozen=True, slots=True)
-class InferenceClientConfig:
+class InferenceClientConfig(
+    settings.Settings, env_prefix=ENV_PREFIX, table="inference_client", error=ConfigError
+):
+    """`InferenceClientConfig.load(path=None, environ=None, flags=None)`: defaults < the TOML
+    file (`path`, else `$INFER_CONFIG`; `[inference_client]` or top level) < `INFER_<NAME>` <
+    `flags` (docs/settings.md)."""
+
     #: The node's WebSocket URL
     chain_url: str = "ws://127.0.0.1:9944"
     #: Kubo's RPC API, for prompts over `MaxInlineInput` and outputs published by CID
@@ -50,22 +53,3 @@ class InferenceClientConfig:
             raise ConfigError("timeouts must be positive")
         if self.fetch_attempts < 1 or self.max_output_bytes < 1 or self.fetch_backoff_s < 0:
             raise ConfigError("fetch_attempts and max_output_bytes must be >= 1")
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path | None = None,
-        environ: Mapping[str, str] | None = None,
-        flags: Mapping[str, Any] | None = None,
-    ) -> InferenceClientConfig:
-        """Defaults < the TOML file (`path`, else `$INFER_CONFIG`; its `[inference_client]`
-        table or top level) < `INFER_<NAME>` variables < `flags` (docs/settings.md)."""
-        return settings.load(
-            cls,
-            env_prefix=ENV_PREFIX,
-            table="inference_client",
-            path=path,
-            environ=environ,
-            flags=flags,
-            error=ConfigError,
-        )

@@ -4,10 +4,8 @@ node URL also from the client's `INFER_CHAIN_URL`) < flags."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import settings
 
@@ -17,7 +15,11 @@ __all__ = ["GatewaySettings"]
 
 
 @dataclass(frozen=True)
-class GatewaySettings:
+class GatewaySettings(
+    settings.Settings, env_prefix="INFER_GATEWAY_", table="gateway", error=GatewayConfigError
+):
+    """`GatewaySettings.load(path=None, environ=None, flags=None)` (docs/settings.md)."""
+
     #: Address and port the OpenAI-compatible API listens on (port 0: any)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -29,20 +31,3 @@ class GatewaySettings:
     state: Path | None = None
     #: Blocks a ticket lives
     ticket_life: int = 60
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path | None = None,
-        environ: Mapping[str, str] | None = None,
-        flags: Mapping[str, Any] | None = None,
-    ) -> GatewaySettings:
-        return settings.load(
-            cls,
-            env_prefix="INFER_GATEWAY_",
-            table="gateway",
-            path=path,
-            environ=environ,
-            flags=flags,
-            error=GatewayConfigError,
-        )

@@ -4,9 +4,7 @@ then flags (the one loader, `settings`: docs/settings.md)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import settings
@@ -20,7 +18,13 @@ ENV_PREFIX = "MODEL_REGISTRY_"
 
 
 @dataclass(frozen=True, slots=True)
-class RegistryConfig:
+class RegistryConfig(
+    settings.Settings, env_prefix=ENV_PREFIX, table="model_registry", error=RegistryConfigError
+):
+    """`RegistryConfig.load(path=None, environ=None, flags=None)`: defaults < the TOML file
+    (`path`, else `$MODEL_REGISTRY_CONFIG`; `[model_registry]` or top level) <
+    `MODEL_REGISTRY_<NAME>` < `flags` (docs/settings.md)."""
+
     #: The node's WebSocket URL
     chain_url: str = "ws://127.0.0.1:9944"
     #: Kubo's RPC API, where model directories are added (and pinned)
@@ -41,26 +45,6 @@ class RegistryConfig:
             raise RegistryConfigError("wait_for must be 'in_block' or 'finalized'")
         if self.submit_timeout_s <= 0 or self.connect_timeout_s <= 0:
             raise RegistryConfigError("timeouts must be positive")
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path | None = None,
-        environ: Mapping[str, str] | None = None,
-        flags: Mapping[str, Any] | None = None,
-    ) -> RegistryConfig:
-        """Defaults < the TOML file (`path`, else `$MODEL_REGISTRY_CONFIG`; its
-        `[model_registry]` table or top level) < `MODEL_REGISTRY_<NAME>` variables < `flags`
-        (docs/settings.md)."""
-        return settings.load(
-            cls,
-            env_prefix=ENV_PREFIX,
-            table="model_registry",
-            path=path,
-            environ=environ,
-            flags=flags,
-            error=RegistryConfigError,
-        )
 
     def replace(self, **changes: Any) -> RegistryConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -40,7 +40,17 @@ class ProviderSettings:
 
 
 @dataclass(frozen=True)
-class DaemonConfig:
+class DaemonConfig(
+    settings.Settings,
+    env_prefix="OCW_",
+    table="daemon",
+    error=ConfigError,
+    subtables={"provider": "OCW_PROVIDER_"},
+    forbidden={
+        key: "the account key never goes in the config file"
+        for key in ("OCW_ACCOUNT_SEED", "keypair", "seed", "mnemonic")
+    },
+):
     """Settings of `ocw-daemon run` (`[daemon]` table, `OCW_<NAME>` environment variables)."""
 
     node_url: str = "ws://127.0.0.1:9944"
@@ -119,19 +129,7 @@ class DaemonConfig:
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> DaemonConfig:
     """Defaults < the TOML file (`path`, else `$OCW_CONFIG`: `[daemon]` and `[provider]`
     tables) < `OCW_<NAME>` and `OCW_PROVIDER_<NAME>` variables (docs/settings.md)."""
-    return settings.load(
-        DaemonConfig,
-        env_prefix="OCW_",
-        table="daemon",
-        path=path,
-        environ=env,
-        error=ConfigError,
-        subtables={"provider": "OCW_PROVIDER_"},
-        forbidden={
-            key: "the account key never goes in the config file"
-            for key in ("OCW_ACCOUNT_SEED", "keypair", "seed", "mnemonic")
-        },
-    )
+    return DaemonConfig.load(path, env)
 
 
 def load_keypair(config: DaemonConfig, env: Mapping[str, str] | None = None) -> Keypair:
