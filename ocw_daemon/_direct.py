@@ -37,7 +37,6 @@ from aiohttp import web
 
 import inference_engine as ie
 import sealing
-from cache import ModelKey
 from inference_gateway.protocol import (
     ProtocolError,
     Ticket,
@@ -55,8 +54,6 @@ from ._errors import AuthError, DaemonError, JobFailed
 from .protocol import sign_output_request, verify_output_request
 
 if TYPE_CHECKING:
-    from runtime_types import Block
-
     from ._daemon import Daemon
 
 __all__ = ["DirectExecutor", "embedding_request", "generation_request"]
@@ -258,30 +255,24 @@ class DirectExecutor:
     def status_fields(self) -> dict[str, Any]:
         """Warm models, queue depth and recent time to first token, for the signed status."""
         daemon = self._daemon
-        loaded = set(daemon._engines)
-        warm = sorted("0x" + m.hex() for m, cid in daemon._model_cids.items() if cid in loaded)
+        warm = daemon.models.warm(daemon.engines.loaded)
         ttft = statistics.median(self._ttft) if self._ttft else None
         return {
             "warm": warm,
-            "queue_depth": daemon._queue.qsize() + self._active,
+            "queue_depth": daemon.executor.queue_depth + self._active,
             "ttft_ms": None if ttft is None else round(ttft * 1000, 2),
         }
 
-    def on_event(self, record: Any, block: Block) -> None:
-        """A Channels event from a processed block."""
-        if record.name != "DirectValidationRequested":
-            return
-        if bytes(record.event.validator.value) != self._daemon.account:
-            return
-        direct_id = int(record.event.direct_id)
+    def validate_drawn(self, direct_id: int) -> None:
+        """A direct result drawn for this account (`DirectValidationRequested`): judge it."""
         if direct_id not in self._validating:
             self._validating.add(direct_id)
-            self._daemon._spawn(self._validate(direct_id), f"ocw-direct-validate-{direct_id}")
+            self._daemon.tasks.spawn(self._validate(direct_id), f"ocw-direct-validate-{direct_id}")
 
     # -- chain reads ---------------------------------------------------------------------------
 
     async def _chain_channel(self, requester: bytes) -> types.Channel | None:
-        found: types.Channel | None = await self._daemon._query(
+        found: types.Channel | None = await self._daemon.node.query(
             channels.storage.channels(
                 types.AccountId32(requester), types.AccountId32(self._daemon.account)
             )
@@ -374,13 +365,13 @@ class DirectExecutor:
         daemon = self._daemon
         model = await self._cached(
             ("model", ticket.model_id),
-            lambda: daemon._query(STORAGE_MODELS(types.H256(ticket.model_id))),
+            lambda: daemon.node.query(STORAGE_MODELS(types.H256(ticket.model_id))),
         )
         if model is None:
             raise _Refused(404, "unknown_model", "no such model on-chain")
         me = await self._cached(
             ("provider",),
-            lambda: daemon._query(STORAGE_PROVIDERS(types.AccountId32(daemon.account))),
+            lambda: daemon.node.query(STORAGE_PROVIDERS(types.AccountId32(daemon.account))),
         )
         if me is None or ticket.model_id not in {bytes(m.value) for m in me.models}:
             raise _Refused(404, "model_not_served", "this provider does not serve the model")
@@ -414,8 +405,7 @@ class DirectExecutor:
             held.serving = True
         held.request_bytes = canonical_json(request)
         cid = bytes(model.cid).decode()
-        daemon._model_cids[ticket.model_id] = cid  # warm in the status once loaded
-        daemon.cache.demand.observe(ModelKey(cid), time.time())
+        daemon.models.serving(ticket.model_id, cid)  # warm in the status once loaded
         return held, request, gen, cid, price
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
@@ -444,7 +434,7 @@ class DirectExecutor:
         self._active += 1
         response: web.StreamResponse | None = None
         try:
-            async with daemon._engine(cid) as engine:
+            async with daemon.engines.lease(cid) as engine:
                 embedding = engine.model.task is ie.ModelTask.EMBEDDING
                 if embedding != (direct.get("kind") == "embedding"):
                     kind = "an embedding" if embedding else "a text"
@@ -586,7 +576,7 @@ class DirectExecutor:
         except ValueError:
             return web.Response(status=400, text="bad direct id")
         try:
-            check = await self._daemon._query(channels.storage.direct_checks(direct_id))
+            check = await self._daemon.node.query(channels.storage.direct_checks(direct_id))
         except DaemonError as exc:
             return web.Response(status=503, text=str(exc))
         if check is None or bytes(check.executor.value) != self._daemon.account:
@@ -602,7 +592,7 @@ class DirectExecutor:
             return web.Response(status=404, text="the record is not kept here")
         try:
             verify_output_request(request.headers, direct_id, {validator})
-            info = await self._daemon._query(STORAGE_PROVIDERS(check.validator))
+            info = await self._daemon.node.query(STORAGE_PROVIDERS(check.validator))
         except (AuthError, DaemonError):
             info = None
         if info is not None and info.encryption_key is not None:  # sealed to the validator
@@ -667,7 +657,7 @@ class DirectExecutor:
                         signature,
                     )
                 )
-            receipt = await self._daemon._submit(channels.calls.settle(settlements))
+            receipt = await self._daemon.node.submit(channels.calls.settle(settlements))
             if not receipt.success:
                 log.warning("Channels.settle failed: %s; resyncing", receipt.error)
                 for requester, _, _ in runs:
@@ -693,11 +683,11 @@ class DirectExecutor:
     async def _validate(self, direct_id: int) -> None:
         daemon = self._daemon
         try:
-            check = await daemon._query(channels.storage.direct_checks(direct_id))
+            check = await daemon.node.query(channels.storage.direct_checks(direct_id))
             if check is None or bytes(check.validator.value) != daemon.account:
                 return
             valid = await self._judge(direct_id, check)
-            receipt = await daemon._submit(
+            receipt = await daemon.node.submit(
                 channels.calls.submit_direct_validations([(direct_id, valid)])
             )
             if receipt.success:
@@ -711,8 +701,9 @@ class DirectExecutor:
 
     async def _fetch(self, direct_id: int, check: types.DirectCheck) -> tuple[bytes, bytes] | None:
         daemon = self._daemon
-        info = await daemon._query(STORAGE_PROVIDERS(check.executor))
-        if info is None or daemon._session is None:
+        info = await daemon.node.query(STORAGE_PROVIDERS(check.executor))
+        session = daemon.session
+        if info is None or session is None:
             return None
         url = f"{bytes(info.endpoint).decode().rstrip('/')}/direct/{direct_id}"
         deadline = time.monotonic() + daemon.config.fetch_timeout_s
@@ -720,7 +711,7 @@ class DirectExecutor:
             headers = sign_output_request(daemon.keypair, direct_id, int(time.time() * 1000))
             try:
                 timeout = aiohttp.ClientTimeout(total=max(0.1, deadline - time.monotonic()))
-                async with daemon._session.get(url, headers=headers, timeout=timeout) as resp:
+                async with session.get(url, headers=headers, timeout=timeout) as resp:
                     if resp.status == 200:
                         body = await resp.json()
                         if "sealed" in body:
@@ -768,23 +759,9 @@ class DirectExecutor:
             check.completion_tokens,
         ):
             return False
-        cid = await self._daemon._model_cid(bytes(check.model_id.value), check.model_version)
-        async with self._daemon._engine(cid) as engine:
-            try:
-                timeout = self._daemon.config.inference_timeout_s
-                if isinstance(record, ie.EmbeddingOutput):
-                    assert isinstance(wanted, ie.EmbeddingRequest)
-                    report = await engine.validate(wanted, record, timeout_s=timeout)
-                else:
-                    assert isinstance(wanted, ie.GenerationRequest)
-                    report = await engine.validate(wanted, record, timeout_s=timeout)
-            except ie.InvalidRequestError:
-                return False
-            except ie.InferenceError as exc:
-                raise JobFailed(f"validation could not run: {exc}") from exc
-        if not report.passed:
-            log.warning("direct result %d failed validation: %s", direct_id, report.reason)
-        return bool(report.passed)
+        daemon = self._daemon
+        cid = await daemon.models.cid_of(bytes(check.model_id.value), check.model_version)
+        return await daemon.engines.judge(cid, wanted, record, f"direct result {direct_id}")
 
 
 def _record_context(direct_id: int, check: types.DirectCheck) -> sealing.Context:

@@ -178,7 +178,9 @@ async def test_a_request_that_expires_while_the_model_loads_ends_cleanly(
 
         async def settled() -> bool:
             job = await bob.store.job(rid)
-            return job is not None and job.state is JobState.EXPIRED and rid not in bob._queued
+            return (
+                job is not None and job.state is JobState.EXPIRED and rid not in bob.executor.queued
+            )
 
         deadline = asyncio.get_running_loop().time() + 60
         while not await settled():

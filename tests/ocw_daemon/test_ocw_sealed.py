@@ -25,7 +25,8 @@ import inference_engine as ie
 import sealing
 from inference_client import InferenceClient, InferenceClientConfig, PlaintextRefused
 from ipfs_store import IpfsStore
-from ocw_daemon import Daemon
+from ocw_daemon import Daemon, ExecJob
+from ocw_daemon._executor import Executor
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import inference, types
 from tests.devnode.conftest import NodeThread
@@ -82,11 +83,11 @@ def logs() -> Iterator[CapturedLogs]:
         daemon.setLevel(old[1])
 
 
-class FalsifyingDaemon(Daemon):
+class FalsifyingExecutor(Executor):
     """An executor that reports other tokens than its model produced (sealed like any)."""
 
-    async def _infer(self, job: object) -> tuple[ie.OutputRecord, float]:
-        output, took = await super()._infer(job)  # type: ignore[arg-type]
+    async def _infer(self, job: ExecJob) -> tuple[ie.OutputRecord, float]:
+        output, took = await super()._infer(job)
         assert isinstance(output, ie.GenerationOutput)
         # each claimed token is swapped for its top alternative, claimed at its own logprob
         logprobs = tuple(
@@ -97,6 +98,10 @@ class FalsifyingDaemon(Daemon):
         forged = tuple(lp.token for lp in logprobs)
         assert forged != output.tokens
         return dataclasses.replace(output, tokens=forged, logprobs=logprobs), took
+
+
+class FalsifyingDaemon(Daemon):
+    executor_class = FalsifyingExecutor
 
 
 async def start_daemons(

@@ -1,9 +1,13 @@
-"""The HTTP server at the registered endpoint: outputs to those entitled, health, metrics."""
+"""The HTTP server at the registered endpoint: outputs to those entitled, health, metrics.
+
+It sees the daemon only through `OutputSource`: the kept outputs, who may fetch them, the
+readiness and the signed status; other routes (the direct path) are added by their owner.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -12,21 +16,62 @@ from sealing import SealingError
 
 from ._errors import AuthError, DaemonError
 from ._sealed import SEALED_JOB, requester_envelope
-from ._status import sign_status, status_document, valid_nonce
+from ._status import valid_nonce
+from ._types import ExecJob
 from .protocol import verify_output_request
 
-if TYPE_CHECKING:
-    from ._daemon import Daemon
+__all__ = ["OutputServer", "OutputSource"]
 
-__all__ = ["OutputServer"]
+
+class OutputSource(Protocol):
+    """What the output server needs to know (the daemon provides it)."""
+
+    @property
+    def address(self) -> str:
+        """The provider account (SS58), for `/healthz`."""
+        ...
+
+    @property
+    def stopping(self) -> bool: ...
+
+    @property
+    def head(self) -> int:
+        """The last finalized block processed."""
+        ...
+
+    async def kept_job(self, request_id: int) -> ExecJob | None:
+        """This executor's record of a job, with its output once it has one."""
+        ...
+
+    async def validator_of(self, request_id: int) -> bytes | None:
+        """The account drawn to validate the request (None: none, or no such request)."""
+        ...
+
+    async def validator_payload(self, request_id: int) -> bytes:
+        """A sealed job's prompt and output re-sealed to its drawn validator."""
+        ...
+
+    async def not_ready_reason(self) -> str | None:
+        """None when serving with the node answering; else why not."""
+        ...
+
+    async def signed_status(self, nonce: str) -> dict[str, Any]:
+        """The status document for `nonce`, signed with the provider key."""
+        ...
+
+    async def render_metrics(self) -> bytes:
+        """The Prometheus exposition of the daemon's metrics."""
+        ...
 
 
 class OutputServer:
     """`GET /outputs/{request_id}`, `GET /healthz`, `GET /status`, `GET /metrics`;
     `close()` is idempotent."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self._daemon = daemon
+    def __init__(
+        self, source: OutputSource, routes: Callable[[web.UrlDispatcher], None] | None = None
+    ) -> None:
+        self._source = source
         self._runner: web.AppRunner | None = None
         self.url = ""
         app = web.Application()
@@ -34,7 +79,8 @@ class OutputServer:
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/status", self._status)
         app.router.add_get("/metrics", self._metrics)
-        daemon.direct.add_routes(app.router)
+        if routes is not None:
+            routes(app.router)  # the direct path's
         self._app = app
 
     async def start(self, host: str, port: int) -> None:
@@ -65,8 +111,8 @@ class OutputServer:
             return web.Response(status=400, text="bad request id")
         if not 0 <= rid < 2**64:
             return web.Response(status=400, text="bad request id")
-        daemon = self._daemon
-        job = await daemon.store.job(rid)
+        source = self._source
+        job = await source.kept_job(rid)
         if job is None or job.output is None:
             return web.Response(status=404, text="no output for this request here")
         entitled = {bytes(job.requester)}
@@ -79,10 +125,9 @@ class OutputServer:
                     raise
                 as_validator = True
                 # perhaps the drawn validator: the chain says who that is
-                info = await daemon.request_info(rid)
-                validator = getattr(getattr(info, "state", None), "validator", None)
+                validator = await source.validator_of(rid)
                 if validator is not None:
-                    entitled.add(bytes(validator.value))
+                    entitled.add(validator)
                 verify_output_request(request.headers, rid, entitled)
         except AuthError as exc:
             return web.Response(status=exc.status, text=str(exc))
@@ -92,7 +137,7 @@ class OutputServer:
         if body.startswith(SEALED_JOB):  # sealed: each party gets only its own envelope
             try:
                 if as_validator:
-                    body = await daemon.validator_payload(rid)
+                    body = await source.validator_payload(rid)
                 else:
                     body = requester_envelope(body)
             except (DaemonError, SealingError) as exc:
@@ -101,13 +146,13 @@ class OutputServer:
 
     async def _health(self, request: web.Request) -> web.Response:
         """200 `ok` once serving with the node reachable; 503 `not ready` (or `stopping`)."""
-        daemon = self._daemon
-        problem = await daemon.not_ready_reason()
-        status = "stopping" if daemon.stopping else ("not ready" if problem else "ok")
+        source = self._source
+        problem = await source.not_ready_reason()
+        status = "stopping" if source.stopping else ("not ready" if problem else "ok")
         body: dict[str, object] = {
             "status": status,
-            "account": daemon.keypair.ss58_address,
-            "last_block": daemon.head,
+            "account": source.address,
+            "last_block": source.head,
         }
         if problem:
             body["reason"] = problem
@@ -118,21 +163,8 @@ class OutputServer:
         nonce = request.query.get("nonce", "")
         if not valid_nonce(nonce):
             return web.Response(status=400, text="nonce: 16 to 128 lower-case hex digits")
-        daemon = self._daemon
-        document = status_document(
-            account=daemon.keypair.ss58_address,
-            endpoint=daemon.config.endpoint,
-            models=daemon.config.provider.models,
-            ready=not await daemon.not_ready_reason(),
-            last_block=daemon.head,
-            nonce=nonce,
-        )
-        document.update(daemon.direct.status_fields())  # warm models, queue depth, ttft_ms
-        return web.json_response(sign_status(daemon.keypair, document))
+        return web.json_response(await self._source.signed_status(nonce))
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        daemon = self._daemon
-        with contextlib.suppress(DaemonError):
-            daemon.metrics.job_counts = await daemon.store.counts()
-        body = daemon.metrics.render()
+        body = await self._source.render_metrics()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
