@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lifecycle import AsyncResource
+
 from ._errors import StoreError
 from ._types import (
     AccountId,
@@ -119,16 +121,19 @@ def _validation(row: tuple[Any, ...]) -> ValidationJob:
     )
 
 
-class JobStore:
+class JobStore(AsyncResource):
     """`async with JobStore(path) as store:`; `close()` is idempotent."""
 
+    #: what using or reopening a closed store raises
+    closed_error = StoreError
+
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocw-store")
         self._conn: sqlite3.Connection | None = None
-        self._closed = False
 
-    async def open(self) -> JobStore:
+    async def _aopen(self) -> None:
         def connect() -> sqlite3.Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -138,25 +143,15 @@ class JobStore:
             return conn
 
         self._conn = await self._run(connect, opening=True)
-        return self
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def _aclose(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             await asyncio.get_running_loop().run_in_executor(self._pool, conn.close)
         self._pool.shutdown(wait=False)
 
-    async def __aenter__(self) -> JobStore:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     async def _run(self, func: Callable[[], T], *, opening: bool = False) -> T:
-        if self._closed or (self._conn is None and not opening):
+        if self.closed or (self._conn is None and not opening):
             raise StoreError("the job store is closed")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, func)

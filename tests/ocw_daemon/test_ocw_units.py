@@ -12,7 +12,9 @@ from substrateinterface import Keypair
 from ocw_daemon import (
     AuthError,
     ConfigError,
+    JobStore,
     KeystoreError,
+    StoreError,
     load_config,
     load_keypair,
     output_request_message,
@@ -20,6 +22,7 @@ from ocw_daemon import (
     verify_output_request,
 )
 from ocw_daemon.__main__ import main
+from ocw_daemon._store import BlockChanges
 
 ALICE = Keypair.create_from_uri("//Alice")
 BOB = Keypair.create_from_uri("//Bob")
@@ -123,3 +126,19 @@ def test_cli_takes_no_key_argument_and_reports_a_missing_key(
     path.write_text(f'[daemon]\ndata_dir = "{tmp_path}"\n')
     assert main(["run", "--config", str(path)]) == 1
     assert "no key" in capsys.readouterr().err
+
+
+async def test_job_store_opens_once_and_closes_idempotently(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "ocw.sqlite3")
+    with pytest.raises(StoreError, match="closed"):
+        await store.last_block()  # not opened yet
+    async with store:
+        await store.commit_block(BlockChanges(5))
+        assert await store.last_block() == 5
+    await store.close()  # again: nothing
+    with pytest.raises(StoreError):
+        await store.last_block()
+    with pytest.raises(StoreError):
+        await store.open()  # a closed store stays closed
+    async with JobStore(tmp_path / "ocw.sqlite3") as again:  # the record outlives the object
+        assert await again.last_block() == 5
