@@ -13,6 +13,7 @@ from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receip
 from ._codec import ClassMap, Codec
 from ._connection import RpcFailure
 from ._errors import (
+    ChainClientClosed,
     ChainClientError,
     CodecError,
     ConnectionLost,
@@ -38,6 +39,7 @@ __all__ = [
     "BlockStream",
     "Call",
     "ChainClient",
+    "ChainClientClosed",
     "ChainClientError",
     "ClassMap",
     "ClientConfig",
