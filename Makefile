@@ -3,7 +3,7 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint typecheck pytest demo up bench bindings clean
+.PHONY: setup test lint typecheck pytest demo up bench bindings clean chain-setup chain-build chain-test
 
 setup:
 	@bash scripts/setup.sh
@@ -37,6 +37,21 @@ bindings:
 
 bench: setup
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/python $$script; done
+
+# The Rust runtime (#11, groundwork; not part of setup/test until it is complete): docs/runtime.md.
+# Every cargo run goes through scripts/chain-env.sh (Debian's Rust 1.96, target dir outside the clone).
+CHAIN_CARGO := nice -n 19 scripts/chain-env.sh cargo
+
+chain-setup:
+	@bash scripts/chain-setup.sh
+
+chain-build: chain-setup
+	$(CHAIN_CARGO) build --workspace
+
+chain-test: chain-setup
+	$(CHAIN_CARGO) fmt --all --check
+	$(CHAIN_CARGO) test --workspace --features runtime-benchmarks
+	$(CHAIN_CARGO) clippy --workspace --all-targets --features runtime-benchmarks -- -D warnings
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache
