@@ -197,7 +197,7 @@ class Chain:
         return None if found is None else bytes(found)
 
     def account_nonce(self, who: bytes) -> int:
-        nonce: int = self.runtime.system.account_from(self.storage.get, who)["nonce"]
+        nonce = self.runtime.system.account_from(self.storage.get, who).nonce
         return nonce
 
     def next_index(self, who: bytes) -> int:

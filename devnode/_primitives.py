@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from ._errors import ScaleDecodeError
+from ._pallet import Scale, record_type
 from ._scale import Reader
 from ._types import (
     H256,
@@ -34,6 +36,7 @@ __all__ = [
     "DISPATCH_CLASS",
     "DISPATCH_ERROR",
     "DISPATCH_INFO",
+    "EMPTY_ACCOUNT",
     "ERA",
     "EVENT_RECORD",
     "MULTI_ADDRESS",
@@ -44,6 +47,8 @@ __all__ = [
     "RUNTIME_EVENT",
     "UNIT",
     "WEIGHT",
+    "AccountData",
+    "AccountInfo",
     "EraType",
     "dispatch_result",
 ]
@@ -246,27 +251,42 @@ DIGEST = Composite(
 )
 
 EXTRA_FLAGS = Composite(["pallet_balances", "types", "ExtraFlags"], [Field(None, U128, "u128")])
-ACCOUNT_DATA = Composite(
-    ["pallet_balances", "types", "AccountData"],
-    [
-        Field("free", BALANCE, "Balance"),
-        Field("reserved", BALANCE, "Balance"),
-        Field("frozen", BALANCE, "Balance"),
-        Field("flags", EXTRA_FLAGS, "ExtraFlags"),
-    ],
-    params=[("Balance", BALANCE)],
+#: `ExtraFlags` with the new-logic bit set, as every account has
+NEW_LOGIC_FLAGS = 1 << 127
+
+
+@dataclass(frozen=True)
+class AccountData:
+    """An account's native balance (`pallet_balances::AccountData`)."""
+
+    free: Annotated[int, Scale(BALANCE, "Balance")]
+    reserved: Annotated[int, Scale(BALANCE, "Balance")]
+    frozen: Annotated[int, Scale(BALANCE, "Balance")]
+    flags: Annotated[int, Scale(EXTRA_FLAGS, "ExtraFlags")] = NEW_LOGIC_FLAGS
+
+
+ACCOUNT_DATA = record_type(
+    AccountData, ["pallet_balances", "types", "AccountData"], params=[("Balance", BALANCE)]
 )
-ACCOUNT_INFO = Composite(
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account as `System::Account` holds it: nonce, reference counts, balance."""
+
+    nonce: Annotated[int, Scale(U32, "Nonce")]
+    consumers: Annotated[int, Scale(U32, "RefCount")]
+    providers: Annotated[int, Scale(U32, "RefCount")]
+    sufficients: Annotated[int, Scale(U32, "RefCount")]
+    data: Annotated[AccountData, Scale(ACCOUNT_DATA, "AccountData")]
+
+
+ACCOUNT_INFO = record_type(
+    AccountInfo,
     ["frame_system", "AccountInfo"],
-    [
-        Field("nonce", U32, "Nonce"),
-        Field("consumers", U32, "RefCount"),
-        Field("providers", U32, "RefCount"),
-        Field("sufficients", U32, "RefCount"),
-        Field("data", ACCOUNT_DATA, "AccountData"),
-    ],
     params=[("Nonce", U32), ("AccountData", ACCOUNT_DATA)],
 )
+EMPTY_ACCOUNT = AccountInfo(0, 0, 0, 0, AccountData(0, 0, 0))
 
 BLOCK_HASH = H256
 ECDSA_PUBLIC = Array(33, U8)

@@ -677,10 +677,10 @@ class Runtime:
                     self._explain_bad_proof(ext, genesis, current, block_hash_at)
                 )
         account = self.system.account_from(read, ext.signer)
-        if ext.nonce < account["nonce"]:
+        if ext.nonce < account.nonce:
             raise TransactionRejected.invalid("Transaction is outdated")
         weight, fee = self.fee_of(ext)
-        if account["data"]["free"] - account["data"]["frozen"] < fee:
+        if account.data.free - account.data.frozen < fee:
             raise TransactionRejected.invalid(
                 "Inability to pay some fees (e.g. account balance too low)"
             )
@@ -691,7 +691,7 @@ class Runtime:
             weight=weight,
             longevity=longevity,
             valid_till=None if ext.era == "Immortal" else current + longevity,
-            ready=ext.nonce == account["nonce"],
+            ready=ext.nonce == account.nonce,
         )
 
     def _explain_bad_proof(
@@ -876,7 +876,7 @@ class Runtime:
         if method == "AccountNonceApi_account_nonce":
             who = reader.read(32)
             reader.finish()
-            nonce: int = self.system.account_from(read, who)["nonce"]
+            nonce = self.system.account_from(read, who).nonce
             return nonce.to_bytes(4, "little")
         if method in (
             "TransactionPaymentApi_query_info",

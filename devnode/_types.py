@@ -302,6 +302,35 @@ def _compile_record_encoder(fields: Sequence[Field], record: type) -> Callable[[
     return encode_record
 
 
+def _fixed_builder(scale_type: ScaleType) -> tuple[int, Callable[[bytes, int], Any]] | None:
+    """For a type made only of fixed-width integers (records and one-field wrappers of them):
+    its width and a function building its value from bytes at an offset; None otherwise."""
+    if isinstance(scale_type, Primitive):
+        if scale_type.name in ("str", "char", "bool"):
+            return None
+        width, signed = scale_type.width, scale_type.signed
+        return width, lambda data, at: int.from_bytes(
+            data[at : at + width], "little", signed=signed
+        )
+    if not isinstance(scale_type, Composite) or not scale_type.fields:
+        return None
+    parts = [_fixed_builder(f.type) for f in scale_type.fields]
+    if any(part is None for part in parts):
+        return None
+    if scale_type.record is None:
+        if len(parts) == 1 and scale_type.fields[0].name is None:
+            return parts[0]
+        return None
+    slots: list[tuple[int, Callable[[bytes, int], Any]]] = []
+    offset = 0
+    for part in parts:
+        assert part is not None
+        slots.append((offset, part[1]))
+        offset += part[0]
+    record = scale_type.record
+    return offset, lambda data, at: record(*[build(data, at + off) for off, build in slots])
+
+
 def _decode_record(fields: Sequence[Field], record: type, reader: Reader) -> Any:
     return record(**{f.name: f.type.decode(reader) for f in fields if f.name is not None})
 
@@ -358,6 +387,7 @@ class Composite(ScaleType):
         self.record = record
         self._layout: list[tuple[tuple[str, ...], int, bool]] | bool | None = False
         self._encoder: Callable[[Any], bytes] | None = None
+        self._record_decoder: tuple[int, Callable[[bytes, int], Any]] | bool | None = False
 
     def type_params(self) -> Sequence[tuple[str, ScaleType | None]]:
         return self.params
@@ -390,6 +420,12 @@ class Composite(ScaleType):
 
     def decode(self, reader: Reader) -> Any:
         if self.record is not None:
+            # Hot records (accounts) are all fixed-width integers: one read, built by slot.
+            if self._record_decoder is False:
+                self._record_decoder = _fixed_builder(self)
+            if isinstance(self._record_decoder, tuple):
+                width, build = self._record_decoder
+                return build(reader.read(width), 0)
             return _decode_record(self.fields, self.record, reader)
         layout = self._fixed()
         if layout is None:

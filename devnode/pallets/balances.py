@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._pallet import (
@@ -19,7 +19,7 @@ from .._pallet import (
     WeightRule,
     dispatchable,
 )
-from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
+from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS, AccountInfo
 from .._types import BOOL, Compact
 from .system import SystemEvent
 
@@ -216,10 +216,10 @@ class Balances(Pallet):
         system = ctx.system
         info = system.account(ctx, account)
         existed = system.account_exists(ctx, account)
-        old = info["data"]["free"]
+        old = info.data.free
         if new_free < EXISTENTIAL_DEPOSIT:
             new_free = 0
-        info["data"]["free"] = new_free
+        info = replace(info, data=replace(info.data, free=new_free))
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) - old + new_free)
         self._store(ctx, account, info, existed)
         self.emit(ctx, BalancesEvent.BalanceSet(who=account, free=new_free))
@@ -227,13 +227,12 @@ class Balances(Pallet):
     # -- currency operations used by other pallets -------------------------------------------
 
     def free_balance(self, ctx: CallContext, who: bytes) -> int:
-        free: int = ctx.system.account(ctx, who)["data"]["free"]
-        return free
+        return ctx.system.account(ctx, who).data.free
 
-    def _store(self, ctx: CallContext, who: bytes, info: dict[str, Any], existed: bool) -> None:
-        data = info["data"]
-        if data["free"] + data["reserved"] < EXISTENTIAL_DEPOSIT and info["consumers"] == 0:
-            dust = data["free"] + data["reserved"]
+    def _store(self, ctx: CallContext, who: bytes, info: AccountInfo, existed: bool) -> None:
+        data = info.data
+        if data.free + data.reserved < EXISTENTIAL_DEPOSIT and info.consumers == 0:
+            dust = data.free + data.reserved
             if existed:
                 ctx.system.kill_account(ctx, who)
             if dust:
@@ -241,9 +240,9 @@ class Balances(Pallet):
                 self.emit(ctx, BalancesEvent.DustLost(account=who, amount=dust))
             return
         if not existed:
-            info["providers"] = max(info["providers"], 1)
+            info = replace(info, providers=max(info.providers, 1))
             ctx.system.emit(ctx, SystemEvent.NewAccount(account=who))
-            self.emit(ctx, BalancesEvent.Endowed(account=who, free_balance=data["free"]))
+            self.emit(ctx, BalancesEvent.Endowed(account=who, free_balance=data.free))
         ctx.system.put_account(ctx, who, info)
 
     def transfer(
@@ -254,17 +253,17 @@ class Balances(Pallet):
             self.emit(ctx, BalancesEvent.Transfer(from_=source, to=dest, amount=value))
             return
         src = system.account(ctx, source)
-        if src["data"]["free"] - src["data"]["frozen"] < value:
+        if src.data.free - src.data.frozen < value:
             self.fail(BalancesError.InsufficientBalance)
-        remaining = src["data"]["free"] - value
-        if keep_alive and remaining + src["data"]["reserved"] < EXISTENTIAL_DEPOSIT:
+        remaining = src.data.free - value
+        if keep_alive and remaining + src.data.reserved < EXISTENTIAL_DEPOSIT:
             self.fail(BalancesError.Expendability)
         dst_exists = system.account_exists(ctx, dest)
         dst = system.account(ctx, dest)
         if not dst_exists and value < EXISTENTIAL_DEPOSIT:
             self.fail(BalancesError.ExistentialDeposit)
-        src["data"]["free"] = remaining
-        dst["data"]["free"] += value
+        src = replace(src, data=replace(src.data, free=remaining))
+        dst = replace(dst, data=replace(dst.data, free=dst.data.free + value))
         # The transfer event precedes any reaping of the sender, as in pallet_balances.
         self._store(ctx, dest, dst, dst_exists)
         self.emit(ctx, BalancesEvent.Transfer(from_=source, to=dest, amount=value))
@@ -273,12 +272,12 @@ class Balances(Pallet):
     def withdraw(self, ctx: CallContext, who: bytes, amount: int, keep_alive: bool) -> None:
         """Take `amount` out of circulation from `who`'s free balance (fees, burns)."""
         info = ctx.system.account(ctx, who)
-        free = info["data"]["free"]
-        if free - info["data"]["frozen"] < amount:
+        free = info.data.free
+        if free - info.data.frozen < amount:
             self.fail(BalancesError.InsufficientBalance)
-        if keep_alive and free - amount + info["data"]["reserved"] < EXISTENTIAL_DEPOSIT:
+        if keep_alive and free - amount + info.data.reserved < EXISTENTIAL_DEPOSIT:
             self.fail(BalancesError.Expendability)
-        info["data"]["free"] = free - amount
+        info = replace(info, data=replace(info.data, free=free - amount))
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) - amount)
         self.emit(ctx, BalancesEvent.Withdraw(who=who, amount=amount))
         self._store(ctx, who, info, True)
@@ -287,34 +286,37 @@ class Balances(Pallet):
         """Mint `amount` into `who`'s free balance."""
         existed = ctx.system.account_exists(ctx, who)
         info = ctx.system.account(ctx, who)
-        info["data"]["free"] += amount
+        info = replace(info, data=replace(info.data, free=info.data.free + amount))
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) + amount)
         self.emit(ctx, BalancesEvent.Deposit(who=who, amount=amount))
         self._store(ctx, who, info, existed)
 
     def reserve(self, ctx: CallContext, who: bytes, amount: int) -> None:
         info = ctx.system.account(ctx, who)
-        if info["data"]["free"] - info["data"]["frozen"] < amount:
+        data = info.data
+        if data.free - data.frozen < amount:
             self.fail(BalancesError.InsufficientBalance)
-        info["data"]["free"] -= amount
-        info["data"]["reserved"] += amount
-        ctx.system.put_account(ctx, who, info)
+        data = replace(data, free=data.free - amount, reserved=data.reserved + amount)
+        ctx.system.put_account(ctx, who, replace(info, data=data))
         self.emit(ctx, BalancesEvent.Reserved(who=who, amount=amount))
 
     def unreserve(self, ctx: CallContext, who: bytes, amount: int) -> int:
         """Move up to `amount` back to free; returns what was actually moved."""
         info = ctx.system.account(ctx, who)
-        moved: int = min(amount, info["data"]["reserved"])
-        info["data"]["reserved"] -= moved
-        info["data"]["free"] += moved
-        ctx.system.put_account(ctx, who, info)
+        data = info.data
+        moved = min(amount, data.reserved)
+        data = replace(data, reserved=data.reserved - moved, free=data.free + moved)
+        ctx.system.put_account(ctx, who, replace(info, data=data))
         self.emit(ctx, BalancesEvent.Unreserved(who=who, amount=moved))
         return moved
 
     def endow(self, ctx: CallContext, who: bytes, amount: int) -> None:
         """Genesis endowment: no events, just balances and issuance."""
         info = ctx.system.account(ctx, who)
-        info["data"]["free"] += amount
-        info["providers"] = max(info["providers"], 1)
+        info = replace(
+            info,
+            data=replace(info.data, free=info.data.free + amount),
+            providers=max(info.providers, 1),
+        )
         ctx.system.put_account(ctx, who, info)
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) + amount)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._hashing import StorageHasher, blake2_256
@@ -26,26 +26,18 @@ from .._primitives import (
     DIGEST,
     DISPATCH_ERROR,
     DISPATCH_INFO,
+    EMPTY_ACCOUNT,
     EVENT_RECORD,
+    AccountInfo,
 )
 from .._types import H256, U16, U32, VEC_U8, SequenceType, TupleType
 
 if TYPE_CHECKING:
     from .._runtime import CallContext
 
-__all__ = ["System", "empty_account"]
+__all__ = ["System"]
 
 KEY_VALUE = TupleType(VEC_U8, VEC_U8)
-
-
-def empty_account() -> dict[str, Any]:
-    return {
-        "nonce": 0,
-        "consumers": 0,
-        "providers": 0,
-        "sufficients": 0,
-        "data": {"free": 0, "reserved": 0, "frozen": 0, "flags": 1 << 127},
-    }
 
 
 class SystemEvent(PalletEvents):
@@ -113,7 +105,7 @@ class System(Pallet):
     Account = StorageItem(
         ACCOUNT_INFO,
         keys=[(StorageHasher.BLAKE2_128_CONCAT, ACCOUNT_ID)],
-        default=empty_account(),
+        default=EMPTY_ACCOUNT,
         docs=["The full account information for a particular account ID."],
     )
     BlockHash = StorageItem(
@@ -181,22 +173,22 @@ class System(Pallet):
 
     # -- account helpers used by other pallets ------------------------------------------------
 
-    def account(self, ctx: CallContext, who: bytes) -> dict[str, Any]:
-        value: dict[str, Any] = ctx.get(self.Account, who)
+    def account(self, ctx: CallContext, who: bytes) -> AccountInfo:
+        value: AccountInfo = ctx.get(self.Account, who)
         return value
 
-    def account_from(self, read: Callable[[bytes], bytes | None], who: bytes) -> dict[str, Any]:
+    def account_from(self, read: Callable[[bytes], bytes | None], who: bytes) -> AccountInfo:
         """The account as stored under a raw read function (for the pool, outside a block)."""
         raw = read(self.Account.key(who))
         if raw is None:
-            return empty_account()
-        value: dict[str, Any] = self.Account.value.decode_all(raw)
+            return EMPTY_ACCOUNT
+        value: AccountInfo = self.Account.value.decode_all(raw)
         return value
 
     def account_exists(self, ctx: CallContext, who: bytes) -> bool:
         return ctx.exists(self.Account, who)
 
-    def put_account(self, ctx: CallContext, who: bytes, info: dict[str, Any]) -> None:
+    def put_account(self, ctx: CallContext, who: bytes, info: AccountInfo) -> None:
         ctx.put(self.Account, info, who)
 
     def kill_account(self, ctx: CallContext, who: bytes) -> None:
@@ -205,8 +197,7 @@ class System(Pallet):
 
     def inc_nonce(self, ctx: CallContext, who: bytes) -> None:
         info = self.account(ctx, who)
-        info["nonce"] += 1
-        self.put_account(ctx, who, info)
+        self.put_account(ctx, who, replace(info, nonce=info.nonce + 1))
 
     def on_initialize(self, ctx: CallContext) -> None:
         ctx.put(self.Number, ctx.block_number)

@@ -310,6 +310,6 @@ def test_a_runtime_of_fewer_pallets_runs_calls_and_events_of_its_own() -> None:
     inner = ("Balances", ("force_set_balance", {"who": ("Id", bob), "new_free": 5 * 10**12}))
     events = sm.signed(alice, "Sudo", "sudo", call=inner)
     assert sm.find(events, "Sudo", "Sudid") == {"sudo_result": ("Ok", ())}
-    assert sm.get("System", "Account", bob)["data"]["free"] == 5 * 10**12
+    assert sm.get("System", "Account", bob).data.free == 5 * 10**12
     with pytest.raises(KeyError):
         sm.signed(alice, "Inference", "expire", request_id=0)
