@@ -103,10 +103,6 @@ class NodeBackend:
         self._subscriptions: bool | None = None
         self._closed = False
 
-    @property
-    def connection(self) -> Connection:
-        return self._conn
-
     def heads(self, finalized: bool) -> HeadStream:
         heads = _Heads()
         if self._closed:
@@ -115,6 +111,8 @@ class NodeBackend:
         heads.task = asyncio.create_task(
             self._feed(heads, finalized), name=f"runtime-types-heads-{self._conn.name}"
         )
+        # a watcher that restarts opens new head streams: forget the ended ones
+        self._heads = [h for h in self._heads if h.task is not None and not h.task.done()]
         self._heads.append(heads)
         return heads
 
