@@ -103,6 +103,11 @@ class StorageItem:
         self.prefix = b""
         self._key_cache: dict[bytes, bytes] = {}
         self.default_bytes = b"" if default is _NO_DEFAULT else value.encode(default)
+        # A frozen record (or a number) is returned as it is; a list or dict is copied per read.
+        params = getattr(type(default), "__dataclass_params__", None)
+        self.default_is_immutable = isinstance(default, int | bytes | str | None) or bool(
+            params is not None and params.frozen
+        )
 
     def with_value(self, value: ScaleType) -> StorageItem:
         """This item with another value type (a runtime's own outer enums substituted)."""

@@ -280,6 +280,18 @@ class AccountInfo:
     sufficients: Annotated[int, Scale(U32, "RefCount")]
     data: Annotated[AccountData, Scale(ACCOUNT_DATA, "AccountData")]
 
+    # Built directly, not by dataclasses.replace: these run several times per extrinsic.
+    def with_balance(self, free: int, reserved: int | None = None) -> AccountInfo:
+        """This account with its free (and reserved) balance changed."""
+        data = self.data
+        balance = AccountData(
+            free, data.reserved if reserved is None else reserved, data.frozen, data.flags
+        )
+        return AccountInfo(self.nonce, self.consumers, self.providers, self.sufficients, balance)
+
+    def with_nonce(self, nonce: int) -> AccountInfo:
+        return AccountInfo(nonce, self.consumers, self.providers, self.sufficients, self.data)
+
 
 ACCOUNT_INFO = record_type(
     AccountInfo,

@@ -248,6 +248,8 @@ class CallContext:
         if raw is None:
             if item.optional:
                 return None
+            if item.default_is_immutable:
+                return item.default
             return copy.deepcopy(item.default)
         return item.value.decode_all(raw)
 

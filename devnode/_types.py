@@ -302,33 +302,72 @@ def _compile_record_encoder(fields: Sequence[Field], record: type) -> Callable[[
     return encode_record
 
 
-def _fixed_builder(scale_type: ScaleType) -> tuple[int, Callable[[bytes, int], Any]] | None:
-    """For a type made only of fixed-width integers (records and one-field wrappers of them):
-    its width and a function building its value from bytes at an offset; None otherwise."""
+def _fixed_slots(
+    scale_type: ScaleType, path: str, namespace: dict[str, Any], slots: list[tuple[str, int, bool]]
+) -> str | None:
+    """Flatten a type made only of fixed-width integers (records, and one-field wrappers of an
+    integer) into `slots` (attribute path, width, signedness) and return the Python expression
+    that rebuilds its value from `ints`; None for any other type."""
     if isinstance(scale_type, Primitive):
         if scale_type.name in ("str", "char", "bool"):
             return None
-        width, signed = scale_type.width, scale_type.signed
-        return width, lambda data, at: int.from_bytes(
-            data[at : at + width], "little", signed=signed
-        )
+        slots.append((path, scale_type.width, scale_type.signed))
+        return f"ints[{len(slots) - 1}]"
     if not isinstance(scale_type, Composite) or not scale_type.fields:
         return None
-    parts = [_fixed_builder(f.type) for f in scale_type.fields]
-    if any(part is None for part in parts):
-        return None
     if scale_type.record is None:
-        if len(parts) == 1 and scale_type.fields[0].name is None:
-            return parts[0]
+        if len(scale_type.fields) == 1 and scale_type.fields[0].name is None:
+            return _fixed_slots(scale_type.fields[0].type, path, namespace, slots)
         return None
-    slots: list[tuple[int, Callable[[bytes, int], Any]]] = []
-    offset = 0
-    for part in parts:
-        assert part is not None
-        slots.append((offset, part[1]))
-        offset += part[0]
-    record = scale_type.record
-    return offset, lambda data, at: record(*[build(data, at + off) for off, build in slots])
+    parts = []
+    for f in scale_type.fields:
+        part = _fixed_slots(f.type, f"{path}.{f.name}", namespace, slots)
+        if part is None:
+            return None
+        parts.append(part)
+    name = f"R{len(namespace)}"
+    namespace[name] = scale_type.record
+    return f"{name}({', '.join(parts)})"
+
+
+def _compile_fixed_record(
+    composite: Composite,
+) -> tuple[Callable[[Reader], Any], Callable[[Any], bytes]] | None:
+    """A decoder and an encoder for a record of fixed-width integers (accounts, the hottest
+    values): one read, and the value rebuilt by slot, instead of walking the type per field."""
+    namespace: dict[str, Any] = {}
+    slots: list[tuple[str, int, bool]] = []
+    build = _fixed_slots(composite, "value", namespace, slots)
+    if build is None:
+        return None
+    width = sum(w for _, w, _ in slots)
+    spans, offset = [], 0
+    for _, w, signed in slots:
+        spans.append(f"from_bytes(data[{offset}:{offset + w}], 'little', signed={signed})")
+        offset += w
+    namespace["from_bytes"] = int.from_bytes
+    decode_source = (
+        f"lambda reader: (lambda data: (lambda ints: {build})([{', '.join(spans)}]))"
+        f"(reader.read({width}))"
+    )
+    encode_parts = ", ".join(f"{p}.to_bytes({w}, 'little', signed={s})" for p, w, s in slots)
+    namespace["record"] = composite.record
+    encode_source = (
+        "lambda value: b''.join(("
+        + encode_parts
+        + ",)) if type(value) is record else _wrong(value)"
+    )
+
+    def wrong(value: Any) -> bytes:
+        assert composite.record is not None
+        raise ValueError(
+            f"expected a {composite.record.__qualname__}, got {type(value).__qualname__}"
+        )
+
+    namespace["_wrong"] = wrong
+    decode = eval(decode_source, namespace)
+    encode = eval(encode_source, namespace)
+    return decode, encode
 
 
 def _decode_record(fields: Sequence[Field], record: type, reader: Reader) -> Any:
@@ -387,10 +426,21 @@ class Composite(ScaleType):
         self.record = record
         self._layout: list[tuple[tuple[str, ...], int, bool]] | bool | None = False
         self._encoder: Callable[[Any], bytes] | None = None
-        self._record_decoder: tuple[int, Callable[[bytes, int], Any]] | bool | None = False
+        self._fixed_record: tuple[Callable[[Reader], Any], Callable[[Any], bytes]] | bool | None = (
+            False
+        )
 
     def type_params(self) -> Sequence[tuple[str, ScaleType | None]]:
         return self.params
+
+    def _fixed_record_codec(
+        self,
+    ) -> tuple[Callable[[Reader], Any], Callable[[Any], bytes]] | None:
+        # Hot records (accounts) are all fixed-width integers: compiled once, lazily (a
+        # record's fields may be declared before the types they hold are filled).
+        if self._fixed_record is False:
+            self._fixed_record = _compile_fixed_record(self)
+        return self._fixed_record if isinstance(self._fixed_record, tuple) else None
 
     def _fixed(self) -> list[tuple[tuple[str, ...], int, bool]] | None:
         # Hot records (accounts) are all fixed-width integers: encode and decode them by slot,
@@ -404,7 +454,10 @@ class Composite(ScaleType):
         if self._encoder is not None:
             return self._encoder(value)
         if self.record is not None:
-            self._encoder = _compile_record_encoder(self.fields, self.record)
+            fixed = self._fixed_record_codec()
+            self._encoder = (
+                fixed[1] if fixed is not None else _compile_record_encoder(self.fields, self.record)
+            )
             return self._encoder(value)
         layout = self._fixed()
         if layout is None:
@@ -420,12 +473,9 @@ class Composite(ScaleType):
 
     def decode(self, reader: Reader) -> Any:
         if self.record is not None:
-            # Hot records (accounts) are all fixed-width integers: one read, built by slot.
-            if self._record_decoder is False:
-                self._record_decoder = _fixed_builder(self)
-            if isinstance(self._record_decoder, tuple):
-                width, build = self._record_decoder
-                return build(reader.read(width), 0)
+            fixed = self._fixed_record_codec()
+            if fixed is not None:
+                return fixed[0](reader)
             return _decode_record(self.fields, self.record, reader)
         layout = self._fixed()
         if layout is None:

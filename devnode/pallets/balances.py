@@ -219,7 +219,7 @@ class Balances(Pallet):
         old = info.data.free
         if new_free < EXISTENTIAL_DEPOSIT:
             new_free = 0
-        info = replace(info, data=replace(info.data, free=new_free))
+        info = info.with_balance(new_free)
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) - old + new_free)
         self._store(ctx, account, info, existed)
         self.emit(ctx, BalancesEvent.BalanceSet(who=account, free=new_free))
@@ -262,8 +262,8 @@ class Balances(Pallet):
         dst = system.account(ctx, dest)
         if not dst_exists and value < EXISTENTIAL_DEPOSIT:
             self.fail(BalancesError.ExistentialDeposit)
-        src = replace(src, data=replace(src.data, free=remaining))
-        dst = replace(dst, data=replace(dst.data, free=dst.data.free + value))
+        src = src.with_balance(remaining)
+        dst = dst.with_balance(dst.data.free + value)
         # The transfer event precedes any reaping of the sender, as in pallet_balances.
         self._store(ctx, dest, dst, dst_exists)
         self.emit(ctx, BalancesEvent.Transfer(from_=source, to=dest, amount=value))
@@ -277,7 +277,7 @@ class Balances(Pallet):
             self.fail(BalancesError.InsufficientBalance)
         if keep_alive and free - amount + info.data.reserved < EXISTENTIAL_DEPOSIT:
             self.fail(BalancesError.Expendability)
-        info = replace(info, data=replace(info.data, free=free - amount))
+        info = info.with_balance(free - amount)
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) - amount)
         self.emit(ctx, BalancesEvent.Withdraw(who=who, amount=amount))
         self._store(ctx, who, info, True)
@@ -286,7 +286,7 @@ class Balances(Pallet):
         """Mint `amount` into `who`'s free balance."""
         existed = ctx.system.account_exists(ctx, who)
         info = ctx.system.account(ctx, who)
-        info = replace(info, data=replace(info.data, free=info.data.free + amount))
+        info = info.with_balance(info.data.free + amount)
         ctx.put(self.TotalIssuance, ctx.get(self.TotalIssuance) + amount)
         self.emit(ctx, BalancesEvent.Deposit(who=who, amount=amount))
         self._store(ctx, who, info, existed)
@@ -296,8 +296,8 @@ class Balances(Pallet):
         data = info.data
         if data.free - data.frozen < amount:
             self.fail(BalancesError.InsufficientBalance)
-        data = replace(data, free=data.free - amount, reserved=data.reserved + amount)
-        ctx.system.put_account(ctx, who, replace(info, data=data))
+        info = info.with_balance(data.free - amount, data.reserved + amount)
+        ctx.system.put_account(ctx, who, info)
         self.emit(ctx, BalancesEvent.Reserved(who=who, amount=amount))
 
     def unreserve(self, ctx: CallContext, who: bytes, amount: int) -> int:
@@ -305,8 +305,9 @@ class Balances(Pallet):
         info = ctx.system.account(ctx, who)
         data = info.data
         moved = min(amount, data.reserved)
-        data = replace(data, reserved=data.reserved - moved, free=data.free + moved)
-        ctx.system.put_account(ctx, who, replace(info, data=data))
+        ctx.system.put_account(
+            ctx, who, info.with_balance(data.free + moved, data.reserved - moved)
+        )
         self.emit(ctx, BalancesEvent.Unreserved(who=who, amount=moved))
         return moved
 

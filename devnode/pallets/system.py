@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from .._hashing import StorageHasher, blake2_256
@@ -197,7 +197,7 @@ class System(Pallet):
 
     def inc_nonce(self, ctx: CallContext, who: bytes) -> None:
         info = self.account(ctx, who)
-        self.put_account(ctx, who, replace(info, nonce=info.nonce + 1))
+        self.put_account(ctx, who, info.with_nonce(info.nonce + 1))
 
     def on_initialize(self, ctx: CallContext) -> None:
         ctx.put(self.Number, ctx.block_number)
