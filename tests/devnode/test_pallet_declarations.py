@@ -13,6 +13,7 @@ from types import ModuleType
 
 import pytest
 
+from devnode._primitives import ACCOUNT_INFO, AccountData, AccountInfo
 from devnode._runtime import RUNTIME, Runtime
 from devnode._types import VEC_U8
 from devnode.pallets import (
@@ -313,3 +314,15 @@ def test_a_runtime_of_fewer_pallets_runs_calls_and_events_of_its_own() -> None:
     assert sm.get("System", "Account", bob).data.free == 5 * 10**12
     with pytest.raises(KeyError):
         sm.signed(alice, "Inference", "expire", request_id=0)
+
+
+def test_records_round_trip_through_their_scale_types() -> None:
+    account = AccountInfo(3, 1, 1, 0, AccountData(free=10**20, reserved=7, frozen=0))
+    raw = ACCOUNT_INFO.encode(account)
+    assert len(raw) == 4 * 4 + 4 * 16  # fixed width, by slot
+    assert ACCOUNT_INFO.decode_all(raw) == account
+    request = RUNTIME.by_name["Inference"].storage["Requests"]
+    with pytest.raises(ValueError, match="expected a AccountInfo, got dict"):
+        ACCOUNT_INFO.encode({"nonce": 3})
+    with pytest.raises(ValueError, match="expected a InferenceRequest, got dict"):
+        request.value.encode({"requester": bytes(32)})
