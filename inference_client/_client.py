@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from substrateinterface import Keypair
 from substrateinterface.utils.ss58 import ss58_encode
 
 import ipfs_store
+import protocol
 import sealing
 from lifecycle import AsyncResource, State
 from runtime_types import (
@@ -107,9 +107,17 @@ class InferenceClient(AsyncResource):
     def use_tokenizer(self, model_id: ModelId | str, directory: str | Path) -> None:
         """Count `model_id`'s prompt tokens with its real tokenizer (the model's
         tokenizer.json and tokenizer_config.json in `directory`; the weights are not needed),
-        so the escrow is for exactly the tokens the executor will report."""
-        import inference_engine
+        so the escrow is for exactly the tokens the executor will report.
 
+        Needs the engine (the `[provider]` extra: `pip install 'genai-substrate[provider]'`):
+        only this method imports it, so the client itself never loads torch."""
+        try:
+            import inference_engine
+        except ImportError as exc:
+            raise ConfigError(
+                f"use_tokenizer needs inference_engine and its dependencies ({exc}): "
+                "pip install 'genai-substrate[provider]'"
+            ) from exc
         try:
             tokenizer = inference_engine.load_tokenizer(directory)
         except inference_engine.InferenceError as exc:
@@ -534,8 +542,6 @@ class InferenceClient(AsyncResource):
     async def _fetch(
         self, request: SubmittedRequest, settlement: Settlement, timer: StageTimer
     ) -> InferenceResult:
-        import inference_engine  # torch: imported when first needed, so the CLI starts fast
-
         rid = request.request_id
         stored = await self._query(rt.inference.storage.requests(rid))
         if stored is None or stored.output_hash is None:
@@ -549,10 +555,10 @@ class InferenceClient(AsyncResource):
             )
         try:
             if len(data) < _INLINE_WORK:
-                output = inference_engine.decode_record(data)  # text or embedding
+                output = protocol.decode_record(data)  # text or embedding
             else:
-                output = await asyncio.to_thread(inference_engine.decode_record, data)
-        except inference_engine.OutputDecodeError as exc:
+                output = await asyncio.to_thread(protocol.decode_record, data)
+        except protocol.RecordDecodeError as exc:
             raise OutputTampered(
                 f"request {rid}: the output does not decode: {exc}", source
             ) from exc
@@ -566,7 +572,7 @@ class InferenceClient(AsyncResource):
             None,
             detail=f"{len(data)} bytes from the {source}, hash matches the chain",
         )
-        if isinstance(output, inference_engine.EmbeddingOutput):
+        if isinstance(output, protocol.EmbeddingOutput):
             return InferenceResult(
                 request_id=rid,
                 model_id=request.model_id,
@@ -613,16 +619,18 @@ class InferenceClient(AsyncResource):
         """
         attempts: list[str] = []
         tampered: str | None = None
-        data = await self._from_executor(request_id, executor, attempts)
-        if data is not None:
-            if await _blake2_256(data) == expected_hash:
-                return data, "executor"
+        try:
+            data = await self._from_executor(request_id, executor, attempts, expected_hash)
+        except protocol.OutputHashMismatch:
             tampered = "executor"
             attempts.append("executor: bytes do not match the on-chain hash")
+        else:
+            if data is not None:
+                return data, "executor"
         if output_cid:
             data = await self._from_ipfs(bytes(output_cid).decode("ascii", "replace"), attempts)
             if data is not None:
-                if await _blake2_256(data) == expected_hash:
+                if await _output_hash(data) == expected_hash:
                     return data, "ipfs"
                 tampered = "ipfs"
                 attempts.append("ipfs: bytes do not match the on-chain hash")
@@ -695,7 +703,7 @@ class InferenceClient(AsyncResource):
         attempts: list[str] = []
         tampered: str | None = None
         sources: list[tuple[str, Callable[[], Awaitable[bytes | None]]]] = [
-            ("executor", lambda: self._from_executor(rid, stored.executor, attempts)),
+            ("executor", lambda: self._from_executor(rid, stored.executor, attempts, None)),
         ]
         if stored.output_cid:
             cid = bytes(stored.output_cid).decode("ascii", "replace")
@@ -722,8 +730,15 @@ class InferenceClient(AsyncResource):
         raise OutputUnavailable(f"request {rid}: no source delivered the output", tuple(attempts))
 
     async def _from_executor(
-        self, request_id: RequestId, executor: rt.types.AccountId32, attempts: list[str]
+        self,
+        request_id: RequestId,
+        executor: rt.types.AccountId32,
+        attempts: list[str],
+        expected_hash: bytes | None,
     ) -> bytes | None:
+        """The executor's output (whose hash is `expected_hash`; None: a sealed envelope,
+        checked once opened), retried `fetch_attempts` times; None when it never came.
+        Bytes that do not match raise `protocol.OutputHashMismatch` (not retried)."""
         provider = await self._query(rt.providers.storage.providers(executor))
         if provider is None or not provider.endpoint:
             attempts.append("executor: no registered endpoint")
@@ -736,14 +751,19 @@ class InferenceClient(AsyncResource):
                 await asyncio.sleep(self.config.fetch_backoff_s * 2 ** (attempt - 1))
             headers = sign_output_request(self.keypair, request_id)
             try:
-                async with session.get(url, headers=headers) as response:
-                    if response.status == 200:
-                        return await _read_limited(response, self.config.max_output_bytes)
-                    note = f"executor: HTTP {response.status}"
-                    if response.status in (401, 403):
-                        attempts.append(note + " (refused)")
-                        return None
-            except (aiohttp.ClientError, TimeoutError, _TooLarge) as exc:
+                return await protocol.fetch_verified_output(
+                    session,
+                    url,
+                    expected_hash,
+                    max_bytes=self.config.max_output_bytes,
+                    headers=headers,
+                )
+            except protocol.OutputRefused as exc:
+                attempts.append(f"executor: HTTP {exc.status} (refused)")
+                return None
+            except protocol.OutputHTTPError as exc:
+                note = f"executor: HTTP {exc.status}"
+            except (protocol.OutputUnreachable, protocol.OutputTooLarge) as exc:
                 note = f"executor: {type(exc).__name__}: {exc}"
             attempts.append(note)
         return None
@@ -824,26 +844,11 @@ class RequestProgress:
         self._task.cancel()
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(f"more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _blake2_256(data: bytes) -> bytes:
-    """blake2-256, off the event loop for large outputs."""
+async def _output_hash(data: bytes) -> bytes:
+    """The output's on-chain hash, off the event loop for large outputs."""
     if len(data) < _INLINE_WORK:
-        return hashlib.blake2b(data, digest_size=32).digest()
-    return await asyncio.to_thread(lambda: hashlib.blake2b(data, digest_size=32).digest())
+        return protocol.output_hash(data)
+    return await asyncio.to_thread(protocol.output_hash, data)
 
 
 def _h256(model_id: ModelId) -> rt.types.H256:
