@@ -234,6 +234,11 @@ class Daemon:
         return self._head
 
     @property
+    def queue_depth(self) -> int:
+        """On-chain jobs waiting for a worker (the signed status adds direct streams)."""
+        return self.executor.queue_depth
+
+    @property
     def timings(self) -> list[JobTiming]:
         """Each executed job's timing (bench/e2e_latency.py)."""
         return self.executor.timings

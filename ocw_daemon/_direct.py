@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import sr25519
@@ -51,12 +51,21 @@ from runtime_types.generated.devnode import channels, types
 
 from ._chain import STORAGE_MODELS, STORAGE_PROVIDERS
 from ._errors import AuthError, DaemonError, JobFailed
-from .protocol import sign_output_request, verify_output_request
+from ._validator import SignedAttempts
+from .protocol import verify_output_request
 
 if TYPE_CHECKING:
-    from ._daemon import Daemon
+    from substrateinterface import Keypair
 
-__all__ = ["DirectExecutor", "embedding_request", "generation_request"]
+    from ._config import DaemonConfig
+    from ._engines import EnginePool
+    from ._metrics import DaemonMetrics
+    from ._models import ModelCatalog
+    from ._node import Node
+    from ._tasks import SideTasks
+    from ._types import AccountId
+
+__all__ = ["DirectExecutor", "DirectHost", "embedding_request", "generation_request"]
 
 log = logging.getLogger("ocw_daemon.direct")
 
@@ -72,6 +81,33 @@ SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _STREAM_SEALER: contextvars.ContextVar[sealing.DirectStreamSealer | None] = contextvars.ContextVar(
     "direct_stream_sealer", default=None
 )
+
+
+class DirectHost(Protocol):
+    """What the direct path uses of the daemon it runs in."""
+
+    config: DaemonConfig
+    account: AccountId
+    keypair: Keypair
+    encryption_key: sealing.EncryptionKey
+    metrics: DaemonMetrics
+    node: Node
+    engines: EnginePool
+    models: ModelCatalog
+    tasks: SideTasks
+    #: The HTTP client validators fetch with (None while not running)
+    session: aiohttp.ClientSession | None
+
+    @property
+    def head(self) -> int: ...
+
+    @property
+    def stopping(self) -> bool: ...
+
+    @property
+    def queue_depth(self) -> int:
+        """On-chain jobs waiting for a worker."""
+        ...
 
 
 class _Refused(Exception):
@@ -203,8 +239,8 @@ class _Channel:
 class DirectExecutor:
     """The daemon's direct-path executor and validator (see the module docstring)."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self._daemon = daemon
+    def __init__(self, host: DirectHost) -> None:
+        self._host = host
         self._channels: dict[bytes, _Channel] = {}
         self._locks: dict[bytes, asyncio.Lock] = {}
         self._records: OrderedDict[tuple[bytes, int], _Held] = OrderedDict()
@@ -254,12 +290,12 @@ class DirectExecutor:
 
     def status_fields(self) -> dict[str, Any]:
         """Warm models, queue depth and recent time to first token, for the signed status."""
-        daemon = self._daemon
-        warm = daemon.models.warm(daemon.engines.loaded)
+        host = self._host
+        warm = host.models.warm(host.engines.loaded)
         ttft = statistics.median(self._ttft) if self._ttft else None
         return {
             "warm": warm,
-            "queue_depth": daemon.executor.queue_depth + self._active,
+            "queue_depth": host.queue_depth + self._active,
             "ttft_ms": None if ttft is None else round(ttft * 1000, 2),
         }
 
@@ -267,14 +303,14 @@ class DirectExecutor:
         """A direct result drawn for this account (`DirectValidationRequested`): judge it."""
         if direct_id not in self._validating:
             self._validating.add(direct_id)
-            self._daemon.tasks.spawn(self._validate(direct_id), f"ocw-direct-validate-{direct_id}")
+            self._host.tasks.spawn(self._validate(direct_id), f"ocw-direct-validate-{direct_id}")
 
     # -- chain reads ---------------------------------------------------------------------------
 
     async def _chain_channel(self, requester: bytes) -> types.Channel | None:
-        found: types.Channel | None = await self._daemon.node.query(
+        found: types.Channel | None = await self._host.node.query(
             channels.storage.channels(
-                types.AccountId32(requester), types.AccountId32(self._daemon.account)
+                types.AccountId32(requester), types.AccountId32(self._host.account)
             )
         )
         return found
@@ -302,7 +338,7 @@ class DirectExecutor:
 
     def _accept(self, local: _Channel, ticket: Ticket, links: list[Ticket]) -> _Held:
         """Extend the local chain with `links` + `ticket`; the signature covers them all."""
-        me = self._daemon.account
+        me = self._host.account
         nonce, head, cumulative = local.tip
         fresh: list[_Held] = []
         for item in [*links, ticket]:
@@ -362,23 +398,23 @@ class DirectExecutor:
             gen = generation_request(request, commitment)
         except ie.InvalidRequestError as exc:
             raise _Refused(400, "bad_request", str(exc)) from exc
-        daemon = self._daemon
+        host = self._host
         model = await self._cached(
             ("model", ticket.model_id),
-            lambda: daemon.node.query(STORAGE_MODELS(types.H256(ticket.model_id))),
+            lambda: host.node.query(STORAGE_MODELS(types.H256(ticket.model_id))),
         )
         if model is None:
             raise _Refused(404, "unknown_model", "no such model on-chain")
         me = await self._cached(
             ("provider",),
-            lambda: daemon.node.query(STORAGE_PROVIDERS(types.AccountId32(daemon.account))),
+            lambda: host.node.query(STORAGE_PROVIDERS(types.AccountId32(host.account))),
         )
         if me is None or ticket.model_id not in {bytes(m.value) for m in me.models}:
             raise _Refused(404, "model_not_served", "this provider does not serve the model")
         price = int(model.price_per_1k_tokens)
         if price > ticket.max_price:
             raise _Refused(402, "price_above_maximum", "the model costs more than the ticket")
-        head = max(daemon.head, await self._cached(("head",), daemon.client.head_number, 0.5))
+        head = max(host.head, await self._cached(("head",), host.node.client.head_number, 0.5))
         if ticket.expiry < head + MIN_TICKET_MARGIN or ticket.expiry > head + MAX_TICKET_LIFE:
             raise _Refused(
                 400,
@@ -405,12 +441,12 @@ class DirectExecutor:
             held.serving = True
         held.request_bytes = canonical_json(request)
         cid = bytes(model.cid).decode()
-        daemon.models.serving(ticket.model_id, cid)  # warm in the status once loaded
+        host.models.serving(ticket.model_id, cid)  # warm in the status once loaded
         return held, request, gen, cid, price
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
-        daemon = self._daemon
-        if daemon.stopping:
+        host = self._host
+        if host.stopping:
             return _refusal(503, "stopping", "the daemon is stopping")
         try:
             body = await request.json()
@@ -418,7 +454,7 @@ class DirectExecutor:
             return _refusal(400, "bad_request", "the body is not JSON")
         if isinstance(body, dict) and "sealed" in body:  # docs/privacy.md: the direct path
             try:
-                inner, stream_key = sealing.open_direct_request(daemon.encryption_key, body)
+                inner, stream_key = sealing.open_direct_request(host.encryption_key, body)
             except sealing.SealingError as exc:
                 log.warning("sealed direct request refused: %s", type(exc).__name__)
                 return _refusal(400, "sealed_refused", f"{type(exc).__name__}: {exc}")
@@ -434,7 +470,7 @@ class DirectExecutor:
         self._active += 1
         response: web.StreamResponse | None = None
         try:
-            async with daemon.engines.lease(cid) as engine:
+            async with host.engines.lease(cid) as engine:
                 embedding = engine.model.task is ie.ModelTask.EMBEDDING
                 if embedding != (direct.get("kind") == "embedding"):
                     kind = "an embedding" if embedding else "a text"
@@ -457,7 +493,7 @@ class DirectExecutor:
                 await _send(response, accepted, "accepted")
                 record: ie.GenerationOutput | None = None
                 first = True
-                events = engine.stream(gen, timeout_s=daemon.config.inference_timeout_s)
+                events = engine.stream(gen, timeout_s=host.config.inference_timeout_s)
                 async with contextlib.aclosing(events):  # a gone client stops the row
                     async for event in events:
                         if isinstance(event, ie.GenerationOutput):
@@ -470,7 +506,7 @@ class DirectExecutor:
                 assert record is not None
                 data = ie.encode_output(record)
                 digest = ie.output_hash(data)
-                signature = daemon.keypair.sign(
+                signature = host.keypair.sign(
                     final_message(
                         held.digest, digest, record.prompt_token_count, len(record.tokens)
                     )
@@ -489,8 +525,8 @@ class DirectExecutor:
                 self._keep(held)
                 await _send(response, final, "final")
                 await response.write_eof()
-                daemon.metrics.tokens.labels("prompt").inc(record.prompt_token_count)
-                daemon.metrics.tokens.labels("completion").inc(len(record.tokens))
+                host.metrics.tokens.labels("prompt").inc(record.prompt_token_count)
+                host.metrics.tokens.labels("completion").inc(len(record.tokens))
                 return response
         except JobFailed as exc:
             if response is None:
@@ -512,7 +548,7 @@ class DirectExecutor:
             held.serving = False
             if held.output is None:  # not served: settled as an unused link, for nothing
                 held.request_bytes = None
-            if self._ready_count() >= daemon.config.direct_settle_batch:
+            if self._ready_count() >= host.config.direct_settle_batch:
                 self._wake.set()
 
     async def _embed(
@@ -524,7 +560,7 @@ class DirectExecutor:
         price: int,
     ) -> web.StreamResponse:
         """Serve an `embedding` request: `accepted`, then `final` with the record itself."""
-        daemon = self._daemon
+        host = self._host
         try:
             wanted = embedding_request(direct, held.ticket.prompt_hash)
             prompt_tokens = len(engine.model.encode_input(wanted.input)[0])
@@ -537,14 +573,14 @@ class DirectExecutor:
         await response.prepare(request)
         await _send(response, {"nonce": held.ticket.nonce, "ticket": held.digest.hex()}, "accepted")
         try:
-            record = await engine.embed(wanted, timeout_s=daemon.config.inference_timeout_s)
+            record = await engine.embed(wanted, timeout_s=host.config.inference_timeout_s)
         except ie.InferenceError as exc:
             with contextlib.suppress(Exception):
                 await _send(response, {"message": str(exc)}, "error")
             return response
         data = ie.encode_embedding(record)
         digest = ie.output_hash(data)
-        signature = daemon.keypair.sign(
+        signature = host.keypair.sign(
             final_message(held.digest, digest, record.prompt_token_count, 0)
         )
         final = {
@@ -561,7 +597,7 @@ class DirectExecutor:
         self._keep(held)
         await _send(response, final, "final")
         await response.write_eof()
-        daemon.metrics.tokens.labels("prompt").inc(record.prompt_token_count)
+        host.metrics.tokens.labels("prompt").inc(record.prompt_token_count)
         return response
 
     def _keep(self, held: _Held) -> None:
@@ -576,10 +612,10 @@ class DirectExecutor:
         except ValueError:
             return web.Response(status=400, text="bad direct id")
         try:
-            check = await self._daemon.node.query(channels.storage.direct_checks(direct_id))
+            check = await self._host.node.query(channels.storage.direct_checks(direct_id))
         except DaemonError as exc:
             return web.Response(status=503, text=str(exc))
-        if check is None or bytes(check.executor.value) != self._daemon.account:
+        if check is None or bytes(check.executor.value) != self._host.account:
             return web.Response(status=404, text="no direct result to validate here")
         requester = bytes(check.requester.value)
         validator = bytes(check.validator.value)
@@ -592,7 +628,7 @@ class DirectExecutor:
             return web.Response(status=404, text="the record is not kept here")
         try:
             verify_output_request(request.headers, direct_id, {validator})
-            info = await self._daemon.node.query(STORAGE_PROVIDERS(check.validator))
+            info = await self._host.node.query(STORAGE_PROVIDERS(check.validator))
         except (AuthError, DaemonError):
             info = None
         if info is not None and info.encryption_key is not None:  # sealed to the validator
@@ -612,11 +648,11 @@ class DirectExecutor:
     def _expiring(self) -> bool:
         """A settleable ticket expires within `2 * MinTicketMargin` blocks: settle now, or
         its fee is lost (the chain never pays an expired ticket)."""
-        limit = self._daemon.head + 2 * MIN_TICKET_MARGIN
+        limit = self._host.head + 2 * MIN_TICKET_MARGIN
         return any(held.ticket.expiry <= limit for c in self._channels.values() for held in c.run())
 
     async def _settle_loop(self) -> None:
-        interval = self._daemon.config.direct_settle_interval_s
+        interval = self._host.config.direct_settle_interval_s
         last = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
@@ -657,7 +693,7 @@ class DirectExecutor:
                         signature,
                     )
                 )
-            receipt = await self._daemon.node.submit(channels.calls.settle(settlements))
+            receipt = await self._host.node.submit(channels.calls.settle(settlements))
             if not receipt.success:
                 log.warning("Channels.settle failed: %s; resyncing", receipt.error)
                 for requester, _, _ in runs:
@@ -681,17 +717,17 @@ class DirectExecutor:
     # -- validating ----------------------------------------------------------------------------
 
     async def _validate(self, direct_id: int) -> None:
-        daemon = self._daemon
+        host = self._host
         try:
-            check = await daemon.node.query(channels.storage.direct_checks(direct_id))
-            if check is None or bytes(check.validator.value) != daemon.account:
+            check = await host.node.query(channels.storage.direct_checks(direct_id))
+            if check is None or bytes(check.validator.value) != host.account:
                 return
             valid = await self._judge(direct_id, check)
-            receipt = await daemon.node.submit(
+            receipt = await host.node.submit(
                 channels.calls.submit_direct_validations([(direct_id, valid)])
             )
             if receipt.success:
-                daemon.metrics.outcomes.labels("validator", "valid" if valid else "invalid").inc()
+                host.metrics.outcomes.labels("validator", "valid" if valid else "invalid").inc()
             else:
                 log.warning("direct verdict on %d failed: %s", direct_id, receipt.error)
         except DaemonError as exc:
@@ -700,24 +736,24 @@ class DirectExecutor:
             self._validating.discard(direct_id)
 
     async def _fetch(self, direct_id: int, check: types.DirectCheck) -> tuple[bytes, bytes] | None:
-        daemon = self._daemon
-        info = await daemon.node.query(STORAGE_PROVIDERS(check.executor))
-        session = daemon.session
+        host = self._host
+        info = await host.node.query(STORAGE_PROVIDERS(check.executor))
+        session = host.session
         if info is None or session is None:
             return None
         url = f"{bytes(info.endpoint).decode().rstrip('/')}/direct/{direct_id}"
-        deadline = time.monotonic() + daemon.config.fetch_timeout_s
-        while time.monotonic() < deadline and not daemon.stopping:
-            headers = sign_output_request(daemon.keypair, direct_id, int(time.time() * 1000))
+        attempts = SignedAttempts(
+            host.keypair, direct_id, host.config.fetch_timeout_s, lambda: host.stopping
+        )
+        async for headers, timeout in attempts:
             try:
-                timeout = aiohttp.ClientTimeout(total=max(0.1, deadline - time.monotonic()))
                 async with session.get(url, headers=headers, timeout=timeout) as resp:
                     if resp.status == 200:
                         body = await resp.json()
                         if "sealed" in body:
                             try:
                                 plain = sealing.open_for(
-                                    daemon.encryption_key,
+                                    host.encryption_key,
                                     bytes.fromhex(str(body["sealed"])),
                                     _record_context(direct_id, check),
                                 )
@@ -731,7 +767,6 @@ class DirectExecutor:
                         return request_bytes, output
             except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError):
                 pass
-            await asyncio.sleep(0.2)
         return None
 
     async def _judge(self, direct_id: int, check: types.DirectCheck) -> bool:
@@ -759,9 +794,9 @@ class DirectExecutor:
             check.completion_tokens,
         ):
             return False
-        daemon = self._daemon
-        cid = await daemon.models.cid_of(bytes(check.model_id.value), check.model_version)
-        return await daemon.engines.judge(cid, wanted, record, f"direct result {direct_id}")
+        host = self._host
+        cid = await host.models.cid_of(bytes(check.model_id.value), check.model_version)
+        return await host.engines.judge(cid, wanted, record, f"direct result {direct_id}")
 
 
 def _record_context(direct_id: int, check: types.DirectCheck) -> sealing.Context:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import aiohttp
+from substrateinterface import Keypair
 
 import inference_engine as ie
 import protocol
@@ -37,11 +38,41 @@ from ._tasks import SideTasks
 from ._types import AccountId, ValidationState
 from .protocol import sign_output_request
 
-__all__ = ["Validator"]
+__all__ = ["SignedAttempts", "Validator"]
 
 log = logging.getLogger("ocw_daemon")
 
 MAX_OUTPUT_BYTES = int(inference.constants.MAX_OUTPUT_BYTES)
+#: Between two attempts at an executor's endpoint
+RETRY_S = 0.2
+
+
+class SignedAttempts:
+    """`async for headers, timeout in SignedAttempts(...)`: fetch attempts at an executor's
+    endpoint, each with fresh signed headers and the time left, `RETRY_S` apart, until
+    `within_s` has passed or `stopping()` (on-chain and direct validators alike)."""
+
+    def __init__(
+        self, keypair: Keypair, request_id: int, within_s: float, stopping: Callable[[], bool]
+    ) -> None:
+        self._keypair = keypair
+        self._request_id = request_id
+        self._deadline = time.monotonic() + within_s
+        self._stopping = stopping
+        self._first = True
+
+    def __aiter__(self) -> SignedAttempts:
+        return self
+
+    async def __anext__(self) -> tuple[dict[str, str], aiohttp.ClientTimeout]:
+        if not self._first:
+            await asyncio.sleep(RETRY_S)
+        self._first = False
+        if time.monotonic() >= self._deadline or self._stopping():
+            raise StopAsyncIteration
+        headers = sign_output_request(self._keypair, self._request_id, int(time.time() * 1000))
+        left = max(0.1, self._deadline - time.monotonic())
+        return headers, aiohttp.ClientTimeout(total=left)
 
 
 class Validator:
@@ -108,10 +139,10 @@ class Validator:
         url = f"{bytes(info.endpoint).decode().rstrip('/')}/outputs/{rid}"
         # a sealed bundle is checked against the commitments once opened
         expected = None if req.sealed else bytes(req.output_hash.value)
-        deadline = time.monotonic() + self.config.fetch_timeout_s
-        while time.monotonic() < deadline and not self._stopping.is_set():
-            headers = sign_output_request(self._node.keypair, rid, int(time.time() * 1000))
-            timeout = aiohttp.ClientTimeout(total=max(0.1, deadline - time.monotonic()))
+        attempts = SignedAttempts(
+            self._node.keypair, rid, self.config.fetch_timeout_s, self._stopping.is_set
+        )
+        async for headers, timeout in attempts:
             try:
                 return await protocol.fetch_verified_output(
                     session, url, expected, max_bytes=MAX_OUTPUT_BYTES, headers=headers,
@@ -122,7 +153,6 @@ class Validator:
                 return None
             except protocol.OutputFetchError:
                 pass
-            await asyncio.sleep(0.2)
         if req.output_cid is not None and not req.sealed:  # IPFS has the requester's copy only
             try:
                 data = await self.ipfs.fetch_bytes(bytes(req.output_cid).decode(), max_size=1 << 20)
