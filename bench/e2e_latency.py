@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 from devnode import DevNode, DevNodeConfig  # noqa: E402
 from ipfs_store import IpfsStore, StoreConfig  # noqa: E402
 from ocw_daemon import Daemon  # noqa: E402
-from ocw_daemon._chain import decode_extrinsic_call  # noqa: E402
 from runtime_types import ChainClient, ClientConfig  # noqa: E402
 from runtime_types.generated.devnode import BINDINGS, inference  # noqa: E402
 from tests.ipfs_store.conftest import start_kubo  # noqa: E402
@@ -86,7 +85,7 @@ async def main(n: int) -> None:
                     block = await c.block(number)
                     assert block is not None
                     for ext in block.extrinsics:
-                        call = decode_extrinsic_call(BINDINGS, ext)
+                        call = BINDINGS.decode_extrinsic(ext).call
                         if call.pallet == inference.calls.PALLET:
                             sizes.setdefault(call.name, []).append(len(ext))
         finally:
