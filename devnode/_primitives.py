@@ -24,6 +24,7 @@ from ._types import (
     Variant,
     VariantCase,
     bytes_array,
+    record_maker,
 )
 
 __all__ = [
@@ -280,19 +281,27 @@ class AccountInfo:
     sufficients: Annotated[int, Scale(U32, "RefCount")]
     data: Annotated[AccountData, Scale(ACCOUNT_DATA, "AccountData")]
 
-    # Built directly, not by dataclasses.replace: these run several times per extrinsic.
+    # Built by `_fast`, not by dataclasses.replace: these run several times per extrinsic.
     def with_balance(self, free: int, reserved: int | None = None) -> AccountInfo:
         """This account with its free (and reserved) balance changed."""
         data = self.data
-        balance = AccountData(
+        balance = _fast_data(
             free, data.reserved if reserved is None else reserved, data.frozen, data.flags
         )
-        return AccountInfo(self.nonce, self.consumers, self.providers, self.sufficients, balance)
+        info: AccountInfo = _fast_info(
+            self.nonce, self.consumers, self.providers, self.sufficients, balance
+        )
+        return info
 
     def with_nonce(self, nonce: int) -> AccountInfo:
-        return AccountInfo(nonce, self.consumers, self.providers, self.sufficients, self.data)
+        info: AccountInfo = _fast_info(
+            nonce, self.consumers, self.providers, self.sufficients, self.data
+        )
+        return info
 
 
+_fast_data = record_maker(AccountData)
+_fast_info = record_maker(AccountInfo)
 ACCOUNT_INFO = record_type(
     AccountInfo,
     ["frame_system", "AccountInfo"],

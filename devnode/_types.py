@@ -17,6 +17,7 @@ Python values used for each kind of type:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "Variant",
     "VariantCase",
     "bytes_array",
+    "record_maker",
 ]
 
 _PRIMITIVE_INDEX = {
@@ -326,8 +328,26 @@ def _fixed_slots(
             return None
         parts.append(part)
     name = f"R{len(namespace)}"
-    namespace[name] = scale_type.record
+    namespace[name] = _record_maker(scale_type.record, [f.name or "" for f in scale_type.fields])
     return f"{name}({', '.join(parts)})"
+
+
+def record_maker(record: type) -> Callable[..., Any]:
+    """A fast constructor of a frozen dataclass `record`, from all its field values in order."""
+    return _record_maker(record, [f.name for f in dataclasses.fields(record)])
+
+
+def _record_maker(record: type, names: list[str]) -> Callable[..., Any]:
+    """Build a `record` from its field values without running its frozen `__init__` (one
+    `object.__setattr__` per field): decoding is the hot path, and the values are decoded ones."""
+    new = object.__new__
+
+    def make(*values: Any) -> Any:
+        value: Any = new(record)
+        value.__dict__.update(zip(names, values, strict=True))
+        return value
+
+    return make
 
 
 def _compile_fixed_record(
