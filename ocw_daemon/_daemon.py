@@ -57,6 +57,7 @@ from ._planner import (
     resume_job,
     resume_validation,
 )
+from ._roles import RoleParts
 from ._status import sign_status, status_document
 from ._store import BlockChanges, JobStore
 from ._tasks import SideTasks
@@ -136,18 +137,12 @@ class Daemon:
         #: The HTTP client validators fetch outputs with (open while the daemon runs)
         self.session: aiohttp.ClientSession | None = None
         self._stopping = asyncio.Event()
-        roles = (
+        parts = RoleParts(
             config, self.node, self.store, self.ipfs, self.engines, self.models, self.metrics,
-            self.tasks,
+            self.tasks, self.encryption_key, self._stopping,
         )  # fmt: skip
-        self.executor = self.executor_class(
-            *roles, encryption_key=self.encryption_key, head=lambda: self._head,
-            stopping=self._stopping,
-        )  # fmt: skip
-        self.validator = Validator(
-            *roles, encryption_key=self.encryption_key, session=lambda: self.session,
-            stopping=self._stopping,
-        )  # fmt: skip
+        self.executor = self.executor_class(parts, head=lambda: self._head)
+        self.validator = Validator(parts, session=lambda: self.session)
         self.direct = DirectExecutor(self)
         self.http = OutputServer(self, self.direct.add_routes)
         self._head = 0

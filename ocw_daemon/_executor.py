@@ -17,18 +17,14 @@ from dataclasses import dataclass
 
 import inference_engine as ie
 import sealing
-from ipfs_store import IpfsStore, IpfsStoreError
+from ipfs_store import IpfsStoreError
 from runtime_types import Block
 from runtime_types.generated.devnode import inference, types
 
 from ._chain import STORAGE_PROVIDERS, blake2_256, request_call_in_block
-from ._config import DaemonConfig
-from ._engines import EnginePool
 from ._errors import ChainError, DaemonError, JobFailed
-from ._metrics import DaemonMetrics
-from ._models import ModelCatalog
-from ._node import Node
 from ._planner import AdmitJob, Resume
+from ._roles import Role, RoleParts
 from ._sealed import (
     SEALED_JOB,
     SealedInputRefused,
@@ -37,9 +33,7 @@ from ._sealed import (
     seal_job_output,
     validator_bundle,
 )
-from ._store import JobStore
-from ._tasks import SideTasks
-from ._types import AccountId, ChainRequestId, ExecJob, JobState
+from ._types import ChainRequestId, ExecJob, JobState
 
 __all__ = ["Executor", "JobTiming"]
 
@@ -60,41 +54,18 @@ class JobTiming:
         return self.submit_called - self.block_seen - self.inference_s
 
 
-class Executor:
+class Executor(Role):
     """Runs this account's jobs (see the module docstring)."""
 
-    def __init__(
-        self,
-        config: DaemonConfig,
-        node: Node,
-        store: JobStore,
-        ipfs: IpfsStore,
-        engines: EnginePool,
-        models: ModelCatalog,
-        metrics: DaemonMetrics,
-        tasks: SideTasks,
-        *,
-        encryption_key: sealing.EncryptionKey,
-        head: Callable[[], int],
-        stopping: asyncio.Event,
-    ) -> None:
-        self.config = config
-        self._node = node
-        self.account = AccountId(bytes(node.keypair.public_key))
-        self.encryption_key = encryption_key
-        self.store = store
-        self.ipfs = ipfs
-        self._engines = engines
-        self._models = models
-        self.metrics = metrics
-        self._tasks = tasks
+    def __init__(self, parts: RoleParts, *, head: Callable[[], int]) -> None:
+        super().__init__(parts)
+        #: The last finalized block processed
         self._head = head
-        self._stopping = stopping
         self.timings: list[JobTiming] = []
         #: The requests recorded here as this executor's jobs
         self.jobs: set[int] = set()
         self._queue: asyncio.PriorityQueue[tuple[int, int]] = asyncio.PriorityQueue(
-            config.queue_size
+            self.config.queue_size
         )
         self.queued: set[int] = set()
         self._seen_at: dict[int, float] = {}

@@ -21,21 +21,15 @@ from substrateinterface import Keypair
 import inference_engine as ie
 import protocol
 import sealing
-from ipfs_store import IpfsStore, IpfsStoreError
+from ipfs_store import IpfsStoreError
 from runtime_types import Block
 from runtime_types.generated.devnode import inference, types
 
 from ._chain import STORAGE_PROVIDERS, blake2_256, provided_output_in_block
-from ._config import DaemonConfig
-from ._engines import EnginePool
 from ._errors import ChainError, DaemonError, JobFailed
-from ._metrics import DaemonMetrics
-from ._models import ModelCatalog
-from ._node import Node
+from ._roles import Role, RoleParts
 from ._sealed import open_validator_bundle
-from ._store import JobStore
-from ._tasks import SideTasks
-from ._types import AccountId, ValidationState
+from ._types import ValidationState
 from .protocol import sign_output_request
 
 __all__ = ["SignedAttempts", "Validator"]
@@ -75,36 +69,14 @@ class SignedAttempts:
         return headers, aiohttp.ClientTimeout(total=left)
 
 
-class Validator:
+class Validator(Role):
     """Validates the requests drawn for this account (see the module docstring)."""
 
     def __init__(
-        self,
-        config: DaemonConfig,
-        node: Node,
-        store: JobStore,
-        ipfs: IpfsStore,
-        engines: EnginePool,
-        models: ModelCatalog,
-        metrics: DaemonMetrics,
-        tasks: SideTasks,
-        *,
-        encryption_key: sealing.EncryptionKey,
-        session: Callable[[], aiohttp.ClientSession | None],
-        stopping: asyncio.Event,
+        self, parts: RoleParts, *, session: Callable[[], aiohttp.ClientSession | None]
     ) -> None:
-        self.config = config
-        self._node = node
-        self.account = AccountId(bytes(node.keypair.public_key))
-        self.encryption_key = encryption_key
-        self.store = store
-        self.ipfs = ipfs
-        self._engines = engines
-        self._models = models
-        self.metrics = metrics
-        self._tasks = tasks
+        super().__init__(parts)
         self._session = session
-        self._stopping = stopping
         #: The requests recorded here as this account's validations
         self.validations: set[int] = set()
 
