@@ -9,10 +9,7 @@ is prefetched: its files, as version 2 never loaded.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,15 +34,9 @@ from tests.ocw_daemon.helpers import (
     register_provider,
     request,
 )
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(180)
-
-
-async def _until(predicate: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not within {within}s"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_failed_prefetch_is_logged_and_the_next_version_still_prefetched(
@@ -66,7 +57,7 @@ async def test_a_failed_prefetch_is_logged_and_the_next_version_still_prefetched
     await bob.start()
     try:
         await request(chain, DAVE, model_id)  # loads version 1
-        await _until(lambda: ModelKey(tiny_cid) in bob.cache, 60, "version 1 loaded")
+        await until(lambda: ModelKey(tiny_cid) in bob.cache, 60, "version 1 loaded")
 
         hostile = build_hostile_model(tmp_path / "hostile", tiny_model_dir)
         v2 = str((await store.add(hostile)).cid)
@@ -80,7 +71,7 @@ async def test_a_failed_prefetch_is_logged_and_the_next_version_still_prefetched
                 for r in caplog.records
             )
 
-        await _until(failed, 60, "the failed prefetch logged")
+        await until(failed, 60, "the failed prefetch logged")
         assert ModelKey(v2) not in bob.cache
         assert ModelKey(tiny_cid) in bob.cache  # the loaded version is untouched
         assert bob.models.current[model_id] == v2  # demand counts for the new version
@@ -91,7 +82,7 @@ async def test_a_failed_prefetch_is_logged_and_the_next_version_still_prefetched
         await ok(
             chain, model_registry.calls.update_model(types.H256(model_id), v3.encode(), 1), ALICE
         )
-        await _until(
+        await until(
             lambda: bob.cache.metrics().origin_fetches == fetches + 1, 60, "version 3 prefetched"
         )
         assert bob.models.current[model_id] == v3

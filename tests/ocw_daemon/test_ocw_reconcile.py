@@ -8,8 +8,6 @@ the chain does not know fails, and a validation of no such request ends.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +37,7 @@ from tests.ocw_daemon.helpers import (
     request,
     wait_terminal,
 )
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -96,15 +95,17 @@ async def test_restart_reconciles_each_recorded_job_with_the_chain(
         # the live job is run from the record alone (its block is not replayed)
         final = await wait_terminal(chain, [live])
         assert type(final[live].state).__variant_name__ == "Completed"
-        deadline = time.monotonic() + 30
-        while True:
+
+        async def settled() -> bool:
             job = await bob.store.job(live)
             validation = await bob.store.validation(GONE)
-            assert job is not None and validation is not None
-            if job.state is JobState.COMPLETED and validation.state is ValidationState.DONE:
-                break
-            assert time.monotonic() < deadline, (job.state, validation.state)
-            await asyncio.sleep(0.1)
-        assert job.output is not None and job.completion_tokens > 0
+            return (
+                job is not None and job.state is JobState.COMPLETED
+                and validation is not None and validation.state is ValidationState.DONE
+            )  # fmt: skip
+
+        await until(settled, 30, "the live job completed and the unknown validation ended")
+        job = await bob.store.job(live)
+        assert job is not None and job.output is not None and job.completion_tokens > 0
     finally:
         await bob.close()
