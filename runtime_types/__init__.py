@@ -24,6 +24,7 @@ from ._errors import (
     MetadataDecodeError,
     ModuleError,
     RuntimeTypesError,
+    TransactionRefused,
     node_unreachable_message,
     unreachable_reason,
 )
@@ -31,6 +32,7 @@ from ._extrinsic import DecodedExtrinsic, Era
 from ._hash import pallet_hash, pallet_hashes
 from ._metadata import Metadata, decode_metadata
 from ._nonce import NonceManager
+from ._refusal import Refusal
 
 __all__ = [
     "Bindings",
@@ -61,9 +63,11 @@ __all__ = [
     "NonceManager",
     "OutputAuthError",
     "Receipt",
+    "Refusal",
     "RpcFailure",
     "RuntimeTypesError",
     "StorageEntry",
+    "TransactionRefused",
     "ViewFunction",
     "WaitFor",
     "decode_metadata",

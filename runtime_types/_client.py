@@ -27,6 +27,7 @@ from ._errors import (
     ExtrinsicRejected,
     IncompatibleMetadata,
     RuntimeTypesError,
+    TransactionRefused,
 )
 from ._hash import pallet_hash
 from ._metadata import VariantDef, decode_metadata
@@ -312,7 +313,9 @@ class ChainClient(AsyncResource):
                         nonce = None
                         continue
                     else:
-                        raise ExtrinsicRejected(str(exc.data or exc), exc.code, exc.data) from exc
+                        raise TransactionRefused(
+                            str(exc.data or exc), refusal, exc.code, exc.data
+                        ) from exc
                     self._pending[ext_hash] = pending
                 pending.submitted = True
                 try:

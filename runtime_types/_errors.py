@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 from lifecycle import ResourceClosedError
 
+from ._refusal import Refusal
+
 __all__ = [
     "ChainClientClosed",
     "ChainClientError",
@@ -34,6 +36,7 @@ __all__ = [
     "MetadataDecodeError",
     "ModuleError",
     "RuntimeTypesError",
+    "TransactionRefused",
     "node_unreachable_message",
     "unreachable_reason",
 ]
@@ -82,6 +85,17 @@ class ExtrinsicRejected(ChainClientError):
         super().__init__(message)
         self.code = code
         self.data = data
+
+
+class TransactionRefused(ExtrinsicRejected):
+    """The node refused the extrinsic for the reason `refusal` names (a `Refusal`: `PAYMENT`,
+    `BAD_PROOF`, ... from the node's structured answer)."""
+
+    def __init__(
+        self, message: str, refusal: Refusal, code: int | None = None, data: Any = None
+    ) -> None:
+        super().__init__(message, code, data)
+        self.refusal = refusal
 
 
 class DispatchError(ChainClientError):

@@ -10,7 +10,13 @@ import pytest
 from substrateinterface import Keypair
 
 from devnode import DevNode, DevNodeConfig
-from runtime_types import ChainClient, ClientConfig, decode_metadata
+from runtime_types import (
+    ChainClient,
+    ClientConfig,
+    ExtrinsicRejected,
+    TransactionRefused,
+    decode_metadata,
+)
 from runtime_types._connection import RpcFailure
 from runtime_types._refusal import Refusal, refusal_from_rpc
 from runtime_types._signing import Mortality, SigningContext, signed_extrinsic, signing_extensions
@@ -94,3 +100,9 @@ async def test_devnode_refusals_are_classified(rt: Any) -> None:
             assert await client._era_ended(verdict, expired)
             assert not await client._era_ended(verdict, fresh)
             assert not await client._era_ended(Refusal.STALE, expired)
+
+            # What a caller of submit() gets: the typed reason, and the RPC code and data.
+            with pytest.raises(TransactionRefused) as refused:
+                await client.submit(rt.system.calls.remark(b"no funds"), NOBODY)
+            assert refused.value.refusal is Refusal.PAYMENT and refused.value.code == 1010
+            assert isinstance(refused.value, ExtrinsicRejected)
