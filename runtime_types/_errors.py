@@ -6,8 +6,10 @@
     │   └── ExtrinsicDecodeError     bytes that are not an extrinsic of the bindings' runtime
     └── ChainClientError             the chain client's errors
         ├── ConnectionLost           the node could not be reached (after the retries)
+        │   └── ChainClientClosed    a client used after close() (also ResourceClosedError)
         ├── IncompatibleMetadata     the node's metadata differs from the bindings
         ├── ExtrinsicRejected        the node refused the extrinsic (nonce, signature, fees...)
+        │   └── TransactionRefused   ... for the reason its `refusal` (a `Refusal`) names
         └── DispatchError            included, but its dispatch failed
             └── ModuleError          a pallet's error (generated bindings subclass it per variant)
 
