@@ -4,7 +4,7 @@
 // chain-spec-builder merges them, then build_state — and the storage it writes, plus `:code`, is
 // the genesis. Integers above 2^53 (balances) stay exact: numbers are never parsed as JS numbers.
 //
-//   node make-spec.mjs WASM OUT.json    (scripts/chain-spec.sh; prepared for #11, not yet run)
+//   node make-spec.mjs WASM OUT.json    (run by scripts/chain-spec.sh)
 import { readFileSync, writeFileSync } from 'node:fs'
 import { runTask, destroyWorker } from '@acala-network/chopsticks-core'
 

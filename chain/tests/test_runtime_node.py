@@ -1,9 +1,9 @@
 """The Rust runtime's wasm on chopsticks, driven by unmodified substrate-interface 1.8.1.
 
-Prepared for #11 and not yet run: it needs the wasm runtime and its raw chain spec
-(scripts/chain-spec.sh), which this step does not build yet (docs/runtime.md). Not collected by
-the default pytest run (testpaths = tests/); run it with `.venv/bin/python -m pytest chain/tests`.
-Without the spec it fails saying what is missing (never a silent skip).
+It needs the wasm runtime and its raw chain spec, which `make chain-build` builds and writes
+(docs/runtime.md). Not collected by the default pytest run (testpaths = tests/); run it with
+`make chain-node-test` or `.venv/bin/python -m pytest chain/tests`. Without the spec it fails
+saying what is missing (never a silent skip).
 """
 
 from __future__ import annotations
@@ -40,9 +40,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[str]:
-    assert SPEC.is_file(), (
-        f"no raw chain spec at {SPEC}: build the wasm runtime and run scripts/chain-spec.sh"
-    )
+    assert SPEC.is_file(), f"no raw chain spec at {SPEC}: run 'make chain-build' (docs/runtime.md)"
     port = _free_port()
     process = subprocess.Popen(
         [str(CHAIN / "runtime-node"), "--port", str(port)],

@@ -6,9 +6,9 @@
 //! `development` genesis preset endowing the dev accounts as devnode's genesis does.
 //! Providers (12), Inference (13) and Channels (14) are not written yet (#11, docs/runtime.md).
 //!
-//! This crate builds natively only (tests; later the conformance replay). The wasm blob is to be
-//! built by a separate crate whose build script runs substrate-wasm-builder on this one, so native
-//! builds never compile the wasm builder and binaryen (docs/runtime.md).
+//! This crate has no build script: the wasm blob is built by `chain/runtime-wasm`, whose build
+//! script runs substrate-wasm-builder on this one, so native builds and tests never compile the
+//! wasm builder and binaryen (docs/runtime.md).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // construct_runtime! and impl_runtime_apis! expand to large items.
@@ -19,7 +19,7 @@ extern crate alloc;
 pub mod apis;
 pub mod genesis;
 
-use alloc::borrow::Cow;
+use alloc::{borrow::Cow, vec::Vec};
 use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,
