@@ -4,7 +4,9 @@ Starts devnode (in this process) and measures, with the default `ClientConfig`, 
 node in the same run:
 - block notice: a `BlockStream` is waiting; the time from devnode sealing a block to the stream
   yielding it;
-- submit: `ChainClient.submit(remark)` until the receipt (`in_block`, a block per submission).
+- submit: `ChainClient.submit(remark)` until the receipt (`in_block`, a block per submission);
+- idle CPU: a stream waits for a block that does not come for 3 s; the process's CPU time over
+  that span (devnode, idle, runs in the same process in both runs).
 Over `ws://` the client follows `chain_subscribe*Heads`; over `http://` (no subscriptions) it
 polls every `poll_interval` (50 ms), the fallback and what every stream did before.
 
@@ -64,12 +66,35 @@ async def submit(rounds: int, http: bool) -> float:
     return statistics.median(times)
 
 
+async def idle_cpu(rounds: int, http: bool) -> float:
+    """CPU seconds the process spends while a stream waits 3 s for a block (rounds unused)."""
+    del rounds
+    async with DevNode(DevNodeConfig(port=0, block_time=3600)) as node:
+        url = node.http_url if http else node.url
+        async with ChainClient(BINDINGS, ClientConfig(url)) as client:
+            stream = client.blocks(start=node.chain.best_number + 1)
+            waiting = asyncio.ensure_future(anext(stream))
+            try:
+                await asyncio.sleep(0.3)  # connected and waiting
+                started = time.process_time()
+                await asyncio.sleep(3.0)
+                spent = time.process_time() - started
+            finally:
+                waiting.cancel()
+                await stream.aclose()
+    return spent * 1000
+
+
 async def main(rounds: int) -> None:
-    for name, measure in (("block notice", block_notice), ("submit in_block", submit)):
+    for name, measure in (
+        ("block notice, median", block_notice),
+        ("submit in_block, median", submit),
+        ("idle CPU per 3 s (ms of CPU)", idle_cpu),
+    ):
         subscribed = await measure(rounds, http=False)
         polled = await measure(rounds, http=True)
         print(
-            f"{name}: median {subscribed:.1f} ms subscribed (ws), {polled:.1f} ms polled (http), "
+            f"{name}: {subscribed:.1f} ms subscribed (ws), {polled:.1f} ms polled (http), "
             f"ratio {subscribed / polled:.2f}"
         )
 
