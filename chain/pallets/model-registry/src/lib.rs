@@ -447,3 +447,22 @@ pub mod pallet {
 		}
 	}
 }
+
+/// What Inference, Providers and Channels see of a model.
+impl<T: Config> genai_primitives::ModelLookup<T::AccountId> for Pallet<T> {
+	type Balance = BalanceOf<T>;
+	type CurrencyId = CurrencyIdOf<T>;
+
+	fn model_terms(
+		model_id: &ModelId,
+	) -> Option<genai_primitives::ModelTerms<T::AccountId, Self::Balance, Self::CurrencyId>> {
+		Models::<T>::get(model_id).map(|info| genai_primitives::ModelTerms {
+			author: info.owner,
+			version: info.version,
+			price_per_1k_tokens: info.price_per_1k_tokens,
+			currency_id: info.currency_id,
+			author_share: info.author_share,
+			active: info.status == ModelStatus::Active,
+		})
+	}
+}
