@@ -1,0 +1,1 @@
+//! Providers tests, by topic, over the mock runtime with the real ModelRegistry.
