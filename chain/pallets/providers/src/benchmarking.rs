@@ -78,7 +78,7 @@ mod benchmarks {
 			Some([7; 32]),
 		);
 
-		assert_eq!(ModelProviders::<T>::get(&models[0]).last(), Some(&caller));
+		assert_eq!(ModelProviders::<T>::get(models[0]).last(), Some(&caller));
 		assert!(Providers::<T>::get(&caller).is_some());
 	}
 
@@ -95,7 +95,7 @@ mod benchmarks {
 		_(RawOrigin::Signed(caller.clone()), endpoint::<T>(), new.clone(), 1, Some([8; 32]));
 
 		assert_eq!(Providers::<T>::get(&caller).map(|p| p.models.into_inner()), Some(new));
-		assert!(!ModelProviders::<T>::get(&old[0]).contains(&caller));
+		assert!(!ModelProviders::<T>::get(old[0]).contains(&caller));
 	}
 
 	#[benchmark]
@@ -107,7 +107,7 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(caller.clone()));
 
-		assert!(!ModelProviders::<T>::get(&models[0]).contains(&caller));
+		assert!(!ModelProviders::<T>::get(models[0]).contains(&caller));
 		assert!(Providers::<T>::get(&caller).is_some_and(|p| !p.is_active()));
 	}
 

@@ -238,7 +238,7 @@ pub mod pallet {
 		/// Become a compute provider: reserve `stake`, announce endpoint, models, capacity and
 		/// the X25519 key sealed payloads are sealed to.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::register_provider(count(&models)))]
+		#[pallet::weight(T::WeightInfo::register_provider(count(models)))]
 		pub fn register_provider(
 			origin: OriginFor<T>,
 			#[pallet::compact] stake: BalanceOf<T>,
@@ -272,7 +272,7 @@ pub mod pallet {
 
 		/// Replace endpoint, served models, capacity and encryption key (key rotation).
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::update_provider(count(&models)))]
+		#[pallet::weight(T::WeightInfo::update_provider(count(models)))]
 		pub fn update_provider(
 			origin: OriginFor<T>,
 			endpoint: Vec<u8>,
