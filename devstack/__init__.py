@@ -3,6 +3,7 @@
 devnode is the chain; `LocalKubo`, `LocalRedis` and `LocalRedisCluster` start the other real
 components the project needs, on random ports with temporary state, for `make demo` and the
 test fixtures. Online `LocalKubo` peers `connect` over the swarm on loopback (no shared repo).
+`LocalRuntimeNode` runs the Rust runtime on chopsticks (`runtime-node`) in devnode's place.
 """
 
 from ._processes import (
@@ -15,13 +16,23 @@ from ._processes import (
     free_port,
     kubo_binary,
 )
+from ._runtime_node import (
+    LocalRuntimeNode,
+    RuntimeNodeConfig,
+    RuntimeNodeConfigError,
+    RuntimeNodeMissing,
+)
 
 __all__ = [
     "ClusterNode",
     "LocalKubo",
     "LocalRedis",
     "LocalRedisCluster",
+    "LocalRuntimeNode",
     "NodeInfo",
+    "RuntimeNodeConfig",
+    "RuntimeNodeConfigError",
+    "RuntimeNodeMissing",
     "ServiceError",
     "free_port",
     "kubo_binary",
