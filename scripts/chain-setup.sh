@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the toolchain the Rust runtime in chain/ needs (idempotent; docs/runtime.md explains why
-# each piece is there). Not part of `make setup` yet: #11 is not complete.
+# each piece is there). Run by `make test` (and every `make chain-*` target).
 #  1. Debian bookworm-security's Rust 1.96 (rustc-web, cargo-web, rust-web-src, clippy, rustfmt)
 #     and lld-22 (rust-lld for wasm), through apt-get; rustup's download server is not relied on.
 #  2. A sysroot with core/alloc/compiler_builtins prebuilt for wasm32v1-none from Debian's library
@@ -76,14 +76,23 @@ if [ ! -x "$wrapper" ] || [ "$(cat "$wrapper")" != "$expected" ]; then
     chmod +x "$wrapper"
 fi
 
-# 4. chopsticks
+# 4. chopsticks, installed once per lock file outside the clone (npm ci is ~2 min of CPU even from a
+#    warm npm cache, and CI runs in a fresh clone); the clone's node_modules is a link to it.
 if [ -f "$ROOT/chain/chopsticks/package-lock.json" ]; then
-    lock_hash="$(sha256sum "$ROOT/chain/chopsticks/package-lock.json" | cut -d' ' -f1)"
-    stamp="$ROOT/chain/chopsticks/node_modules/.lock-hash"
-    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
-        step "npm ci (chopsticks)"
-        (cd "$ROOT/chain/chopsticks" && npm ci --no-audit --no-fund --loglevel=error)
-        printf '%s\n' "$lock_hash" >"$stamp"
+    lock_hash="$(sha256sum "$ROOT/chain/chopsticks/package-lock.json" | cut -c1-16)"
+    modules="$CHAIN_CACHE/chopsticks/$lock_hash"
+    if [ ! -f "$modules/.complete" ]; then
+        step "npm ci (chopsticks) into $modules"
+        rm -rf "$modules"
+        mkdir -p "$modules"
+        cp "$ROOT/chain/chopsticks/package.json" "$ROOT/chain/chopsticks/package-lock.json" "$modules/"
+        (cd "$modules" && npm ci --no-audit --no-fund --loglevel=error --prefer-offline)
+        touch "$modules/.complete"
+    fi
+    link="$ROOT/chain/chopsticks/node_modules"
+    if [ "$(readlink "$link" 2>/dev/null)" != "$modules/node_modules" ]; then
+        rm -rf "$link"
+        ln -s "$modules/node_modules" "$link"
     fi
 fi
 step "ready (target dir: $CHAIN_CACHE/target)"
