@@ -8,7 +8,9 @@ PYTEST_ARGS ?=
 setup:
 	@bash scripts/setup.sh
 
-test: setup lint typecheck pytest
+# The Rust side runs before pytest: chain-build writes the wasm runtime's chain spec that the
+# `runtime` group of the Python suite runs on (docs/runtime.md).
+test: setup chain-setup lint typecheck chain-test chain-build pytest
 
 lint:
 	$(VENV)/ruff format --check .
@@ -38,7 +40,7 @@ bindings:
 bench: setup
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(VENV)/python $$script; done
 
-# The Rust runtime (#11, groundwork; not part of setup/test until it is complete): docs/runtime.md.
+# The Rust runtime (chain/, docs/runtime.md): part of `make test`.
 # Every cargo run goes through scripts/chain-env.sh (Debian's Rust 1.96, target dir outside the clone).
 CHAIN_CARGO := nice -n 19 scripts/chain-env.sh cargo
 
