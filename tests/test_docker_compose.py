@@ -61,7 +61,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     key = tmp_path / "ocw.key"
     key.write_text("//Alice\n")
     env = {**os.environ, "OCW_KEY_SECRET_FILE": str(key)}
-    for profile in ([], ["--profile", "substrate"]):
+    for profile in ([], ["--profile", "runtime"]):
         result = subprocess.run(
             ["docker", "compose", "-f", str(COMPOSE), *profile, "config", "--quiet"],
             capture_output=True,
@@ -86,8 +86,13 @@ def test_top_level_and_service_keys_are_known() -> None:
 def test_the_stack_has_its_services_and_a_real_node_profile() -> None:
     found = services()
     assert {"devnode", "kubo", "redis", "ocw-daemon"} <= set(found)
-    real = [s for s in found.values() if "substrate" in s.get("profiles", [])]
-    assert len(real) == 1 and "--rpc-external" in real[0]["command"]
+    real = [s for s in found.values() if "runtime" in s.get("profiles", [])]
+    # the real-node profile runs our runtime: built from chain/Dockerfile, which builds the wasm
+    # with the project's scripts and runs it on chopsticks
+    assert len(real) == 1 and real[0]["build"]["dockerfile"] == "chain/Dockerfile"
+    dockerfile = (ROOT / "chain" / "Dockerfile").read_text()
+    assert "cargo build --locked -p genai-runtime-wasm" in dockerfile
+    assert "scripts/chain-spec.sh" in dockerfile and "--genesis=" in dockerfile
     for name in ("devnode", "kubo", "redis", "ocw-daemon"):
         assert "profiles" not in found[name], name  # started by a plain `docker compose up`
 
