@@ -17,6 +17,8 @@
 extern crate alloc;
 
 pub mod apis;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmark_helpers;
 pub mod genesis;
 
 use alloc::{borrow::Cow, vec::Vec};
@@ -35,7 +37,7 @@ use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier
 use sp_runtime::{
 	generic,
 	traits::{BlakeTwo256, IdentifyAccount, Verify},
-	MultiAddress, MultiSignature, Perbill,
+	MultiAddress, MultiSignature, Perbill, Permill,
 };
 #[cfg(feature = "std")]
 use sp_version::NativeVersion;
@@ -112,6 +114,9 @@ frame_support::construct_runtime!(
 		Sudo: pallet_sudo = 7,
 		Tokens: orml_tokens = 10,
 		ModelRegistry: pallet_model_registry = 11,
+		Providers: pallet_providers = 12,
+		Inference: pallet_inference = 13,
+		Channels: pallet_channels = 14,
 	}
 );
 
@@ -238,12 +243,126 @@ impl pallet_model_registry::Config for Runtime {
 	type BenchmarkHelper = BenchmarkCurrency;
 }
 
-/// The benchmarks price models in INFER (currency 1).
 #[cfg(feature = "runtime-benchmarks")]
-pub struct BenchmarkCurrency;
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_model_registry::BenchmarkHelper<CurrencyId> for BenchmarkCurrency {
-	fn currency_id() -> CurrencyId {
-		1
+pub use benchmark_helpers::{BenchmarkCurrency, BenchmarkSetup};
+
+/// The staking currency (INFER) and the stable unit (USDD), both created at genesis.
+pub const INFER: CurrencyId = 1;
+pub const USDD: CurrencyId = 2;
+
+// docs/pallets.md's constants, one to one.
+parameter_types! {
+	pub const StakeCurrencyId: CurrencyId = INFER;
+	pub const MinStake: Balance = 100 * UNIT;
+	pub const WeightStakeUnit: Balance = UNIT;
+	pub const UnbondingPeriod: BlockNumber = 10;
+	pub const MaxEndpointLength: u32 = 256;
+	pub const MaxModelsPerProvider: u32 = 16;
+	pub const MaxProvidersPerModel: u32 = 64;
+	pub const MaxCapacity: u32 = 1024;
+	pub const InitialReputation: u8 = 0;
+
+	pub const MaxInlineInput: u32 = 1024;
+	pub const MaxSealedInline: u32 = 1024 + 128;
+	pub const MaxKeyWrapLength: u32 = 128;
+	pub const MaxOutputBytes: u32 = 65_536;
+	pub const MaxTokensPerRequest: u32 = 100_000;
+	pub const MinDeadline: BlockNumber = 2;
+	pub const MaxDeadline: BlockNumber = 600;
+	pub const ValidationPeriod: BlockNumber = 20;
+	pub const OutputProvidePeriod: BlockNumber = 10;
+	pub const MaxTimeoutsPerBlock: u32 = 256;
+	pub const BlockBandwidthBytes: u64 = 21_500 * 1024;
+	pub const InputBytesPerToken: u32 = 3;
+	pub const OutputBytesPerToken: u32 = 640;
+	pub const ReputationGain: u32 = 5;
+	pub const ReputationLoss: u32 = 10;
+	pub const SlashFraction: Permill = Permill::from_parts(100_000);
+
+	pub const MaxTicketLife: BlockNumber = 100;
+	pub const MinTicketMargin: BlockNumber = 5;
+	pub const CloseDelay: BlockNumber = 150;
+	pub const MaxResultsPerSettle: u32 = 1024;
+	pub const MaxModelsPerSettlement: u32 = 16;
+	pub const DirectReputationGain: u8 = 5;
+}
+
+/// frame_system's parent hash: the seed of the protocol's draws on this dev chain.
+pub struct SystemParentHash;
+impl genai_primitives::ParentHashSource<BlockNumber> for SystemParentHash {
+	fn parent_hash() -> Hash {
+		System::parent_hash()
 	}
+	fn block_number() -> BlockNumber {
+		System::block_number()
+	}
+}
+
+/// The parent hash, as devnode uses (docs/pallets.md § Randomness). A block author can grind
+/// it: a production runtime uses BABE's `pallet_babe::RandomnessFromOneEpochAgo` (or a
+/// parachain's relay-chain randomness) here, with the same tags (docs/runtime.md).
+pub type ProtocolRandomness = genai_primitives::ParentHashRandomness<SystemParentHash>;
+
+impl pallet_providers::Config for Runtime {
+	type Currency = Tokens;
+	type Models = ModelRegistry;
+	type StakeCurrencyId = StakeCurrencyId;
+	type MinStake = MinStake;
+	type WeightStakeUnit = WeightStakeUnit;
+	type UnbondingPeriod = UnbondingPeriod;
+	type MaxEndpointLength = MaxEndpointLength;
+	type MaxModelsPerProvider = MaxModelsPerProvider;
+	type MaxProvidersPerModel = MaxProvidersPerModel;
+	type MaxCapacity = MaxCapacity;
+	type InitialReputation = InitialReputation;
+	type WeightInfo = pallet_providers::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = BenchmarkSetup;
+}
+
+impl pallet_inference::Config for Runtime {
+	type Currency = Tokens;
+	type Models = ModelRegistry;
+	type Providers = Providers;
+	type Randomness = ProtocolRandomness;
+	type MaxInlineInput = MaxInlineInput;
+	type MaxSealedInline = MaxSealedInline;
+	type MaxKeyWrapLength = MaxKeyWrapLength;
+	type MaxOutputBytes = MaxOutputBytes;
+	type MaxTokensPerRequest = MaxTokensPerRequest;
+	type MinDeadline = MinDeadline;
+	type MaxDeadline = MaxDeadline;
+	type ValidationPeriod = ValidationPeriod;
+	type OutputProvidePeriod = OutputProvidePeriod;
+	type MaxTimeoutsPerBlock = MaxTimeoutsPerBlock;
+	type BlockBandwidthBytes = BlockBandwidthBytes;
+	type InputBytesPerToken = InputBytesPerToken;
+	type OutputBytesPerToken = OutputBytesPerToken;
+	type ReputationGain = ReputationGain;
+	type ReputationLoss = ReputationLoss;
+	type SlashFraction = SlashFraction;
+	type MaxCidLength = MaxCidLength;
+	type MaxProvidersPerModel = MaxProvidersPerModel;
+	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = BenchmarkSetup;
+}
+
+impl pallet_channels::Config for Runtime {
+	type Currency = Tokens;
+	type Randomness = ProtocolRandomness;
+	type Models = ModelRegistry;
+	type Providers = Providers;
+	type MaxTicketLife = MaxTicketLife;
+	type MinTicketMargin = MinTicketMargin;
+	type CloseDelay = CloseDelay;
+	type MaxResultsPerSettle = MaxResultsPerSettle;
+	type MaxModelsPerSettlement = MaxModelsPerSettlement;
+	type ValidationPeriod = ValidationPeriod;
+	type MaxTimeoutsPerBlock = MaxTimeoutsPerBlock;
+	type ReputationGain = DirectReputationGain;
+	type SlashFraction = SlashFraction;
+	type WeightInfo = pallet_channels::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = BenchmarkSetup;
 }

@@ -54,6 +54,9 @@ fn pallets_are_at_devnode_s_indices() {
 	assert_eq!(<Sudo as PalletInfoAccess>::index(), 7);
 	assert_eq!(<Tokens as PalletInfoAccess>::index(), 10);
 	assert_eq!(<ModelRegistry as PalletInfoAccess>::index(), 11);
+	assert_eq!(<genai_runtime::Providers as PalletInfoAccess>::index(), 12);
+	assert_eq!(<genai_runtime::Inference as PalletInfoAccess>::index(), 13);
+	assert_eq!(<genai_runtime::Channels as PalletInfoAccess>::index(), 14);
 }
 
 #[test]
