@@ -149,11 +149,26 @@ fn slash_takes_at_most_the_stake() {
 		assert_eq!(Tokens::free_balance(INFER, &ALICE), ENDOWMENT - MIN_STAKE);
 		assert_eq!(TotalWeight::<Test>::get(), 0);
 		assert_weights_consistent();
-		// Nothing left: 0 slashed, still reported (as devnode does).
+		// Nothing left: 0 slashed, still reported (as devnode does). Real orml-tokens emits no
+		// `Slashed` for a zero amount (devnode's Tokens emits one with 0): the last event is ours.
+		let before = System::events().len();
 		assert_eq!(slash(ALICE, 1), 0);
+		assert_eq!(System::events().len(), before + 1);
 		assert_eq!(
 			provider_events().last(),
 			Some(&crate::Event::StakeSlashed { provider: ALICE, amount: 0 })
+		);
+		// Withdrawing a fully slashed stake unreserves nothing: orml emits no `Unreserved` then.
+		assert_ok!(Providers::unregister(signed(ALICE)));
+		System::set_block_number(1 + UNBONDING_PERIOD);
+		let before = System::events().len();
+		assert_ok!(Providers::withdraw_unbonded(signed(ALICE)));
+		assert_eq!(
+			all_events()[before..].to_vec(),
+			vec![RuntimeEvent::Providers(crate::Event::ProviderUnregistered {
+				provider: ALICE,
+				stake: 0
+			})]
 		);
 	});
 }
