@@ -74,3 +74,9 @@ chain-node-test: chain-build
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache
+
+# The conformance vectors (chain/conformance/vectors): devnode's pallets step by step, replayed
+# byte for byte against the runtime by chain/runtime/tests/conformance.rs (docs/runtime.md).
+.PHONY: vectors
+vectors:
+	$(VENV)/python -m devnode.conformance

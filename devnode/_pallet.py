@@ -426,6 +426,9 @@ class Pallet:
     name: ClassVar[str]
     index: ClassVar[int]
     crate: ClassVar[str] = ""
+    #: The on-chain storage version FRAME writes at genesis under
+    #: `twox128(name) ++ twox128(":__STORAGE_VERSION__:")` (u16); None: not written.
+    storage_version: ClassVar[int | None] = None
     events: ClassVar[type[PalletEvents] | None] = None
     errors: ClassVar[type[PalletError] | None] = None
     #: call name -> weight (fixed, or `(pallet, args) -> Weight`), one entry per call

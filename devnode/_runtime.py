@@ -15,7 +15,7 @@ from typing import Any
 
 from ._crypto import verify_signature
 from ._errors import DispatchFailure, ScaleDecodeError, TransactionRejected
-from ._hashing import blake2_256
+from ._hashing import blake2_256, twox_128
 from ._metadata import (
     METADATA_VERSIONS,
     RUNTIME_VERSION,
@@ -309,7 +309,8 @@ class CallContext:
     @staticmethod
     def lookup(address: Any) -> bytes:
         kind, value = address
-        if kind in ("Id", "Address32"):
+        # The runtime's `AccountIdLookup`: only `MultiAddress::Id` names an account.
+        if kind == "Id":
             return bytes(value)
         raise DispatchFailure(("CannotLookup", None), f"cannot look up a {kind} address")
 
@@ -848,6 +849,9 @@ class Runtime:
             ctx.put(sudo.storage["Key"], sudo_key)
         for pallet in self.pallets:
             pallet.genesis(ctx)
+            if pallet.storage_version is not None:
+                key = twox_128(pallet.name.encode()) + twox_128(b":__STORAGE_VERSION__:")
+                ctx.overlay.set(key, pallet.storage_version.to_bytes(2, "little"))
         ctx.put(self.system.Number, 0)
         # Where a real chain keeps its Wasm runtime; clients such as polkadot-api read its hash
         # to tell runtimes apart, so devnode keeps a blob that names this runtime there.

@@ -321,6 +321,8 @@ class ChannelsError(PalletError):
 class Channels(Pallet):
     name = "Channels"
     index = 14
+    #: FRAME writes it at genesis (`#[pallet::storage_version]` unset: 0), as the runtime does.
+    storage_version = 0
 
     NextChannelId = StorageItem(U64, default=0, docs=["The id the next channel gets."])
     Channels = StorageItem(

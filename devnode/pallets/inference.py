@@ -514,6 +514,8 @@ class _ValidRequest:
 class Inference(Pallet):
     name = "Inference"
     index = 13
+    #: FRAME writes it at genesis (`#[pallet::storage_version]` unset: 0), as the runtime does.
+    storage_version = 0
 
     NextRequestId = StorageItem(U64, default=0, docs=["The id the next request gets."])
     Requests = StorageItem(

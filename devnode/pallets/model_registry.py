@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
+from .._errors import ScaleDecodeError
 from .._hashing import StorageHasher, blake2_256
 from .._pallet import (
     Constant,
@@ -23,6 +24,7 @@ from .._pallet import (
     record_type,
 )
 from .._primitives import ACCOUNT_ID, BALANCE, MULTI_ADDRESS
+from .._scale import Reader
 from .._types import (
     H256,
     U32,
@@ -58,7 +60,20 @@ MAX_NAME_LENGTH = 64
 PERMILL_ONE = 1_000_000
 
 MODEL_ID = H256
-PERMILL = Composite(["sp_arithmetic", "per_things", "Permill"], [Field(None, U32, "u32")])
+
+
+class _Permill(Composite):
+    """`Permill`: a u32 of parts per million. As sp_arithmetic's, its SCALE decoding rejects a
+    value above 1_000_000, so a call carrying one does not decode (an invalid transaction)."""
+
+    def decode(self, reader: Reader) -> Any:
+        value = super().decode(reader)
+        if value > PERMILL_ONE:
+            raise ScaleDecodeError(f"Permill {value} is above {PERMILL_ONE} (100 %)")
+        return value
+
+
+PERMILL = _Permill(["sp_arithmetic", "per_things", "Permill"], [Field(None, U32, "u32")])
 MODEL_TASK = Variant(
     ["pallet_model_registry", "ModelTask"],
     [
@@ -198,6 +213,8 @@ class ModelRegistryError(PalletError):
 class ModelRegistry(Pallet):
     name = "ModelRegistry"
     index = 11
+    #: FRAME writes it at genesis (`#[pallet::storage_version]` unset: 0), as the runtime does.
+    storage_version = 0
 
     Models = StorageItem(
         MODEL_INFO,
@@ -315,7 +332,7 @@ class ModelRegistry(Pallet):
             self.fail(ModelRegistryError.EmptyName)
         if len(name) > MAX_NAME_LENGTH:
             self.fail(ModelRegistryError.NameTooLong)
-        if author_share > PERMILL_ONE:
+        if author_share > PERMILL_ONE:  # unreachable: a Permill above 100 % does not decode
             self.fail(ModelRegistryError.InvalidAuthorShare)
         if size_bytes == 0:
             self.fail(ModelRegistryError.ZeroSize)

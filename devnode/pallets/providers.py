@@ -188,6 +188,8 @@ class ProvidersError(PalletError):
 class Providers(Pallet):
     name = "Providers"
     index = 12
+    #: FRAME writes it at genesis (`#[pallet::storage_version]` unset: 0), as the runtime does.
+    storage_version = 0
 
     Providers = StorageItem(
         PROVIDER_INFO,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NewType
 
+from .._errors import DispatchFailure
 from .._hashing import StorageHasher, storage_prefix
 from .._pallet import (
     Constant,
@@ -46,6 +47,12 @@ GENESIS_ENDOWMENT = 10**18
 GENESIS_CURRENCIES: tuple[CurrencyId, ...] = (CurrencyId(1), CurrencyId(2))
 
 _Balance = Annotated[int, Scale(BALANCE, "Balance")]
+MAX_BALANCE = 2**128 - 1
+
+
+def arithmetic_overflow() -> DispatchFailure:
+    """`DispatchError::Arithmetic(Overflow)`, as orml's checked additions return it."""
+    return DispatchFailure(("Arithmetic", ("Overflow", None)), "Arithmetic.Overflow")
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,8 @@ class TokensError(PalletError):
 class Tokens(Pallet):
     name = "Tokens"
     index = 10
+    #: FRAME writes it at genesis (`#[pallet::storage_version]` unset: 0), as the runtime does.
+    storage_version = 0
     crate = "orml_tokens"
 
     TotalIssuance = StorageItem(
@@ -202,6 +211,10 @@ class Tokens(Pallet):
     }
 
     # -- calls -----------------------------------------------------------------------------
+    #
+    # Each call and helper follows orml_tokens 1.5.0 as the runtime composes it
+    # (`CurrencyHooks = ()`, no dust whitelist), check for check and event for event: the Rust
+    # runtime runs the real crate, and the conformance vectors compare the two byte for byte.
 
     @dispatchable(0)
     def transfer(
@@ -227,12 +240,15 @@ class Tokens(Pallet):
     ) -> None:
         """Transfer all remaining transferable balance to `dest`."""
         who = ctx.ensure_signed(origin)
+        to = ctx.lookup(dest)
         cur = CurrencyId(currency_id)
         data = self.account(ctx, who, cur)
+        # fungibles::Inspect::reducible_balance: with keep_alive, what keeps the total at ED
+        # (counting the reserve) stays behind.
         amount = max(0, data.free - data.frozen)
         if keep_alive:
-            amount = max(0, min(amount, data.total - EXISTENTIAL_DEPOSIT))
-        self.do_transfer(ctx, cur, who, ctx.lookup(dest), amount, keep_alive)
+            amount = max(0, amount - max(0, EXISTENTIAL_DEPOSIT - (data.total - amount)))
+        self.do_transfer(ctx, cur, who, to, amount, keep_alive)
 
     @dispatchable(2)
     def transfer_keep_alive(
@@ -272,18 +288,32 @@ class Tokens(Pallet):
         new_free: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
         new_reserved: Annotated[int, Scale(Compact(BALANCE), "T::Balance")],
     ) -> None:
-        """Set the balances of a given account (root only); total issuance follows."""
+        """Set the balances of a given account (root only); total issuance follows. A total
+        below the existential deposit sets both to zero (the account is reaped)."""
         ctx.ensure_root(origin)
         account = ctx.lookup(who)
         cur = CurrencyId(currency_id)
-        data = self.account(ctx, account, cur)
-        self._add_issuance(ctx, cur, new_free + new_reserved - data.total)
-        self._store(ctx, account, cur, replace(data, free=new_free, reserved=new_reserved))
+        data, existed = self._read(ctx, account, cur)
+        new_total = new_free + new_reserved
+        if new_total > MAX_BALANCE:
+            raise arithmetic_overflow()
+        if new_total < EXISTENTIAL_DEPOSIT:
+            new_total, new_free, new_reserved = 0, 0, 0
+        issuance = self.total_issuance(ctx, cur)
+        if new_total > data.total:
+            if issuance + new_total - data.total > MAX_BALANCE:
+                raise arithmetic_overflow()
+            ctx.put(self.TotalIssuance, issuance + new_total - data.total, cur)
+        elif new_total < data.total:
+            ctx.put(self.TotalIssuance, issuance - (data.total - new_total), cur)
         self.emit(
             ctx,
             TokensEvent.BalanceSet(
                 currency_id=cur, who=account, free=new_free, reserved=new_reserved
             ),
+        )
+        self._commit(
+            ctx, account, cur, replace(data, free=new_free, reserved=new_reserved), existed
         )
 
     # -- state helpers ---------------------------------------------------------------------
@@ -302,20 +332,28 @@ class Tokens(Pallet):
         total: int = ctx.get(self.TotalIssuance, currency)
         return total
 
-    def _add_issuance(self, ctx: CallContext, currency: CurrencyId, delta: int) -> None:
-        ctx.put(self.TotalIssuance, self.total_issuance(ctx, currency) + delta, currency)
+    def _read(
+        self, ctx: CallContext, who: bytes, currency: CurrencyId
+    ) -> tuple[TokenAccount, bool]:
+        return self.account(ctx, who, currency), ctx.exists(self.Accounts, who, currency)
 
-    def _store(
-        self, ctx: CallContext, who: bytes, currency: CurrencyId, data: TokenAccount
+    def _commit(
+        self, ctx: CallContext, who: bytes, currency: CurrencyId, data: TokenAccount, existed: bool
     ) -> None:
-        existed = ctx.exists(self.Accounts, who, currency)
-        if data.total == 0:
+        """The end of orml's `try_mutate_account`: an empty entry is removed, one below the
+        existential deposit is kept and reported as dust (`DustLost`: the runtime composes no
+        `OnDust` hook, so nothing is burned), and an entry that did not exist before reports
+        `Endowed` with its free balance, even when it stays empty."""
+        total = data.total
+        if total == 0:
             if existed:
                 ctx.remove(self.Accounts, who, currency)
-            return
-        ctx.put(self.Accounts, data, who, currency)
+        else:
+            ctx.put(self.Accounts, data, who, currency)
         if not existed:
             self.emit(ctx, TokensEvent.Endowed(currency_id=currency, who=who, amount=data.free))
+        if 0 < total < EXISTENTIAL_DEPOSIT:
+            self.emit(ctx, TokensEvent.DustLost(currency_id=currency, who=who, amount=total))
 
     def do_transfer(
         self,
@@ -326,64 +364,82 @@ class Tokens(Pallet):
         amount: int,
         keep_alive: bool,
     ) -> None:
+        """orml's `do_transfer`: a zero amount or `source == dest` does nothing (no event)."""
         if amount == 0 or source == dest:
-            self.emit(
-                ctx,
-                TokensEvent.Transfer(currency_id=currency, from_=source, to=dest, amount=amount),
-            )
             return
-        src = self.account(ctx, source, currency)
-        if src.free - src.frozen < amount:
+        dst, dst_existed = self._read(ctx, dest, currency)
+        src, src_existed = self._read(ctx, source, currency)
+        if src.free < amount:
             self.fail(TokensError.BalanceTooLow)
-        remaining = src.free - amount + src.reserved
-        if keep_alive and remaining < EXISTENTIAL_DEPOSIT:
-            self.fail(TokensError.KeepAlive)
-        if not ctx.exists(self.Accounts, dest, currency) and amount < EXISTENTIAL_DEPOSIT:
-            self.fail(TokensError.ExistentialDeposit)
-        dst = self.account(ctx, dest, currency)
+        if dst.free + amount > MAX_BALANCE:
+            raise arithmetic_overflow()
         src = replace(src, free=src.free - amount)
-        self._store(ctx, dest, currency, replace(dst, free=dst.free + amount))
+        dst = replace(dst, free=dst.free + amount)
+        if dst.total < EXISTENTIAL_DEPOSIT:
+            self.fail(TokensError.ExistentialDeposit)
+        if src.free < src.frozen:
+            self.fail(TokensError.LiquidityRestrictions)
+        if keep_alive and src.total < EXISTENTIAL_DEPOSIT:
+            self.fail(TokensError.KeepAlive)
+        self._commit(ctx, source, currency, src, src_existed)
+        self._commit(ctx, dest, currency, dst, dst_existed)
         self.emit(
             ctx, TokensEvent.Transfer(currency_id=currency, from_=source, to=dest, amount=amount)
         )
-        if 0 < remaining < EXISTENTIAL_DEPOSIT:
-            dust = src.free
-            src = replace(src, free=0)
-            self._add_issuance(ctx, currency, -dust)
-            self.emit(ctx, TokensEvent.DustLost(currency_id=currency, who=source, amount=dust))
-        self._store(ctx, source, currency, src)
 
     def reserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> None:
-        """Move `amount` from free to reserved; `BalanceTooLow` if not enough is transferable."""
-        data = self.account(ctx, who, currency)
-        if data.free - data.frozen < amount:
+        """Move `amount` from free to reserved; `BalanceTooLow` if not enough is free."""
+        if amount == 0:
+            return
+        data, existed = self._read(ctx, who, currency)
+        if data.free < amount:
             self.fail(TokensError.BalanceTooLow)
+        if data.free - amount < data.frozen:
+            self.fail(TokensError.LiquidityRestrictions)
         data = replace(data, free=data.free - amount, reserved=data.reserved + amount)
-        self._store(ctx, who, currency, data)
         self.emit(ctx, TokensEvent.Reserved(currency_id=currency, who=who, amount=amount))
+        self._commit(ctx, who, currency, data, existed)
 
     def unreserve(self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int) -> int:
         """Move up to `amount` back to free; returns what was moved."""
-        data = self.account(ctx, who, currency)
+        if amount == 0:
+            return 0
+        data, existed = self._read(ctx, who, currency)
         moved = min(amount, data.reserved)
         data = replace(data, reserved=data.reserved - moved, free=data.free + moved)
-        self._store(ctx, who, currency, data)
         self.emit(ctx, TokensEvent.Unreserved(currency_id=currency, who=who, amount=moved))
+        self._commit(ctx, who, currency, data, existed)
         return moved
 
     def repatriate_reserved(
         self, ctx: CallContext, currency: CurrencyId, source: bytes, dest: bytes, amount: int
     ) -> int:
-        """Move up to `amount` of `source`'s reserve into `dest`'s free balance."""
-        src = self.account(ctx, source, currency)
-        moved = min(amount, src.reserved)
-        if moved == 0:
+        """Move up to `amount` of `source`'s reserve into `dest`'s free balance (orml: `dest`'s
+        and then `source`'s balance are each set, `BalanceSet`, then `ReserveRepatriated`)."""
+        if amount == 0:
             return 0
         if source == dest:
-            return self.unreserve(ctx, currency, source, moved)
-        self._store(ctx, source, currency, replace(src, reserved=src.reserved - moved))
-        dst = self.account(ctx, dest, currency)
-        self._store(ctx, dest, currency, replace(dst, free=dst.free + moved))
+            return self.unreserve(ctx, currency, source, amount)
+        src = self.account(ctx, source, currency)
+        dst, dst_existed = self._read(ctx, dest, currency)
+        moved = min(amount, src.reserved)
+        dst = replace(dst, free=dst.free + moved)
+        self.emit(
+            ctx,
+            TokensEvent.BalanceSet(
+                currency_id=currency, who=dest, free=dst.free, reserved=dst.reserved
+            ),
+        )
+        self._commit(ctx, dest, currency, dst, dst_existed)
+        src, src_existed = self._read(ctx, source, currency)
+        src = replace(src, reserved=src.reserved - moved)
+        self.emit(
+            ctx,
+            TokensEvent.BalanceSet(
+                currency_id=currency, who=source, free=src.free, reserved=src.reserved
+            ),
+        )
+        self._commit(ctx, source, currency, src, src_existed)
         self.emit(
             ctx,
             TokensEvent.ReserveRepatriated(
@@ -396,10 +452,12 @@ class Tokens(Pallet):
         self, ctx: CallContext, currency: CurrencyId, who: bytes, amount: int
     ) -> int:
         """Burn up to `amount` of `who`'s reserve; returns what was slashed."""
-        data = self.account(ctx, who, currency)
+        if amount == 0:
+            return 0
+        data, existed = self._read(ctx, who, currency)
         slashed = min(amount, data.reserved)
-        self._store(ctx, who, currency, replace(data, reserved=data.reserved - slashed))
-        self._add_issuance(ctx, currency, -slashed)
+        self._commit(ctx, who, currency, replace(data, reserved=data.reserved - slashed), existed)
+        ctx.put(self.TotalIssuance, max(0, self.total_issuance(ctx, currency) - slashed), currency)
         self.emit(
             ctx,
             TokensEvent.Slashed(
@@ -423,4 +481,5 @@ class Tokens(Pallet):
                 data = self.account(ctx, who, currency)
                 data = replace(data, free=data.free + GENESIS_ENDOWMENT)
                 ctx.put(self.Accounts, data, who, currency)
-                self._add_issuance(ctx, currency, GENESIS_ENDOWMENT)
+                issuance = self.total_issuance(ctx, currency)
+                ctx.put(self.TotalIssuance, issuance + GENESIS_ENDOWMENT, currency)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devnode import DispatchFailure
+from devnode._errors import ScaleDecodeError
 from devnode._hashing import blake2_256
 from devnode._pallet import Origin
 from devnode.pallets._cid import Cid, CidError, parse_cid
@@ -104,7 +105,6 @@ def test_register_model_stores_record_version_and_index(sm: StateMachine) -> Non
         ({"cid": b"b" + b"a" * 200}, "CidTooLong"),
         ({"name": b""}, "EmptyName"),
         ({"name": b"x" * 65}, "NameTooLong"),
-        ({"author_share": 1_000_001}, "InvalidAuthorShare"),
         ({"size_bytes": 0}, "ZeroSize"),
         ({"currency_id": 9}, "UnknownCurrency"),
     ],
@@ -113,6 +113,19 @@ def test_register_model_errors(sm: StateMachine, overrides: dict[str, object], e
     with pytest.raises(DispatchFailure, match=rf"^ModelRegistry\.{error}$"):
         sm.signed(A, "ModelRegistry", "register_model", **model_args(**overrides))
     assert sm.get("ModelRegistry", "ModelCount") == 0
+
+
+def test_an_author_share_above_100_percent_does_not_decode(sm: StateMachine) -> None:
+    # `Permill`'s SCALE decoding rejects a value above 1_000_000 (as the Rust runtime's): such a
+    # call is an invalid transaction, and `InvalidAuthorShare` is unreachable.
+    runtime = sm.runtime
+    full = bytes(
+        runtime.encode_call("ModelRegistry", "register_model", model_args(author_share=1_000_000))
+    )
+    assert runtime.call_enum.decode_all(full)[1][1]["author_share"] == 1_000_000
+    above = full[:-4] + (1_000_001).to_bytes(4, "little")
+    with pytest.raises(ScaleDecodeError, match="Permill"):
+        runtime.call_enum.decode_all(above)
 
 
 def test_update_keeps_versions_and_rejects_duplicates_and_strangers(sm: StateMachine) -> None:

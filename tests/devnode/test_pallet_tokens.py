@@ -77,16 +77,47 @@ def test_transfer_errors(sm: StateMachine) -> None:
     assert free(sm, A) == GENESIS_ENDOWMENT
 
 
-def test_transfer_leaving_dust_burns_it(sm: StateMachine) -> None:
+def test_transfer_leaving_dust_keeps_it_and_reports_it(sm: StateMachine) -> None:
+    # orml_tokens with no OnDust hook (the runtime's `CurrencyHooks = ()`): the account keeps
+    # its sub-ED balance and DustLost reports it; nothing is burned.
     amount = GENESIS_ENDOWMENT - EXISTENTIAL_DEPOSIT + 1
     events = sm.signed(A, "Tokens", "transfer", dest=addr(B), currency_id=1, amount=amount)
+    assert sm.event_names(events) == [("Tokens", "DustLost"), ("Tokens", "Transfer")]
     assert sm.find(events, "Tokens", "DustLost") == {
         "currency_id": 1,
         "who": A,
         "amount": EXISTENTIAL_DEPOSIT - 1,
     }
+    assert free(sm, A) == EXISTENTIAL_DEPOSIT - 1
+    assert sm.get("Tokens", "TotalIssuance", 1) == 3 * GENESIS_ENDOWMENT
+    # Spending the rest removes the entry.
+    sm.signed(A, "Tokens", "transfer", dest=addr(B), currency_id=1, amount=EXISTENTIAL_DEPOSIT - 1)
     assert sm.runtime.by_name["Tokens"].storage["Accounts"].key(A, 1) not in sm.state
-    assert sm.get("Tokens", "TotalIssuance", 1) == 3 * GENESIS_ENDOWMENT - (EXISTENTIAL_DEPOSIT - 1)
+
+
+def test_zero_and_self_transfers_do_nothing(sm: StateMachine) -> None:
+    assert sm.signed(A, "Tokens", "transfer", dest=addr(NEW), currency_id=1, amount=0) == []
+    assert sm.signed(A, "Tokens", "transfer", dest=addr(A), currency_id=1, amount=5) == []
+    assert free(sm, A) == GENESIS_ENDOWMENT
+
+
+def test_existential_deposit_is_checked_before_keep_alive(sm: StateMachine) -> None:
+    # orml checks the receiver's total against ED before the sender's keep-alive.
+    with pytest.raises(DispatchFailure, match=r"^Tokens\.ExistentialDeposit$"):
+        sm.signed(
+            A,
+            "Tokens",
+            "transfer_keep_alive",
+            dest=addr(NEW),
+            currency_id=1,
+            amount=EXISTENTIAL_DEPOSIT - 1,
+        )
+
+
+def test_only_an_id_address_is_looked_up(sm: StateMachine) -> None:
+    # The runtime's AccountIdLookup accepts `MultiAddress::Id` only.
+    with pytest.raises(DispatchFailure, match="Address32"):
+        sm.signed(A, "Tokens", "transfer", dest=("Address32", B), currency_id=1, amount=10**9)
 
 
 def test_transfer_all_keep_alive_leaves_the_existential_deposit(sm: StateMachine) -> None:
@@ -107,6 +138,25 @@ def test_root_only_set_balance_and_force_transfer(sm: StateMachine) -> None:
         sm.signed(
             A, "Tokens", "force_transfer", source=addr(B), dest=addr(A), currency_id=1, amount=1
         )
+    ed = EXISTENTIAL_DEPOSIT
+    events = sm.call(
+        Origin.root(),
+        "Tokens",
+        "set_balance",
+        who=addr(NEW),
+        currency_id=3,
+        new_free=70 * ed,
+        new_reserved=30 * ed,
+    )
+    assert sm.event_names(events) == [("Tokens", "BalanceSet"), ("Tokens", "Endowed")]
+    assert sm.find(events, "Tokens", "BalanceSet") == {
+        "currency_id": 3,
+        "who": NEW,
+        "free": 70 * ed,
+        "reserved": 30 * ed,
+    }
+    assert sm.get("Tokens", "TotalIssuance", 3) == 100 * ed
+    # A total below ED sets both to zero: the account is reaped, issuance follows.
     events = sm.call(
         Origin.root(),
         "Tokens",
@@ -116,13 +166,9 @@ def test_root_only_set_balance_and_force_transfer(sm: StateMachine) -> None:
         new_free=70,
         new_reserved=30,
     )
-    assert sm.find(events, "Tokens", "BalanceSet") == {
-        "currency_id": 3,
-        "who": NEW,
-        "free": 70,
-        "reserved": 30,
-    }
-    assert sm.get("Tokens", "TotalIssuance", 3) == 100
+    assert sm.find(events, "Tokens", "BalanceSet")["free"] == 0
+    assert sm.get("Tokens", "TotalIssuance", 3) == 0
+    assert sm.runtime.by_name["Tokens"].storage["Accounts"].key(NEW, 3) not in sm.state
     sm.call(
         Origin.root(),
         "Tokens",
