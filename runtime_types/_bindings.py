@@ -233,6 +233,8 @@ class Bindings:
             pallet, payload = outer
             pallet_event = payload
             name = payload[0] if isinstance(payload, tuple) else None
+        if name is None and isinstance(pallet_event, tuple) and pallet_event:
+            name = pallet_event[0]  # a variant the generated package does not know
         phase_name = getattr(type(phase), "__variant_name__", None)
         if phase_name is None and isinstance(phase, tuple):
             phase_name = phase[0]

@@ -18,6 +18,7 @@ from lifecycle import AsyncResource, State
 from ._backend import ChainBackend, HeadStream, NodeBackend, fetch_block, head_number
 from ._bindings import Bindings, Call, StorageEntry, ViewFunction
 from ._client_types import Block, BlockHash, ClientConfig, ExtrinsicHash, Receipt, WaitFor
+from ._compat import compare, retarget
 from ._connection import Connection, RpcFailure
 from ._errors import (
     ChainClientClosed,
@@ -78,7 +79,10 @@ class ChainClient(AsyncResource):
         """`backend` makes the backend of a block stream or of the inclusion watcher from a
         name (default: `NodeBackend` over a connection of its own); tests pass in-memory ones."""
         super().__init__()
+        #: the bindings in use: `bindings`, or on a node with other metadata the same classes
+        #: over the node's (`runtime_types._compat`), set on connecting
         self.bindings = bindings
+        self._generated = bindings
         self.config = config or ClientConfig()
         self._rpc = self._connection("rpc")
         self._backend_factory = backend or self._node_backend
@@ -126,10 +130,10 @@ class ChainClient(AsyncResource):
         """Runs on a connection's thread each time it (re)connects."""
         result = substrate.rpc_request("state_getMetadata", []).get("result")
         node = decode_metadata(bytes.fromhex(str(result).removeprefix("0x")))
-        wanted = self.config.pallets or tuple(self.bindings.pallet_hashes)
+        wanted = self.config.pallets or tuple(self._generated.pallet_hashes)
         differing = []
         for name in wanted:
-            expected = self.bindings.pallet_hashes.get(name)
+            expected = self._generated.pallet_hashes.get(name)
             try:
                 actual = pallet_hash(node, node.pallet(name))
             except KeyError:
@@ -137,11 +141,20 @@ class ChainClient(AsyncResource):
             if expected is None or actual != expected:
                 differing.append(name)
         if differing:
-            raise IncompatibleMetadata(
-                f"the node's metadata differs from the bindings for: {', '.join(differing)} "
-                "(regenerate the bindings or restrict ClientConfig.pallets)",
-                tuple(differing),
-            )
+            # Another runtime with the same pallets (the Rust runtime against devnode's
+            # bindings): usable where every item the bindings know encodes the same there.
+            newest = _newest_metadata(substrate) or node
+            report = compare(self._generated.metadata, newest, differing)
+            if report.incompatible:
+                first = report.differences[report.incompatible[0]][0]
+                raise IncompatibleMetadata(
+                    "the node's metadata differs from the bindings for: "
+                    f"{', '.join(report.incompatible)} ({first}; regenerate the bindings or "
+                    "restrict ClientConfig.pallets)",
+                    report.incompatible,
+                )
+            self.bindings = retarget(self._generated, newest)
+            node = newest
         genesis = substrate.rpc_request("chain_getBlockHash", [0]).get("result")
         try:
             extensions: tuple[str, ...] | ChainClientError = signing_extensions(node)
@@ -614,6 +627,28 @@ def _vec_u8(data: bytes) -> bytes:
         return reader.bytes_vec()
     except IndexError as exc:
         raise ChainClientError("a view function answer that is not Vec<u8>") from exc
+
+
+def _newest_metadata(substrate: SubstrateInterface) -> Any:
+    """The node's newest metadata this package decodes (V16 lists runtime APIs and view
+    functions; `state_getMetadata` answers V14), or None when it offers no versions API."""
+    from ._scale import Reader
+
+    reply = substrate.rpc_request("state_call", ["Metadata_metadata_versions", "0x"])
+    try:
+        reader = Reader(bytes.fromhex(str(reply.get("result") or "0x").removeprefix("0x")))
+        offered = [reader.uint(4) for _ in range(reader.compact())]
+    except (IndexError, ValueError):
+        return None
+    for version in sorted(set(offered) & {14, 15, 16}, reverse=True):
+        answer = substrate.rpc_request(
+            "state_call",
+            ["Metadata_metadata_at_version", "0x" + version.to_bytes(4, "little").hex()],
+        ).get("result")
+        data = bytes.fromhex(str(answer or "0x").removeprefix("0x"))
+        if data[:1] == b"\x01":
+            return decode_metadata(data)
+    return None
 
 
 def _events_entry() -> StorageEntry[Any]:

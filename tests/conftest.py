@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.chains import CHAINS, ChainKind
+
 if TYPE_CHECKING:
     from devstack import LocalKubo
 
@@ -78,6 +80,14 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+
+
+@pytest.fixture(scope="module", params=CHAINS)
+def chain_kind(request: pytest.FixtureRequest) -> ChainKind:
+    """Which chain a test runs on, devnode or the Rust runtime (`runtime` marker): see
+    tests/chains.py."""
+    kind: ChainKind = request.param
+    return kind
 
 
 @pytest.fixture(scope="session")
