@@ -1,13 +1,20 @@
-"""Daemon overhead per request and on-chain bytes per inference, on devnode + Kubo.
+"""Daemon overhead per request and on-chain bytes per inference, on devnode and/or the runtime.
 
-Starts devnode (in this process, a block as soon as transactions arrive), an offline Kubo and
-one `ocw_daemon.Daemon` on the CPU with a tiny GPT-2 (one provider: no validation is drawn),
-then places N requests one after another. For each, the daemon records when it received the
-block announcing the request, how long inference took, and when it called `submit_result`;
-the figure is `submit called - block received - inference`, p50 and p95. On-chain bytes are
-the encoded `request` and `submit_result` extrinsics of those requests, read back from blocks.
+Starts the chain, an offline Kubo and one `ocw_daemon.Daemon` on the CPU with a tiny GPT-2
+(one provider: no validation is drawn), then places N requests one after another. For each,
+the daemon records when it received the block announcing the request, how long inference took,
+and when it called `submit_result`; the figure is `submit called - block received -
+inference`, p50 and p95. On-chain bytes are the encoded `request` and `submit_result`
+extrinsics of those requests, read back from the chain's blocks.
 
-    .venv/bin/python bench/e2e_latency.py [--requests 100]
+The chain (`--chain`): `devnode` (the default: in this process, a block as soon as
+transactions arrive), `runtime` (the Rust runtime's wasm on chopsticks, started with
+`devstack.LocalRuntimeNode` in `Instant` mode: a block per transaction; needs `make
+chain-build`) or `both`, one after the other in the same run, with the runtime's figures
+printed next to devnode's and their ratio. Only RPCs that both nodes serve are used (blocks
+come from the transactions themselves, on both).
+
+    .venv/bin/python bench/e2e_latency.py [--requests 100] [--chain devnode|runtime|both]
 """
 
 from __future__ import annotations
@@ -18,12 +25,16 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devnode import DevNode, DevNodeConfig  # noqa: E402
+from devstack import LocalRuntimeNode  # noqa: E402
 from ipfs_store import IpfsStore, StoreConfig  # noqa: E402
 from ocw_daemon import Daemon  # noqa: E402
 from runtime_types import ChainClient, ClientConfig  # noqa: E402
@@ -41,13 +52,128 @@ from tests.ocw_daemon.helpers import (  # noqa: E402
     wait_terminal,
 )
 
+CHAINS = ("devnode", "runtime")
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(n: int) -> None:
+@asynccontextmanager
+async def chain_url(kind: str) -> AsyncIterator[str]:
+    """A fresh chain of `kind` with the dev genesis; yields its WebSocket URL."""
+    if kind == "devnode":
+        async with DevNode(DevNodeConfig(port=0)) as node:
+            yield node.url
+        return
+    runtime = await asyncio.to_thread(LocalRuntimeNode.start)
+    try:
+        yield runtime.url
+    finally:
+        await asyncio.to_thread(runtime.stop)
+
+
+@dataclass
+class Figures:
+    chain: str
+    requests: int
+    timed: int
+    wall_s: float
+    overhead_ms: list[float]
+    inference_ms: list[float]
+    sizes: dict[str, list[int]]
+
+    @property
+    def bytes_per_inference(self) -> float:
+        return sum(sum(v) for v in self.sizes.values()) / self.requests
+
+    def per_call(self) -> dict[str, float]:
+        return {name: statistics.fmean(v) for name, v in sorted(self.sizes.items())}
+
+
+async def measure(kind: str, n: int, tmp: Path, kubo_api: str, cid: str) -> Figures:
+    async with (
+        chain_url(kind) as url,
+        ChainClient(BINDINGS, ClientConfig(url, poll_interval=0.01)) as c,
+    ):
+        model_id = await register_model(c, cid)
+        config = daemon_config(
+            tmp, f"bob-{kind}", url, kubo_api, free_port(), poll_interval_s=0.005
+        )
+        await register_provider(c, BOB, config.endpoint, [model_id], capacity=64)
+        async with Daemon(config, BOB) as daemon:
+            warm = await request(c, DAVE, model_id, b"warm up", deadline_blocks=600)
+            await wait_terminal(c, [warm], 120)
+            daemon.timings.clear()
+            first = await c.head_number() + 1
+            ids = []
+            started = time.perf_counter()
+            for i in range(n):
+                rid = await request(c, DAVE, model_id, f"hello {i}".encode(), deadline_blocks=600)
+                ids.append(rid)
+                await wait_terminal(c, [rid], 60)
+            wall = time.perf_counter() - started
+            timings = [t for t in daemon.timings if t.request_id in set(ids)]
+        last = await c.head_number()
+        sizes: dict[str, list[int]] = {}
+        for number in range(first, last + 1):
+            block = await c.block(number)
+            assert block is not None
+            for ext in block.extrinsics:
+                call = BINDINGS.decode_extrinsic(ext).call
+                if call.pallet == inference.calls.PALLET:
+                    sizes.setdefault(call.name, []).append(len(ext))
+    return Figures(
+        kind,
+        n,
+        len(timings),
+        wall,
+        [t.overhead_s * 1000 for t in timings],
+        [t.inference_s * 1000 for t in timings],
+        sizes,
+    )
+
+
+def report(f: Figures) -> None:
+    print(f"[{f.chain}] requests: {f.requests} ({f.timed} timed), wall {f.wall_s:.1f} s")
+    print(
+        f"[{f.chain}] daemon overhead (block received -> submit_result called, minus inference): "
+        f"p50 {pct(f.overhead_ms, 0.5):.2f} ms, p95 {pct(f.overhead_ms, 0.95):.2f} ms, "
+        f"mean {statistics.fmean(f.overhead_ms):.2f} ms (aim: p50 < 20 ms)"
+    )
+    print(
+        f"[{f.chain}] inference itself: p50 {pct(f.inference_ms, 0.5):.2f} ms, "
+        f"p95 {pct(f.inference_ms, 0.95):.2f} ms"
+    )
+    calls = ", ".join(f"{k} {v:.0f}" for k, v in f.per_call().items())
+    print(f"[{f.chain}] on-chain bytes per inference: {f.bytes_per_inference:.0f} ({calls})")
+
+
+def compare(devnode: Figures, runtime: Figures) -> None:
+    """The two chains side by side, with runtime / devnode."""
+    rows: list[tuple[str, float, float]] = [
+        ("wall per request (ms)", devnode.wall_s * 1000 / devnode.requests,
+         runtime.wall_s * 1000 / runtime.requests),
+        ("overhead p50 (ms)", pct(devnode.overhead_ms, 0.5), pct(runtime.overhead_ms, 0.5)),
+        ("overhead p95 (ms)", pct(devnode.overhead_ms, 0.95), pct(runtime.overhead_ms, 0.95)),
+        ("overhead mean (ms)", statistics.fmean(devnode.overhead_ms),
+         statistics.fmean(runtime.overhead_ms)),
+        ("inference p50 (ms)", pct(devnode.inference_ms, 0.5), pct(runtime.inference_ms, 0.5)),
+        ("bytes per inference", devnode.bytes_per_inference, runtime.bytes_per_inference),
+    ]  # fmt: skip
+    d_calls, r_calls = devnode.per_call(), runtime.per_call()
+    for name in sorted(set(d_calls) | set(r_calls)):
+        rows.append((f"  {name} bytes", d_calls.get(name, 0.0), r_calls.get(name, 0.0)))
+    print(f"{'':>24} {'devnode':>10} {'runtime':>10} {'runtime/devnode':>16}")
+    for label, d, r in rows:
+        ratio = f"{r / d:.2f}x" if d else "-"
+        print(f"{label:>24} {d:>10.2f} {r:>10.2f} {ratio:>16}")
+
+
+async def main(n: int, chain: str) -> None:
+    kinds = CHAINS if chain == "both" else (chain,)
+    figures: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         kubo = start_kubo(tmp / "kubo")
@@ -55,56 +181,24 @@ async def main(n: int) -> None:
             model_dir = build_tiny_model(tmp / "model")
             async with IpfsStore(StoreConfig(api_url=kubo.api_url)) as store:
                 cid = str((await store.add(model_dir)).cid)
-            async with (
-                DevNode(DevNodeConfig(port=0)) as node,
-                ChainClient(BINDINGS, ClientConfig(node.url, poll_interval=0.01)) as c,
-            ):
-                model_id = await register_model(c, cid)
-                config = daemon_config(
-                    tmp, "bob", node.url, kubo.api_url, free_port(), poll_interval_s=0.005
-                )
-                await register_provider(c, BOB, config.endpoint, [model_id], capacity=64)
-                async with Daemon(config, BOB) as daemon:
-                    warm = await request(c, DAVE, model_id, b"warm up", deadline_blocks=600)
-                    await wait_terminal(c, [warm], 120)
-                    daemon.timings.clear()
-                    first = await c.head_number() + 1
-                    ids = []
-                    started = time.perf_counter()
-                    for i in range(n):
-                        rid = await request(
-                            c, DAVE, model_id, f"hello {i}".encode(), deadline_blocks=600
-                        )
-                        ids.append(rid)
-                        await wait_terminal(c, [rid], 60)
-                    wall = time.perf_counter() - started
-                    timings = [t for t in daemon.timings if t.request_id in set(ids)]
-                last = await c.head_number()
-                sizes: dict[str, list[int]] = {}
-                for number in range(first, last + 1):
-                    block = await c.block(number)
-                    assert block is not None
-                    for ext in block.extrinsics:
-                        call = BINDINGS.decode_extrinsic(ext).call
-                        if call.pallet == inference.calls.PALLET:
-                            sizes.setdefault(call.name, []).append(len(ext))
+            for kind in kinds:
+                figures[kind] = await measure(kind, n, tmp, kubo.api_url, cid)
         finally:
             kubo.stop()
-    overhead = [t.overhead_s * 1000 for t in timings]
-    infer = [t.inference_s * 1000 for t in timings]
-    print(f"requests: {n} ({len(timings)} timed), wall {wall:.1f} s")
-    print(
-        f"daemon overhead (block received -> submit_result called, minus inference): "
-        f"p50 {pct(overhead, 0.5):.2f} ms, p95 {pct(overhead, 0.95):.2f} ms, "
-        f"mean {statistics.fmean(overhead):.2f} ms (aim: p50 < 20 ms)"
-    )
-    print(f"inference itself: p50 {pct(infer, 0.5):.2f} ms, p95 {pct(infer, 0.95):.2f} ms")
-    per_call = {name: statistics.fmean(v) for name, v in sizes.items()}
-    total = sum(sum(v) for v in sizes.values()) / n
-    print(f"on-chain bytes per inference: {total:.0f} ({', '.join(f'{k} {v:.0f}' for k, v in sorted(per_call.items()))})")  # fmt: skip
+    for kind in kinds:
+        report(figures[kind])
+    if len(figures) == 2:
+        compare(figures["devnode"], figures["runtime"])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=100)
-    asyncio.run(main(parser.parse_args().requests))
+    parser.add_argument(
+        "--chain",
+        choices=(*CHAINS, "both"),
+        default="devnode",
+        help="devnode (default), the Rust runtime on chopsticks, or both in one run",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.requests, args.chain))
