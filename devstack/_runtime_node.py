@@ -44,6 +44,7 @@ __all__ = [
     "RuntimeNodeMissing",
     "default_chopsticks",
     "default_spec",
+    "json_rpc",
     "main",
     "node_command",
 ]
@@ -118,7 +119,8 @@ def node_command(config: RuntimeNodeConfig) -> list[str]:
     ]  # fmt: skip
 
 
-def _rpc(url: str, method: str, params: list[Any], timeout: float = 30) -> Any:
+def json_rpc(url: str, method: str, params: list[Any], timeout: float = 30) -> Any:
+    """One JSON-RPC call over HTTP; `ServiceError` for an error answer."""
     body = json.dumps({"id": 1, "jsonrpc": "2.0", "method": method, "params": params}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as answer:
@@ -199,7 +201,7 @@ class LocalRuntimeNode:
 
     def rpc(self, method: str, *params: Any) -> Any:
         """One JSON-RPC call over HTTP (chopsticks serves HTTP on the WebSocket's port)."""
-        return _rpc(self.http_url, method, list(params))
+        return json_rpc(self.http_url, method, list(params))
 
     def new_blocks(self, count: int = 1) -> str:
         """Build `count` blocks now (`dev_newBlock`), whatever the block mode; the new head."""

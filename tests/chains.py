@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 import pytest
 
 from devstack import LocalRuntimeNode, RuntimeNodeMissing, ServiceError
+from devstack._runtime_node import json_rpc
 
 ChainKind = Literal["devnode", "runtime"]
 #: `chain_kind`'s parameters: devnode, and the runtime as the marked group
@@ -42,6 +43,8 @@ class ChainUnderTest(Protocol):
     def http_url(self) -> str: ...
 
     def new_blocks(self, count: int = 1) -> None: ...
+
+    def rpc(self, method: str, *params: Any) -> Any: ...
 
     def pallets(self) -> tuple[str, ...]: ...
 
@@ -69,6 +72,9 @@ class DevnodeChain:
         assert node is not None
         for _ in range(count):
             self.thread.run(node.produce_block())
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        return json_rpc(self.http_url, method, list(params))
 
     def pallets(self) -> tuple[str, ...]:
         node = self.thread.node
@@ -110,6 +116,9 @@ class RuntimeChain:
 
     def new_blocks(self, count: int = 1) -> None:
         self.node.new_blocks(count)
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        return self.node.rpc(method, *params)
 
     def pallets(self) -> tuple[str, ...]:
         from runtime_types import decode_metadata
