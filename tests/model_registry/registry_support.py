@@ -1,4 +1,5 @@
-"""Helpers of the model_registry tests: a real devnode and Kubo, tiny model directories."""
+"""Helpers of the model_registry tests: a real chain (devnode, or the Rust runtime where a test
+runs on both: tests/chains.py) and Kubo, tiny model directories."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.devnode.conftest import NodeThread, start_node  # noqa: E402
+from tests.chains import ChainKind, ChainUnderTest, running_chain  # noqa: E402
 
 
 def engine_models() -> ModuleType:
@@ -42,7 +43,7 @@ def closed_port() -> int:
 
 @dataclass
 class Registry:
-    node: NodeThread
+    node: ChainUnderTest
     kubo: LocalKubo
     models: ModuleType
 
@@ -61,10 +62,7 @@ class Registry:
         return code, json.loads(out)
 
 
-def make_registry(kubo: LocalKubo) -> Iterator[Registry]:
-    """A devnode of the module's own, and the suite's shared Kubo."""
-    node = start_node()
-    try:
+def make_registry(kubo: LocalKubo, kind: ChainKind = "devnode") -> Iterator[Registry]:
+    """A chain of the module's own (devnode unless `kind` says), and the suite's shared Kubo."""
+    for node in running_chain(kind, needs=("ModelRegistry", "Providers")):
         yield Registry(node, kubo, engine_models())
-    finally:
-        node.stop()

@@ -1,20 +1,29 @@
-"""The model-registry command against a real devnode and Kubo."""
+"""The model-registry command against a real chain and Kubo: devnode and the Rust runtime
+(`chain_kind`; the runtime's variants carry the `runtime` marker)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from registry_support import Registry, closed_port
+from registry_support import Registry, closed_port, make_registry
 
+from devstack import LocalKubo
 from ipfs_store import cid_of_path
+from tests.chains import ChainKind
 
 pytestmark = pytest.mark.timeout(180)
 
 REGISTER = ("--name", "tiny-gpt2", "--task", "text-generation", "--price", "5000")
+
+
+@pytest.fixture(scope="module")
+def registry(kubo: LocalKubo, chain_kind: ChainKind) -> Iterator[Registry]:
+    yield from make_registry(kubo, chain_kind)
 
 
 def register(registry: Registry, capsys: pytest.CaptureFixture[str], path: Path) -> str:
