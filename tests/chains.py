@@ -10,7 +10,8 @@ What differs between the two and is hidden here:
 
 - Blocks without transactions: devnode seals one every `block_time` seconds by itself; chopsticks
   (`--build-block-mode Instant`) builds one per transaction and otherwise only on
-  `dev_newBlock`, so a `block_time` starts a thread that asks for one that often.
+  `dev_newBlock`, so a `block_time` starts a thread that asks for one that often (at most
+  every `RUNTIME_MIN_BLOCK_TIME`).
   `new_blocks(n)` builds n blocks now on either.
 - Finality: chopsticks finalizes every new head; devnode does with `finality_lag=0` (the
   default here).
@@ -31,6 +32,11 @@ from devstack._runtime_node import json_rpc
 ChainKind = Literal["devnode", "runtime"]
 #: `chain_kind`'s parameters: devnode, and the runtime as the marked group
 CHAINS = ("devnode", pytest.param("runtime", marks=pytest.mark.runtime))
+#: A test of a package whose `node` fixture takes a chain kind (ocw_daemon's) runs on both.
+on_both_chains = pytest.mark.parametrize("node", CHAINS, indirect=True)
+PROTOCOL_PALLETS = ("Tokens", "ModelRegistry", "Providers", "Inference", "Channels")
+#: The runtime builds a block in about 0.3 s of wasm: asked more often it would do nothing else
+RUNTIME_MIN_BLOCK_TIME = 0.5
 
 
 class ChainUnderTest(Protocol):
@@ -94,7 +100,8 @@ class RuntimeChain:
         self._ticker: threading.Thread | None = None
         self.tick_errors: list[Exception] = []
         if block_time is not None:
-            self._ticker = threading.Thread(target=self._tick, args=(block_time,), daemon=True)
+            every = max(block_time, RUNTIME_MIN_BLOCK_TIME)
+            self._ticker = threading.Thread(target=self._tick, args=(every,), daemon=True)
             self._ticker.start()
 
     def _tick(self, every: float) -> None:

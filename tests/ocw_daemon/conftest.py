@@ -1,4 +1,4 @@
-"""Fixtures: devnode (short block time) in a thread, Kubo (session), redis-server, a tiny model."""
+"""Fixtures: the chain (devnode with a short block time in a thread, or the Rust runtime), Kubo (session), redis-server, a tiny model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ipfs_store import IpfsStore
 from runtime_types import ChainClient, ClientConfig
 from runtime_types.generated.devnode import BINDINGS
 from tests.cache.helpers import RedisServer, start_redis
-from tests.devnode.conftest import NodeThread, start_node
+from tests.chains import PROTOCOL_PALLETS, ChainKind, ChainUnderTest, running_chain
 from tests.ipfs_store.conftest import KuboDaemon, store_config
 from tests.ocw_daemon.helpers import build_tiny_model
 
@@ -42,14 +42,15 @@ async def tiny_cid(store: IpfsStore, tiny_model_dir: Path) -> str:
 
 
 @pytest.fixture
-def node() -> Iterator[NodeThread]:
-    running = start_node(block_time=0.2)
-    yield running
-    running.stop()
+def node(request: pytest.FixtureRequest) -> Iterator[ChainUnderTest]:
+    """devnode with a block every 0.2 s; a test marked `@on_both_chains` (tests/chains.py)
+    also runs on the Rust runtime."""
+    kind: ChainKind = getattr(request, "param", "devnode")
+    yield from running_chain(kind, block_time=0.2, needs=PROTOCOL_PALLETS)
 
 
 @pytest.fixture
-async def chain(node: NodeThread) -> AsyncIterator[ChainClient]:
+async def chain(node: ChainUnderTest) -> AsyncIterator[ChainClient]:
     async with ChainClient(BINDINGS, ClientConfig(node.url, poll_interval=0.02)) as client:
         yield client
 

@@ -1,5 +1,6 @@
-"""End to end on devnode, Kubo and Redis: two daemons (executor and validator each), exact
-payouts, outputs served to the entitled only, and 20 concurrent requests."""
+"""End to end on a chain (devnode, and the Rust runtime: `on_both_chains`), Kubo and Redis: two
+daemons (executor and validator each), exact payouts, outputs served to the entitled only, and
+20 concurrent requests."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import inference_engine as ie
 from ocw_daemon import Daemon, JobState, ValidationState, sign_output_request
 from runtime_types import ChainClient
 from tests.cache.helpers import RedisServer
-from tests.devnode.conftest import NodeThread
+from tests.chains import ChainUnderTest, on_both_chains
 from tests.ipfs_store.conftest import KuboDaemon
 from tests.ocw_daemon.helpers import (
     ALICE,
@@ -40,11 +41,11 @@ from tests.ocw_daemon.helpers import (
 )
 from tests.waiting import until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), on_both_chains]
 
 
 async def start_pair(
-    tmp_path: Path, node: NodeThread, kubo: KuboDaemon, chain: ChainClient, cid: str,
+    tmp_path: Path, node: ChainUnderTest, kubo: KuboDaemon, chain: ChainClient, cid: str,
     redis_url: str | None,
 ) -> tuple[bytes, Daemon, Daemon]:  # fmt: skip
     model_id = await register_model(chain, cid)
@@ -61,7 +62,7 @@ async def start_pair(
 
 async def test_request_result_validation_and_exact_payouts(
     tmp_path: Path,
-    node: NodeThread,
+    node: ChainUnderTest,
     kubo: KuboDaemon,
     chain: ChainClient,
     tiny_cid: str,
@@ -160,7 +161,7 @@ async def test_request_result_validation_and_exact_payouts(
 
 
 async def test_twenty_concurrent_requests_across_two_daemons(
-    tmp_path: Path, node: NodeThread, kubo: KuboDaemon, chain: ChainClient, tiny_cid: str
+    tmp_path: Path, node: ChainUnderTest, kubo: KuboDaemon, chain: ChainClient, tiny_cid: str
 ) -> None:
     model_id, bob, charlie = await start_pair(tmp_path, node, kubo, chain, tiny_cid, None)
     try:
@@ -186,7 +187,7 @@ async def test_twenty_concurrent_requests_across_two_daemons(
 
 
 async def test_unreachable_executor_output_comes_on_chain_via_request_output(
-    tmp_path: Path, node: NodeThread, kubo: KuboDaemon, chain: ChainClient, tiny_cid: str
+    tmp_path: Path, node: ChainUnderTest, kubo: KuboDaemon, chain: ChainClient, tiny_cid: str
 ) -> None:
     """Both daemons announce an endpoint nobody listens on: the validator cannot fetch the
     output, calls `request_output`, the executor answers with `provide_output`, and the
