@@ -12,6 +12,7 @@ from ipfs_store import IpfsStore, cid_of_bytes
 from ocw_daemon import Daemon, JobState
 from runtime_types import ChainClient
 from tests.cache.helpers import RedisServer
+from tests.chains import on_both_chains
 from tests.devnode.conftest import NodeThread
 from tests.ipfs_store.conftest import KuboDaemon, start_kubo, store_config
 from tests.ocw_daemon.helpers import (
@@ -73,6 +74,7 @@ async def test_redis_stopped_mid_run_requests_still_complete(
             await d.close()
 
 
+@on_both_chains
 async def test_kubo_stopped_bounded_retries_then_expiry_with_refund(
     tmp_path: Path, node: NodeThread, chain: ChainClient, tiny_model_dir: Path
 ) -> None:

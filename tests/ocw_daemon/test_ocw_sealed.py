@@ -29,6 +29,7 @@ from ocw_daemon import Daemon, ExecJob
 from ocw_daemon._executor import Executor
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import inference, types
+from tests.chains import on_both_chains
 from tests.devnode.conftest import NodeThread
 from tests.ipfs_store.conftest import KuboDaemon, start_kubo, store_config
 from tests.ocw_daemon.helpers import (
@@ -235,6 +236,7 @@ async def test_marker_never_leaves_the_sealed_envelopes(
         await charlie.close()
 
 
+@on_both_chains
 async def test_falsified_sealed_result_is_slashed(
     tmp_path: Path, node: NodeThread, kubo: KuboDaemon, chain: ChainClient, tiny_cid: str
 ) -> None:
