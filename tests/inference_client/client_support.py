@@ -1,4 +1,4 @@
-"""Helpers of the client tests: a real devnode (blocks every 0.1 s), the suite's Kubo, a tiny
+"""Helpers of the client tests: a real chain (devnode with blocks every 0.1 s, or the Rust runtime), the suite's Kubo, a tiny
 model on IPFS registered on-chain, //Bob registered as its provider, and a stand-in executor.
 
 The client's honest paths run against the real compute-provider daemon (`ocw_daemon.Daemon` as
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.devnode.conftest import NodeThread, start_node  # noqa: E402
+from tests.chains import ChainKind, ChainUnderTest, running_chain  # noqa: E402
 
 UNIT = 10**12
 PRICE = 2 * 10**9  # per 1,000 tokens, in USDD
@@ -76,7 +76,7 @@ def account(pair: Keypair) -> rt.types.AccountId32:
 
 @dataclass
 class Env:
-    node: NodeThread
+    node: ChainUnderTest
     kubo: LocalKubo
     model_dir: Path
     model_id: str
@@ -224,18 +224,18 @@ def rt_ss58(who: rt.types.AccountId32) -> str:
     return str(Keypair(public_key=bytes(who.value), ss58_format=42).ss58_address)
 
 
-def make_env(tmp_path_factory: pytest.TempPathFactory, kubo: LocalKubo) -> Iterator[Env]:
-    """The `env` fixture's body (module scope): a devnode of its own, the suite's Kubo."""
+def make_env(
+    tmp_path_factory: pytest.TempPathFactory, kubo: LocalKubo, kind: ChainKind = "devnode"
+) -> Iterator[Env]:
+    """The `env` fixture's body (module scope): a chain of its own (devnode unless `kind`
+    says), the suite's Kubo."""
     models = _engine_conftest()
     model_dir = models.build_model(tmp_path_factory.mktemp("tiny-llama"), "llama", seed=7)
     # Rotary positions have no weights: a longer context only needs the config changed.
     models.edit_config(model_dir, max_position_embeddings=4096)
-    node = start_node(block_time=0.1)
-    try:
+    for node in running_chain(kind, block_time=0.1, needs=("ModelRegistry", "Providers", "Inference")):  # fmt: skip
         port = free_port()
         size = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
         model_id = asyncio.run(_register(node.url, kubo, model_dir, size, port))
         model = ie.load_model(model_dir, ie.EngineConfig(device="cpu"))
         yield Env(node, kubo, model_dir, model_id, model, port)
-    finally:
-        node.stop()

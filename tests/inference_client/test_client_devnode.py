@@ -1,4 +1,4 @@
-"""InferenceClient against a real devnode and Kubo: the honest paths with the real daemon as the
+"""InferenceClient against a real chain (devnode and the Rust runtime: `chain_kind`) and Kubo: the honest paths with the real daemon as the
 executor, misbehaving executors (silent, tampering, withholding, IPFS-only) with the stand-in of
 client_support.py."""
 
@@ -9,12 +9,24 @@ import json
 import math
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from client_support import ALICE, AUTHOR_SHARE, BOB, CHARLIE, CURRENCY, PRICE, Env, StandInExecutor
+from client_support import (
+    ALICE,
+    AUTHOR_SHARE,
+    BOB,
+    CHARLIE,
+    CURRENCY,
+    PRICE,
+    Env,
+    StandInExecutor,
+    make_env,
+)
 
 import inference_engine as ie
+from devstack import LocalKubo
 from inference_client import (
     InferenceClient,
     ModelUnavailable,
@@ -26,8 +38,17 @@ from inference_client import (
 from ocw_daemon import Daemon
 from runtime_types import ChainClient, ClientConfig
 from runtime_types.generated import devnode as rt
+from tests.chains import ChainKind
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def env(
+    tmp_path_factory: pytest.TempPathFactory, kubo: LocalKubo, chain_kind: ChainKind
+) -> Iterator[Env]:
+    """On devnode and on the Rust runtime (`chain_kind`)."""
+    yield from make_env(tmp_path_factory, kubo, chain_kind)
 
 
 async def tokens(env: Env, who: Any) -> rt.types.OrmlTokensAccountData:
