@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import os
 import statistics
 import sys
 import tempfile
@@ -60,16 +62,30 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+@dataclass
+class Chain:
+    url: str
+    #: the node's process id when it runs in its own process (the runtime's chopsticks)
+    pid: int | None = None
+
+    def cpu_s(self) -> float:
+        """CPU seconds the node's own process has used so far (0 for devnode, in this one)."""
+        if self.pid is None:
+            return 0.0
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @asynccontextmanager
-async def chain_url(kind: str) -> AsyncIterator[str]:
-    """A fresh chain of `kind` with the dev genesis; yields its WebSocket URL."""
+async def start_chain(kind: str) -> AsyncIterator[Chain]:
+    """A fresh chain of `kind` with the dev genesis."""
     if kind == "devnode":
         async with DevNode(DevNodeConfig(port=0)) as node:
-            yield node.url
+            yield Chain(node.url)
         return
     runtime = await asyncio.to_thread(LocalRuntimeNode.start)
     try:
-        yield runtime.url
+        yield Chain(runtime.url, runtime.proc.pid)
     finally:
         await asyncio.to_thread(runtime.stop)
 
@@ -82,6 +98,12 @@ class Figures:
     wall_s: float
     overhead_ms: list[float]
     inference_ms: list[float]
+    #: `request` submitted -> its receipt (included in a block)
+    included_ms: list[float]
+    #: receipt -> the request seen terminal (daemon, inference, `submit_result` included, polled)
+    settled_ms: list[float]
+    #: CPU seconds of the node's own process over the N requests (chopsticks; 0 for devnode)
+    node_cpu_s: float
     sizes: dict[str, list[int]]
 
     @property
@@ -94,12 +116,12 @@ class Figures:
 
 async def measure(kind: str, n: int, tmp: Path, kubo_api: str, cid: str) -> Figures:
     async with (
-        chain_url(kind) as url,
-        ChainClient(BINDINGS, ClientConfig(url, poll_interval=0.01)) as c,
+        start_chain(kind) as chain,
+        ChainClient(BINDINGS, ClientConfig(chain.url, poll_interval=0.01)) as c,
     ):
         model_id = await register_model(c, cid)
         config = daemon_config(
-            tmp, f"bob-{kind}", url, kubo_api, free_port(), poll_interval_s=0.005
+            tmp, f"bob-{kind}", chain.url, kubo_api, free_port(), poll_interval_s=0.005
         )
         await register_provider(c, BOB, config.endpoint, [model_id], capacity=64)
         async with Daemon(config, BOB) as daemon:
@@ -108,12 +130,17 @@ async def measure(kind: str, n: int, tmp: Path, kubo_api: str, cid: str) -> Figu
             daemon.timings.clear()
             first = await c.head_number() + 1
             ids = []
-            started = time.perf_counter()
+            started, node_cpu = time.perf_counter(), chain.cpu_s()
+            included_ms, settled_ms = [], []
             for i in range(n):
+                sent = time.perf_counter()
                 rid = await request(c, DAVE, model_id, f"hello {i}".encode(), deadline_blocks=600)
+                placed = time.perf_counter()
                 ids.append(rid)
                 await wait_terminal(c, [rid], 60)
-            wall = time.perf_counter() - started
+                included_ms.append((placed - sent) * 1000)
+                settled_ms.append((time.perf_counter() - placed) * 1000)
+            wall, node_cpu = time.perf_counter() - started, chain.cpu_s() - node_cpu
             timings = [t for t in daemon.timings if t.request_id in set(ids)]
         last = await c.head_number()
         sizes: dict[str, list[int]] = {}
@@ -131,12 +158,16 @@ async def measure(kind: str, n: int, tmp: Path, kubo_api: str, cid: str) -> Figu
         wall,
         [t.overhead_s * 1000 for t in timings],
         [t.inference_s * 1000 for t in timings],
+        included_ms,
+        settled_ms,
+        node_cpu,
         sizes,
     )
 
 
 def report(f: Figures) -> None:
-    print(f"[{f.chain}] requests: {f.requests} ({f.timed} timed), wall {f.wall_s:.1f} s")
+    node = f", node process CPU {f.node_cpu_s:.1f} s" if f.node_cpu_s else ""
+    print(f"[{f.chain}] requests: {f.requests} ({f.timed} timed), wall {f.wall_s:.1f} s{node}")
     print(
         f"[{f.chain}] daemon overhead (block received -> submit_result called, minus inference): "
         f"p50 {pct(f.overhead_ms, 0.5):.2f} ms, p95 {pct(f.overhead_ms, 0.95):.2f} ms, "
@@ -145,6 +176,10 @@ def report(f: Figures) -> None:
     print(
         f"[{f.chain}] inference itself: p50 {pct(f.inference_ms, 0.5):.2f} ms, "
         f"p95 {pct(f.inference_ms, 0.95):.2f} ms"
+    )
+    print(
+        f"[{f.chain}] request submitted -> included: p50 {pct(f.included_ms, 0.5):.2f} ms; "
+        f"included -> seen Completed (0.2 s polls): p50 {pct(f.settled_ms, 0.5):.2f} ms"
     )
     calls = ", ".join(f"{k} {v:.0f}" for k, v in f.per_call().items())
     print(f"[{f.chain}] on-chain bytes per inference: {f.bytes_per_inference:.0f} ({calls})")
@@ -155,20 +190,26 @@ def compare(devnode: Figures, runtime: Figures) -> None:
     rows: list[tuple[str, float, float]] = [
         ("wall per request (ms)", devnode.wall_s * 1000 / devnode.requests,
          runtime.wall_s * 1000 / runtime.requests),
+        ("node CPU per request (ms)", math.nan, runtime.node_cpu_s * 1000 / runtime.requests),
         ("overhead p50 (ms)", pct(devnode.overhead_ms, 0.5), pct(runtime.overhead_ms, 0.5)),
         ("overhead p95 (ms)", pct(devnode.overhead_ms, 0.95), pct(runtime.overhead_ms, 0.95)),
         ("overhead mean (ms)", statistics.fmean(devnode.overhead_ms),
          statistics.fmean(runtime.overhead_ms)),
+        ("request included p50 (ms)", pct(devnode.included_ms, 0.5), pct(runtime.included_ms, 0.5)),
+        ("then Completed p50 (ms)", pct(devnode.settled_ms, 0.5), pct(runtime.settled_ms, 0.5)),
         ("inference p50 (ms)", pct(devnode.inference_ms, 0.5), pct(runtime.inference_ms, 0.5)),
         ("bytes per inference", devnode.bytes_per_inference, runtime.bytes_per_inference),
     ]  # fmt: skip
     d_calls, r_calls = devnode.per_call(), runtime.per_call()
     for name in sorted(set(d_calls) | set(r_calls)):
         rows.append((f"  {name} bytes", d_calls.get(name, 0.0), r_calls.get(name, 0.0)))
-    print(f"{'':>24} {'devnode':>10} {'runtime':>10} {'runtime/devnode':>16}")
+    print(f"{'':>26} {'devnode':>10} {'runtime':>10} {'runtime/devnode':>16}")
     for label, d, r in rows:
+        if math.isnan(d):  # devnode runs in this process: its CPU is not apart
+            print(f"{label:>26} {'in-process':>10} {r:>10.2f} {'-':>16}")
+            continue
         ratio = f"{r / d:.2f}x" if d else "-"
-        print(f"{label:>24} {d:>10.2f} {r:>10.2f} {ratio:>16}")
+        print(f"{label:>26} {d:>10.2f} {r:>10.2f} {ratio:>16}")
 
 
 async def main(n: int, chain: str) -> None:
