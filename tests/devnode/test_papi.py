@@ -31,13 +31,18 @@ def _node_major() -> int:
 @pytest.fixture(scope="module")
 def descriptors(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """polkadot-api descriptors for devnode's runtime, built by `papi generate` from V16."""
+    return build_descriptors(tmp_path_factory.mktemp("papi"), RUNTIME.metadata(16))
+
+
+def build_descriptors(root: Path, metadata_v16: bytes) -> Path:
+    """`papi generate` in `root` from these metadata bytes; the built descriptors' index.js
+    (exported as `devnode`, the name check.mjs imports, whichever runtime they describe)."""
     assert (PAPI / "node_modules" / ".bin" / "papi").exists(), (
         "polkadot-api is not installed: run `make setup` (scripts/setup.d/40-polkadot-api.sh)"
     )
     assert _node_major() >= 20, "polkadot-api needs Node.js 20 or newer"
-    root = tmp_path_factory.mktemp("papi")
     metadata = root / "devnode.scale"
-    metadata.write_bytes(RUNTIME.metadata(16))
+    metadata.write_bytes(metadata_v16)
     (root / ".papi").mkdir()
     config = {
         "version": 0,
