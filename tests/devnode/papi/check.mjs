@@ -3,7 +3,7 @@
 // devnode's metadata by `papi`. Reads a protocol pallet's storage and view functions, submits a
 // signed transfer and watches it reach finalized, follows finalized blocks. Prints one JSON line.
 //
-//   node check.mjs WS_URL DESCRIPTORS_INDEX_JS [ENTRY]   (ENTRY: the descriptors' name, devnode)
+//   node check.mjs WS_URL DESCRIPTORS_INDEX_JS
 import { AccountId, Binary, createClient } from 'polkadot-api';
 import { getWsRawProvider } from 'polkadot-api/ws';
 import { getPolkadotSigner } from 'polkadot-api/signer';
@@ -12,8 +12,8 @@ import { DEV_PHRASE, entropyToMiniSecret, mnemonicToEntropy } from '@polkadot-la
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 
-const [url, descriptorsPath, entry = 'devnode'] = process.argv.slice(2);
-const { [entry]: devnode, MultiAddress } = await import(pathToFileURL(descriptorsPath).href);
+const [url, descriptorsPath] = process.argv.slice(2);
+const { devnode, MultiAddress } = await import(pathToFileURL(descriptorsPath).href);
 
 const derive = sr25519CreateDerive(entropyToMiniSecret(mnemonicToEntropy(DEV_PHRASE)));
 const account = (path) => {
