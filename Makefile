@@ -22,8 +22,10 @@ typecheck:
 pytest:
 	$(VENV)/python -m pytest $(PYTEST_ARGS)
 
-demo: setup
-	$(VENV)/python -m devstack.demo
+# CHAIN=runtime: the Rust runtime on chopsticks instead of devnode (built first; docs/runtime.md)
+CHAIN ?= devnode
+demo: setup $(if $(filter runtime,$(CHAIN)),chain-build)
+	$(VENV)/python -m devstack.demo --chain $(CHAIN)
 
 # The local stack in the foreground (devnode, Kubo, Redis, two daemons, the gateway) until Ctrl-C
 up: setup

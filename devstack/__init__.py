@@ -17,6 +17,7 @@ from ._processes import (
     kubo_binary,
 )
 from ._runtime_node import (
+    MIN_BLOCK_TIME,
     LocalRuntimeNode,
     RuntimeNodeConfig,
     RuntimeNodeConfigError,
@@ -24,6 +25,7 @@ from ._runtime_node import (
 )
 
 __all__ = [
+    "MIN_BLOCK_TIME",
     "ClusterNode",
     "LocalKubo",
     "LocalRedis",

@@ -1,6 +1,7 @@
 """`python -m devstack up` (`make up`): the local stack to play with, in the foreground.
 
-devnode (in this process), Kubo and Redis (loopback processes), a tiny chat model (random
+devnode (in this process; `--chain runtime`: the Rust runtime on chopsticks), Kubo and Redis
+(loopback processes), a tiny chat model (random
 GPT-2 with a ChatML template) registered by Ferdie, two compute providers (Bob and Charlie)
 running `ocw_daemon`, payment channels opened by the dev account Alice to both, and the
 OpenAI-compatible gateway holding Alice's key. Once everything is ready one JSON line goes to
@@ -9,6 +10,7 @@ stdout (`chain_url`, `ipfs_api_url`, `redis_url`, `gateway_url` ending in /v1, `
 everything. `make demo` stays the scripted tour.
 
     python -m devstack up [--chain-port 9944] [--gateway-port 8000] [--block-time 1] [--dir D]
+                          [--chain devnode|runtime]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from substrateinterface import Keypair
 
+from ._chain import CHAINS, ChainChoice, running_chain
 from ._processes import LocalKubo, LocalRedis, free_port
 
 UNIT = 10**12
@@ -44,8 +48,13 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def up(workdir: Path, chain_port: int, gateway_port: int, block_time: float) -> None:
-    from devnode import DevNode, DevNodeConfig
+async def up(
+    workdir: Path,
+    chain_port: int,
+    gateway_port: int,
+    block_time: float,
+    chain_kind: ChainChoice = "devnode",
+) -> None:
     from inference_engine.tiny import build_tiny_model
     from inference_gateway import DirectClient, DirectConfig, GatewayServer
     from model_registry import ModelRegistryClient, RegistryConfig
@@ -62,11 +71,10 @@ async def up(workdir: Path, chain_port: int, gateway_port: int, block_time: floa
     redis = LocalRedis.start(workdir / "redis")
     daemons: list[Daemon] = []
     try:
-        config = DevNodeConfig(port=chain_port, block_time=block_time, finality_lag=0)
-        async with DevNode(config) as node:
-            _note(f"devstack: devnode {node.url}, Kubo {kubo.api_url}, Redis {redis.url}")
+        async with running_chain(chain_kind, port=chain_port, block_time=block_time) as url:
+            _note(f"devstack: {chain_kind} {url}, Kubo {kubo.api_url}, Redis {redis.url}")
             model_dir = build_tiny_model(workdir / "tiny-chat", "gpt2", seed=7)
-            registry_config = RegistryConfig(chain_url=node.url, ipfs_api_url=kubo.api_url)
+            registry_config = RegistryConfig(chain_url=url, ipfs_api_url=kubo.api_url)
             async with ModelRegistryClient(registry_config) as registry:
                 record = await registry.register(
                     AUTHOR,
@@ -81,7 +89,7 @@ async def up(workdir: Path, chain_port: int, gateway_port: int, block_time: floa
             _note(f"devstack: model tiny-chat registered as {model_id}")
             for name, key in PROVIDERS:
                 daemon_config = DaemonConfig(
-                    node_url=node.url,
+                    node_url=url,
                     data_dir=workdir / name,
                     http_port=free_port(),
                     ipfs_api_url=kubo.api_url,
@@ -97,7 +105,7 @@ async def up(workdir: Path, chain_port: int, gateway_port: int, block_time: floa
                 await daemon.start()
                 daemons.append(daemon)
                 _note(f"devstack: provider {name} serving {daemon_config.endpoint}")
-            async with ChainClient(BINDINGS, ClientConfig(node.url)) as chain:
+            async with ChainClient(BINDINGS, ClientConfig(url)) as chain:
                 for _, key in PROVIDERS:
                     call = channels.calls.open_channel(
                         types.AccountId32(key.public_key), MODEL_CURRENCY, CHANNEL_DEPOSIT
@@ -106,12 +114,12 @@ async def up(workdir: Path, chain_port: int, gateway_port: int, block_time: floa
                     if not receipt.success:
                         raise RuntimeError(f"open_channel failed: {receipt.error}")
             _note(f"devstack: Alice opened channels of {CHANNEL_DEPOSIT // UNIT} USDD to each")
-            direct = DirectConfig(chain_url=node.url, state_path=workdir / "tickets.json")
+            direct = DirectConfig(chain_url=url, state_path=workdir / "tickets.json")
             async with DirectClient(direct, DEV) as client:
                 server = await GatewayServer(client).start("127.0.0.1", gateway_port)
                 try:
                     ready = {
-                        "chain_url": node.url,
+                        "chain_url": url,
                         "ipfs_api_url": kubo.api_url,
                         "redis_url": redis.url,
                         "gateway_url": server.url,
@@ -144,18 +152,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("up", help="run the local stack in the foreground")
-    cmd.add_argument("--chain-port", type=int, default=9944, help="devnode's port (0: any)")
+    cmd.add_argument("--chain-port", type=int, default=9944, help="the chain's port (0: any)")
     cmd.add_argument("--gateway-port", type=int, default=8000, help="the gateway's (0: any)")
     cmd.add_argument("--block-time", type=float, default=1.0, help="seconds between blocks")
+    cmd.add_argument(
+        "--chain",
+        choices=CHAINS,
+        default=os.environ.get("DEVSTACK_CHAIN") or "devnode",
+        help="devnode (default, also $DEVSTACK_CHAIN) or the Rust runtime on chopsticks",
+    )
     cmd.add_argument("--dir", type=Path, help="keep state here (default: a temporary directory)")
     args = parser.parse_args(argv)
     try:
         if args.dir is not None:
             args.dir.mkdir(parents=True, exist_ok=True)
-            asyncio.run(up(args.dir, args.chain_port, args.gateway_port, args.block_time))
+            asyncio.run(
+                up(args.dir, args.chain_port, args.gateway_port, args.block_time, args.chain)
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="devstack-") as tmp:
-                asyncio.run(up(Path(tmp), args.chain_port, args.gateway_port, args.block_time))
+                asyncio.run(
+                    up(Path(tmp), args.chain_port, args.gateway_port, args.block_time, args.chain)
+                )
     except KeyboardInterrupt:
         return 0
     except Exception as exc:

@@ -37,6 +37,7 @@ import settings
 from ._processes import ROOT, ServiceError, free_port
 
 __all__ = [
+    "MIN_BLOCK_TIME",
     "BlockMode",
     "LocalRuntimeNode",
     "RuntimeNodeConfig",
@@ -130,13 +131,26 @@ def json_rpc(url: str, method: str, params: list[Any], timeout: float = 30) -> A
     return reply.get("result")
 
 
+#: The runtime builds a block in about 0.3 s of wasm: asked more often it would do nothing else
+MIN_BLOCK_TIME = 0.5
+
+
 @dataclass
 class LocalRuntimeNode:
-    """`runtime-node` as a child process on a free loopback port (see the module docstring)."""
+    """`runtime-node` as a child process on a free loopback port (see the module docstring).
+
+    With a `block_time` a thread asks for a block (`dev_newBlock`) that often (at least
+    `MIN_BLOCK_TIME` apart), as devnode's `--block-time` seals one: chopsticks otherwise builds
+    blocks only for transactions, and deadlines counted in blocks would never come.
+    """
 
     port: int
     proc: subprocess.Popen[bytes]
     output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=200))
+    #: what stopped the block thread early (the node died under it), for a test to show
+    tick_errors: list[Exception] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _ticker: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -150,12 +164,15 @@ class LocalRuntimeNode:
     def start(
         cls,
         *,
+        port: int = 0,
         spec: Path | None = None,
         block_mode: BlockMode = "Instant",
+        block_time: float | None = None,
         timeout: float = 90,
     ) -> LocalRuntimeNode:
-        """Start chopsticks and return once it serves RPC (3 to 4 s here)."""
-        port = free_port()
+        """Start chopsticks on `port` (0: a free one) and return once it serves RPC (3 to 4 s
+        here)."""
+        port = port or free_port()
         config = RuntimeNodeConfig(port=port, spec=spec, block_mode=block_mode)
         proc = subprocess.Popen(
             node_command(config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -166,7 +183,20 @@ class LocalRuntimeNode:
         except BaseException:
             node.stop()
             raise
+        if block_time is not None:
+            every = max(block_time, MIN_BLOCK_TIME)
+            node._ticker = threading.Thread(target=node._tick, args=(every,), daemon=True)
+            node._ticker.start()
         return node
+
+    def _tick(self, every: float) -> None:
+        while not self._stopping.wait(every):
+            try:
+                self.new_blocks(1)
+            except (OSError, ServiceError) as exc:  # the node stopped under us
+                if not self._stopping.is_set():
+                    self.tick_errors.append(exc)
+                return
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.proc.stdout is not None
@@ -211,6 +241,9 @@ class LocalRuntimeNode:
         self.rpc("dev_setBlockBuildMode", mode)
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join(timeout=30)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

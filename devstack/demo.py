@@ -1,6 +1,7 @@
 """`make demo`: the whole loop on real components, then everything is shut down.
 
-devnode (in-process), Kubo and Redis (local processes) start on random loopback ports; a model
+devnode (in-process; `--chain runtime` or `$DEVSTACK_CHAIN=runtime`: the Rust runtime on
+chopsticks instead), Kubo and Redis (local processes) start on random loopback ports; a model
 author (Ferdie) builds a tiny model and registers it with the model-registry API (safety checks,
 IPFS upload, on-chain registration); two compute providers (Charlie and Dave) register and run
 `ocw_daemon`, each an executor and a validator; a dApp developer (Eve) sends several inference
@@ -12,6 +13,7 @@ sentence: a result a person can judge. Every balance involved is printed before 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import os
@@ -23,14 +25,15 @@ from pathlib import Path
 from substrateinterface import Keypair
 
 import runtime_types.generated.devnode as rt
-from devnode import DevNode, DevNodeConfig
 from inference_client import InferenceClient, InferenceClientConfig, InferenceResult
 from inference_engine.tiny import build_tiny_model, packaged_minilm
 from model_registry import ModelRegistryClient, RegistryConfig
 from ocw_daemon import Daemon, DaemonConfig, ProviderSettings, register_provider
 from runtime_types import ChainClient, ClientConfig
 
+from ._chain import CHAINS, ChainChoice, running_chain
 from ._processes import LocalKubo, LocalRedis, LocalRedisCluster, free_port
+from ._runtime_node import RuntimeNodeMissing
 
 STAKE_CURRENCY = 1
 MODEL_CURRENCY = 2
@@ -84,11 +87,16 @@ def _units(amount: int) -> str:
 
 
 async def run(
-    workdir: Path, requests: int = len(PROMPTS), *, site: bool = False
+    workdir: Path,
+    requests: int = len(PROMPTS),
+    *,
+    site: bool = False,
+    chain: ChainChoice = "devnode",
 ) -> list[InferenceResult]:
     """The whole loop. ``site``: the providers' site layout instead of one Kubo and one Redis:
     the author's Kubo and the providers' Kubo as two peers on the loopback swarm (the daemons
-    ask only theirs, which gets the models over bitswap), tier 2 on a Redis Cluster."""
+    ask only theirs, which gets the models over bitswap), tier 2 on a Redis Cluster.
+    ``chain``: devnode, or the Rust runtime on chopsticks (`make demo CHAIN=runtime`)."""
     started = time.monotonic()
     kubo = LocalKubo.start(workdir / "ipfs", online=site)
     services: list[LocalKubo | LocalRedis | LocalRedisCluster] = [kubo]
@@ -103,13 +111,14 @@ async def run(
         else:
             redis = LocalRedis.start(workdir / "redis")
         services.append(redis)
-        async with DevNode(DevNodeConfig(port=0, block_time=0.5, finality_lag=0)) as node:
+        async with running_chain(chain, block_time=0.5) as chain_url:
             where = f"Kubo {kubo.api_url}"
             if site:
                 where += f" (author) + {provider_kubo.api_url} (providers, bitswap peer)"
-            _say(f"devnode {node.url} | {where} | Redis {redis.url}")
+            name = "devnode" if chain == "devnode" else "the Rust runtime (wasm on chopsticks)"
+            _say(f"{name} {chain_url} | {where} | Redis {redis.url}")
             return await _loop(
-                workdir, node, kubo, redis.url, requests, started, provider_kubo.api_url
+                workdir, chain_url, kubo, redis.url, requests, started, provider_kubo.api_url
             )
     finally:
         for service in reversed(services):
@@ -118,7 +127,7 @@ async def run(
 
 async def _loop(
     workdir: Path,
-    node: DevNode,
+    chain_url: str,
     kubo: LocalKubo,
     redis_url: str,
     count: int,
@@ -126,7 +135,7 @@ async def _loop(
     provider_ipfs: str | None = None,
 ) -> list[InferenceResult]:
     model_dir = build_tiny_model(workdir / "tiny-gpt2", "gpt2", seed=7)
-    registry_config = RegistryConfig(chain_url=node.url, ipfs_api_url=kubo.api_url)
+    registry_config = RegistryConfig(chain_url=chain_url, ipfs_api_url=kubo.api_url)
     async with ModelRegistryClient(registry_config) as registry:
         record = await registry.register(
             AUTHOR,
@@ -158,7 +167,7 @@ async def _loop(
         for provider, name in zip(PROVIDERS, ("charlie", "dave"), strict=True):
             port = free_port()
             config = DaemonConfig(
-                node_url=node.url,
+                node_url=chain_url,
                 data_dir=workdir / name,
                 http_port=port,
                 ipfs_api_url=provider_ipfs or kubo.api_url,
@@ -178,10 +187,10 @@ async def _loop(
             daemons.append(daemon)
             _say(f"2. {NAMES[provider.ss58_address]} registered, daemon serving {config.endpoint}")
 
-        async with ChainClient(rt.BINDINGS, ClientConfig(node.url)) as chain:
+        async with ChainClient(rt.BINDINGS, ClientConfig(chain_url)) as chain:
             before = await _balances(chain)
             first_block = await chain.head_number() + 1
-            client_config = InferenceClientConfig(chain_url=node.url, ipfs_api_url=kubo.api_url)
+            client_config = InferenceClientConfig(chain_url=chain_url, ipfs_api_url=kubo.api_url)
             async with InferenceClient(client_config, REQUESTER) as client:
                 _say(f"\n3. Eve sends {count} requests at once (max 8 new tokens each)")
                 _say("   (the model has random weights: its text is noise, but verified noise)")
@@ -286,10 +295,21 @@ def main() -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")
-    # `--site`: two Kubo peers and a Redis Cluster (see `run`).
-    site = "--site" in sys.argv[1:]
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__)
+    parser.add_argument("--site", action="store_true", help="two Kubo peers and a Redis Cluster")
+    parser.add_argument(
+        "--chain",
+        choices=CHAINS,
+        default=os.environ.get("DEVSTACK_CHAIN") or "devnode",
+        help="devnode (default, also $DEVSTACK_CHAIN) or the Rust runtime on chopsticks",
+    )
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="genai-demo-") as tmp:
-        asyncio.run(run(Path(tmp), site=site))
+        try:
+            asyncio.run(run(Path(tmp), site=args.site, chain=args.chain))
+        except RuntimeNodeMissing as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -11,7 +11,7 @@ What differs between the two and is hidden here:
 - Blocks without transactions: devnode seals one every `block_time` seconds by itself; chopsticks
   (`--build-block-mode Instant`) builds one per transaction and otherwise only on
   `dev_newBlock`, so a `block_time` starts a thread that asks for one that often (at most
-  every `RUNTIME_MIN_BLOCK_TIME`).
+  every `devstack.MIN_BLOCK_TIME`, 0.5 s).
   `new_blocks(n)` builds n blocks now on either.
 - Finality: chopsticks finalizes every new head; devnode does with `finality_lag=0` (the
   default here).
@@ -20,13 +20,12 @@ What differs between the two and is hidden here:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any, Literal, Protocol
 
 import pytest
 
-from devstack import LocalRuntimeNode, RuntimeNodeMissing, ServiceError
+from devstack import LocalRuntimeNode, RuntimeNodeMissing
 from devstack._runtime_node import json_rpc
 
 ChainKind = Literal["devnode", "runtime"]
@@ -35,8 +34,6 @@ CHAINS = ("devnode", pytest.param("runtime", marks=pytest.mark.runtime))
 #: A test of a package whose `node` fixture takes a chain kind (ocw_daemon's) runs on both.
 on_both_chains = pytest.mark.parametrize("node", CHAINS, indirect=True)
 PROTOCOL_PALLETS = ("Tokens", "ModelRegistry", "Providers", "Inference", "Channels")
-#: The runtime builds a block in about 0.3 s of wasm: asked more often it would do nothing else
-RUNTIME_MIN_BLOCK_TIME = 0.5
 
 
 class ChainUnderTest(Protocol):
@@ -95,23 +92,7 @@ class RuntimeChain:
     kind: ChainKind = "runtime"
 
     def __init__(self, block_time: float | None = None) -> None:
-        self.node = LocalRuntimeNode.start()
-        self._stopping = threading.Event()
-        self._ticker: threading.Thread | None = None
-        self.tick_errors: list[Exception] = []
-        if block_time is not None:
-            every = max(block_time, RUNTIME_MIN_BLOCK_TIME)
-            self._ticker = threading.Thread(target=self._tick, args=(every,), daemon=True)
-            self._ticker.start()
-
-    def _tick(self, every: float) -> None:
-        while not self._stopping.wait(every):
-            try:
-                self.node.new_blocks(1)
-            except (OSError, ServiceError) as exc:  # the node stopped under us
-                if not self._stopping.is_set():
-                    self.tick_errors.append(exc)
-                return
+        self.node = LocalRuntimeNode.start(block_time=block_time)
 
     @property
     def url(self) -> str:
@@ -134,10 +115,8 @@ class RuntimeChain:
         return tuple(p.name for p in decode_metadata(bytes.fromhex(raw[2:])).pallets)
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._ticker is not None:
-            self._ticker.join(timeout=30)
         self.node.stop()
+        assert not self.node.tick_errors, self.node.tick_errors
 
 
 def start_chain(kind: ChainKind, *, block_time: float | None = None) -> ChainUnderTest:

@@ -1,4 +1,5 @@
-"""The main job (`make demo`) on real devnode, Kubo and Redis: it must finish, and add up."""
+"""The main job (`make demo`) on a real chain (devnode, and the Rust runtime), Kubo and Redis: it
+must finish, and add up."""
 
 from __future__ import annotations
 
@@ -6,13 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from devstack import demo
+from devstack import RuntimeNodeMissing, demo
+from tests.chains import ChainKind
 
 pytestmark = pytest.mark.timeout(240)
 
 
-async def test_demo_serves_every_request_and_payments_add_up(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    results = await demo.run(tmp_path, requests=3)
+async def test_demo_serves_every_request_and_payments_add_up(  # type: ignore[no-untyped-def]
+    tmp_path: Path, capsys, chain_kind: ChainKind
+) -> None:
+    """On devnode and on the Rust runtime (`make demo CHAIN=runtime`)."""
+    try:
+        results = await demo.run(tmp_path, requests=3, chain=chain_kind)
+    except RuntimeNodeMissing as exc:
+        pytest.skip(f"the Rust runtime is not built: {exc}")
     assert len(results) == 3
     assert len({r.request_id for r in results}) == 3
     for result in results:
