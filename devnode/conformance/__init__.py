@@ -14,60 +14,88 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from ._signing import SIGNATURE_CACHE, Signer
 from ._vectors import PROTOCOL_PALLETS, GenerationError, Recorder, Vector
 
 __all__ = [
+    "CONFORMANCE_DIR",
     "GROUPS",
     "PROTOCOL_PALLETS",
     "VECTOR_DIR",
     "GenerationError",
     "Recorder",
     "Vector",
+    "build_vectors",
     "generate",
     "write_vectors",
 ]
 
-#: Where the committed vectors live.
-VECTOR_DIR = Path(__file__).resolve().parents[2] / "chain" / "conformance" / "vectors"
+#: Where the committed vectors (`vectors/*.json`) and ticket signatures live.
+CONFORMANCE_DIR = Path(__file__).resolve().parents[2] / "chain" / "conformance"
+VECTOR_DIR = CONFORMANCE_DIR / "vectors"
+
+#: The vector files, in generation order.
+GROUPS: tuple[str, ...] = (
+    "tokens",
+    "model_registry",
+    "providers",
+    "inference",
+    "channels",
+    "random_tokens_registry",
+    "random_protocol",
+)
 
 
-def _groups() -> dict[str, Callable[[], Vector]]:
-    from . import _random, _scenarios
+def _builders(signer: Signer) -> dict[str, Callable[[], Vector]]:
+    from . import _channels, _protocol, _random, _scenarios
 
     return {
         "tokens": _scenarios.tokens,
         "model_registry": _scenarios.model_registry,
+        "providers": _protocol.providers,
+        "inference": _protocol.inference,
+        "channels": lambda: _channels.channels(signer),
         "random_tokens_registry": _random.tokens_registry,
+        "random_protocol": lambda: _random.protocol(signer),
     }
-
-
-GROUPS: tuple[str, ...] = ("tokens", "model_registry", "random_tokens_registry")
 
 
 def encode(vector: Vector) -> bytes:
     return (json.dumps(vector.to_json(), indent=1) + "\n").encode()
 
 
-def generate() -> dict[str, bytes]:
-    """Every vector file, by file name; raises `GenerationError` if a scenario went astray or a
-    call or error of the protocol pallets is neither covered nor listed as unreachable."""
+def generate(cache: Path = SIGNATURE_CACHE) -> dict[str, bytes]:
+    """Every file under `chain/conformance/` (`vectors/<group>.json` and `signatures.json`), by
+    relative path; raises `GenerationError` if a scenario went astray or a call or error of the
+    protocol pallets is neither covered nor listed as unreachable."""
+    vectors, signer = build_vectors(cache)
+    files = {f"vectors/{vector.name}.json": encode(vector) for vector in vectors}
+    files["signatures.json"] = signer.dump()
+    return files
+
+
+def build_vectors(cache: Path = SIGNATURE_CACHE) -> tuple[list[Vector], Signer]:
+    """Every group's vector (in `GROUPS` order) and the signer that signed their tickets,
+    checked for coverage."""
     from ._coverage import check_coverage
 
-    vectors = {name: build() for name, build in _groups().items()}
-    check_coverage(list(vectors.values()))
-    return {f"{name}.json": encode(vector) for name, vector in vectors.items()}
+    signer = Signer(cache)
+    builders = _builders(signer)
+    vectors = [builders[name]() for name in GROUPS]
+    check_coverage(vectors)
+    return vectors, signer
 
 
-def write_vectors(directory: Path = VECTOR_DIR) -> list[Path]:
-    """Write the vector files to `directory`, removing stale `*.json` files there."""
-    files = generate()
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob("*.json"):
-        if old.name not in files:
+def write_vectors(root: Path = CONFORMANCE_DIR) -> list[Path]:
+    """Write the files under `root`, removing stale vector files there."""
+    files = generate(root / "signatures.json")
+    (root / "vectors").mkdir(parents=True, exist_ok=True)
+    for old in (root / "vectors").glob("*.json"):
+        if f"vectors/{old.name}" not in files:
             old.unlink()
     written = []
     for name, data in files.items():
-        path = directory / name
+        path = root / name
         path.write_bytes(data)
         written.append(path)
     return written

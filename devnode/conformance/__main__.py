@@ -7,15 +7,19 @@ import json
 import sys
 from pathlib import Path
 
-from . import VECTOR_DIR, write_vectors
+from . import CONFORMANCE_DIR, write_vectors
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devnode.conformance", description=__doc__)
-    parser.add_argument("--out", type=Path, default=VECTOR_DIR, help="the vector directory")
+    parser.add_argument(
+        "--out", type=Path, default=CONFORMANCE_DIR, help="where vectors/ and signatures.json go"
+    )
     args = parser.parse_args(argv)
     steps = 0
     for path in write_vectors(args.out):
+        if path.parent.name != "vectors":
+            continue
         count = len(json.loads(path.read_text())["steps"])
         steps += count
         print(f"{path}: {count} steps")

@@ -8,7 +8,13 @@ from ._vectors import GenerationError, Vector
 __all__ = ["SCRIPTED_PALLETS", "check_coverage", "coverage_table"]
 
 #: The pallets whose scripted scenarios must cover every call and error.
-SCRIPTED_PALLETS: tuple[str, ...] = ("Tokens", "ModelRegistry")
+SCRIPTED_PALLETS: tuple[str, ...] = (
+    "Tokens",
+    "ModelRegistry",
+    "Providers",
+    "Inference",
+    "Channels",
+)
 
 
 def coverage_table(vectors: list[Vector]) -> dict[str, dict[str, list[str]]]:

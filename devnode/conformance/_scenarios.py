@@ -6,6 +6,7 @@ from typing import Any
 
 from .._hashing import blake2_256
 from .._pallet import Origin
+from ..pallets._cid import Cid
 from ..pallets.model_registry import model_id_of
 from ..pallets.tokens import EXISTENTIAL_DEPOSIT, GENESIS_ENDOWMENT
 from ._vectors import Recorder, Vector
@@ -561,7 +562,7 @@ def model_registry() -> Vector:
     cid_a, cid_b, cid_c = cid_v0("a"), cid_v0("b"), cid_v0("c")
     cid_v1 = b"bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
     cid_raw = b"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
-    model_a, model_b = model_id_of(cid_a), model_id_of(cid_b)  # type: ignore[arg-type]
+    model_a, model_b = model_id_of(Cid(cid_a)), model_id_of(Cid(cid_b))
     reg = "register_model"
 
     r.call("v0", alice, "ModelRegistry", reg, **model_args(cid_a))

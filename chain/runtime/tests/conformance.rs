@@ -377,7 +377,15 @@ fn replay(file: &str) {
 }
 
 /// The vector files this test replays, each as its own test below.
-const FILES: [&str; 3] = ["tokens", "model_registry", "random_tokens_registry"];
+const FILES: [&str; 7] = [
+	"tokens",
+	"model_registry",
+	"providers",
+	"inference",
+	"channels",
+	"random_tokens_registry",
+	"random_protocol",
+];
 
 #[test]
 fn every_vector_file_has_a_test() {
@@ -405,6 +413,26 @@ fn model_registry() {
 }
 
 #[test]
+fn providers() {
+	replay("providers");
+}
+
+#[test]
+fn inference() {
+	replay("inference");
+}
+
+#[test]
+fn channels() {
+	replay("channels");
+}
+
+#[test]
 fn random_tokens_registry() {
 	replay("random_tokens_registry");
+}
+
+#[test]
+fn random_protocol() {
+	replay("random_protocol");
 }
