@@ -14,7 +14,7 @@ from ipfs_store import IpfsStore
 from runtime_types import ChainClient, ClientConfig
 from runtime_types.generated.devnode import BINDINGS
 from tests.cache.helpers import RedisServer, start_redis
-from tests.devnode.conftest import NodeThread, start_node
+from tests.chains import PROTOCOL_PALLETS, ChainKind, ChainUnderTest, running_chain
 from tests.ipfs_store.conftest import KuboDaemon, store_config
 
 
@@ -43,15 +43,15 @@ async def model_cid(kubo: KuboDaemon, chat_model_dir: Path) -> str:
 
 
 @pytest.fixture
-def node() -> Iterator[NodeThread]:
-    """Instant block production: a block is sealed only when a transaction is ready."""
-    running = start_node()
-    yield running
-    running.stop()
+def node(request: pytest.FixtureRequest) -> Iterator[ChainUnderTest]:
+    """Instant block production: a block is sealed only when a transaction is ready (devnode,
+    or the Rust runtime's Instant mode for a test marked `@on_both_chains`)."""
+    kind: ChainKind = getattr(request, "param", "devnode")
+    yield from running_chain(kind, needs=PROTOCOL_PALLETS)
 
 
 @pytest.fixture
-async def chain(node: NodeThread) -> AsyncIterator[ChainClient]:
+async def chain(node: ChainUnderTest) -> AsyncIterator[ChainClient]:
     async with ChainClient(BINDINGS, ClientConfig(node.url, poll_interval=0.02)) as client:
         yield client
 

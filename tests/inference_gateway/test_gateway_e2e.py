@@ -1,4 +1,4 @@
-"""The direct path end to end on devnode (instant mode), Kubo and Redis with real daemons,
+"""The direct path end to end on a chain in instant mode (devnode, and the Rust runtime), Kubo and Redis with real daemons,
 driven by the official `openai` client: tokens before any block, exact batched settlement,
 OpenAI error shapes, a tampered stream, on-chain replay and expiry refusals."""
 
@@ -20,6 +20,7 @@ from ocw_daemon._status import verify_status
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import channels, providers, types
 from tests.cache.helpers import RedisServer
+from tests.chains import on_both_chains
 from tests.devnode.conftest import NodeThread
 from tests.inference_gateway.helpers import (
     ALICE,
@@ -38,7 +39,7 @@ from tests.inference_gateway.helpers import (
 from tests.ipfs_store.conftest import KuboDaemon
 from tests.ocw_daemon.helpers import EVE, account, free_port, register_model
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), on_both_chains]
 
 
 def _usage(chunks: list[Any]) -> tuple[int, int]:
