@@ -1,6 +1,7 @@
 """The direct path end to end on a chain in instant mode (devnode, and the Rust runtime: see
-`on_both_chains`), Kubo and Redis with real daemons, driven by the official `openai` client: tokens before any block, exact batched settlement,
-OpenAI error shapes, a tampered stream, on-chain replay and expiry refusals."""
+`on_both_chains`), Kubo and Redis with real daemons, driven by the official `openai` client:
+tokens before any block, exact batched settlement, OpenAI error shapes, a tampered stream,
+on-chain replay and expiry refusals."""
 
 from __future__ import annotations
 
