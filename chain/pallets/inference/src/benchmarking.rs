@@ -242,8 +242,7 @@ mod benchmarks {
 	#[benchmark]
 	fn on_initialize(n: Linear<0, { T::MaxTimeoutsPerBlock::get() }>) {
 		let (model_id, _, requester) = setup::<T>(T::MaxProvidersPerModel::get());
-		let ids: Vec<RequestId> =
-			(0..n).map(|_| placed::<T>(model_id, &requester, 10).0).collect();
+		let ids: Vec<RequestId> = (0..n).map(|_| placed::<T>(model_id, &requester, 10).0).collect();
 		let at = frame_system::Pallet::<T>::block_number()
 			.saturating_add(10u32.into())
 			.saturating_add(One::one());

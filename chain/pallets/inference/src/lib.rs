@@ -52,9 +52,7 @@ pub use genai_primitives::ModelId;
 pub type RequestId = u64;
 
 /// The content key of a sealed input, wrapped to one provider's `encryption_key`.
-#[derive(
-	Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo,
-)]
+#[derive(Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo)]
 pub struct KeyWrap<AccountId> {
 	pub provider: AccountId,
 	/// At most `MaxKeyWrapLength` bytes (`KeyWrapTooLong`).
@@ -62,9 +60,7 @@ pub struct KeyWrap<AccountId> {
 }
 
 /// A sealed input (docs/privacy.md): only its shape is checked on-chain.
-#[derive(
-	Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo,
-)]
+#[derive(Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo)]
 pub struct SealedInput<AccountId> {
 	/// `blake2_256(b"genai-input" ++ salt ++ prompt)`: the request's `input_hash`.
 	pub commitment: H256,
@@ -77,9 +73,7 @@ pub struct SealedInput<AccountId> {
 }
 
 /// A request's input (call argument only; `Inline` and `Cid` are the explicit plaintext mode).
-#[derive(
-	Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo,
-)]
+#[derive(Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo)]
 pub enum InferenceInput<AccountId> {
 	/// The prompt itself, at most `MaxInlineInput` bytes.
 	Inline(Vec<u8>),
@@ -96,12 +90,11 @@ impl<AccountId> InferenceInput<AccountId> {
 	pub fn weighed_bytes(&self) -> u32 {
 		let bytes = match self {
 			Self::Inline(data) | Self::Cid(data) => data.len(),
-			Self::SealedInline(sealed) | Self::SealedCid(sealed) => sealed
-				.wraps
-				.iter()
-				.fold(sealed.payload.len().saturating_add(64), |acc, wrap| {
+			Self::SealedInline(sealed) | Self::SealedCid(sealed) => {
+				sealed.wraps.iter().fold(sealed.payload.len().saturating_add(64), |acc, wrap| {
 					acc.saturating_add(32).saturating_add(wrap.wrapped.len())
-				}),
+				})
+			},
 		};
 		u32::try_from(bytes).unwrap_or(u32::MAX)
 	}
@@ -197,7 +190,9 @@ pub fn price_of<Balance: sp_runtime::traits::AtLeast32BitUnsigned + Copy>(
 	tokens: u64,
 	price_per_1k: Balance,
 ) -> Balance {
-	use sp_runtime::{helpers_128bit::multiply_by_rational_with_rounding, Rounding, SaturatedConversion};
+	use sp_runtime::{
+		helpers_128bit::multiply_by_rational_with_rounding, Rounding, SaturatedConversion,
+	};
 	let price: u128 = price_per_1k.saturated_into();
 	multiply_by_rational_with_rounding(u128::from(tokens), price, 1000, Rounding::Up)
 		.unwrap_or(u128::MAX)
@@ -211,7 +206,10 @@ pub fn validation_probability_ppm(reputation: u8) -> u128 {
 
 /// The account at `draw mod Σ weight` walking the cumulative weights in list order; `None` for
 /// an empty list (or zero total weight).
-pub fn pick_weighted<AccountId: Clone>(candidates: &[(AccountId, u128)], draw: u128) -> Option<AccountId> {
+pub fn pick_weighted<AccountId: Clone>(
+	candidates: &[(AccountId, u128)],
+	draw: u128,
+) -> Option<AccountId> {
 	let total = candidates.iter().fold(0u128, |acc, (_, weight)| acc.saturating_add(*weight));
 	if total == 0 {
 		return None;
@@ -712,7 +710,11 @@ pub mod pallet {
 		}
 
 		/// `escrow = ceil((prompt_tokens + max_tokens) × price / 1000)`.
-		pub fn escrow_for(prompt_tokens: u32, max_tokens: u32, price: BalanceOf<T>) -> BalanceOf<T> {
+		pub fn escrow_for(
+			prompt_tokens: u32,
+			max_tokens: u32,
+			price: BalanceOf<T>,
+		) -> BalanceOf<T> {
 			price_of(u64::from(prompt_tokens) + u64::from(max_tokens), price)
 		}
 
@@ -836,13 +838,14 @@ pub mod pallet {
 				None => Some(Self::check_cid(data)?),
 			};
 			ensure!(
-				max_tokens >= 1 &&
-					u64::from(prompt_tokens) + u64::from(max_tokens) <=
-						u64::from(T::MaxTokensPerRequest::get()),
+				max_tokens >= 1
+					&& u64::from(prompt_tokens) + u64::from(max_tokens)
+						<= u64::from(T::MaxTokensPerRequest::get()),
 				Error::<T>::InvalidTokenCount
 			);
 			ensure!(
-				T::MinDeadline::get() <= deadline_blocks && deadline_blocks <= T::MaxDeadline::get(),
+				T::MinDeadline::get() <= deadline_blocks
+					&& deadline_blocks <= T::MaxDeadline::get(),
 				Error::<T>::InvalidDeadline
 			);
 			let escrow = Self::escrow_for(prompt_tokens, max_tokens, terms.price_per_1k_tokens);
@@ -878,10 +881,10 @@ pub mod pallet {
 					None => true,
 					Some(recipients) => recipients.contains(&who) && info.encryption_key.is_some(),
 				};
-				if &who != requester &&
-					may_open && info.active &&
-					info.in_flight < info.capacity &&
-					info.weight > 0
+				if &who != requester
+					&& may_open && info.active
+					&& info.in_flight < info.capacity
+					&& info.weight > 0
 				{
 					with_capacity.push((who, info.weight));
 				}
@@ -1014,8 +1017,9 @@ pub mod pallet {
 				.filter(|who| who != &req.executor && who != &req.requester)
 				.filter_map(|who| {
 					let info = T::Providers::provider(&who)?;
-					let eligible = info.active &&
-						info.weight > 0 && (!req.sealed || info.encryption_key.is_some());
+					let eligible = info.active
+						&& info.weight > 0 && (!req.sealed
+						|| info.encryption_key.is_some());
 					eligible.then_some((who, info.weight))
 				})
 				.collect();
@@ -1125,7 +1129,9 @@ pub mod pallet {
 					Ok(true)
 				},
 				RequestState::AwaitingValidation {
-					output_deadline: None, validation_deadline, ..
+					output_deadline: None,
+					validation_deadline,
+					..
 				} if now > validation_deadline => {
 					Self::settle(request_id, req)?;
 					Ok(true)

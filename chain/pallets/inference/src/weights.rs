@@ -45,9 +45,8 @@ fn provide_output(b: u32) -> Weight {
 
 fn on_initialize(n: u32) -> Weight {
 	// One read of `Timeouts[n]` (25 µs, RocksDB's default read weight), then each due request.
-	Weight::from_parts(25_000_000, 0).saturating_add(
-		Weight::from_parts(80_000_000, PROOF_SIZE).saturating_mul(n as u64),
-	)
+	Weight::from_parts(25_000_000, 0)
+		.saturating_add(Weight::from_parts(80_000_000, PROOF_SIZE).saturating_mul(n as u64))
 }
 
 /// The spec's weights, for a runtime.

@@ -31,10 +31,11 @@ fn weighted_picks_walk_the_cumulative_weights() {
 fn the_seed_is_the_parent_hash() {
 	new_test_ext().execute_with(|| {
 		set_parent_hash(H256::repeat_byte(0xab));
-		let (seed, _) = <<Test as crate::Config>::Randomness as frame_support::traits::Randomness<
-			H256,
-			BlockNumber,
-		>>::random_seed();
+		let (seed, _) =
+			<<Test as crate::Config>::Randomness as frame_support::traits::Randomness<
+				H256,
+				BlockNumber,
+			>>::random_seed();
 		assert_eq!(seed, H256::repeat_byte(0xab));
 	});
 }
@@ -97,8 +98,8 @@ fn validation_is_sampled_by_reputation_and_the_validator_drawn_by_weight() {
 			assert_eq!(req(id).executor, executor);
 			let seed = H256::from_low_u64_be(1_000 + i);
 			set_parent_hash(seed);
-			let drawn = protocol_random(TAG_VALIDATE, &seed, id) % 1_000_000 <
-				validation_probability_ppm(60);
+			let drawn = protocol_random(TAG_VALIDATE, &seed, id) % 1_000_000
+				< validation_probability_ppm(60);
 			let others: Vec<(AccountId, u128)> =
 				weights(model_id).into_iter().filter(|(who, _)| *who != executor).collect();
 			assert_ok!(submit(id, b"o", 1, 1));

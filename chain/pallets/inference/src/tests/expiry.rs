@@ -101,7 +101,9 @@ fn past_the_validation_deadline_the_result_is_settled() {
 		run_to(22);
 		assert_eq!(req(id).state, RequestState::Completed { cost: ESCROW });
 		assert_eq!(reputation_of(executor), 0);
-		assert!(matches!(last_event(), Event::InferencePaid { request_id, .. } if request_id == id));
+		assert!(
+			matches!(last_event(), Event::InferencePaid { request_id, .. } if request_id == id)
+		);
 		check_invariants();
 	});
 }

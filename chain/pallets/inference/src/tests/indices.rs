@@ -177,8 +177,11 @@ fn storage_keys_use_the_specs_hashers() {
 fn request_state_variants_are_the_specs() {
 	type State = RequestState<AccountId, BlockNumber, Balance>;
 	assert_eq!(State::Assigned.encode(), vec![0]);
-	let awaiting =
-		State::AwaitingValidation { validator: 9, validation_deadline: 3, output_deadline: Some(4) };
+	let awaiting = State::AwaitingValidation {
+		validator: 9,
+		validation_deadline: 3,
+		output_deadline: Some(4),
+	};
 	let mut expected = vec![1];
 	expected.extend(9u64.to_le_bytes());
 	expected.extend(3u32.to_le_bytes());

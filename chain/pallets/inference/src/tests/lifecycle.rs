@@ -52,7 +52,8 @@ fn every_ending_once() {
 struct Lcg(u64);
 impl Lcg {
 	fn next(&mut self, below: u64) -> u64 {
-		self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+		self.0 =
+			self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
 		(self.0 >> 33) % below
 	}
 }
@@ -96,15 +97,19 @@ fn a_long_mixed_run_keeps_the_invariants() {
 					let id = open[rng.next(open.len() as u64) as usize];
 					let r = req(id);
 					let _ = match (choice, r.state.clone()) {
-						(2 | 3, RequestState::Assigned) =>
-							submit(id, b"out", rng.next(10) as u32, rng.next(31) as u32),
+						(2 | 3, RequestState::Assigned) => {
+							submit(id, b"out", rng.next(10) as u32, rng.next(31) as u32)
+						},
 						(4, RequestState::Assigned) => Inference::decline(signed(r.executor), id),
-						(2 | 3, RequestState::AwaitingValidation { validator, .. }) =>
-							Inference::submit_validation(signed(validator), id, rng.next(4) != 0),
-						(4, RequestState::AwaitingValidation { validator, .. }) =>
-							Inference::request_output(signed(validator), id),
-						(5, RequestState::AwaitingValidation { .. }) =>
-							Inference::provide_output(signed(r.executor), id, b"out".to_vec()),
+						(2 | 3, RequestState::AwaitingValidation { validator, .. }) => {
+							Inference::submit_validation(signed(validator), id, rng.next(4) != 0)
+						},
+						(4, RequestState::AwaitingValidation { validator, .. }) => {
+							Inference::request_output(signed(validator), id)
+						},
+						(5, RequestState::AwaitingValidation { .. }) => {
+							Inference::provide_output(signed(r.executor), id, b"out".to_vec())
+						},
 						_ => Inference::expire(signed(CHARLIE), id),
 					};
 					if choice >= 6 {
@@ -115,7 +120,9 @@ fn a_long_mixed_run_keeps_the_invariants() {
 			check_invariants();
 		}
 		// Everything ends by its deadlines.
-		run_to(System::block_number() + MAX_DEADLINE + VALIDATION_PERIOD + OUTPUT_PROVIDE_PERIOD + 2);
+		run_to(
+			System::block_number() + MAX_DEADLINE + VALIDATION_PERIOD + OUTPUT_PROVIDE_PERIOD + 2,
+		);
 		check_invariants();
 		assert!(Requests::<Test>::iter().all(|(_, r)| r.state.is_terminal()));
 		assert!(BandwidthInUse::<Test>::iter().next().is_none());

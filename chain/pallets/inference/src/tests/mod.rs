@@ -13,8 +13,8 @@ mod sealed;
 mod validation;
 
 use crate::{
-	mock::*, BandwidthInUse, ModelId, Event, InferenceInput, InferenceInputOf, InferenceRequestOf,
-	KeyWrap, NextRequestId, RequestId, RequestState, Requests, SealedInput,
+	mock::*, BandwidthInUse, Event, InferenceInput, InferenceInputOf, InferenceRequestOf, KeyWrap,
+	ModelId, NextRequestId, RequestId, RequestState, Requests, SealedInput,
 };
 use frame_support::{assert_ok, traits::Hooks};
 use orml_traits::{MultiCurrency, MultiReservableCurrency};
@@ -258,8 +258,9 @@ pub fn check_invariants() {
 	let slashed: Balance = System::events()
 		.into_iter()
 		.filter_map(|record| match record.event {
-			RuntimeEvent::Providers(pallet_providers::Event::StakeSlashed { amount, .. }) =>
-				Some(amount),
+			RuntimeEvent::Providers(pallet_providers::Event::StakeSlashed { amount, .. }) => {
+				Some(amount)
+			},
 			_ => None,
 		})
 		.sum();
@@ -269,11 +270,11 @@ pub fn check_invariants() {
 	let mut endings: BTreeMap<RequestId, u32> = BTreeMap::new();
 	for event in inference_events() {
 		let id = match event {
-			Event::InferencePaid { request_id, .. } |
-			Event::RequestExpired { request_id, .. } |
-			Event::ValidationFailed { request_id, .. } |
-			Event::OutputTimedOut { request_id, .. } |
-			Event::RequestDeclined { request_id, .. } => request_id,
+			Event::InferencePaid { request_id, .. }
+			| Event::RequestExpired { request_id, .. }
+			| Event::ValidationFailed { request_id, .. }
+			| Event::OutputTimedOut { request_id, .. }
+			| Event::RequestDeclined { request_id, .. } => request_id,
 			_ => continue,
 		};
 		*endings.entry(id).or_default() += 1;

@@ -38,7 +38,10 @@ fn request_output_rules() {
 			Inference::request_output(RuntimeOrigin::none(), id),
 			sp_runtime::DispatchError::BadOrigin
 		);
-		assert_noop!(Inference::request_output(signed(validator), 99), Error::<Test>::UnknownRequest);
+		assert_noop!(
+			Inference::request_output(signed(validator), 99),
+			Error::<Test>::UnknownRequest
+		);
 		assert_noop!(
 			Inference::request_output(signed(CHARLIE), assigned),
 			Error::<Test>::InvalidState

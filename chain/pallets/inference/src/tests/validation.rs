@@ -23,7 +23,8 @@ pub fn awaiting_validation() -> (RequestId, AccountId, AccountId) {
 /// A seed under which request `id` of an executor at `reputation` is sampled.
 pub fn sampled_seed(id: RequestId, reputation: u8) {
 	seed_where(|seed| {
-		protocol_random(TAG_VALIDATE, &seed, id) % 1_000_000 < validation_probability_ppm(reputation)
+		protocol_random(TAG_VALIDATE, &seed, id) % 1_000_000
+			< validation_probability_ppm(reputation)
 	});
 }
 
