@@ -300,7 +300,7 @@ pub mod pallet {
 		ChannelWithdrawn { requester: T::AccountId, executor: T::AccountId, amount: BalanceOf<T> },
 		/// A direct result was settled against its ticket.
 		DirectSettled {
-			direct_id: DirectId,
+			direct_id: u64,
 			requester: T::AccountId,
 			executor: T::AccountId,
 			nonce: u64,
@@ -312,25 +312,21 @@ pub mod pallet {
 		},
 		/// A direct result was paid: author and executor shares.
 		DirectPaid {
-			direct_id: DirectId,
+			direct_id: u64,
 			author: T::AccountId,
 			author_amount: BalanceOf<T>,
 			executor_amount: BalanceOf<T>,
 		},
 		/// A settled direct result was sampled for validation.
 		DirectValidationRequested {
-			direct_id: DirectId,
+			direct_id: u64,
 			validator: T::AccountId,
 			deadline: BlockNumberFor<T>,
 		},
 		/// The validator confirmed a direct result.
-		DirectValidationPassed { direct_id: DirectId, validator: T::AccountId },
+		DirectValidationPassed { direct_id: u64, validator: T::AccountId },
 		/// The validator rejected a direct result: executor slashed, nothing paid.
-		DirectValidationFailed {
-			direct_id: DirectId,
-			validator: T::AccountId,
-			slashed: BalanceOf<T>,
-		},
+		DirectValidationFailed { direct_id: u64, validator: T::AccountId, slashed: BalanceOf<T> },
 		/// A ticket was settled after its expiry: not paid.
 		TicketExpired { requester: T::AccountId, executor: T::AccountId, nonce: u64 },
 	}

@@ -422,3 +422,55 @@ fn neither_executor_nor_requester_validates() {
 		assert_eq!(DirectChecks::<Test>::iter().count(), 0);
 	});
 }
+
+#[test]
+fn held_costs_count_against_the_deposit() {
+	new_test_ext().execute_with(|| {
+		let w = World::with_validator();
+		open("Alice", &w.bob, 100);
+		let mut tickets = Tickets::of("Alice", &w.bob);
+		assert_ok!(ChannelsPallet::settle(
+			signed(&w.bob),
+			vec![tickets.sign(&[w.model], vec![plain(1)])]
+		));
+		assert_eq!(Channels::<Test>::get(&w.alice, &w.bob).unwrap().held, 50);
+		// 51 more would reach into the held 50.
+		let over =
+			Tickets::of("Alice", &w.bob).sign(&[w.model], vec![result(2, 51, 0, 8, 100, 30)]);
+		assert_noop!(
+			ChannelsPallet::settle(signed(&w.bob), vec![over]),
+			Error::<Test>::InsufficientDeposit
+		);
+		let exact = tickets.sign(&[w.model], vec![result(2, 50, 0, 8, 100, 30)]);
+		assert_ok!(ChannelsPallet::settle(signed(&w.bob), vec![exact]));
+		let channel = Channels::<Test>::get(&w.alice, &w.bob).unwrap();
+		assert_eq!((channel.deposit, channel.held), (100, 100));
+		assert_invariants();
+		// A failed check frees its part for new results again.
+		assert_ok!(ChannelsPallet::submit_direct_validations(
+			signed(&w.charlie),
+			verdicts(&[(0, false)])
+		));
+		assert_eq!(Channels::<Test>::get(&w.alice, &w.bob).unwrap().held, 50);
+		assert_invariants();
+	});
+}
+
+#[test]
+fn a_passed_verdict_caps_the_reputation_at_100() {
+	new_test_ext().execute_with(|| {
+		let w = World::with_validator();
+		w.set_reputation(&w.bob, 98);
+		open("Alice", &w.bob, 1_000_000);
+		// At 98, 2.98 % of results are sampled: settle until one is.
+		let mut tickets = Tickets::of("Alice", &w.bob);
+		let results: Vec<Result_> = (0..200).map(|i| plain(i as u8)).collect();
+		assert_ok!(ChannelsPallet::settle(signed(&w.bob), vec![tickets.sign(&[w.model], results)]));
+		let id = DirectChecks::<Test>::iter_keys().next().expect("one of 200 sampled");
+		assert_ok!(ChannelsPallet::submit_direct_validations(
+			signed(&w.charlie),
+			verdicts(&[(id, true)])
+		));
+		assert_eq!(w.reputation(&w.bob), 100);
+	});
+}
