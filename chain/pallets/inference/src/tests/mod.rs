@@ -11,6 +11,7 @@ mod request;
 mod result;
 mod sealed;
 mod validation;
+mod weights;
 
 use crate::{
 	mock::*, BandwidthInUse, Event, InferenceInput, InferenceInputOf, InferenceRequestOf, KeyWrap,

@@ -236,3 +236,22 @@ fn rules_in_the_specs_order() {
 		);
 	});
 }
+
+#[test]
+fn a_full_validation_deadline_block_refuses_the_result() {
+	new_test_ext().execute_with(|| {
+		let model_id = model();
+		provider(P1, model_id);
+		provider(P2, model_id);
+		let id = request(model_id);
+		// Submitted at block 1: the validation deadline is 21, its entry at 22.
+		let full: frame_support::BoundedVec<RequestId, _> =
+			vec![1_000; MAX_TIMEOUTS_PER_BLOCK as usize].try_into().unwrap();
+		Timeouts::<Test>::insert(22, full);
+		frame_support::assert_noop!(
+			submit(id, b"output", PROMPT, MAX_TOKENS),
+			Error::<Test>::TooManyTimeouts
+		);
+		assert_eq!(req(id).state, RequestState::Assigned);
+	});
+}
