@@ -51,7 +51,7 @@ fn vectors_dir() -> PathBuf {
 
 fn unhex(text: &str) -> Vec<u8> {
 	let digits = text.strip_prefix("0x").unwrap_or(text);
-	assert!(digits.len() % 2 == 0, "odd hex string {text:?}");
+	assert!(digits.len().is_multiple_of(2), "odd hex string {text:?}");
 	(0..digits.len())
 		.step_by(2)
 		.map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("a hex digit pair"))
