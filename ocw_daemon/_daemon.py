@@ -130,7 +130,7 @@ class Daemon:
             loader or EngineLoader(engine_config),
         )
         self.metrics = DaemonMetrics(self._cache_metrics)
-        self.node = Node(self.client, keypair, bindings)
+        self.node = Node(self.client, keypair)
         self.tasks = SideTasks(config.validators)
         self.engines = EnginePool(self.cache, engine_config, self.tasks)
         self.models = ModelCatalog(self.node, self.cache, self.account, self.tasks)

@@ -21,10 +21,15 @@ __all__ = ["Node"]
 class Node:
     """Reads and submissions for one account over one `ChainClient` (owned by the daemon)."""
 
-    def __init__(self, client: ChainClient, keypair: Keypair, bindings: Bindings) -> None:
+    def __init__(self, client: ChainClient, keypair: Keypair) -> None:
         self.client = client
         self.keypair = keypair
-        self.bindings = bindings
+
+    @property
+    def bindings(self) -> Bindings:
+        """The client's: the generated package's, or on a runtime with other metadata (the Rust
+        runtime) the same classes over that runtime's metadata, once connected."""
+        return self.client.bindings
 
     async def query(self, entry: Any) -> Any:
         try:
