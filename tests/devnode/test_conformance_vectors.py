@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from devnode.conformance import CONFORMANCE_DIR, PROTOCOL_PALLETS, build_vectors, generate
 from devnode.conformance._coverage import SCRIPTED_PALLETS, coverage_table
 
@@ -17,8 +19,12 @@ def _vectors(files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
     return {name: json.loads(data) for name, data in files.items() if name.startswith("vectors/")}
 
 
-def test_the_committed_vectors_are_not_stale() -> None:
-    fresh = generate()
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, bytes]:
+    return generate()
+
+
+def test_the_committed_vectors_are_not_stale(fresh: dict[str, bytes]) -> None:
     committed = {
         str(path.relative_to(CONFORMANCE_DIR)): path.read_bytes()
         for path in [*CONFORMANCE_DIR.glob("vectors/*.json"), CONFORMANCE_DIR / "signatures.json"]
@@ -29,12 +35,14 @@ def test_the_committed_vectors_are_not_stale() -> None:
     assert not stale, f"stale conformance vectors {stale}: run `make vectors` and commit them"
 
 
-def test_generation_is_deterministic() -> None:
-    assert generate() == generate()
+def test_generation_is_deterministic(fresh: dict[str, bytes]) -> None:
+    assert generate() == fresh
 
 
-def test_there_are_at_least_a_thousand_steps_with_scripted_and_random_groups() -> None:
-    vectors = _vectors(generate())
+def test_there_are_at_least_a_thousand_steps_with_scripted_and_random_groups(
+    fresh: dict[str, bytes],
+) -> None:
+    vectors = _vectors(fresh)
     steps = {name: len(v["steps"]) for name, v in vectors.items()}
     assert sum(steps.values()) >= 1_000
     assert steps["vectors/random_tokens_registry.json"] >= 500
