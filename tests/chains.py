@@ -4,7 +4,8 @@ wasm on chopsticks, `devstack.LocalRuntimeNode`), behind one small interface.
 Tests that hold for both take the `chain_kind` fixture (tests/conftest.py), parametrized over
 `CHAINS`: the runtime variant carries the `runtime` marker (`-m runtime` runs only those,
 `-m "not runtime"` leaves them out). Without a built runtime (no chopsticks or no raw chain
-spec) a runtime variant is skipped with the reason naming `make chain-build`.
+spec) a runtime variant is skipped with the reason naming `make chain-build`, or fails where
+`$GENAI_REQUIRE_RUNTIME` is set (CI, where setup always builds it).
 
 What differs between the two and is hidden here:
 
@@ -20,8 +21,9 @@ What differs between the two and is hidden here:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 import pytest
 
@@ -119,15 +121,28 @@ class RuntimeChain:
         assert not self.node.tick_errors, self.node.tick_errors
 
 
+#: Set (to 1) where the runtime is always built, as in `make test`: its absence then fails the
+#: runtime variants instead of skipping them.
+REQUIRE_RUNTIME = "GENAI_REQUIRE_RUNTIME"
+
+
+def runtime_missing(exc: RuntimeNodeMissing) -> NoReturn:
+    """Skip (or, with `$GENAI_REQUIRE_RUNTIME` set, fail) a runtime variant, saying why."""
+    reason = f"the Rust runtime is not built: {exc}"
+    if os.environ.get(REQUIRE_RUNTIME, "") not in ("", "0"):
+        pytest.fail(f"{reason} (and ${REQUIRE_RUNTIME} requires it)")
+    pytest.skip(reason)
+
+
 def start_chain(kind: ChainKind, *, block_time: float | None = None) -> ChainUnderTest:
     """A fresh chain of `kind` with the dev genesis; a runtime variant skips when the runtime
-    is not built (the reason says `make chain-build`)."""
+    is not built (the reason says `make chain-build`; see `runtime_missing`)."""
     if kind == "devnode":
         return DevnodeChain(block_time)
     try:
         return RuntimeChain(block_time)
     except RuntimeNodeMissing as exc:
-        pytest.skip(f"the Rust runtime is not built: {exc}")
+        runtime_missing(exc)
 
 
 def running_chain(

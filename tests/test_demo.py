@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from devstack import RuntimeNodeMissing, demo
-from tests.chains import ChainKind
+from tests.chains import ChainKind, runtime_missing
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -20,7 +20,7 @@ async def test_demo_serves_every_request_and_payments_add_up(  # type: ignore[no
     try:
         results = await demo.run(tmp_path, requests=3, chain=chain_kind)
     except RuntimeNodeMissing as exc:
-        pytest.skip(f"the Rust runtime is not built: {exc}")
+        runtime_missing(exc)
     assert len(results) == 3
     assert len({r.request_id for r in results}) == 3
     for result in results:

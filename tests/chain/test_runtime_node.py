@@ -18,6 +18,7 @@ import pytest
 from devstack import LocalRuntimeNode, RuntimeNodeConfig, RuntimeNodeMissing, free_port
 from devstack._runtime_node import node_command
 from runtime_types import hash_key
+from tests.chains import runtime_missing
 
 CLI = [sys.executable, "-m", "devstack.runtime_node"]
 NOW = "0x" + (hash_key("Twox128", b"Timestamp") + hash_key("Twox128", b"Now")).hex()
@@ -33,7 +34,7 @@ def built() -> None:
     try:
         node_command(RuntimeNodeConfig())
     except RuntimeNodeMissing as exc:
-        pytest.skip(f"the Rust runtime is not built: {exc}")
+        runtime_missing(exc)
 
 
 def test_a_missing_spec_or_chopsticks_names_make_chain_build(tmp_path: Path) -> None:
