@@ -27,8 +27,8 @@ from typing import Any, Literal, NoReturn, Protocol
 
 import pytest
 
-from devstack import LocalRuntimeNode, RuntimeNodeMissing
-from devstack._runtime_node import json_rpc
+from devstack import LocalRuntimeNode, RuntimeNodeConfig, RuntimeNodeMissing
+from devstack._runtime_node import json_rpc, node_command
 
 ChainKind = Literal["devnode", "runtime"]
 #: `chain_kind`'s parameters: devnode, and the runtime as the marked group
@@ -132,6 +132,15 @@ def runtime_missing(exc: RuntimeNodeMissing) -> NoReturn:
     if os.environ.get(REQUIRE_RUNTIME, "") not in ("", "0"):
         pytest.fail(f"{reason} (and ${REQUIRE_RUNTIME} requires it)")
     pytest.skip(reason)
+
+
+def require_runtime() -> None:
+    """For a runtime variant that starts the runtime by other means (a subprocess): skip or
+    fail as `runtime_missing` when it is not built."""
+    try:
+        node_command(RuntimeNodeConfig())
+    except RuntimeNodeMissing as exc:
+        runtime_missing(exc)
 
 
 def start_chain(kind: ChainKind, *, block_time: float | None = None) -> ChainUnderTest:

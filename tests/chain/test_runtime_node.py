@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from devstack import LocalRuntimeNode, RuntimeNodeConfig, RuntimeNodeMissing, free_port
-from devstack._runtime_node import node_command
 from runtime_types import hash_key
-from tests.chains import runtime_missing
+from tests.chains import require_runtime
 
 CLI = [sys.executable, "-m", "devstack.runtime_node"]
 NOW = "0x" + (hash_key("Twox128", b"Timestamp") + hash_key("Twox128", b"Now")).hex()
@@ -28,13 +27,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
     )
-
-
-def built() -> None:
-    try:
-        node_command(RuntimeNodeConfig())
-    except RuntimeNodeMissing as exc:
-        runtime_missing(exc)
 
 
 def test_a_missing_spec_or_chopsticks_names_make_chain_build(tmp_path: Path) -> None:
@@ -67,7 +59,7 @@ def test_bad_settings_are_typed_and_name_their_source(tmp_path: Path) -> None:
 
 @pytest.mark.runtime
 def test_the_console_script_serves_until_sigterm() -> None:
-    built()
+    require_runtime()
     port = free_port()
     process = subprocess.Popen(
         [*CLI, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -101,7 +93,7 @@ def now(node: LocalRuntimeNode) -> int:
 
 @pytest.mark.runtime
 def test_manual_blocks_timestamps_and_the_block_thread() -> None:
-    built()
+    require_runtime()
     node = LocalRuntimeNode.start(block_mode="Manual")
     try:
         number = int(node.rpc("chain_getHeader")["number"], 16)

@@ -1,5 +1,5 @@
 """`python -m devstack up`: one JSON line once ready, a gateway the openai client can use,
-a clean stop on SIGTERM."""
+a clean stop on SIGTERM; on devnode and on the Rust runtime (`--chain`, `chain_kind`)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,17 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.chains import ChainKind, require_runtime
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_devstack_up_serves_the_gateway_until_sigterm(tmp_path: Path) -> None:
+def test_devstack_up_serves_the_gateway_until_sigterm(
+    tmp_path: Path, chain_kind: ChainKind
+) -> None:
+    if chain_kind == "runtime":
+        require_runtime()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -34,6 +40,8 @@ def test_devstack_up_serves_the_gateway_until_sigterm(tmp_path: Path) -> None:
             "0.5",
             "--dir",
             str(tmp_path / "stack"),
+            "--chain",
+            chain_kind,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
