@@ -151,9 +151,7 @@ async def test_a_ticket_near_its_expiry_is_settled_without_waiting_for_the_inter
             pass
         found = await channel(chain, DAVE, BOB)
         assert found is not None and found.nonce == 0  # the interval is an hour in tests
-        assert node.node is not None
-        for _ in range(3):  # the chain moves on: the ticket is now close to its expiry
-            node.run(node.node.produce_block())
+        node.new_blocks(3)  # the chain moves on: the ticket is now close to its expiry
 
         async def settled() -> bool:
             now = await channel(chain, DAVE, BOB)
