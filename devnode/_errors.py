@@ -58,6 +58,10 @@ class TransactionRejected(DevnodeError):
         return cls(1010, "Invalid Transaction", reason)
 
     @classmethod
+    def unknown(cls, reason: str) -> TransactionRejected:
+        return cls(1011, "Unknown Transaction Validity", reason)
+
+    @classmethod
     def already_imported(cls) -> TransactionRejected:
         return cls(1013, "Transaction Already Imported", "Transaction Already Imported")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ from ._types import (
 from .pallets import RUNTIME_PALLETS
 from .pallets.balances import Balances
 from .pallets.system import System, SystemEvent
-from .pallets.transaction_payment import TransactionPayment, compute_fee
+from .pallets.transaction_payment import EXTRINSIC_BASE_WEIGHT, TransactionPayment, compute_fee
 
 __all__ = [
     "RUNTIME",
@@ -71,7 +72,11 @@ ReadFn = Callable[[bytes], bytes | None]
 
 SIGNED_V4 = 0x84
 UNSIGNED_V4 = 0x04
+log = logging.getLogger("devnode.runtime")
+
 MAX_EXTRINSIC_BYTES = 4 * 1024 * 1024
+#: UnknownTransaction::CannotLookup's text (sp_runtime), a 1011 answer's `data`
+CANNOT_LOOKUP = "Could not lookup information required to validate the transaction"
 METADATA_MAGIC = b"meta"
 CODE_KEY = b":code"
 
@@ -598,8 +603,10 @@ class Runtime:
             if version != SIGNED_V4:
                 raise ScaleDecodeError(f"unsupported extrinsic version byte 0x{version:02x}")
             address = MULTI_ADDRESS.decode(reader)
-            if address[0] not in ("Id", "Address32"):
-                raise TransactionRejected.invalid("Invalid signing address")
+            if address[0] != "Id":
+                # The runtime's AccountIdLookup resolves only `Id`: any other signer address
+                # fails the lookup, an UnknownTransaction::CannotLookup.
+                raise TransactionRejected.unknown(CANNOT_LOOKUP)
             scheme, signature = MULTI_SIGNATURE.decode(reader)
             era_start = reader.pos
             era = ERA.decode(reader)
@@ -669,7 +676,7 @@ class Runtime:
         else:
             _, (period, phase) = ext.era
             birth = era_birth(period, phase, current)
-            birth_hash = block_hash_at(birth) if birth <= best_number else None
+            birth_hash = self._birth_hash(read, birth, best_number, block_hash_at)
             longevity = birth + period - current
         if birth_hash is None:
             raise TransactionRejected.invalid("Transaction has an ancient birth block")
@@ -697,6 +704,24 @@ class Runtime:
             ready=ext.nonce == account.nonce,
         )
 
+    def _birth_hash(
+        self,
+        read: ReadFn,
+        birth: int,
+        best_number: int,
+        block_hash_at: Callable[[int], bytes | None],
+    ) -> bytes | None:
+        """CheckMortality's implicit: `System.BlockHash(birth)` as FRAME reads it while
+        validating on top of block `best_number` (whose own hash `initialize` has just added),
+        None where the map has no entry: a birth after the best block, or one pruned past
+        `BlockHashCount` (the runtime then says AncientBirthBlock)."""
+        if birth > best_number:
+            return None
+        if birth == best_number:
+            return block_hash_at(birth)
+        stored = read(self.system.BlockHash.key(birth))
+        return None if stored is None else bytes(stored)
+
     def _explain_bad_proof(
         self,
         ext: Extrinsic,
@@ -704,7 +729,9 @@ class Runtime:
         current: int,
         block_hash_at: Callable[[int], bytes | None],
     ) -> str:
-        """Substrate answers BadProof; where devnode can tell an expired era, it says so."""
+        """Substrate's BadProof text; where devnode can tell that a mortal era has ended (the
+        signature verifies against an earlier birth block), it logs so, as the runtime gives
+        BadProof then too (the birth it computes names another block)."""
         if ext.scheme == "Ecdsa":
             return "Transaction has a bad signature (ecdsa signatures are not supported by devnode)"
         if ext.era != "Immortal":
@@ -718,9 +745,11 @@ class Runtime:
                     self.signing_payload(ext, genesis, earlier),
                     ext.signer or b"",
                 ):
-                    return (
-                        f"Transaction is outdated (its mortal era ended at block {birth + period})"
+                    log.info(
+                        "refused a transaction as BadProof: its mortal era ended at block %d",
+                        birth + period,
                     )
+                    break
                 birth -= period
                 if birth < current - 4 * period:
                     break
@@ -775,8 +804,10 @@ class Runtime:
         return BlockResult(included, ctx.overlay.changes, ctx.events, dropped)
 
     def _dispatch_info(self, spec: CallSpec, weight: Weight) -> dict[str, Any]:
+        # frame_system's note_applied_extrinsic adds the class's base extrinsic weight to the
+        # recorded dispatch info (query_info's weight, the call's alone, leaves it out).
         return {
-            "weight": weight.to_value(),
+            "weight": (weight + EXTRINSIC_BASE_WEIGHT).to_value(),
             "class": (spec.dispatch_class, None),
             "pays_fee": ("Yes" if spec.pays_fee else "No", None),
         }
@@ -1000,6 +1031,8 @@ class Runtime:
 
 def _validity_error(reason: str) -> Any:
     """The `TransactionValidityError` a Substrate runtime gives for one of devnode's refusals."""
+    if reason == CANNOT_LOOKUP:
+        return ("Unknown", ("CannotLookup", None))
     text = reason.lower()
     if "not expected" in text:
         kind = "Call"
@@ -1009,7 +1042,7 @@ def _validity_error(reason: str) -> Any:
         kind = "AncientBirthBlock"
     elif "pay some fees" in text:
         kind = "Payment"
-    elif "outdated" in text and "era ended" not in text:
+    elif "outdated" in text:
         kind = "Stale"
     else:
         kind = "BadProof"  # bad signatures, expired eras (Substrate cannot tell them apart)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
+from .._errors import DispatchFailure
 from .._pallet import (
     Constant,
     DispatchClass,
@@ -98,6 +99,24 @@ class BalancesEvent(PalletEvents):
 
         who: Annotated[bytes, Scale(ACCOUNT_ID, "T::AccountId")]
         amount: Annotated[int, Scale(BALANCE, "T::Balance")]
+
+
+U128_MAX = 2**128 - 1
+
+
+def _token(error: str) -> DispatchFailure:
+    """A `DispatchError::Token`: pallet-balances' fungible path fails with these, not with
+    its module errors."""
+    return DispatchFailure(("Token", (error, None)), f"Token.{error}")
+
+
+def _arithmetic(error: str) -> DispatchFailure:
+    return DispatchFailure(("Arithmetic", (error, None)), f"Arithmetic.{error}")
+
+
+def _can_dec_provider(info: AccountInfo) -> bool:
+    """frame_system's `can_dec_provider`: the account survives losing a provider reference."""
+    return info.providers > 1 or info.consumers == 0 or info.providers == 0
 
 
 class BalancesError(PalletError):
@@ -197,10 +216,8 @@ class Balances(Pallet):
     ) -> None:
         """Transfer the entire transferable balance from the caller account."""
         who = ctx.ensure_signed(origin)
-        free = self.free_balance(ctx, who)
-        amount = free - EXISTENTIAL_DEPOSIT if keep_alive else free
-        if amount > 0:
-            self.transfer(ctx, who, ctx.lookup(dest), amount, keep_alive=keep_alive)
+        amount = self.reducible_balance(ctx.system.account(ctx, who), keep_alive)
+        self.transfer(ctx, who, ctx.lookup(dest), amount, keep_alive=keep_alive)
 
     @dispatchable(8, DispatchClass.OPERATIONAL)
     def force_set_balance(
@@ -245,29 +262,68 @@ class Balances(Pallet):
             self.emit(ctx, BalancesEvent.Endowed(account=who, free_balance=data.free))
         ctx.system.put_account(ctx, who, info)
 
+    def reducible_balance(self, info: AccountInfo, keep_alive: bool) -> int:
+        """`fungible::Inspect::reducible_balance` (Polite), as pallet-balances 42 has it: the
+        free balance less frozen funds that reserves do not cover, and less the existential
+        deposit where the account must stay (`keep_alive`) or cannot lose its provider."""
+        data = info.data
+        untouchable = max(data.frozen - data.reserved, 0)
+        if keep_alive or (data.free and not _can_dec_provider(info)):
+            untouchable = max(untouchable, EXISTENTIAL_DEPOSIT)
+        return max(data.free - untouchable, 0)
+
+    def _check_withdraw(
+        self, ctx: CallContext, info: AccountInfo, amount: int, keep_nonzero: bool
+    ) -> None:
+        """`can_withdraw(..).into_result(keep_nonzero)`: the token error, in its order."""
+        if amount == 0:
+            return
+        if ctx.get(self.TotalIssuance) < amount:
+            raise _arithmetic("Underflow")
+        data = info.data
+        new_free = data.free - amount
+        if new_free < 0:
+            raise _token("FundsUnavailable")
+        if amount > self.reducible_balance(info, keep_alive=False):
+            raise _token("Frozen")
+        if new_free < EXISTENTIAL_DEPOSIT and not _can_dec_provider(info):
+            raise _token("OnlyProvider")
+        if new_free + data.reserved < data.frozen:
+            raise _token("Frozen")
+        if new_free < EXISTENTIAL_DEPOSIT and keep_nonzero:
+            raise _token("NotExpendable")
+
+    @staticmethod
+    def _check_deposit(info: AccountInfo, amount: int) -> None:
+        """`can_deposit(.., Extant).into_result()`."""
+        if amount == 0:
+            return
+        new_free = info.data.free + amount
+        if new_free > U128_MAX:
+            raise _arithmetic("Overflow")
+        if new_free < EXISTENTIAL_DEPOSIT:
+            raise _token("BelowMinimum")
+        if new_free + info.data.reserved > U128_MAX:
+            raise _arithmetic("Overflow")
+
     def transfer(
         self, ctx: CallContext, source: bytes, dest: bytes, value: int, keep_alive: bool
     ) -> None:
+        """`fungible::Mutate::transfer` (pallet-balances 42): the withdrawal and the deposit
+        are checked first (token errors); a transfer to oneself then does nothing; the sender
+        is debited (and possibly reaped) before the receiver is credited, then `Transfer`."""
         system = ctx.system
-        if value == 0 or source == dest:
-            self.emit(ctx, BalancesEvent.Transfer(from_=source, to=dest, amount=value))
-            return
         src = system.account(ctx, source)
-        if src.data.free - src.data.frozen < value:
-            self.fail(BalancesError.InsufficientBalance)
-        remaining = src.data.free - value
-        if keep_alive and remaining + src.data.reserved < EXISTENTIAL_DEPOSIT:
-            self.fail(BalancesError.Expendability)
+        self._check_withdraw(ctx, src, value, keep_nonzero=keep_alive)
         dst_exists = system.account_exists(ctx, dest)
         dst = system.account(ctx, dest)
-        if not dst_exists and value < EXISTENTIAL_DEPOSIT:
-            self.fail(BalancesError.ExistentialDeposit)
-        src = src.with_balance(remaining)
-        dst = dst.with_balance(dst.data.free + value)
-        # The transfer event precedes any reaping of the sender, as in pallet_balances.
-        self._store(ctx, dest, dst, dst_exists)
+        self._check_deposit(dst, value)
+        if source == dest:
+            return
+        if value:
+            self._store(ctx, source, src.with_balance(src.data.free - value), True)
+            self._store(ctx, dest, dst.with_balance(dst.data.free + value), dst_exists)
         self.emit(ctx, BalancesEvent.Transfer(from_=source, to=dest, amount=value))
-        self._store(ctx, source, src, True)
 
     def withdraw(self, ctx: CallContext, who: bytes, amount: int, keep_alive: bool) -> None:
         """Take `amount` out of circulation from `who`'s free balance (fees, burns)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+from unittest import mock
 
 from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.exceptions import SubstrateRequestException
@@ -21,6 +22,8 @@ from devnode._hashing import storage_prefix
 from tests.chains import ChainUnderTest
 
 UNIT = 10**12
+#: Any dispatch info (its weight differs between the chains)
+ANY_INFO = mock.ANY
 ENDOWMENT = 1 << 60
 CID = "QmbyV4BASLJCFiCfKz37eNwFX8y6hefQ7LGpzvEwJQzNft"
 
@@ -29,10 +32,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "devnode": {
         "chain": "Development",
         "spec_name": "devnode",
-        # a 1010 answer: devnode puts Substrate's text in `data`
+        # a 1010 (1011) answer: devnode puts Substrate's text in `data`
         "bad_proof": ("data", "bad signature"),
         "stale": ("data", "Transaction is outdated"),
-        "ancient": ("data", "outdated"),
+        "cannot_lookup": ("data", "Could not lookup information"),
     },
     "runtime": {
         # chopsticks answers system_chain with the spec's id, not its name
@@ -41,9 +44,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         # chopsticks puts the runtime's TransactionValidityError, as JSON, in `message`
         "bad_proof": ("message", '"badProof"'),
         "stale": ("message", '"stale"'),
-        # FRAME's CheckMortality signs the birth block's hash: past its era the transaction
-        # names another block, so its signature no longer verifies
-        "ancient": ("message", '"badProof"'),
+        "cannot_lookup": ("message", '"cannotLookup"'),
     },
 }
 
@@ -62,10 +63,24 @@ def transfer(
     return substrate.create_signed_extrinsic(call, sender, **kwargs)
 
 
-def refused(caught: SubstrateRequestException, kind: str, what: str) -> bool:
+def refused(caught: SubstrateRequestException, kind: str, what: str, code: int = 1010) -> bool:
     error = caught.args[0]
     where, text = EXPECTED[kind][what]
-    return bool(error["code"] == 1010 and text in str(error.get(where)))
+    return bool(error["code"] == code and text in str(error.get(where)))
+
+
+def dispatch_error(receipt: Any) -> Any:
+    failed = next(e for e in receipt.triggered_events if e.value["event_id"] == "ExtrinsicFailed")
+    return failed.value["attributes"]["dispatch_error"]
+
+
+def balance_events(receipt: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The receipt's events but the fee's, with their attributes."""
+    return [
+        (e.value["event_id"], e.value["attributes"])
+        for e in receipt.triggered_events
+        if e.value["event_id"] not in ("Withdraw", "TransactionFeePaid")
+    ]
 
 
 def test_connects_and_reads_chain_identity(
@@ -106,7 +121,7 @@ def test_query_map_pages_and_issuance(substrate: SubstrateInterface, alice: Keyp
 
 
 def test_transfer_included_with_receipt_events_and_fee(
-    chain_node: ChainUnderTest, substrate: SubstrateInterface, alice: Keypair, bob: Keypair
+    substrate: SubstrateInterface, alice: Keypair, bob: Keypair
 ) -> None:
     before_alice, before_bob = free_balance(substrate, alice), free_balance(substrate, bob)
     nonce = substrate.get_account_nonce(alice.ss58_address)
@@ -133,12 +148,10 @@ def test_transfer_included_with_receipt_events_and_fee(
         "to": bob.ss58_address,
         "amount": 3 * UNIT,
     }
-    # The same fee on both: devnode's fee rule is the runtime's.
+    # The estimate is the fee charged; FRAME's query_info leaves out the base extrinsic weight
+    # (10^8) that frame_system adds to the included extrinsic's dispatch info.
     assert receipt.total_fee_amount == estimate["partialFee"]
-    if chain_node.kind == "devnode":
-        assert receipt.weight["ref_time"] == estimate["weight"]["ref_time"]
-    else:  # FRAME's query_info leaves out the base extrinsic weight the receipt includes
-        assert receipt.weight["ref_time"] == estimate["weight"]["ref_time"] + 10**8
+    assert receipt.weight["ref_time"] == estimate["weight"]["ref_time"] + 10**8
     assert free_balance(substrate, bob) == before_bob + 3 * UNIT
     assert free_balance(substrate, alice) == before_alice - 3 * UNIT - receipt.total_fee_amount
     assert substrate.get_account_nonce(alice.ss58_address) == nonce + 1
@@ -148,7 +161,7 @@ def test_transfer_included_with_receipt_events_and_fee(
 
 
 def test_failed_calls_are_charged_and_report_their_error(
-    chain_node: ChainUnderTest, substrate: SubstrateInterface, alice: Keypair, bob: Keypair
+    substrate: SubstrateInterface, alice: Keypair, bob: Keypair
 ) -> None:
     before = free_balance(substrate, bob)
     nonce = substrate.get_account_nonce(bob.ss58_address)
@@ -159,11 +172,8 @@ def test_failed_calls_are_charged_and_report_their_error(
     assert receipt.total_fee_amount > 0
     assert free_balance(substrate, bob) == before - receipt.total_fee_amount
     assert substrate.get_account_nonce(bob.ss58_address) == nonce + 1
-    failed = next(e for e in receipt.triggered_events if e.value["event_id"] == "ExtrinsicFailed")
-    if chain_node.kind == "devnode":
-        assert receipt.error_message["name"] == "InsufficientBalance"
-    else:  # pallet_balances' fungible transfer: a token error, not a module error
-        assert failed.value["attributes"]["dispatch_error"] == {"Token": "FundsUnavailable"}
+    # pallet_balances' fungible transfer: a token error, not a module error
+    assert dispatch_error(receipt) == {"Token": "FundsUnavailable"}
     # A protocol pallet's module error, decoded by name from the node's metadata on both.
     call = substrate.compose_call(
         "ModelRegistry",
@@ -184,6 +194,67 @@ def test_failed_calls_are_charged_and_report_their_error(
     )
     assert not receipt.is_success
     assert receipt.error_message["name"] == "InvalidCid"
+
+
+def test_balance_transfers_as_pallet_balances_fungible_path(
+    substrate: SubstrateInterface, alice: Keypair
+) -> None:
+    """pallet-balances 42 on both: token errors in the order `can_withdraw` and `can_deposit`
+    check; a transfer to oneself or of nothing moves nothing; a sender reaped by its transfer
+    is killed (its dust lost) before the `Transfer`."""
+    ed = substrate.get_constant("Balances", "ExistentialDeposit").value
+    sender, emptied = (Keypair.create_from_uri(f"//Compat{n}") for n in ("Sender", "Emptied"))
+    fresh = Keypair.create_from_uri("//CompatNeverFunded")
+    for funded in (sender, emptied):
+        funding = transfer(substrate, alice, funded, 10 * UNIT)
+        assert substrate.submit_extrinsic(funding, wait_for_inclusion=True).is_success
+
+    def send(who: Keypair, name: str, **args: Any) -> Any:
+        call = substrate.compose_call("Balances", name, args)
+        extrinsic = substrate.create_signed_extrinsic(call, who)
+        return substrate.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+
+    def leaving(who: Keypair, name: str, rest: int) -> int:
+        """The value that leaves `who` with `rest` once the fee of this very call is paid."""
+        probe = substrate.compose_call(
+            "Balances", name, {"dest": alice.ss58_address, "value": 9 * UNIT}
+        )
+        fee = substrate.get_payment_info(probe, who)["partialFee"]
+        return free_balance(substrate, who) - int(fee) - rest
+
+    receipt = send(
+        sender,
+        "transfer_keep_alive",
+        dest=alice.ss58_address,
+        value=leaving(sender, "transfer_keep_alive", ed // 2),
+    )
+    assert dispatch_error(receipt) == {"Token": "NotExpendable"}
+    receipt = send(alice, "transfer_allow_death", dest=fresh.ss58_address, value=ed - 1)
+    assert dispatch_error(receipt) == {"Token": "BelowMinimum"}
+    receipt = send(alice, "transfer_keep_alive", dest=alice.ss58_address, value=UNIT)
+    assert receipt.is_success and balance_events(receipt) == [("ExtrinsicSuccess", ANY_INFO)]
+    receipt = send(alice, "transfer_allow_death", dest=fresh.ss58_address, value=0)
+    assert receipt.is_success
+    assert [name for name, _ in balance_events(receipt)] == ["Transfer", "ExtrinsicSuccess"]
+    assert substrate.query("System", "Account", [fresh.ss58_address]).value["providers"] == 0
+
+    value = leaving(sender, "transfer_allow_death", ed // 2)
+    issuance = substrate.query("Balances", "TotalIssuance").value
+    receipt = send(sender, "transfer_allow_death", dest=alice.ss58_address, value=value)
+    assert receipt.is_success, receipt.error_message
+    assert balance_events(receipt)[:3] == [
+        ("KilledAccount", {"account": sender.ss58_address}),
+        ("DustLost", {"account": sender.ss58_address, "amount": ed // 2}),
+        ("Transfer", {"from": sender.ss58_address, "to": alice.ss58_address, "amount": value}),
+    ]
+    assert free_balance(substrate, sender) == 0
+    issued = substrate.query("Balances", "TotalIssuance").value
+    assert issued == issuance - receipt.total_fee_amount - ed // 2
+
+    receipt = send(emptied, "transfer_all", dest=alice.ss58_address, keep_alive=False)
+    assert receipt.is_success, receipt.error_message
+    names = [name for name, _ in balance_events(receipt)]
+    assert names == ["KilledAccount", "Transfer", "ExtrinsicSuccess"]
 
 
 def test_register_model_then_the_same_cid_again(
@@ -240,6 +311,22 @@ def test_rejects_bad_signature(
         raise AssertionError("a transaction with a bad signature was accepted")
 
 
+def test_rejects_a_signer_address_the_lookup_cannot_resolve(
+    chain_node: ChainUnderTest, substrate: SubstrateInterface, alice: Keypair, bob: Keypair
+) -> None:
+    data = bytearray(transfer(substrate, bob, alice, UNIT).data.data)
+    # The signer's MultiAddress variant (after the 2-byte length prefix and the version byte):
+    # Id (0) becomes Address32 (3), which the runtime's AccountIdLookup does not resolve.
+    assert data[3] == 0
+    data[3] = 3
+    try:
+        substrate.rpc_request("author_submitExtrinsic", ["0x" + bytes(data).hex()])
+    except SubstrateRequestException as caught:
+        assert refused(caught, chain_node.kind, "cannot_lookup", code=1011), caught.args
+    else:
+        raise AssertionError("a transaction signed by an Address32 was accepted")
+
+
 def test_rejects_replayed_nonce(
     chain_node: ChainUnderTest, substrate: SubstrateInterface, alice: Keypair, bob: Keypair
 ) -> None:
@@ -284,7 +371,9 @@ def test_mortal_era_accepted_then_expired(
     try:
         substrate.submit_extrinsic(expiring)
     except SubstrateRequestException as caught:
-        assert refused(caught, chain_node.kind, "ancient"), caught.args
+        # FRAME's CheckMortality signs the birth block's hash: past its era the birth computed
+        # from the current block names another block, so the signature no longer verifies
+        assert refused(caught, chain_node.kind, "bad_proof"), caught.args
     else:
         raise AssertionError("a transaction past its era was accepted")
 

@@ -9,6 +9,7 @@ from substrateinterface import Keypair, KeypairType
 
 from devnode import RUNTIME, ScaleDecodeError, TransactionRejected
 from devnode._block import Header
+from devnode._metadata import TRANSACTION_VALIDITY
 from devnode._pallet import Weight
 from devnode._pool import PoolTx, TransactionPool
 from devnode._primitives import ERA, encode_mortal_era, era_birth
@@ -146,3 +147,67 @@ def test_transaction_that_cannot_pay_at_block_time_leaves_no_trace() -> None:
     assert account_key not in result.changes  # no nonce bump, no fee, no account created
     names = [record["event"][1][0] for record in result.events]
     assert names == ["ExtrinsicSuccess"]  # the inherent's, nothing for the dropped transaction
+
+
+def _signed_remark(signer: Keypair, genesis: bytes, era: bytes, birth_hash: bytes) -> bytes:
+    """A signed System.remark (nonce 0, no tip) with the `era` bytes, signed for `birth_hash`."""
+    call = RUNTIME.encode_call("System", "remark", {"remark": b"era"})
+    probe = Extrinsic(b"", call, None, signer=signer.public_key, era_bytes=era)
+    signature = signer.sign(RUNTIME.signing_payload(probe, genesis, birth_hash))
+    body = b"\x84\x00" + signer.public_key + b"\x00" + signature + era + b"\x00\x00\x00" + call
+    return bytes(encode_compact(len(body)) + body)
+
+
+@pytest.mark.parametrize(
+    ("period", "phase", "stored", "verdict"),
+    [
+        (8, 0, True, "Payment"),  # birth 16, in System.BlockHash: signed against its hash
+        (8, 0, False, "AncientBirthBlock"),  # birth 16 pruned from System.BlockHash
+        (4, 0, False, "Payment"),  # birth 20, the best block: initialize has just added it
+        (8, 5, True, "AncientBirthBlock"),  # birth 21, the block being validated for
+        (64, 40, True, "AncientBirthBlock"),  # a phase ahead of the chain: birth 40
+    ],
+)
+def test_a_mortal_birth_is_read_as_check_mortality_does(
+    period: int, phase: int, stored: bool, verdict: str
+) -> None:
+    """FRAME's CheckMortality: the birth computed from the current block (21 on best 20) is
+    looked up in System.BlockHash; no entry is AncientBirthBlock, whatever the chain holds."""
+    signer = Keypair.create_from_seed("0x" + "44" * 32, crypto_type=KeypairType.ED25519)
+    genesis = b"\x07" * 32
+    chain = {n: bytes([n + 1]) * 32 for n in range(21)} | {0: genesis}
+    birth = era_birth(period, phase, 21)
+    raw = _signed_remark(
+        signer, genesis, encode_mortal_era(period, phase), chain.get(birth, genesis)
+    )
+    state = {RUNTIME.system.BlockHash.key(n): h for n, h in chain.items() if n < 20}
+    if not stored:
+        state.pop(RUNTIME.system.BlockHash.key(birth), None)
+    request = b"\x02" + raw + chain[20]
+    answer = RUNTIME.runtime_api(
+        "TaggedTransactionQueue_validate_transaction", request, state.get, 20, chain.get
+    )
+    assert TRANSACTION_VALIDITY.decode_all(answer) == ("Err", ("Invalid", (verdict, None)))
+
+
+def test_a_signer_address_other_than_id_cannot_be_looked_up() -> None:
+    """The runtime's AccountIdLookup resolves only MultiAddress::Id: UnknownTransaction."""
+    signer = Keypair.create_from_seed("0x" + "45" * 32, crypto_type=KeypairType.ED25519)
+    genesis = b"\x07" * 32
+    raw = bytearray(_signed_remark(signer, genesis, b"\x00", genesis))
+    raw[3] = 3  # after the 2-byte length and the version byte: Id (0) -> Address32 (3)
+    with pytest.raises(TransactionRejected) as rejected:
+        RUNTIME.decode_extrinsic(bytes(raw))
+    assert (rejected.value.code, rejected.value.reason) == (
+        1011,
+        "Could not lookup information required to validate the transaction",
+    )
+    empty: dict[bytes, bytes] = {}
+    answer = RUNTIME.runtime_api(
+        "TaggedTransactionQueue_validate_transaction",
+        b"\x02" + bytes(raw) + genesis,
+        empty.get,
+        0,
+        {0: genesis}.get,
+    )
+    assert TRANSACTION_VALIDITY.decode_all(answer) == ("Err", ("Unknown", ("CannotLookup", None)))

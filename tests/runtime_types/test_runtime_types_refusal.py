@@ -87,14 +87,14 @@ async def test_devnode_refusals_are_classified(rt: Any) -> None:
             assert await refusal(sign(b"used nonce", 0)) is Refusal.STALE
             assert await refusal(sign(b"no funds", 0, NOBODY)) is Refusal.PAYMENT
 
-            # devnode words an ended era its own way ("...era ended at block N"): the runtime's
-            # verdict is BadProof, as a Substrate runtime gives, and the era check confirms it.
+            # An ended era is BadProof, as a Substrate runtime says (the birth it computes from
+            # the current block names another block), and the era check confirms it.
             birth = chain.finalized
             expired = Mortality(4, birth, bytes(chain.blocks[birth].hash))
             late = sign(b"late", 1, era=expired)
             with pytest.raises(RpcFailure) as caught:
                 await client._rpc.rpc("author_submitExtrinsic", ["0x" + late.hex()])
-            assert refusal_from_rpc(caught.value.code, caught.value.data) is None
+            assert refusal_from_rpc(caught.value.code, caught.value.data) is Refusal.BAD_PROOF
             verdict = await client._refusal(caught.value, late)
             assert verdict is Refusal.BAD_PROOF
             assert await client._era_ended(verdict, expired)
