@@ -3,7 +3,7 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint typecheck pytest demo up bench bindings clean chain-setup chain-build chain-test chain-node chain-node-test
+.PHONY: setup test lint typecheck pytest demo up bench bindings clean chain-setup chain-build chain-test chain-node
 
 setup:
 	@bash scripts/setup.sh
@@ -71,10 +71,6 @@ chain-test: chain-setup
 # The wasm runtime on chopsticks at ws://127.0.0.1:$(CHAIN_PORT), in the foreground.
 chain-node: chain-build
 	chain/runtime-node --port $(CHAIN_PORT)
-
-# substrate-interface against the wasm runtime on chopsticks (chain/tests).
-chain-node-test: chain-build
-	$(VENV)/python -m pytest chain/tests -q
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache
