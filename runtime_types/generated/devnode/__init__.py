@@ -27,7 +27,7 @@ from . import (
 from ._metadata import METADATA
 
 #: blake2b-256 of the metadata bytes
-METADATA_HASH: Final = "0xd99b7afbdced9fc3e65b5ff4e15d69a03e82778f0c2bc8bf5231588a35452f80"
+METADATA_HASH: Final = "0xcda2ece75ef14c97ee916ac7dfab19db645fd827c77241d3ad983937f5b0e93d"
 METADATA_VERSION: Final = 16
 #: Extrinsic versions the runtime accepts (signed transactions use version 4)
 EXTRINSIC_VERSIONS: Final = (4,)

@@ -2117,7 +2117,8 @@ class OrmlTokensCallForceTransfer:
 class OrmlTokensCallSetBalance:
     """`orml_tokens::pallet::Call::set_balance`
 
-    Set the balances of a given account (root only); total issuance follows.
+    Set the balances of a given account (root only); total issuance follows. A total
+    below the existential deposit sets both to zero (the account is reaped).
     """
 
     __type_id__: _t.ClassVar[int] = 64

@@ -62,7 +62,9 @@ def force_transfer(
 def set_balance(
     who: types.MultiAddress, currency_id: int, new_free: int, new_reserved: int
 ) -> Call[types.OrmlTokensCallSetBalance]:
-    """Set the balances of a given account (root only); total issuance follows."""
+    """Set the balances of a given account (root only); total issuance follows. A total
+    below the existential deposit sets both to zero (the account is reaped).
+    """
     return Call(
         PALLET,
         PALLET_INDEX,
