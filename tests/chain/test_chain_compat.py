@@ -36,6 +36,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "bad_proof": ("data", "bad signature"),
         "stale": ("data", "Transaction is outdated"),
         "cannot_lookup": ("data", "Could not lookup information"),
+        "ancient": ("data", "Transaction has an ancient birth block"),
     },
     "runtime": {
         # chopsticks answers system_chain with the spec's id, not its name
@@ -45,6 +46,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "bad_proof": ("message", '"badProof"'),
         "stale": ("message", '"stale"'),
         "cannot_lookup": ("message", '"cannotLookup"'),
+        "ancient": ("message", '"ancientBirthBlock"'),
     },
 }
 
@@ -376,6 +378,29 @@ def test_mortal_era_accepted_then_expired(
         assert refused(caught, chain_node.kind, "bad_proof"), caught.args
     else:
         raise AssertionError("a transaction past its era was accepted")
+
+
+def test_rejects_a_birth_block_ahead_of_the_chain(
+    chain_node: ChainUnderTest, substrate: SubstrateInterface, alice: Keypair, bob: Keypair
+) -> None:
+    """CheckMortality looks the birth up in System.BlockHash: a phase ahead of the chain names
+    a block it does not have (AncientBirthBlock), whatever hash the signer used."""
+    best = substrate.get_block_number(substrate.get_chain_head())
+    real_get_block_hash = substrate.get_block_hash
+
+    def future_get_block_hash(block_id: int | None = None) -> str:
+        return "0x" + "cd" * 32 if block_id == best + 40 else real_get_block_hash(block_id)
+
+    substrate.get_block_hash = future_get_block_hash  # type: ignore[method-assign]
+    # A period of 4096 is not quantized: the phase is best + 40, the birth block too.
+    extrinsic = transfer(substrate, alice, bob, UNIT, era={"period": 4096, "current": best + 40})
+    substrate.get_block_hash = real_get_block_hash  # type: ignore[method-assign]
+    try:
+        substrate.rpc_request("author_submitExtrinsic", [str(extrinsic.data)])
+    except SubstrateRequestException as caught:
+        assert refused(caught, chain_node.kind, "ancient"), caught.args
+    else:
+        raise AssertionError("a transaction born after the best block was accepted")
 
 
 def test_sudo_dispatches_as_root_only_for_the_key(
