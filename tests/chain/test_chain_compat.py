@@ -442,12 +442,16 @@ def test_subscriptions_follow_new_and_finalized_heads(
         for finalized_only in (False, True):
             numbers: list[int] = []
 
+            # A head may be announced twice (chopsticks does when a block lands while it sends
+            # the current head on subscribing; runtime_types' streams allow it): count distinct.
             def handler(header: dict[str, Any], update_nr: int, subscription_id: str) -> Any:
                 numbers.append(header["header"]["number"])  # noqa: B023 (called right here)
-                return numbers[-1] if len(numbers) == 4 else None  # noqa: B023
+                return numbers[-1] if len(set(numbers)) == 4 else None  # noqa: B023
 
             substrate.subscribe_block_headers(handler, finalized_only=finalized_only)
-            assert numbers == list(range(numbers[0], numbers[0] + 4))
+            assert numbers == sorted(numbers), numbers  # never back
+            assert sorted(set(numbers)) == list(range(numbers[0], numbers[0] + 4)), numbers
+            assert len(numbers) <= 8, numbers  # a repeat now and then, not a stuck head
     finally:
         stop.set()
         producer.join(timeout=30)
