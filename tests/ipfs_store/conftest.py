@@ -3,6 +3,8 @@ peers with repositories of their own, and a fault proxy."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,24 +94,34 @@ def peers(tmp_path: Path) -> Iterator[KuboPeers]:
 
 @dataclass
 class FaultProxy:
-    """Forwards every request to an upstream; can flip one byte or cut a response body."""
+    """Forwards every request to an upstream; can flip one byte, cut a response body, or hold
+    every call but `version`/`id` (the content fetches) until `hold` is set."""
 
     upstream: str
     url: str = ""
     flip_at: int | None = None
     cut_at: int | None = None
+    hold: asyncio.Event | None = None
+    holding: asyncio.Event = field(default_factory=asyncio.Event)  # a fetch is being held
     requests: int = 0
     paths: list[str] = field(default_factory=list)  # each request's path and query
 
 
-@pytest.fixture
-async def fault_proxy(kubo: KuboDaemon) -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy(kubo.api_url)
+HOLD_EXEMPT = ("/api/v0/version", "/api/v0/id")
+
+
+@contextlib.asynccontextmanager
+async def running_fault_proxy(upstream: str) -> AsyncIterator[FaultProxy]:
+    """A `FaultProxy` to `upstream` on a free loopback port, for as long as the block runs."""
+    proxy = FaultProxy(upstream)
     session = aiohttp.ClientSession(auto_decompress=False)
 
     async def forward(request: web.Request) -> web.StreamResponse:
         proxy.requests += 1
         proxy.paths.append(str(request.rel_url))
+        if proxy.hold is not None and request.path not in HOLD_EXEMPT:
+            proxy.holding.set()
+            await proxy.hold.wait()
         upstream_url = proxy.upstream + str(request.rel_url)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host",)}
         async with session.request(
@@ -148,5 +160,13 @@ async def fault_proxy(kubo: KuboDaemon) -> AsyncIterator[FaultProxy]:
     try:
         yield proxy
     finally:
+        if proxy.hold is not None:
+            proxy.hold.set()  # let held handlers finish before the runner goes
         await runner.cleanup()
         await session.close()
+
+
+@pytest.fixture
+async def fault_proxy(kubo: KuboDaemon) -> AsyncIterator[FaultProxy]:
+    async with running_fault_proxy(kubo.api_url) as proxy:
+        yield proxy

@@ -11,9 +11,7 @@ import json
 import math
 from pathlib import Path
 
-import aiohttp
 import pytest
-from aiohttp import web
 
 import inference_engine as ie
 from inference_client import InferenceClient, InferenceClientConfig
@@ -23,7 +21,7 @@ from ocw_daemon import Daemon
 from runtime_types import ChainClient
 from runtime_types.generated.devnode import model_registry, types
 from tests.devnode.conftest import NodeThread
-from tests.ipfs_store.conftest import KuboDaemon
+from tests.ipfs_store.conftest import KuboDaemon, running_fault_proxy
 from tests.ocw_daemon.helpers import (
     ALICE,
     AUTHOR_SHARE,
@@ -173,17 +171,16 @@ async def test_a_request_that_expires_while_the_model_loads_ends_cleanly(
         for e in receipt.events
         if isinstance(e.event, model_registry.events.ModelRegistered)
     )
-    held = HoldingKubo(kubo.api_url)
-    await held.start()
-    config = daemon_config(tmp_path, "bob", node.url, held.url, free_port())
-    await register_provider(chain, BOB, config.endpoint, [model_id])
-    try:
+    async with running_fault_proxy(kubo.api_url) as held:
+        held.hold = asyncio.Event()
+        config = daemon_config(tmp_path, "bob", node.url, held.url, free_port())
+        await register_provider(chain, BOB, config.endpoint, [model_id])
         async with Daemon(config, BOB) as bob:
             rid = await request(chain, DAVE, model_id, b"A man is eating food.", deadline_blocks=2)
-            await asyncio.wait_for(held.fetching.wait(), 60)  # the job is under way
+            await asyncio.wait_for(held.holding.wait(), 60)  # the job is under way
             final = (await wait_terminal(chain, [rid], within=60))[rid]
             assert type(final.state).__variant_name__ == "Expired"
-            held.release.set()
+            held.hold.set()
 
             async def settled() -> bool:
                 job = await bob.store.job(rid)
@@ -197,61 +194,4 @@ async def test_a_request_that_expires_while_the_model_loads_ends_cleanly(
             while not await settled():
                 assert asyncio.get_running_loop().time() < deadline, await bob.store.job(rid)
                 await asyncio.sleep(0.1)
-    finally:
-        await held.stop()
     assert "crashed" not in caplog.text
-
-
-class HoldingKubo:
-    """An HTTP relay to Kubo that answers `version`/`id` at once and holds every other call
-    (the content fetches) until `release` is set: a stalling server at the IPFS boundary."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream.rstrip("/")
-        self.url = ""
-        self.fetching = asyncio.Event()
-        self.release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession(auto_decompress=False)
-        app = web.Application(client_max_size=1024**3)
-        app.router.add_route("*", "/{tail:.*}", self._forward)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
-        assert self._session is not None
-        if request.path not in ("/api/v0/version", "/api/v0/id"):
-            self.fetching.set()
-            await self.release.wait()
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with self._session.request(
-            request.method,
-            self.upstream + str(request.rel_url),
-            headers=headers,
-            data=await request.read(),
-        ) as upstream:
-            response = web.StreamResponse(status=upstream.status)
-            for key in ("Content-Type", "Content-Length"):
-                if key in upstream.headers:
-                    response.headers[key] = upstream.headers[key]
-            await response.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
-            await response.write_eof()
-            return response
-
-    async def stop(self) -> None:
-        self.release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
