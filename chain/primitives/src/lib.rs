@@ -11,6 +11,8 @@
 //!   `pallet-providers`.
 //! * [`protocol_random`]: the protocol's draw `r(tag, seed, id)` over a seed from a
 //!   `frame_support::traits::Randomness` source (the parent hash on a dev chain).
+//! * [`raw_cid_v1_text`]: the text of a CIDv1 over a digest, the form a model is registered
+//!   under, for the pallets' tests and benchmarks and the runtime's benchmark helpers.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -134,9 +136,47 @@ impl<BlockNumber, S: ParentHashSource<BlockNumber>>
 	}
 }
 
+/// The multibase base32 text (`b`, then RFC 4648 lowercase without padding) of the CIDv1 with
+/// the raw codec (0x55) over `digest`, hashed by the multihash function `hash_code` (0x12
+/// sha2-256, 0x13 sha2-512): a CID ModelRegistry accepts. Used to make distinct valid CIDs in
+/// tests and benchmarks.
+pub fn raw_cid_v1_text(hash_code: u8, digest: &[u8]) -> Vec<u8> {
+	const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+	let mut binary = alloc::vec![0x01, 0x55, hash_code, digest.len() as u8];
+	binary.extend_from_slice(digest);
+	let mut text = Vec::with_capacity(1 + (binary.len() * 8).div_ceil(5));
+	text.push(b'b');
+	let (mut acc, mut bits) = (0u32, 0u32);
+	for byte in binary {
+		acc = (acc << 8) | u32::from(byte);
+		bits += 8;
+		while bits >= 5 {
+			bits -= 5;
+			text.push(ALPHABET[((acc >> bits) & 31) as usize]);
+		}
+	}
+	if bits > 0 {
+		text.push(ALPHABET[((acc << (5 - bits)) & 31) as usize]);
+	}
+	text
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn raw_cid_v1_text_is_base32_multibase() {
+		// Python: "b" + base64.b32encode(bytes([1, 0x55, 0x12, 0x20]) + bytes(range(32)))
+		//   .decode().lower().rstrip("=")
+		let digest: Vec<u8> = (0..32).collect();
+		assert_eq!(
+			raw_cid_v1_text(0x12, &digest),
+			b"bafkreiaaaebagbafaydqqcikbmga2dqpcaireeyuculbogazdinryhi6d4".to_vec()
+		);
+		let long: Vec<u8> = (0..64).collect();
+		assert_eq!(raw_cid_v1_text(0x13, &long).len(), 110);
+	}
 
 	#[test]
 	fn protocol_random_reads_the_low_16_bytes_little_endian() {

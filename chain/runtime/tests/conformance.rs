@@ -11,17 +11,15 @@
 //! runtime does not have yet is reported as such and not replayed.
 
 use codec::{DecodeAll, Encode};
-use frame_support::{
-	genesis_builder_helper::{build_state, get_preset},
-	traits::{OnInitialize, PalletsInfoAccess},
-};
-use genai_runtime::{
-	AllPalletsWithSystem, RuntimeCall, RuntimeEvent, RuntimeGenesisConfig, RuntimeOrigin, System,
-};
+use common::development;
+use frame_support::traits::{OnInitialize, PalletsInfoAccess};
+use genai_runtime::{AllPalletsWithSystem, RuntimeCall, RuntimeEvent, RuntimeOrigin, System};
 use serde_json::Value;
 use sp_core::{crypto::AccountId32, H256};
 use sp_runtime::traits::Dispatchable;
 use std::{collections::BTreeMap, fmt::Write as _, path::PathBuf};
+
+mod common;
 
 /// The protocol pallets: their storage and events are what the vectors pin.
 const PROTOCOL_PALLETS: [(&str, u8); 5] =
@@ -69,36 +67,6 @@ fn hex(bytes: &[u8]) -> String {
 
 fn str_of<'a>(value: &'a Value, field: &str) -> &'a str {
 	value[field].as_str().unwrap_or_else(|| panic!("`{field}` is not a string in {value}"))
-}
-
-/// chain-spec-builder's merge: objects key by key, anything else replaced.
-fn merge(base: &mut Value, patch: Value) {
-	match (base, patch) {
-		(Value::Object(base), Value::Object(patch)) => {
-			for (key, value) in patch {
-				merge(base.entry(key).or_insert(Value::Null), value);
-			}
-		},
-		(base, patch) => *base = patch,
-	}
-}
-
-/// The storage `make-spec.mjs` builds: the default config merged with the development preset
-/// (as chain/runtime/tests/genesis.rs), at block 0.
-fn development() -> sp_io::TestExternalities {
-	let default = get_preset::<RuntimeGenesisConfig>(&None, |_| None).expect("a default config");
-	let patch = get_preset::<RuntimeGenesisConfig>(
-		&Some(sp_genesis_builder::DEV_RUNTIME_PRESET.into()),
-		genai_runtime::genesis::get_preset,
-	)
-	.expect("a development preset");
-	let mut config: Value = serde_json::from_slice(&default).unwrap();
-	merge(&mut config, serde_json::from_slice(&patch).unwrap());
-	let mut ext = sp_io::TestExternalities::default();
-	ext.execute_with(|| {
-		build_state::<RuntimeGenesisConfig>(serde_json::to_vec(&config).unwrap()).unwrap()
-	});
-	ext
 }
 
 fn prefix_of(pallet: &str) -> [u8; 16] {

@@ -3,44 +3,21 @@
 
 use frame_support::{
 	assert_ok,
-	genesis_builder_helper::{build_state, get_preset},
 	traits::{fungible::Inspect, PalletInfoAccess},
 };
 use genai_runtime::{
 	genesis::{dev_accounts, ENDOWMENT, TOKENS_ENDOWMENT},
-	Balances, ModelRegistry, Runtime, RuntimeCall, RuntimeEvent, RuntimeGenesisConfig,
-	RuntimeOrigin, Sudo, System, Tokens,
+	Balances, ModelRegistry, Runtime, RuntimeCall, RuntimeEvent, RuntimeOrigin, Sudo, System,
+	Tokens,
 };
 use orml_traits::MultiCurrency;
-use serde_json::Value;
 use sp_runtime::{traits::Dispatchable, MultiAddress, Permill};
 
-/// chain-spec-builder's merge: objects key by key, anything else replaced.
-fn merge(base: &mut Value, patch: Value) {
-	match (base, patch) {
-		(Value::Object(base), Value::Object(patch)) => {
-			for (key, value) in patch {
-				merge(base.entry(key).or_insert(Value::Null), value);
-			}
-		},
-		(base, patch) => *base = patch,
-	}
-}
+mod common;
 
-/// The storage `make-spec.mjs` builds: the default config merged with the development preset.
+/// The development genesis (tests/common), at block 1 so that events are recorded.
 fn development() -> sp_io::TestExternalities {
-	let default = get_preset::<RuntimeGenesisConfig>(&None, |_| None).expect("a default config");
-	let patch = get_preset::<RuntimeGenesisConfig>(
-		&Some(sp_genesis_builder::DEV_RUNTIME_PRESET.into()),
-		genai_runtime::genesis::get_preset,
-	)
-	.expect("a development preset");
-	let mut config: Value = serde_json::from_slice(&default).unwrap();
-	merge(&mut config, serde_json::from_slice(&patch).unwrap());
-	let mut ext = sp_io::TestExternalities::default();
-	ext.execute_with(|| {
-		build_state::<RuntimeGenesisConfig>(serde_json::to_vec(&config).unwrap()).unwrap()
-	});
+	let mut ext = common::development();
 	ext.execute_with(|| System::set_block_number(1));
 	ext
 }

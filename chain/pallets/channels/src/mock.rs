@@ -199,23 +199,7 @@ pub fn account(seed: &str) -> AccountId {
 
 /// A valid base32 CIDv1 (raw codec, sha2-256), different for every `index`.
 pub fn cid_of(index: u32) -> Vec<u8> {
-	let mut data = vec![0x01, 0x55, 0x12, 0x20];
-	data.extend(sp_io::hashing::blake2_256(&index.to_le_bytes()));
-	let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
-	let mut text = vec![b'b'];
-	let (mut acc, mut bits) = (0u32, 0u32);
-	for byte in data {
-		acc = (acc << 8) | u32::from(byte);
-		bits += 8;
-		while bits >= 5 {
-			bits -= 5;
-			text.push(alphabet[((acc >> bits) & 31) as usize]);
-		}
-	}
-	if bits > 0 {
-		text.push(alphabet[((acc << (5 - bits)) & 31) as usize]);
-	}
-	text
+	genai_primitives::raw_cid_v1_text(0x12, &sp_io::hashing::blake2_256(&index.to_le_bytes()))
 }
 
 /// `owner` registers the model `cid_of(index)` (10 % author share); returns its id.

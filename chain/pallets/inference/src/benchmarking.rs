@@ -22,23 +22,8 @@ const MAX_TOKENS: u32 = 20;
 
 /// A valid base32 CIDv1 (raw codec, sha2-512 digest): 110 characters.
 fn long_cid() -> Vec<u8> {
-	let mut data = vec![0x01, 0x55, 0x13, 0x40];
-	data.extend((0..64).map(|i: u8| i.wrapping_mul(31)));
-	let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
-	let mut text = vec![b'b'];
-	let (mut acc, mut bits) = (0u32, 0u32);
-	for byte in data {
-		acc = (acc << 8) | u32::from(byte);
-		bits += 8;
-		while bits >= 5 {
-			bits -= 5;
-			text.push(alphabet[((acc >> bits) & 31) as usize]);
-		}
-	}
-	if bits > 0 {
-		text.push(alphabet[((acc << (5 - bits)) & 31) as usize]);
-	}
-	text
+	let digest: Vec<u8> = (0..64).map(|i: u8| i.wrapping_mul(31)).collect();
+	genai_primitives::raw_cid_v1_text(0x13, &digest)
 }
 
 /// A model with `providers` providers (each with an encryption key); the requester, funded for

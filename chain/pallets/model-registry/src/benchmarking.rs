@@ -14,24 +14,8 @@ use sp_runtime::traits::{Bounded, Saturating, StaticLookup};
 /// A valid base32 CIDv1 (raw codec, sha2-512 digest): 68 bytes, so 1 + 109 = 110 characters,
 /// different for every `seed`.
 fn long_cid(seed: u8) -> Vec<u8> {
-	// version 1, raw, sha2-512, 64 bytes, then the digest.
-	let mut data = alloc::vec![0x01, 0x55, 0x13, 0x40];
-	data.extend((0..64).map(|i: u8| i.wrapping_mul(31) ^ seed));
-	let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
-	let mut text = alloc::vec![b'b'];
-	let (mut acc, mut bits) = (0u32, 0u32);
-	for byte in data {
-		acc = (acc << 8) | u32::from(byte);
-		bits += 8;
-		while bits >= 5 {
-			bits -= 5;
-			text.push(alphabet[((acc >> bits) & 31) as usize]);
-		}
-	}
-	if bits > 0 {
-		text.push(alphabet[((acc << (5 - bits)) & 31) as usize]);
-	}
-	text
+	let digest: Vec<u8> = (0..64).map(|i: u8| i.wrapping_mul(31) ^ seed).collect();
+	genai_primitives::raw_cid_v1_text(0x13, &digest)
 }
 
 /// A currency with issuance, and `caller` holding some of it.
