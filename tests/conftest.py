@@ -9,7 +9,8 @@ open) and exits.
 It also holds the one Kubo the whole suite shares (`kubo`, session scope): starting a Kubo takes
 seconds, and most tests only add and fetch content by CID, which a shared repository does not
 disturb. A test that needs a Kubo of its own (two peers, a Kubo it stops or faults, a blockstore
-it scans whole) starts one with `devstack.LocalKubo.start` and stops it itself.
+it scans whole) starts one with `devstack.LocalKubo.start` and stops it itself. And the dev
+keypairs the chain tests sign with (`alice`, `bob`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from substrateinterface import Keypair
 
 from tests.chains import CHAINS, ChainKind
 
@@ -100,3 +102,13 @@ def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKubo]:
         yield daemon
     finally:
         daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def alice() -> Keypair:
+    return Keypair.create_from_uri("//Alice")
+
+
+@pytest.fixture(scope="session")
+def bob() -> Keypair:
+    return Keypair.create_from_uri("//Bob")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface import SubstrateInterface
 
 from tests.chains import ChainKind, ChainUnderTest, running_chain
 
@@ -21,13 +21,3 @@ def substrate(chain_node: ChainUnderTest) -> Iterator[SubstrateInterface]:
     client = SubstrateInterface(url=chain_node.url)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def alice() -> Keypair:
-    return Keypair.create_from_uri("//Alice")
-
-
-@pytest.fixture(scope="session")
-def bob() -> Keypair:
-    return Keypair.create_from_uri("//Bob")

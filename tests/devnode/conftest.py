@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface import SubstrateInterface
 
 from devnode import DevNode, DevNodeConfig
 
@@ -84,16 +84,6 @@ def substrate(node: NodeThread) -> Iterator[SubstrateInterface]:
     client = SubstrateInterface(url=node.url)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def alice() -> Keypair:
-    return Keypair.create_from_uri("//Alice")
-
-
-@pytest.fixture(scope="session")
-def bob() -> Keypair:
-    return Keypair.create_from_uri("//Bob")
 
 
 @pytest.fixture
