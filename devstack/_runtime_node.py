@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import settings
 
-from ._processes import ROOT, ServiceError, free_port
+from ._processes import ROOT, ServiceError, _stop, free_port
 
 __all__ = [
     "MIN_BLOCK_TIME",
@@ -244,13 +244,7 @@ class LocalRuntimeNode:
         self._stopping.set()
         if self._ticker is not None and self._ticker is not threading.current_thread():
             self._ticker.join(timeout=30)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        _stop(self.proc, signal.SIGTERM)
 
 
 def build_parser() -> argparse.ArgumentParser:
